@@ -1,0 +1,177 @@
+/* bridge/archive.c - see archive.h */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "../util/text.h"
+#include "archive.h"
+
+#define MAX_INDEX_ENTRIES 100000
+
+static int valid_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        if (n == 0 || n > 200 || name[0] == '.')
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-'))
+                        return 0;
+        }
+        return 1;
+}
+
+static enum gv_err write_file(const char *dir, const char *name, const char *data, size_t len)
+{
+        char path[4096], tmp[4096];
+        int fd = -1;
+        size_t off = 0;
+        enum gv_err r = GV_EIO;
+
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+            (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+                return GV_ETOOBIG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                gv_err_log("archive", "%s: %s", tmp, strerror(errno));
+                return GV_EIO;
+        }
+        while (off < len) {
+                ssize_t w = write(fd, data + off, len - off);
+
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        gv_err_log("archive", "%s: %s", tmp, strerror(errno));
+                        goto out;
+                }
+                off += (size_t)w;
+        }
+        if (fsync(fd) != 0 || close(fd) != 0) {
+                fd = -1;
+                gv_err_log("archive", "%s: %s", tmp, strerror(errno));
+                goto out;
+        }
+        fd = -1;
+        if (rename(tmp, path) != 0) {
+                gv_err_log("archive", "%s: %s", path, strerror(errno));
+                goto out;
+        }
+        r = GV_OK;
+out:
+        if (fd >= 0)
+                close(fd);
+        if (r)
+                unlink(tmp);
+        return r;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)b, *(char *const *)a);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* index.html: every NAME.html minutes page, newest name first. */
+static enum gv_err write_index(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct gv_buf b = GV_BUF_INIT(64u << 20);
+        enum gv_err r = GV_ENOMEM;
+
+        if (!d)
+                return GV_EIO;
+        while ((de = readdir(d)) && n < MAX_INDEX_ENTRIES) {
+                const char *nm = de->d_name;
+
+                if (nm[0] == '.' || !ends_with(nm, ".html") || ends_with(nm, ".log.html") ||
+                    strcmp(nm, "index.html") == 0)
+                        continue;
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 32;
+                        char **nn = realloc(names, nc * sizeof(*nn));
+
+                        if (!nn)
+                                goto out;
+                        names = nn;
+                        cap = nc;
+                }
+                names[n] = strndup(nm, strlen(nm) - 5);
+                if (!names[n])
+                        goto out;
+                n++;
+        }
+        if (n)
+                qsort(names, n, sizeof(*names), cmp_desc);
+        r = gv_buf_adds(&b, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                            "<title>Meeting minutes</title></head><body>\n"
+                            "<h1>Meeting minutes</h1>\n<ul>\n");
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                /* names are plain file names (see valid_name), still escaped */
+                r = gv_buf_adds(&b, "<li><a href=\"");
+                if (r == GV_OK)
+                        r = gv_html_escape(&b, names[i]);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&b, ".html\">");
+                if (r == GV_OK)
+                        r = gv_html_escape(&b, names[i]);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&b, "</a> (<a href=\"");
+                if (r == GV_OK)
+                        r = gv_html_escape(&b, names[i]);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&b, ".txt\">text</a>, <a href=\"");
+                if (r == GV_OK)
+                        r = gv_html_escape(&b, names[i]);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&b, ".log.html\">log</a>)</li>\n");
+        }
+        if (r == GV_OK)
+                r = gv_buf_adds(&b, "</ul>\n</body></html>\n");
+        if (r == GV_OK)
+                r = write_file(dir, "index.html", b.p, b.len);
+out:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        gv_buf_free(&b);
+        closedir(d);
+        return r;
+}
+
+enum gv_err gv_archive_write(const char *dir, const char *name, const char *data, size_t len)
+{
+        enum gv_err r;
+
+        if (!valid_name(name) || strcmp(name, "index.html") == 0) {
+                gv_err_log("archive", "refusing to write a file named '%s'", name);
+                return GV_EINVAL;
+        }
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+                gv_err_log("archive", "%s: %s", dir, strerror(errno));
+                return GV_EIO;
+        }
+        r = write_file(dir, name, data, len);
+        if (r == GV_OK && ends_with(name, ".html") && !ends_with(name, ".log.html"))
+                r = write_index(dir);
+        return r;
+}

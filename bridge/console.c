@@ -1,0 +1,295 @@
+/* bridge/console.c - see console.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../handlers/handlers.h"
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "../util/text.h"
+#include "archive.h"
+#include "console.h"
+#include "outbox.h"
+
+struct console {
+        const struct gv_config *cfg;
+        struct gv_store *s;
+        struct gv_core *core;
+        FILE *out;
+        char user[256];
+        char room[256];
+        int power;
+        int64_t clock;          /* ms; 0: wall clock */
+};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void print_prefixed(struct console *c, const char *room, const char *body)
+{
+        const char *p = body;
+
+        do {
+                const char *nl = strchr(p, '\n');
+                int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+                if (strcmp(room, c->room) != 0)
+                        fprintf(c->out, "[%s] ", room);
+                fprintf(c->out, "<%s> %.*s\n", c->cfg->bot_name, n, p);
+                p = nl ? nl + 1 : NULL;
+        } while (p);
+}
+
+static enum gv_err deliver(void *ud, const struct gv_out *o)
+{
+        struct console *c = ud;
+        enum gv_err r = GV_OK;
+
+        if (strcmp(o->kind, "message") == 0) {
+                print_prefixed(c, o->room, o->body);
+        } else if (strcmp(o->kind, "reaction") == 0) {
+                const char *ev = o->extra ? strstr(o->extra, "\"event_id\":\"") : NULL;
+                int n = 0;
+
+                if (ev) {
+                        ev += strlen("\"event_id\":\"");
+                        while (ev[n] && ev[n] != '"')
+                                n++;
+                }
+                fprintf(c->out, "* %s reacts %s to %.*s\n", c->cfg->bot_name, o->body, n,
+                        ev ? ev : "");
+        } else if (strcmp(o->kind, "file") == 0) {
+                r = gv_archive_write(c->cfg->archive_dir, o->room, o->body, strlen(o->body));
+                if (r == GV_OK)
+                        fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
+                                o->room);
+                else
+                        fprintf(c->out, "! could not write %s/%s: %s\n", c->cfg->archive_dir,
+                                o->room, gv_strerror(r));
+                r = GV_OK; /* reported; a broken archive must not block the room */
+        }
+        fflush(c->out);
+        return r;
+}
+
+static enum gv_err drain(struct console *c)
+{
+        struct gv_sink sink = { c, deliver };
+
+        return gv_outbox_drain(c->s, now_ms(), &sink);
+}
+
+/* Next event ID: "$console-N", N kept in the store so a restart goes on. */
+static enum gv_err next_id(struct console *c, char out[48])
+{
+        char *v = NULL;
+        uint64_t n = 0;
+        char buf[32];
+        enum gv_err r = gv_store_kv_get(c->s, "console_seq", &v);
+
+        if (r)
+                return r;
+        if (v && gv_parse_u64(v, UINT64_MAX - 1, &n) != GV_OK)
+                n = 0;
+        free(v);
+        n++;
+        snprintf(buf, sizeof(buf), "%llu", (unsigned long long)n);
+        snprintf(out, 48, "$console-%llu", (unsigned long long)n);
+        return gv_store_kv_set(c->s, "console_seq", buf);
+}
+
+static enum gv_err send_line(struct console *c, const char *body, size_t len, const char *msgtype)
+{
+        struct gv_event ev;
+        char id[48];
+        enum gv_err r;
+
+        memset(&ev, 0, sizeof(ev));
+        r = gv_store_begin(c->s);
+        if (r)
+                return r;
+        r = next_id(c, id);
+        if (r)
+                goto fail;
+        ev.room = c->room;
+        ev.sender = c->user;
+        ev.event_id = id;
+        ev.ts = c->clock ? c->clock : now_ms();
+        ev.msgtype = msgtype;
+        ev.body = body;
+        ev.body_len = len;
+        ev.power = c->power;
+        r = gv_handle(c->core, &ev);
+        if (r)
+                goto fail;
+        r = gv_store_commit(c->s);
+        if (r)
+                goto fail;
+        if (c->clock)
+                c->clock += 1000;
+        return drain(c);
+fail:
+        gv_store_rollback(c->s);
+        return r;
+}
+
+/* "/at 2017-05-08 13:00:44", "/at 2017-05-08T13:00:44" or "/at 13:00:44" (same day). */
+static int set_clock(struct console *c, const char *arg)
+{
+        int64_t day, tod;
+        char date[11];
+
+        if (strlen(arg) >= 19 && (arg[10] == ' ' || arg[10] == 'T')) {
+                memcpy(date, arg, 10);
+                date[10] = '\0';
+                if (gv_parse_date(date, &day) || gv_parse_hms(arg + 11, &tod) || arg[19])
+                        return -1;
+        } else if (c->clock && strlen(arg) == 8) {
+                day = c->clock - c->clock % 86400000;
+                if (gv_parse_hms(arg, &tod))
+                        return -1;
+        } else {
+                return -1;
+        }
+        c->clock = day + tod;
+        return 0;
+}
+
+static void console_help(FILE *out)
+{
+        fputs("  /as NAME        speak as NAME\n"
+              "  /room NAME      speak in room NAME\n"
+              "  /power N        give the current user power level N (0-100)\n"
+              "  /at YYYY-MM-DD HH:MM:SS | /at HH:MM:SS   set the clock (then +1 s a line)\n"
+              "  /me TEXT        an emote\n"
+              "  /quit           leave\n"
+              "  anything else   a message; !help lists the bot's commands\n", out);
+}
+
+/* Returns 1 to quit, 0 to go on, -1 on a fatal error. */
+static int directive(struct console *c, char *line)
+{
+        char *arg = strchr(line, ' ');
+        uint64_t p;
+
+        if (arg)
+                *arg++ = '\0';
+        else
+                arg = line + strlen(line);
+        if (strcmp(line, "/quit") == 0)
+                return 1;
+        if (strcmp(line, "/help") == 0) {
+                console_help(c->out);
+        } else if ((strcmp(line, "/as") == 0 || strcmp(line, "/room") == 0) && *arg &&
+                   strlen(arg) < sizeof(c->user) && !strchr(arg, ' ')) {
+                snprintf(line[1] == 'a' ? c->user : c->room, sizeof(c->user), "%s", arg);
+        } else if (strcmp(line, "/power") == 0 && gv_parse_u64(arg, 100, &p) == GV_OK) {
+                c->power = (int)p;
+        } else if (strcmp(line, "/at") == 0 && set_clock(c, arg) == 0) {
+                /* set */
+        } else if (strcmp(line, "/me") == 0 && *arg) {
+                enum gv_err r = send_line(c, arg, strlen(arg), "m.emote");
+
+                if (r) {
+                        fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(c->s));
+                        return -1;
+                }
+        } else {
+                fprintf(c->out, "! console: cannot use '%.64s%s%.64s' (try /help)\n", line,
+                        *arg ? " " : "", arg);
+        }
+        fflush(c->out);
+        return 0;
+}
+
+/* Reads one line into b; returns 1 with a line, 0 at EOF, -1 for a line over
+ * the limit (consumed and dropped). */
+static int read_line(FILE *in, struct gv_buf *b)
+{
+        int ch, over = 0;
+
+        gv_buf_reset(b);
+        while ((ch = getc(in)) != EOF && ch != '\n') {
+                if (!over && gv_buf_addc(b, (char)ch) != GV_OK)
+                        over = 1;
+        }
+        if (ch == EOF && b->len == 0 && !over)
+                return 0;
+        if (over)
+                return -1;
+        if (b->len && b->p[b->len - 1] == '\r')
+                b->p[--b->len] = '\0';
+        return 1;
+}
+
+int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
+{
+        struct console c;
+        struct gv_buf line = GV_BUF_INIT(GV_CONSOLE_MAX_LINE);
+        bool tty = isatty(fileno(in)) && isatty(fileno(out));
+        int status = 1, k;
+        enum gv_err r;
+
+        memset(&c, 0, sizeof(c));
+        c.cfg = cfg;
+        c.out = out;
+        snprintf(c.user, sizeof(c.user), "%s", "user");
+        snprintf(c.room, sizeof(c.room), "%s", "console");
+        r = gv_store_open(cfg->database, &c.s);
+        if (r) {
+                fprintf(stderr, "gavel: cannot open the database %s: %s\n", cfg->database,
+                        gv_strerror(r));
+                return 1;
+        }
+        r = gv_core_new(c.s, cfg, &c.core);
+        if (r == GV_OK)
+                r = drain(&c); /* what a crash left unsent */
+        if (r)
+                goto out;
+        if (tty)
+                fprintf(out, "gavel console: you are %s in %s. /help lists console commands, "
+                             "!help the bot's.\n", c.user, c.room);
+        for (;;) {
+                if (tty) {
+                        fprintf(out, "%s@%s> ", c.user, c.room);
+                        fflush(out);
+                }
+                k = read_line(in, &line);
+                if (k == 0)
+                        break;
+                if (k < 0) {
+                        fprintf(out, "! console: line over %u bytes dropped\n", GV_CONSOLE_MAX_LINE);
+                        continue;
+                }
+                if (line.len && line.p[0] == '/' && line.p[1] != '/') {
+                        k = directive(&c, line.p);
+                        if (k > 0)
+                                break;
+                        if (k < 0)
+                                goto out;
+                        continue;
+                }
+                if (line.len == 0)
+                        continue;
+                r = send_line(&c, line.p[0] == '/' ? line.p + 1 : line.p,
+                              line.len - (line.p[0] == '/'), "m.text");
+                if (r)
+                        goto out;
+        }
+        status = 0;
+out:
+        if (r)
+                fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(c.s));
+        gv_buf_free(&line);
+        gv_core_free(c.core);
+        gv_store_free(c.s);
+        return status;
+}

@@ -1,0 +1,160 @@
+/* bridge/main.c - gavel's command line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../handlers/handlers.h"
+#include "../util/config.h"
+#include "../util/log.h"
+#include "console.h"
+#include "replay.h"
+
+#ifndef GAVEL_VERSION
+#define GAVEL_VERSION "0.1.0"
+#endif
+
+static void print_line(void *ud, const char *text)
+{
+        fprintf(ud, "  %s\n", text);
+}
+
+static void usage(FILE *f)
+{
+        fputs("Usage:\n"
+              "  gavel [--config FILE] [--db PATH] [--shell]\n"
+              "      Run the bot. With no homeserver in the configuration (the default) it\n"
+              "      runs the console adapter: each input line is a chat message.\n"
+              "  gavel replay LOG [--out DIR] [--date YYYY-MM-DD] [--config FILE]\n"
+              "      Read a MeetBot IRC log (.log.txt or .log.html) and write its minutes\n"
+              "      (NAME.txt, .html, .log.txt, .log.html, .md, index.html) to DIR (default .).\n"
+              "  gavel check-config FILE\n"
+              "      Validate a configuration file; exit status 2 if it is rejected.\n"
+              "  gavel --help | --version\n"
+              "\nOptions:\n"
+              "  -c, --config FILE   configuration (JSON); built-in defaults without one\n"
+              "      --db PATH       database file, overriding \"database\" in the config\n"
+              "      --shell         run the console adapter even if a homeserver is set\n"
+              "  -v, --verbose       log more (repeat for debug)\n"
+              "  -q, --quiet         replay: print nothing but errors\n"
+              "\nConfiguration keys:\n", f);
+        gv_config_describe(print_line, f);
+        fputs("\nChat commands:\n", f);
+        gv_commands_describe(print_line, f);
+}
+
+static int load_config(const char *path, struct gv_config **cfg)
+{
+        char err[512];
+        enum gv_err r;
+
+        if (path)
+                r = gv_config_load(path, cfg, err, sizeof(err));
+        else
+                r = gv_config_defaults(cfg);
+        if (r) {
+                fprintf(stderr, "gavel: %s\n", path ? err : gv_strerror(r));
+                return 2;
+        }
+        return 0;
+}
+
+/* Takes the value of "--opt VALUE"; NULL (after a message) when missing. */
+static const char *value(int argc, char **argv, int *i)
+{
+        if (*i + 1 >= argc) {
+                fprintf(stderr, "gavel: %s needs a value (see gavel --help)\n", argv[*i]);
+                return NULL;
+        }
+        return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+        const char *config = NULL, *db = NULL, *cmd = NULL, *arg = NULL;
+        struct gv_replay_opts ro;
+        struct gv_config *cfg = NULL;
+        bool shell = false;
+        int verbose = 0, status;
+
+        memset(&ro, 0, sizeof(ro));
+        for (int i = 1; i < argc; i++) {
+                const char *a = argv[i];
+
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        usage(stdout);
+                        return 0;
+                } else if (strcmp(a, "--version") == 0) {
+                        printf("gavel %s\n", GAVEL_VERSION);
+                        return 0;
+                } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+                        if (!(config = value(argc, argv, &i)))
+                                return 2;
+                } else if (strcmp(a, "--db") == 0) {
+                        if (!(db = value(argc, argv, &i)))
+                                return 2;
+                } else if (strcmp(a, "--out") == 0) {
+                        if (!(ro.out_dir = value(argc, argv, &i)))
+                                return 2;
+                } else if (strcmp(a, "--date") == 0) {
+                        if (!(ro.date = value(argc, argv, &i)))
+                                return 2;
+                } else if (strcmp(a, "--shell") == 0) {
+                        shell = true;
+                } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+                        verbose++;
+                } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+                        ro.quiet = true;
+                } else if (a[0] == '-' && a[1]) {
+                        fprintf(stderr, "gavel: unknown option %s (see gavel --help)\n", a);
+                        return 2;
+                } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0)) {
+                        cmd = a;
+                } else if (cmd && !arg) {
+                        arg = a;
+                } else {
+                        fprintf(stderr, "gavel: unexpected argument '%s' (see gavel --help)\n", a);
+                        return 2;
+                }
+        }
+        if (cmd && !arg) {
+                fprintf(stderr, "gavel: %s needs a file (see gavel --help)\n", cmd);
+                return 2;
+        }
+        if (cmd && strcmp(cmd, "check-config") == 0) {
+                status = load_config(arg, &cfg);
+                if (status == 0)
+                        printf("%s: ok\n", arg);
+                gv_config_free(cfg);
+                return status;
+        }
+        status = load_config(config, &cfg);
+        if (status)
+                return status;
+        if (verbose)
+                gv_log_threshold = verbose > 1 ? GV_LOG_DEBUG : GV_LOG_INFO;
+        else
+                gv_log_threshold = (enum gv_log_level)cfg->log_level;
+        if (db) {
+                char *d = strdup(db);
+
+                if (!d) {
+                        gv_config_free(cfg);
+                        return 1;
+                }
+                free(cfg->database);
+                cfg->database = d;
+        }
+        if (cmd) {
+                ro.log_path = arg;
+                status = gv_replay_run(cfg, &ro);
+        } else if (shell || !cfg->homeserver || !cfg->homeserver[0]) {
+                status = gv_console_run(cfg, stdin, stdout);
+        } else {
+                fprintf(stderr, "gavel: homeserver %s is configured, but this build has no "
+                                "Matrix client yet; run with --shell for the console\n",
+                        cfg->homeserver);
+                status = 2;
+        }
+        gv_config_free(cfg);
+        return status;
+}

@@ -1,0 +1,267 @@
+/* handlers/core.c - gv_handle(): one event through tags and commands into the
+ * store and the outbox. The command table lives in commands.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/log.h"
+#include "../util/text.h"
+#include "handlers.h"
+#include "internal.h"
+#include "parse.h"
+
+enum gv_err gv_core_new(struct gv_store *s, const struct gv_config *cfg, struct gv_core **ret)
+{
+        struct gv_core *c = calloc(1, sizeof(*c));
+
+        if (!c)
+                return GV_ENOMEM;
+        c->s = s;
+        c->cfg = cfg;
+        *ret = c;
+        return GV_OK;
+}
+
+struct gv_core *gv_core_free(struct gv_core *c)
+{
+        free(c);
+        return NULL;
+}
+
+bool gv_fatal(enum gv_err r)
+{
+        return r == GV_EDB || r == GV_ENOMEM;
+}
+
+enum gv_err ctx_load_meeting(struct ctx *x)
+{
+        enum gv_err r;
+
+        if (x->in_meeting) {
+                gv_meeting_clear(&x->m);
+                x->in_meeting = false;
+        }
+        r = gv_store_meeting_running(x->c->s, x->ev->room, &x->m);
+        if (r == GV_ENOTFOUND)
+                return GV_OK;
+        if (r)
+                return r;
+        x->in_meeting = true;
+        return GV_OK;
+}
+
+static bool own_event(const struct gv_core *c, const struct gv_event *ev)
+{
+        const char *uid = c->cfg->user_id;
+
+        if (uid && *uid && strcmp(ev->sender, uid) == 0)
+                return true;
+        return strcmp(ev->sender, c->cfg->bot_name) == 0;
+}
+
+static enum gv_err log_line(struct ctx *x, const char *line, size_t len, bool action)
+{
+        char *t;
+        enum gv_err r;
+
+        if (len == 0)
+                return GV_OK;
+        t = strndup(line, len);
+        if (!t)
+                return GV_ENOMEM;
+        r = gv_store_line_add(x->c->s, x->m.id, x->ev->ts, x->nick, t, action, x->ev->event_id);
+        free(t);
+        return r;
+}
+
+static enum gv_err handle_tag(struct ctx *x, const char *line, size_t len)
+{
+        struct gv_tagged t;
+        struct gv_item it;
+        struct gv_buf mentions = GV_BUF_INIT(16384);
+        int64_t id;
+        size_t index = 0;
+        enum gv_err r;
+
+        memset(&t, 0, sizeof(t));
+        r = gv_parse_tag(x->c->cfg, line, len, &t);
+        if (r == GV_ENOTFOUND)
+                return GV_OK;
+        if (r == GV_ETOOBIG)
+                return replyf(x, "That agenda item is too long: the first line may hold at most "
+                                 "%d bytes.", GV_MAX_DESCRIPTION);
+        if (r)
+                return r;
+        if (!t.description[0]) {
+                r = replyf(x, "An agenda item needs a description: #%s <what to discuss> cc @people",
+                           tag_for_agenda(x->c->cfg, t.agenda));
+                goto out;
+        }
+        for (size_t i = 0; i < t.n_mentions && r == GV_OK; i++)
+                r = gv_buf_printf(&mentions, "%s%s", mentions.len ? " " : "", t.mentions[i]);
+        for (size_t i = 0; i < x->ev->n_mentions && r == GV_OK; i++) {
+                const char *m = x->ev->mentions[i];
+                bool dup = false;
+
+                for (size_t j = 0; j < t.n_mentions; j++)
+                        dup = dup || strcmp(t.mentions[j], m) == 0;
+                if (!dup && m && *m && !strchr(m, ' ') && strlen(m) < 256)
+                        r = gv_buf_printf(&mentions, "%s%s", mentions.len ? " " : "", m);
+        }
+        if (r)
+                goto out;
+        memset(&it, 0, sizeof(it));
+        it.agenda = (char *)t.agenda;
+        it.description = t.description;
+        it.reporter = (char *)x->ev->sender;
+        it.mentions = (char *)gv_buf_str(&mentions);
+        it.room = (char *)x->ev->room;
+        it.event_id = (char *)x->ev->event_id;
+        it.created = x->ev->ts;
+        r = gv_store_item_add(x->c->s, &it, &id);
+        if (r)
+                goto out;
+        r = agenda_index_of(x, t.agenda, id, &index);
+        if (r)
+                goto out;
+        switch (x->c->cfg->ack) {
+        case GV_ACK_REACTION:
+                r = queue_reaction(x, x->c->cfg->ack_reaction);
+                break;
+        case GV_ACK_NOTICE:
+                r = replyf(x, "Added to the %s agenda as item %zu: %s", t.agenda, index,
+                           ech(x, t.description));
+                break;
+        case GV_ACK_NONE:
+                break;
+        }
+out:
+        gv_buf_free(&mentions);
+        gv_tagged_clear(&t);
+        return r;
+}
+
+static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool first)
+{
+        struct gv_cmdline cl;
+        bool before = x->in_meeting;
+        enum gv_err r = GV_OK;
+
+        if (before) {
+                r = log_line(x, line, len, false);
+                if (r)
+                        return r;
+        }
+        /* A known command wins; "#architecture ..." is a tag, not a command. */
+        if (gv_parse_command(x->c->cfg, line, len, &cl) &&
+            (is_command(&cl) || !first || cl.prefix != '#')) {
+                r = run_command(x, &cl);
+        } else {
+                if (first)
+                        r = handle_tag(x, line, len);
+                if (r == GV_OK && x->in_meeting && gv_is_link_line(line, len))
+                        r = note_item(x, GV_M_LINK, line, len);
+        }
+        if (gv_fatal(r))
+                return r;
+        if (!before && x->in_meeting)
+                r = log_line(x, line, len, false);
+        return gv_fatal(r) ? r : GV_OK;
+}
+
+static bool starts_with_prefix(const struct gv_config *cfg, const char *s, size_t n)
+{
+        while (n && (*s == ' ' || *s == '\t')) {
+                s++;
+                n--;
+        }
+        return n && gv_config_is_prefix(cfg, *s);
+}
+
+static enum gv_err handle_inner(struct ctx *x)
+{
+        const struct gv_event *ev = x->ev;
+        const struct gv_config *cfg = x->c->cfg;
+        size_t max = (size_t)cfg->max_message_bytes;
+        struct gv_buf clean = GV_BUF_INIT(max * 3 + 16);
+        const char *body, *p;
+        size_t n;
+        enum gv_err r;
+
+        if (own_event(x->c, ev))
+                return GV_OK;
+        if (ev->msgtype && strcmp(ev->msgtype, "m.notice") == 0)
+                return GV_OK;
+        gv_nick_of(ev->sender, x->nick, sizeof(x->nick));
+        r = ctx_load_meeting(x);
+        if (r)
+                return r;
+        if (ev->body_len > max) {
+                if (x->in_meeting) {
+                        r = gv_utf8_clean(&clean, ev->body, max);
+                        if (r == GV_OK)
+                                r = gv_buf_adds(&clean, "...");
+                        if (r == GV_OK)
+                                r = log_line(x, clean.p, clean.len, false);
+                }
+                if (r == GV_OK && starts_with_prefix(cfg, ev->body, ev->body_len))
+                        r = replyf(x, "That message is %zu bytes, over the %zu-byte limit; "
+                                      "nothing in it was done.", ev->body_len, max);
+                goto out;
+        }
+        r = gv_utf8_clean(&clean, ev->body ? ev->body : "", ev->body_len);
+        if (r)
+                goto out;
+        body = gv_strip_reply_fallback(gv_buf_str(&clean), clean.len, &n);
+        if (ev->msgtype && strcmp(ev->msgtype, "m.emote") == 0) {
+                if (x->in_meeting)
+                        r = log_line(x, body, n, true);
+                goto out;
+        }
+        for (p = body; p < body + n && r == GV_OK;) {
+                const char *nl = memchr(p, '\n', (size_t)(body + n - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(body + n - p);
+
+                r = handle_line(x, p, len, p == body);
+                p += len + 1;
+        }
+out:
+        gv_buf_free(&clean);
+        return r;
+}
+
+enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
+{
+        struct ctx x;
+        bool seen = false;
+        enum gv_err r;
+
+        if (!ev->event_id || !ev->room || !ev->sender || !*ev->event_id || !*ev->room ||
+            !*ev->sender) {
+                gv_warn("handlers", "event without ID, room or sender ignored");
+                return GV_OK;
+        }
+        r = gv_store_event_seen(c->s, ev->event_id, &seen);
+        if (r || seen)
+                return r;
+        r = gv_store_savepoint(c->s);
+        if (r)
+                return r;
+        memset(&x, 0, sizeof(x));
+        x.c = c;
+        x.ev = ev;
+        r = handle_inner(&x);
+        if (x.in_meeting)
+                gv_meeting_clear(&x.m);
+        if (gv_fatal(r)) {
+                gv_store_rollback_savepoint(c->s);
+                return r;
+        }
+        if (r)
+                gv_warn("handlers", "event %s: %s", ev->event_id, gv_strerror(r));
+        r = gv_store_event_mark(c->s, ev->event_id, ev->ts);
+        if (r == GV_OK)
+                r = gv_store_release(c->s);
+        if (r)
+                gv_store_rollback_savepoint(c->s);
+        return r;
+}

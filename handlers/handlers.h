@@ -1,0 +1,31 @@
+/* handlers/handlers.h - the brain: one event in, state changes in the store
+ * and effects queued in the outbox. No I/O, no clock, no Matrix knowledge:
+ * everything it needs arrives in the event. */
+#ifndef GV_HANDLERS_H
+#define GV_HANDLERS_H
+
+#include "../store/store.h"
+#include "../util/config.h"
+#include "event.h"
+
+/* Echoed user text is cut to this many bytes (Redis's habit). */
+#define GV_ECHO_MAX 128
+
+struct gv_core;
+
+GV_MUST_CHECK enum gv_err gv_core_new(struct gv_store *s, const struct gv_config *cfg,
+                                      struct gv_core **ret);
+struct gv_core *gv_core_free(struct gv_core *c);
+
+/* Handles one event inside the caller's transaction. An event ID seen before
+ * is a no-op. A bad message (too long, unknown command, no permission) gets a
+ * reply and returns GV_OK; only GV_EDB / GV_ENOMEM are returned, after the
+ * event's partial effects were rolled back - the caller then rolls back the
+ * batch and tries again later. */
+GV_MUST_CHECK enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev);
+
+/* One line per command, "#topic <text>  start a new topic (chairs)": for
+ * --help and docs. */
+void gv_commands_describe(void (*line)(void *ud, const char *text), void *ud);
+
+#endif

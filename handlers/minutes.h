@@ -1,0 +1,40 @@
+/* handlers/minutes.h - renders a meeting from the store: MeetBot plain-text
+ * minutes, seed-000 wiki Markdown, HTML (Matrix formatted_body and files) and
+ * the full log in MeetBot's .log.txt / .log.html formats.
+ * Reads the store; writes only into the caller's buffer. */
+#ifndef GV_MINUTES_H
+#define GV_MINUTES_H
+
+#include <stdint.h>
+#include "../store/store.h"
+#include "../util/buf.h"
+#include "../util/config.h"
+
+enum gv_minutes_fmt {
+        GV_MIN_TEXT = 0,        /* NAME.txt and the Matrix body */
+        GV_MIN_HTML,            /* HTML fragment: Matrix formatted_body */
+        GV_MIN_HTML_PAGE,       /* NAME.html: a whole document */
+        GV_MIN_MARKDOWN,        /* wiki section, seed 000 template */
+        GV_MIN_LOG_TEXT,        /* NAME.log.txt */
+        GV_MIN_LOG_HTML,        /* NAME.log.html */
+};
+
+/* Appends the rendering to out. The meeting may still be running (then
+ * "Meeting ended" is left out). */
+GV_MUST_CHECK enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg,
+                                            int64_t meeting, enum gv_minutes_fmt fmt,
+                                            struct gv_buf *out);
+
+/* "meeting.2017-05-08-13.00": the name made file-safe ([A-Za-z0-9_-], others
+ * become '_', at most 64 bytes, "meeting" if empty) and the start time. */
+void gv_minutes_basename(const char *name, int64_t started, char out[96]);
+
+/* Upper-case label of a kind: "INFO", "ACTION", ... */
+const char *gv_mkind_label(enum gv_mkind k);
+/* Command word of a kind: "info", "action", ... */
+const char *gv_mkind_command(enum gv_mkind k);
+
+/* matrix.to permalink of an event. */
+GV_MUST_CHECK enum gv_err gv_permalink(struct gv_buf *out, const char *room, const char *event_id);
+
+#endif

@@ -1,0 +1,194 @@
+/* store/store.h - gavel's state in one SQLite file: agendas and their items,
+ * meetings with every line said and every item noted, votes, processed event
+ * IDs, a key-value table and the outbox. The only code that knows SQL.
+ * Knows nothing about Matrix, the console or how minutes look. */
+#ifndef GV_STORE_H
+#define GV_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "../util/err.h"
+
+struct gv_store;
+
+enum gv_item_status { GV_ITEM_OPEN = 0, GV_ITEM_POSTPONED, GV_ITEM_DONE, GV_ITEM_DROPPED };
+
+struct gv_item {
+        int64_t id;
+        char *agenda;
+        char *description;
+        char *reporter;
+        char *mentions;         /* space-separated, may be "" */
+        char *room;             /* where it was raised */
+        char *event_id;         /* the tagged event, may be NULL */
+        int64_t created;        /* ms */
+        int64_t position;
+        bool pinned;
+        enum gv_item_status status;
+        int64_t discussed_in;   /* meeting id, 0 if never taken up */
+};
+
+struct gv_meeting {
+        int64_t id;
+        char *room;
+        char *name;
+        char *agenda;
+        char *starter;
+        int64_t started;        /* ms */
+        int64_t ended;          /* ms, 0 while running */
+        int64_t topic;          /* meeting item id of the current topic, 0 if none */
+};
+
+/* Kinds of things noted during a meeting. */
+enum gv_mkind {
+        GV_M_TOPIC = 0, GV_M_INFO, GV_M_ACTION, GV_M_AGREED, GV_M_ACCEPTED,
+        GV_M_REJECTED, GV_M_IDEA, GV_M_LINK, GV_M_HELP, GV_M_VOTE, GV_M__COUNT
+};
+
+struct gv_mitem {
+        int64_t id;
+        int64_t ts;
+        char *nick;
+        enum gv_mkind kind;
+        char *text;
+        int64_t topic;          /* id of the topic it falls under, 0 if none */
+        int64_t agenda_item;    /* for topics: the agenda item taken up, 0 if none */
+};
+
+struct gv_vote {
+        int64_t id;
+        char *question;
+        char *options;          /* comma-separated, as given */
+        int64_t opened;
+};
+
+struct gv_out {
+        int64_t id;
+        char *kind;             /* "message", "reaction", "file" */
+        char *room;             /* or the file name for "file" */
+        char *body;
+        char *html;             /* may be NULL */
+        char *extra;            /* JSON text, may be NULL */
+};
+
+/* Opens (creating if needed) the database and applies migrations. ":memory:"
+ * works. WAL and foreign keys on. */
+GV_MUST_CHECK enum gv_err gv_store_open(const char *path, struct gv_store **ret);
+struct gv_store *gv_store_free(struct gv_store *s);
+const char *gv_store_errmsg(const struct gv_store *s);
+int gv_store_schema_version(const struct gv_store *s);
+
+GV_MUST_CHECK enum gv_err gv_store_begin(struct gv_store *s);
+GV_MUST_CHECK enum gv_err gv_store_commit(struct gv_store *s);
+void gv_store_rollback(struct gv_store *s);
+/* Nested unit inside a transaction: one event's effects. */
+GV_MUST_CHECK enum gv_err gv_store_savepoint(struct gv_store *s);
+GV_MUST_CHECK enum gv_err gv_store_release(struct gv_store *s);
+void gv_store_rollback_savepoint(struct gv_store *s);
+
+/* Key-value: *val is NULL (and GV_OK) when the key is absent. */
+GV_MUST_CHECK enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val);
+GV_MUST_CHECK enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val);
+
+GV_MUST_CHECK enum gv_err gv_store_event_seen(struct gv_store *s, const char *event_id, bool *seen);
+GV_MUST_CHECK enum gv_err gv_store_event_mark(struct gv_store *s, const char *event_id, int64_t ts);
+
+/* Agenda items. gv_store_item_add puts the item last; GV_OK with *id = the
+ * existing item when the same event_id was added before. */
+GV_MUST_CHECK enum gv_err gv_store_item_add(struct gv_store *s, const struct gv_item *it, int64_t *id);
+GV_MUST_CHECK enum gv_err gv_store_item_get(struct gv_store *s, int64_t id, struct gv_item *out);
+/* The agenda as shown: open and postponed items, pinned first, then by
+ * position, postponed last. */
+GV_MUST_CHECK enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda,
+                                          struct gv_item **items, size_t *n);
+/* Items discussed in a meeting, in the order they were taken up. */
+GV_MUST_CHECK enum gv_err gv_store_items_discussed(struct gv_store *s, int64_t meeting,
+                                                   struct gv_item **items, size_t *n);
+GV_MUST_CHECK enum gv_err gv_store_item_set_status(struct gv_store *s, int64_t id,
+                                                   enum gv_item_status st);
+GV_MUST_CHECK enum gv_err gv_store_item_set_pinned(struct gv_store *s, int64_t id, bool pinned);
+GV_MUST_CHECK enum gv_err gv_store_item_set_discussed(struct gv_store *s, int64_t id, int64_t meeting);
+/* Moves the item to sit before `before` (0: last); positions renumbered. */
+GV_MUST_CHECK enum gv_err gv_store_item_move(struct gv_store *s, const char *agenda, int64_t id,
+                                             int64_t before);
+/* After a meeting: discussed, unpinned items -> done; postponed -> open. */
+GV_MUST_CHECK enum gv_err gv_store_agenda_close_meeting(struct gv_store *s, const char *agenda,
+                                                        int64_t meeting);
+void gv_item_clear(struct gv_item *it);
+void gv_items_free(struct gv_item *items, size_t n);
+
+/* Meetings. GV_ENOTFOUND when no meeting runs in the room. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_running(struct gv_store *s, const char *room,
+                                                   struct gv_meeting *out);
+GV_MUST_CHECK enum gv_err gv_store_meeting_get(struct gv_store *s, int64_t id, struct gv_meeting *out);
+GV_MUST_CHECK enum gv_err gv_store_meeting_start(struct gv_store *s, const struct gv_meeting *m,
+                                                 int64_t *id);
+GV_MUST_CHECK enum gv_err gv_store_meeting_end(struct gv_store *s, int64_t id, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t id, const char *name);
+GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic);
+void gv_meeting_clear(struct gv_meeting *m);
+
+/* Chairs and people known by #nick, case-insensitive. */
+GV_MUST_CHECK enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting, const char *nick,
+                                             bool chair);
+GV_MUST_CHECK enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *nick,
+                                            bool *is);
+GV_MUST_CHECK enum gv_err gv_store_chairs(struct gv_store *s, int64_t meeting,
+                                          void (*cb)(void *ud, const char *nick), void *ud);
+GV_MUST_CHECK enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting, const char *nick);
+GV_MUST_CHECK enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
+                                         void (*cb)(void *ud, const char *nick), void *ud);
+
+/* Every line said during a meeting. */
+GV_MUST_CHECK enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts,
+                                            const char *nick, const char *text, bool action,
+                                            const char *event_id);
+/* cb returns non-zero to stop. */
+GV_MUST_CHECK enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,
+                                         int (*cb)(void *ud, int64_t ts, const char *nick,
+                                                   const char *text, bool action),
+                                         void *ud);
+/* People present, most lines first, then by nick. */
+GV_MUST_CHECK enum gv_err gv_store_line_counts(struct gv_store *s, int64_t meeting,
+                                               void (*cb)(void *ud, const char *nick, int64_t n),
+                                               void *ud);
+
+/* Meeting items (#info, #action, ...). */
+GV_MUST_CHECK enum gv_err gv_store_mitem_add(struct gv_store *s, int64_t meeting,
+                                             const struct gv_mitem *it, int64_t *id);
+/* Removes the newest item, returning it in *out (GV_ENOTFOUND if none). */
+GV_MUST_CHECK enum gv_err gv_store_mitem_undo(struct gv_store *s, int64_t meeting,
+                                              struct gv_mitem *out);
+GV_MUST_CHECK enum gv_err gv_store_mitems(struct gv_store *s, int64_t meeting,
+                                          struct gv_mitem **items, size_t *n);
+/* The newest topic still present, 0 if none. */
+GV_MUST_CHECK enum gv_err gv_store_last_topic(struct gv_store *s, int64_t meeting, int64_t *topic);
+void gv_mitem_clear(struct gv_mitem *it);
+void gv_mitems_free(struct gv_mitem *items, size_t n);
+
+/* Votes: one open vote per meeting. */
+GV_MUST_CHECK enum gv_err gv_store_vote_open(struct gv_store *s, int64_t meeting,
+                                             const char *question, const char *options,
+                                             int64_t ts, int64_t *id);
+GV_MUST_CHECK enum gv_err gv_store_vote_current(struct gv_store *s, int64_t meeting,
+                                                struct gv_vote *out);
+GV_MUST_CHECK enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *nick,
+                                             const char *choice, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_vote_close(struct gv_store *s, int64_t vote, int64_t ts);
+/* Ballots per choice, most first, then by choice. */
+GV_MUST_CHECK enum gv_err gv_store_vote_tally(struct gv_store *s, int64_t vote,
+                                              void (*cb)(void *ud, const char *choice, int64_t n),
+                                              void *ud);
+void gv_vote_clear(struct gv_vote *v);
+
+/* Outbox. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_add(struct gv_store *s, const char *kind,
+                                              const char *room, const char *body,
+                                              const char *html, const char *extra, int64_t ts);
+/* The oldest unsent row with id > after; GV_ENOTFOUND when none. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_out *out);
+GV_MUST_CHECK enum gv_err gv_store_outbox_sent(struct gv_store *s, int64_t id, int64_t ts);
+void gv_out_clear(struct gv_out *o);
+
+#endif

@@ -1,0 +1,911 @@
+/* util/config.c - see config.h
+ *
+ * Every key is one row of keys[] below: its type, bounds, default (as JSON
+ * text, applied through the same setter as a user's value) and help. The
+ * parser, the defaults, gv_config_free() and gv_config_describe() all walk
+ * that table; nothing else knows the list of keys. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "config.h"
+#include "log.h"
+#include "text.h"
+
+#define MAX_STRING 4096         /* bytes in any string value */
+#define MAX_NAME 64             /* bytes in a tag or agenda name */
+#define MAX_USER_ID 255         /* bytes in a Matrix user ID */
+#define MAX_SHOWN 40            /* bytes of user text echoed in an error */
+#define SHOWN_SIZE (3 * MAX_SHOWN + 8)  /* show_text() output, cleaned */
+#define GOT_SIZE (SHOWN_SIZE + 8)       /* show_value() output */
+#define MAX_DOC_LINE 4096       /* bytes in one gv_config_describe() line */
+#define TOO_BIG "larger than %d bytes"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+enum kind {
+        K_STRING,       /* char * */
+        K_INT,          /* int64_t */
+        K_CHOICE,       /* an enum, stored as int: index into choices */
+        K_LIST,         /* char ** + size_t count */
+        K_PREFIXES,     /* char *: one character per prefix */
+        K_TAGS,         /* struct gv_tag_map * + size_t count */
+        K_ROOMS,        /* struct gv_room_map * + size_t count */
+};
+
+/* An extra rule for a string beyond length and "no control characters". */
+struct rule {
+        bool (*ok)(const char *s);
+        const char *must;       /* error: "must <must>, got ..." */
+        const char *doc;        /* type in the docs */
+};
+
+struct key {
+        const char *name;
+        enum kind kind;
+        size_t off;                     /* the field in struct gv_config */
+        size_t n_off;                   /* K_LIST, K_TAGS, K_ROOMS: its count */
+        int64_t min, max;               /* K_INT: value; K_STRING: bytes; else entries */
+        const char *const *choices;     /* K_CHOICE: NULL-terminated */
+        const struct rule *rule;        /* K_STRING: NULL if none */
+        const char *def;                /* JSON text; NULL: derived, see the help */
+        const char *help;
+};
+
+static bool is_name_char(char ch)
+{
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_' || ch == '-';
+}
+
+/* Tag and agenda names: 1..64 of [A-Za-z0-9_-]. */
+static bool is_name(const char *s)
+{
+        size_t n;
+
+        for (n = 0; s[n]; n++)
+                if (!is_name_char(s[n]))
+                        return false;
+        return n >= 1 && n <= MAX_NAME;
+}
+
+/* @local:server, without spaces. Control characters are refused before. */
+static bool is_user_id(const char *s)
+{
+        const char *colon = strchr(s, ':');
+
+        return s[0] == '@' && colon && colon > s + 1 && colon[1] != '\0' && !strchr(s, ' ') &&
+               strlen(s) <= MAX_USER_ID;
+}
+
+static const struct rule agenda_rule = {
+        is_name, "be an agenda name (1 to 64 of A-Z a-z 0-9 _ -)", "agenda name",
+};
+
+static const struct rule user_id_rule = {
+        is_user_id, "look like @local:server", "Matrix user ID (@local:server) or empty",
+};
+
+static const char punctuation[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+static const char *const ack_names[] = { "reaction", "notice", "none", NULL };
+static const char *const log_level_names[] = { "error", "warning", "info", "debug", NULL };
+
+_Static_assert(GV_ACK_REACTION == 0 && GV_ACK_NOTICE == 1 && GV_ACK_NONE == 2,
+               "ack_names[] follows enum gv_ack");
+_Static_assert(GV_LOG_ERROR == 0 && GV_LOG_WARN == 1 && GV_LOG_INFO == 2 && GV_LOG_DEBUG == 3,
+               "log_level_names[] follows enum gv_log_level");
+_Static_assert(sizeof(enum gv_ack) == sizeof(int), "K_CHOICE fields are stored as int");
+
+#define OFF(field) offsetof(struct gv_config, field)
+#define STRING(n, lo, hi, r, d, h) { #n, K_STRING, OFF(n), 0, lo, hi, NULL, r, d, h }
+#define INT(n, lo, hi, d, h) { #n, K_INT, OFF(n), 0, lo, hi, NULL, NULL, d, h }
+#define CHOICE(n, c, d, h) { #n, K_CHOICE, OFF(n), 0, 0, 0, c, NULL, d, h }
+#define COUNTED(n, k, lo, hi, d, h) { #n, k, OFF(n), OFF(n_##n), lo, hi, NULL, NULL, d, h }
+
+/* In the order of the docs. "tags" comes before "default_agenda", whose
+ * default is derived from it. */
+static const struct key keys[] = {
+        STRING(homeserver, 0, MAX_STRING, NULL, "\"\"",
+               "Matrix homeserver base URL, e.g. \"https://matrix.example.org\"; "
+               "empty runs the bot on the console (stdin/stdout) instead"),
+        STRING(user_id, 0, MAX_USER_ID, &user_id_rule, "\"\"",
+               "the bot's Matrix user ID, used to log in and to ignore its own messages; "
+               "empty on the console"),
+        STRING(bot_name, 1, MAX_STRING, NULL, "\"gavel\"",
+               "the bot's display name and console nick"),
+        STRING(database, 1, MAX_STRING, NULL, "\"./gavel.db\"",
+               "SQLite database file: meetings, agenda items, the sync token and the outbox"),
+        STRING(archive_dir, 1, MAX_STRING, NULL, "\"./minutes\"",
+               "directory for MeetBot-style minutes and logs "
+               "(NAME.html, NAME.txt, NAME.log.html, NAME.log.txt, index.html)"),
+        { "command_prefixes", K_PREFIXES, OFF(command_prefixes), 0, 1, 8, NULL, NULL,
+          "[\"#\",\"!\"]",
+          "characters that start a meeting command at the beginning of a line: "
+          "\"#\" for MeetBot's #startmeeting, \"!\" for Matrix-bot style !startmeeting" },
+        COUNTED(tags, K_TAGS, 0, 64,
+                "{\"architecture\":\"architecture\",\"cust-arch\":\"architecture\"}",
+                "tag -> agenda: a message whose first line starts with the tag "
+                "(\"#architecture <brief> cc @people\") puts that line on the agenda; "
+                "tags match case-insensitively, with or without the leading '#'"),
+        STRING(default_agenda, 1, MAX_NAME, &agenda_rule, NULL,
+               "agenda of rooms not listed in \"rooms\" "
+               "(default: the agenda of the first tag, or \"agenda\" when there are no tags)"),
+        COUNTED(rooms, K_ROOMS, 0, 256, "{}",
+                "room ID, alias or console room name -> the agenda its meetings use"),
+        CHOICE(ack, ack_names, "\"reaction\"",
+               "how the bot acknowledges a command it accepted: "
+               "a reaction, an m.notice reply, or not at all"),
+        STRING(ack_reaction, 1, 64, NULL, "\"\xf0\x9f\x91\x80\"",
+               "the reaction key sent when ack is \"reaction\""),
+        COUNTED(crosspost_rooms, K_LIST, 0, 64, "[]",
+                "rooms that also get the minutes, under a line "
+                "\"#meeting-notes for <date> <meeting_label>\""),
+        STRING(meeting_label, 1, MAX_STRING, NULL, "\"Meeting\"",
+               "the meeting's name in cross-post headings, "
+               "e.g. \"Arch call\" gives \"#meeting-notes for 12 Jul Arch call\""),
+        INT(chair_power_level, 0, 100, "50",
+            "users at or above this power level are chairs"),
+        INT(max_message_bytes, 1024, 1048576, "65536",
+            "ceiling in bytes on one message body the bot accepts or sends"),
+        COUNTED(replay_ignore_nicks, K_LIST, 0, 64, "[\"zodbot\",\"MeetBot\"]",
+                "nicks whose lines are skipped when replaying a MeetBot IRC log "
+                "(the old meeting bots' own output)"),
+        CHOICE(log_level, log_level_names, "\"warning\"",
+               "the least severe messages written to stderr"),
+};
+
+#define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))
+#define COUNT(c, k) ((size_t *)(void *)((char *)(c) + (k)->n_off))
+
+static const struct key *find_key(const char *name)
+{
+        size_t i;
+
+        for (i = 0; i < ARRAY_SIZE(keys); i++)
+                if (strcmp(keys[i].name, name) == 0)
+                        return &keys[i];
+        return NULL;
+}
+
+__attribute__((format(printf, 4, 5)))
+static enum gv_err fail(char *err, size_t errlen, enum gv_err r, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (err && errlen) {
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+/* "key \"<name>\": <why>", always GV_ECONFIG. */
+__attribute__((format(printf, 4, 5)))
+static enum gv_err bad_key(char *err, size_t errlen, const char *name, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (!err || !errlen)
+                return GV_ECONFIG;
+        n = snprintf(err, errlen, "key \"%s\": ", name);
+        if (n >= 0 && (size_t)n < errlen) {
+                va_start(ap, fmt);
+                vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+                va_end(ap);
+        }
+        return GV_ECONFIG;
+}
+
+/* User text for an error message: bounded, one line, no control characters. */
+static void show_text(const char *s, char *out, size_t n)
+{
+        struct gv_buf cut = GV_BUF_INIT(MAX_SHOWN + 3);
+        struct gv_buf clean = GV_BUF_INIT(SHOWN_SIZE - 1);
+
+        if (gv_echo(&cut, s, MAX_SHOWN) == GV_OK &&
+            gv_utf8_clean(&clean, gv_buf_str(&cut), cut.len) == GV_OK)
+                snprintf(out, n, "%s", gv_buf_str(&clean));
+        else
+                snprintf(out, n, "...");
+        gv_buf_free(&cut);
+        gv_buf_free(&clean);
+}
+
+/* A JSON value as it appears after "got" in an error. */
+static void show_value(const cJSON *v, char *out, size_t n)
+{
+        char s[SHOWN_SIZE];
+        double d;
+
+        if (cJSON_IsString(v)) {
+                show_text(v->valuestring, s, sizeof(s));
+                snprintf(out, n, "\"%s\"", s);
+        } else if (cJSON_IsNumber(v)) {
+                d = v->valuedouble;
+                if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d)
+                        snprintf(out, n, "%" PRId64, (int64_t)d);
+                else
+                        snprintf(out, n, "%g", d);
+        } else if (cJSON_IsBool(v)) {
+                snprintf(out, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+        } else if (cJSON_IsNull(v)) {
+                snprintf(out, n, "null");
+        } else if (cJSON_IsArray(v)) {
+                snprintf(out, n, "an array");
+        } else {
+                snprintf(out, n, "an object");
+        }
+}
+
+/* "\"reaction\", \"notice\", \"none\"" */
+static void join_choices(const char *const *choices, char *out, size_t n)
+{
+        size_t used = 0, i;
+        int w;
+
+        out[0] = '\0';
+        for (i = 0; choices[i] && used < n; i++) {
+                w = snprintf(out + used, n - used, "%s\"%s\"", i ? ", " : "", choices[i]);
+                if (w < 0)
+                        break;
+                used += (size_t)w;
+        }
+}
+
+/* s: min (0 or 1) to max bytes, no control characters, and the rule if any
+ * (an empty string passes the rule when it is allowed at all). */
+static enum gv_err check_text(const char *name, const char *s, int64_t min, int64_t max,
+                              const struct rule *rule, char *err, size_t errlen)
+{
+        char got[GOT_SIZE];
+        size_t n = strlen(s), i;
+
+        if (n == 0 && min > 0)
+                return bad_key(err, errlen, name, "must not be empty");
+        if (n > (size_t)max)
+                return bad_key(err, errlen, name, "must be at most %" PRId64 " bytes, got %zu",
+                               max, n);
+        for (i = 0; i < n; i++)
+                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                        return bad_key(err, errlen, name, "must not contain control characters");
+        if (rule && n > 0 && !rule->ok(s)) {
+                show_text(s, got, sizeof(got));
+                return bad_key(err, errlen, name, "must %s, got \"%s\"", rule->must, got);
+        }
+        return GV_OK;
+}
+
+static enum gv_err check_string(const char *name, const cJSON *v, int64_t min, int64_t max,
+                                const struct rule *rule, char *err, size_t errlen)
+{
+        char got[GOT_SIZE];
+
+        if (!cJSON_IsString(v)) {
+                show_value(v, got, sizeof(got));
+                return bad_key(err, errlen, name, "must be a string, got %s", got);
+        }
+        return check_text(name, v->valuestring, min, max, rule, err, errlen);
+}
+
+/* An array (or an object) with k->min..k->max entries. */
+static enum gv_err check_entries(const struct key *k, const cJSON *v, bool object, size_t *n,
+                                 char *err, size_t errlen)
+{
+        char got[GOT_SIZE];
+        const cJSON *e;
+        size_t count = 0;
+
+        if (object ? !cJSON_IsObject(v) : !cJSON_IsArray(v)) {
+                show_value(v, got, sizeof(got));
+                return bad_key(err, errlen, k->name, "must be %s, got %s",
+                               object ? "an object" : "an array", got);
+        }
+        cJSON_ArrayForEach(e, v)
+                count++;
+        if (count < (size_t)k->min || count > (size_t)k->max)
+                return bad_key(err, errlen, k->name,
+                               "must have %" PRId64 " to %" PRId64 " entries, got %zu",
+                               k->min, k->max, count);
+        *n = count;
+        return GV_OK;
+}
+
+static void free_strv(char **v, size_t n)
+{
+        size_t i;
+
+        if (!v)
+                return;
+        for (i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+/* Frees the key's value in c and zeroes it. */
+static void clear(const struct key *k, struct gv_config *c)
+{
+        struct gv_tag_map *tags;
+        struct gv_room_map *rooms;
+        size_t i;
+
+        switch (k->kind) {
+        case K_STRING:
+        case K_PREFIXES:
+                free(*FIELD(c, k, char *));
+                *FIELD(c, k, char *) = NULL;
+                break;
+        case K_INT:
+        case K_CHOICE:
+                break;
+        case K_LIST:
+                free_strv(*FIELD(c, k, char **), *COUNT(c, k));
+                *FIELD(c, k, char **) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        case K_TAGS:
+                tags = *FIELD(c, k, struct gv_tag_map *);
+                for (i = 0; tags && i < *COUNT(c, k); i++) {
+                        free(tags[i].tag);
+                        free(tags[i].agenda);
+                }
+                free(tags);
+                *FIELD(c, k, struct gv_tag_map *) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        case K_ROOMS:
+                rooms = *FIELD(c, k, struct gv_room_map *);
+                for (i = 0; rooms && i < *COUNT(c, k); i++) {
+                        free(rooms[i].room);
+                        free(rooms[i].agenda);
+                }
+                free(rooms);
+                *FIELD(c, k, struct gv_room_map *) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        }
+}
+
+static enum gv_err set_string(const struct key *k, const cJSON *v, struct gv_config *c,
+                              char *err, size_t errlen)
+{
+        enum gv_err r;
+        char *s;
+
+        r = check_string(k->name, v, k->min, k->max, k->rule, err, errlen);
+        if (r)
+                return r;
+        s = strdup(v->valuestring);
+        if (!s)
+                return fail(err, errlen, GV_ENOMEM, "out of memory");
+        clear(k, c);
+        *FIELD(c, k, char *) = s;
+        return GV_OK;
+}
+
+static enum gv_err set_int(const struct key *k, const cJSON *v, struct gv_config *c, char *err,
+                           size_t errlen)
+{
+        char got[GOT_SIZE];
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+        /* The range test comes first: it makes the cast defined, and NaN fails it. */
+        if (!cJSON_IsNumber(v) || !(d >= (double)k->min && d <= (double)k->max) ||
+            d != (double)(int64_t)d) {
+                show_value(v, got, sizeof(got));
+                return bad_key(err, errlen, k->name,
+                               "must be an integer from %" PRId64 " to %" PRId64 ", got %s",
+                               k->min, k->max, got);
+        }
+        *FIELD(c, k, int64_t) = (int64_t)d;
+        return GV_OK;
+}
+
+static enum gv_err set_choice(const struct key *k, const cJSON *v, struct gv_config *c,
+                              char *err, size_t errlen)
+{
+        char got[GOT_SIZE], list[128];
+        int i;
+
+        for (i = 0; cJSON_IsString(v) && k->choices[i]; i++) {
+                if (strcmp(v->valuestring, k->choices[i]) == 0) {
+                        *FIELD(c, k, int) = i;
+                        return GV_OK;
+                }
+        }
+        show_value(v, got, sizeof(got));
+        join_choices(k->choices, list, sizeof(list));
+        return bad_key(err, errlen, k->name, "must be one of %s, got %s", list, got);
+}
+
+static enum gv_err set_list(const struct key *k, const cJSON *v, struct gv_config *c,
+                            char *err, size_t errlen)
+{
+        char name[128];
+        char **list = NULL;
+        const cJSON *e;
+        size_t n = 0, i = 0;
+        enum gv_err r;
+
+        r = check_entries(k, v, false, &n, err, errlen);
+        if (r)
+                goto out;
+        list = calloc(n ? n : 1, sizeof(*list));
+        if (!list) {
+                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                goto out;
+        }
+        cJSON_ArrayForEach(e, v) {
+                snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
+                r = check_string(name, e, 1, MAX_STRING, NULL, err, errlen);
+                if (r)
+                        goto out;
+                list[i] = strdup(e->valuestring);
+                if (!list[i]) {
+                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        goto out;
+                }
+                i++;
+        }
+        clear(k, c);
+        *FIELD(c, k, char **) = list;
+        *COUNT(c, k) = n;
+        list = NULL;
+        r = GV_OK;
+out:
+        free_strv(list, i);
+        return r;
+}
+
+static enum gv_err set_prefixes(const struct key *k, const cJSON *v, struct gv_config *c,
+                                char *err, size_t errlen)
+{
+        char got[GOT_SIZE], name[128];
+        char set[9] = "";
+        const cJSON *e;
+        size_t n = 0, i = 0;
+        enum gv_err r;
+        char *s;
+
+        _Static_assert(sizeof(set) > 8, "room for command_prefixes' maximum");
+        r = check_entries(k, v, false, &n, err, errlen);
+        if (r)
+                return r;
+        cJSON_ArrayForEach(e, v) {
+                snprintf(name, sizeof(name), "%s[%zu]", k->name, i);
+                if (!cJSON_IsString(e) || strlen(e->valuestring) != 1 ||
+                    !strchr(punctuation, e->valuestring[0])) {
+                        show_value(e, got, sizeof(got));
+                        return bad_key(err, errlen, name,
+                                       "must be one ASCII punctuation character, got %s", got);
+                }
+                if (strchr(set, e->valuestring[0]))
+                        return bad_key(err, errlen, name, "\"%s\" given twice", e->valuestring);
+                set[i++] = e->valuestring[0];
+                set[i] = '\0';
+        }
+        s = strdup(set);
+        if (!s)
+                return fail(err, errlen, GV_ENOMEM, "out of memory");
+        clear(k, c);
+        *FIELD(c, k, char *) = s;
+        return GV_OK;
+}
+
+/* Checks and copies an object of name -> agenda into kv (name at 2i, agenda
+ * at 2i + 1). Tag names lose their '#' and are lower-cased; a name given
+ * twice (after that) is an error. */
+static enum gv_err parse_map(const struct key *k, const cJSON *v, char ***ret, size_t *n_ret,
+                             char *err, size_t errlen)
+{
+        char shown[SHOWN_SIZE], path[256];
+        bool tags = k->kind == K_TAGS;
+        char **kv = NULL;
+        const cJSON *e;
+        size_t n = 0, i = 0, j;
+        const char *name;
+        char *p;
+        enum gv_err r;
+
+        r = check_entries(k, v, true, &n, err, errlen);
+        if (r)
+                goto out;
+        kv = calloc(n ? 2 * n : 1, sizeof(*kv));
+        if (!kv) {
+                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                goto out;
+        }
+        cJSON_ArrayForEach(e, v) {
+                name = e->string;
+                show_text(name, shown, sizeof(shown));
+                snprintf(path, sizeof(path), "%s.%s", k->name, shown);
+                if (tags) {
+                        if (name[0] == '#')
+                                name++;
+                        if (!is_name(name)) {
+                                r = bad_key(err, errlen, path,
+                                            "must be a tag name (1 to 64 of A-Z a-z 0-9 _ -, "
+                                            "after an optional '#')");
+                                goto out;
+                        }
+                } else {
+                        r = check_text(path, name, 1, MAX_STRING, NULL, err, errlen);
+                        if (r)
+                                goto out;
+                }
+                r = check_string(path, e, 1, MAX_NAME, &agenda_rule, err, errlen);
+                if (r)
+                        goto out;
+                kv[2 * i] = strdup(name);
+                kv[2 * i + 1] = strdup(e->valuestring);
+                i++;
+                if (!kv[2 * i - 2] || !kv[2 * i - 1]) {
+                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        goto out;
+                }
+                for (p = kv[2 * i - 2]; tags && *p; p++)
+                        if (*p >= 'A' && *p <= 'Z')
+                                *p = (char)(*p - 'A' + 'a');
+                for (j = 0; j + 1 < i; j++) {
+                        if (strcmp(kv[2 * j], kv[2 * i - 2]) == 0) {
+                                r = bad_key(err, errlen, path, "given twice");
+                                goto out;
+                        }
+                }
+        }
+        *ret = kv;
+        *n_ret = n;
+        kv = NULL;
+        r = GV_OK;
+out:
+        free_strv(kv, 2 * i);
+        return r;
+}
+
+static enum gv_err set_map(const struct key *k, const cJSON *v, struct gv_config *c,
+                           char *err, size_t errlen)
+{
+        struct gv_tag_map *tags = NULL;
+        struct gv_room_map *rooms = NULL;
+        char **kv = NULL;
+        size_t n = 0, i;
+        enum gv_err r;
+
+        r = parse_map(k, v, &kv, &n, err, errlen);
+        if (r)
+                goto out;
+        if (k->kind == K_TAGS)
+                tags = calloc(n ? n : 1, sizeof(*tags));
+        else
+                rooms = calloc(n ? n : 1, sizeof(*rooms));
+        if (!tags && !rooms) {
+                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                goto out;
+        }
+        /* The strings move from kv to the map. */
+        clear(k, c);
+        for (i = 0; i < n; i++) {
+                if (tags) {
+                        tags[i].tag = kv[2 * i];
+                        tags[i].agenda = kv[2 * i + 1];
+                } else {
+                        rooms[i].room = kv[2 * i];
+                        rooms[i].agenda = kv[2 * i + 1];
+                }
+        }
+        if (tags)
+                *FIELD(c, k, struct gv_tag_map *) = tags;
+        else
+                *FIELD(c, k, struct gv_room_map *) = rooms;
+        *COUNT(c, k) = n;
+        n = 0;
+        r = GV_OK;
+out:
+        free_strv(kv, 2 * n);
+        return r;
+}
+
+static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c, char *err,
+                       size_t errlen)
+{
+        switch (k->kind) {
+        case K_STRING:
+                return set_string(k, v, c, err, errlen);
+        case K_INT:
+                return set_int(k, v, c, err, errlen);
+        case K_CHOICE:
+                return set_choice(k, v, c, err, errlen);
+        case K_LIST:
+                return set_list(k, v, c, err, errlen);
+        case K_PREFIXES:
+                return set_prefixes(k, v, c, err, errlen);
+        case K_TAGS:
+        case K_ROOMS:
+                return set_map(k, v, c, err, errlen);
+        }
+        return fail(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
+}
+
+/* The one derived default: the agenda of the first tag, else "agenda". */
+static enum gv_err derive_default_agenda(struct gv_config *c)
+{
+        char *s = strdup(c->n_tags ? c->tags[0].agenda : "agenda");
+
+        if (!s)
+                return GV_ENOMEM;
+        free(c->default_agenda);
+        c->default_agenda = s;
+        return GV_OK;
+}
+
+struct gv_config *gv_config_free(struct gv_config *c)
+{
+        size_t i;
+
+        if (!c)
+                return NULL;
+        for (i = 0; i < ARRAY_SIZE(keys); i++)
+                clear(&keys[i], c);
+        free(c);
+        return NULL;
+}
+
+enum gv_err gv_config_defaults(struct gv_config **ret)
+{
+        struct gv_config *c = NULL;
+        cJSON *v = NULL;
+        char err[256] = "";
+        size_t i;
+        enum gv_err r = GV_ENOMEM;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                goto out;
+        for (i = 0; i < ARRAY_SIZE(keys); i++) {
+                if (!keys[i].def)
+                        continue;
+                v = cJSON_Parse(keys[i].def);
+                if (!v) {
+                        r = GV_ENOMEM;
+                        goto out;
+                }
+                r = set(&keys[i], v, c, err, sizeof(err));
+                cJSON_Delete(v);
+                v = NULL;
+                if (r) {
+                        if (r != GV_ENOMEM)
+                                gv_err_log("config", "built-in default: %s", err);
+                        goto out;
+                }
+        }
+        r = derive_default_agenda(c);
+        if (r)
+                goto out;
+        *ret = c;
+        c = NULL;
+        r = GV_OK;
+out:
+        gv_config_free(c);
+        return r;
+}
+
+static size_t skip_space(const char *s, size_t i, size_t len)
+{
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+                i++;
+        return i;
+}
+
+enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret, char *err,
+                            size_t errlen)
+{
+        struct gv_config *c = NULL;
+        cJSON *root = NULL;
+        const cJSON *v;
+        const struct key *k;
+        const char *end = NULL, *nul;
+        bool seen[ARRAY_SIZE(keys)] = { false };
+        char got[GOT_SIZE];
+        size_t pos;
+        enum gv_err r;
+
+        if (len > GV_CONFIG_MAX_BYTES) {
+                r = fail(err, errlen, GV_ETOOBIG, TOO_BIG, GV_CONFIG_MAX_BYTES);
+                goto out;
+        }
+        if (!json || skip_space(json, 0, len) == len) {
+                r = fail(err, errlen, GV_EPARSE, "empty input");
+                goto out;
+        }
+        nul = memchr(json, '\0', len);
+        if (nul) {
+                r = fail(err, errlen, GV_EPARSE, "not valid JSON near byte %zu",
+                         (size_t)(nul - json));
+                goto out;
+        }
+        if (!gv_utf8_valid(json, len)) {
+                r = fail(err, errlen, GV_EPARSE, "not valid UTF-8");
+                goto out;
+        }
+        root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+        /* On failure end is where cJSON gave up; on success nothing but
+         * white space may follow the value. */
+        pos = end ? (size_t)(end - json) : 0;
+        if (root)
+                pos = skip_space(json, pos, len);
+        if (!root || pos < len) {
+                r = fail(err, errlen, GV_EPARSE, "not valid JSON near byte %zu", pos);
+                goto out;
+        }
+        if (!cJSON_IsObject(root)) {
+                show_value(root, got, sizeof(got));
+                r = fail(err, errlen, GV_ECONFIG, "top level must be a JSON object, got %s", got);
+                goto out;
+        }
+        r = gv_config_defaults(&c);
+        if (r) {
+                fail(err, errlen, r, "built-in defaults: %s", gv_strerror(r));
+                goto out;
+        }
+        cJSON_ArrayForEach(v, root) {
+                k = find_key(v->string);
+                if (!k) {
+                        show_text(v->string, got, sizeof(got));
+                        r = bad_key(err, errlen, got, "unknown key");
+                        goto out;
+                }
+                if (seen[k - keys]) {
+                        r = bad_key(err, errlen, k->name, "given twice");
+                        goto out;
+                }
+                seen[k - keys] = true;
+                r = set(k, v, c, err, errlen);
+                if (r)
+                        goto out;
+        }
+        if (!seen[find_key("default_agenda") - keys]) {
+                r = derive_default_agenda(c);
+                if (r) {
+                        fail(err, errlen, r, "out of memory");
+                        goto out;
+                }
+        }
+        *ret = c;
+        c = NULL;
+        r = GV_OK;
+out:
+        cJSON_Delete(root);
+        gv_config_free(c);
+        return r;
+}
+
+enum gv_err gv_config_load(const char *path, struct gv_config **ret, char *err, size_t errlen)
+{
+        struct gv_buf b = GV_BUF_INIT(GV_CONFIG_MAX_BYTES);
+        char chunk[16384], msg[512];
+        FILE *f = NULL;
+        size_t n;
+        enum gv_err r;
+
+        f = fopen(path, "rb");
+        if (!f) {
+                r = fail(err, errlen, GV_EIO, "%s: cannot open: %s", path, strerror(errno));
+                goto out;
+        }
+        do {
+                n = fread(chunk, 1, sizeof(chunk), f);
+                if (n < sizeof(chunk) && ferror(f)) {
+                        r = fail(err, errlen, GV_EIO, "%s: cannot read: %s", path,
+                                 strerror(errno));
+                        goto out;
+                }
+                r = gv_buf_add(&b, chunk, n);
+                if (r == GV_ETOOBIG) {
+                        r = fail(err, errlen, r, "%s: " TOO_BIG, path, GV_CONFIG_MAX_BYTES);
+                        goto out;
+                }
+                if (r) {
+                        r = fail(err, errlen, r, "%s: out of memory", path);
+                        goto out;
+                }
+        } while (n == sizeof(chunk));
+        r = gv_config_parse(gv_buf_str(&b), b.len, ret, msg, sizeof(msg));
+        if (r)
+                fail(err, errlen, r, "%s: %s", path, msg);
+out:
+        if (f)
+                fclose(f);
+        gv_buf_free(&b);
+        return r;
+}
+
+const char *gv_config_agenda_for_tag(const struct gv_config *c, const char *tag, size_t len)
+{
+        size_t i;
+
+        /* Stored tags are NUL-terminated and hold no NUL, so gv_iprefix()
+         * reads no further than len bytes of tag when the lengths agree. */
+        for (i = 0; i < c->n_tags; i++)
+                if (strlen(c->tags[i].tag) == len && gv_iprefix(tag, c->tags[i].tag))
+                        return c->tags[i].agenda;
+        return NULL;
+}
+
+const char *gv_config_agenda_for_room(const struct gv_config *c, const char *room)
+{
+        size_t i;
+
+        for (i = 0; room && i < c->n_rooms; i++)
+                if (strcmp(c->rooms[i].room, room) == 0)
+                        return c->rooms[i].agenda;
+        return c->default_agenda;
+}
+
+bool gv_config_is_prefix(const struct gv_config *c, char ch)
+{
+        return ch != '\0' && strchr(c->command_prefixes, ch) != NULL;
+}
+
+/* "name  type, default X: help" */
+static enum gv_err describe_key(const struct key *k, struct gv_buf *b)
+{
+        char type[192], list[128];
+
+        switch (k->kind) {
+        case K_STRING:
+                if (k->rule)
+                        snprintf(type, sizeof(type), "%s", k->rule->doc);
+                else if (k->max < MAX_STRING)
+                        snprintf(type, sizeof(type), "%sstring of at most %" PRId64 " bytes",
+                                 k->min ? "non-empty " : "", k->max);
+                else
+                        snprintf(type, sizeof(type), "%sstring", k->min ? "non-empty " : "");
+                break;
+        case K_INT:
+                snprintf(type, sizeof(type), "integer %" PRId64 "..%" PRId64, k->min, k->max);
+                break;
+        case K_CHOICE:
+                join_choices(k->choices, list, sizeof(list));
+                snprintf(type, sizeof(type), "one of %s", list);
+                break;
+        case K_LIST:
+                snprintf(type, sizeof(type), "array of at most %" PRId64 " strings", k->max);
+                break;
+        case K_PREFIXES:
+                snprintf(type, sizeof(type),
+                         "array of %" PRId64 "..%" PRId64 " ASCII punctuation characters",
+                         k->min, k->max);
+                break;
+        case K_TAGS:
+                snprintf(type, sizeof(type), "object of at most %" PRId64 " tag: agenda",
+                         k->max);
+                break;
+        case K_ROOMS:
+                snprintf(type, sizeof(type), "object of at most %" PRId64 " room: agenda",
+                         k->max);
+                break;
+        }
+        return gv_buf_printf(b, "%s  %s%s%s: %s", k->name, type, k->def ? ", default " : "",
+                             k->def ? k->def : "", k->help);
+}
+
+void gv_config_describe(void (*line)(void *ud, const char *text), void *ud)
+{
+        struct gv_buf b = GV_BUF_INIT(MAX_DOC_LINE);
+        size_t i;
+
+        for (i = 0; i < ARRAY_SIZE(keys); i++) {
+                gv_buf_reset(&b);
+                if (describe_key(&keys[i], &b) == GV_OK)
+                        line(ud, gv_buf_str(&b));
+        }
+        gv_buf_free(&b);
+}
