@@ -36,10 +36,14 @@ static int64_t now_ms(void)
 static void print_prefixed(struct console *c, const char *room, const char *body)
 {
         const char *p = body;
+        size_t len = strlen(body);
 
+        /* one trailing newline ends the message; it starts no empty line */
+        if (len && body[len - 1] == '\n')
+                len--;
         do {
-                const char *nl = strchr(p, '\n');
-                int n = nl ? (int)(nl - p) : (int)strlen(p);
+                const char *nl = memchr(p, '\n', (size_t)(body + len - p));
+                int n = nl ? (int)(nl - p) : (int)(body + len - p);
 
                 if (strcmp(room, c->room) != 0)
                         fprintf(c->out, "[%s] ", room);
@@ -170,6 +174,7 @@ static void console_help(FILE *out)
               "  /power N        give the current user power level N (0-100)\n"
               "  /at YYYY-MM-DD HH:MM:SS | /at HH:MM:SS   set the clock (then +1 s a line)\n"
               "  /me TEXT        an emote\n"
+              "  TEXT \\         a line ending in a backslash continues on the next line\n"
               "  /quit           leave\n"
               "  anything else   a message; !help lists the bot's commands\n", out);
 }
@@ -234,6 +239,7 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
 {
         struct console c;
         struct gv_buf line = GV_BUF_INIT(GV_CONSOLE_MAX_LINE);
+        struct gv_buf msg = GV_BUF_INIT(GV_CONSOLE_MAX_LINE);
         bool tty = isatty(fileno(in)) && isatty(fileno(out));
         int status = 1, k;
         enum gv_err r;
@@ -269,7 +275,7 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
                         fprintf(out, "! console: line over %u bytes dropped\n", GV_CONSOLE_MAX_LINE);
                         continue;
                 }
-                if (line.len && line.p[0] == '/' && line.p[1] != '/') {
+                if (!msg.len && line.len && line.p[0] == '/' && line.p[1] != '/') {
                         k = directive(&c, line.p);
                         if (k > 0)
                                 break;
@@ -277,10 +283,27 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
                                 goto out;
                         continue;
                 }
-                if (line.len == 0)
+                /* "text \" continues the message on the next line */
+                if (line.len && line.p[line.len - 1] == '\\') {
+                        line.p[--line.len] = '\0';
+                        if (gv_buf_add(&msg, line.p, line.len) || gv_buf_addc(&msg, '\n'))
+                                fprintf(out, "! console: message over %u bytes dropped\n",
+                                        GV_CONSOLE_MAX_LINE);
                         continue;
-                r = send_line(&c, line.p[0] == '/' ? line.p + 1 : line.p,
-                              line.len - (line.p[0] == '/'), "m.text");
+                }
+                if (msg.len) {
+                        if (gv_buf_add(&msg, line.p, line.len)) {
+                                fprintf(out, "! console: message over %u bytes dropped\n",
+                                        GV_CONSOLE_MAX_LINE);
+                                gv_buf_reset(&msg);
+                                continue;
+                        }
+                        r = send_line(&c, msg.p, msg.len, "m.text");
+                        gv_buf_reset(&msg);
+                } else if (line.len) {
+                        r = send_line(&c, line.p[0] == '/' ? line.p + 1 : line.p,
+                                      line.len - (line.p[0] == '/'), "m.text");
+                }
                 if (r)
                         goto out;
         }
@@ -289,6 +312,7 @@ out:
         if (r)
                 fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(c.s));
         gv_buf_free(&line);
+        gv_buf_free(&msg);
         gv_core_free(c.core);
         gv_store_free(c.s);
         return status;

@@ -576,7 +576,7 @@ enum gv_err gv_irclog_parse(const char *data, size_t len, struct gv_irclog **ret
                 data += 3;
                 len -= 3;
         }
-        if (len > 0 && (data[0] == '<' || contains(data, len, "<tt")))
+        if (len > 0 && (data[0] == '<' || contains(data, len, "<tt class=\"tm\">")))
                 r = parse_html(&ps, data, len);
         else
                 r = parse_text(&ps, data, len);

@@ -22,7 +22,7 @@ struct gv_irc_line {
 struct gv_irclog;
 
 /* Parses a whole log. Format detected: HTML (MeetBot .log.html, entities
- * decoded, tags dropped) when it contains "<tt" or starts with "<", else text
+ * decoded, tags dropped) when it contains "<tt class=\"tm\">" or starts with "<", else text
  * lines "HH:MM:SS <nick> text" / "HH:MM:SS  * nick does", also "[HH:MM:SS]".
  * Lines that match neither are counted as skipped, never an error; a line over
  * GV_IRCLOG_MAX_LINE is skipped too. Invalid UTF-8 is replaced by U+FFFD.

@@ -1069,7 +1069,8 @@ enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl)
                 /* '#word' is a hashtag unless it is a command; '!word' asks the bot. */
                 if (cl->prefix == '#')
                         return GV_OK;
-                snprintf(name, sizeof(name), "%.*s", (int)cl->name_len, cl->name);
+                snprintf(name, sizeof(name), "%.*s%s", cl->name_len > 32 ? 32 : (int)cl->name_len,
+                         cl->name, cl->name_len > 32 ? "..." : "");
                 return replyf(x, "Unknown command %c%s. Try %chelp.", cl->prefix, name, cl->prefix);
         }
         if ((c->flags & F_MEETING) && !x->in_meeting) {

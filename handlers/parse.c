@@ -58,7 +58,7 @@ bool gv_parse_command(const struct gv_config *cfg, const char *line, size_t len,
         start = i;
         while (i < len && is_alpha(line[i]))
                 i++;
-        if (i == start || i - start > 32)
+        if (i == start)
                 return false;
         if (i < len && !is_blank(line[i]))
                 return false;

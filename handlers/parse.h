@@ -24,7 +24,7 @@ struct gv_cmdline {
 };
 
 /* A line is command-shaped when it starts (after blanks) with a configured
- * prefix directly followed by a word of letters, ended by a blank or the end of
+ * prefix directly followed by a word of letters (any length), ended by a blank or the end of
  * the line. "#123", "#room:server.org", "#tag-with-dash" and "# x" are not. */
 bool gv_parse_command(const struct gv_config *cfg, const char *line, size_t len,
                       struct gv_cmdline *out);

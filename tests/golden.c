@@ -173,12 +173,57 @@ static char *absolute(const char *p)
         return r;
 }
 
+/* "%repeat N TEXT" lines become TEXT repeated N times (for huge inputs
+ * without huge files); everything else is copied as is. */
+static char *expand(const char *in, size_t len, size_t *outlen)
+{
+        size_t cap = len + 1, n = 0;
+        char *out = malloc(cap);
+        const char *p = in, *end = in + len;
+
+        while (out && p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t l = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+                size_t count = 0, tl = 0;
+                const char *text = NULL;
+
+                if (l > 8 && strncmp(p, "%repeat ", 8) == 0) {
+                        char *e;
+
+                        count = strtoul(p + 8, &e, 10);
+                        text = e + 1;
+                        tl = (size_t)(p + l - text) - (nl ? 1 : 0);
+                }
+                if (n + l + count * tl + 2 > cap) {
+                        char *q = realloc(out, cap = (n + l + count * tl + 2) * 2);
+
+                        if (!q) {
+                                free(out);
+                                return NULL;
+                        }
+                        out = q;
+                }
+                if (text) {
+                        for (size_t i = 0; i < count; i++, n += tl)
+                                memcpy(out + n, text, tl);
+                        out[n++] = '\n';
+                } else {
+                        memcpy(out + n, p, l);
+                        n += l;
+                }
+                p += l;
+        }
+        *outlen = n;
+        return out;
+}
+
 static int console(const char *gavel, const char *script, const char *expected)
 {
         char dir[] = "/tmp/gavel-golden-XXXXXX";
         char cfgpath[4200];
         size_t slen = 0, olen = 0;
-        char *s = slurp(script, &slen), *out = NULL, *p, *in;
+        char *s = slurp(script, &slen), *out = NULL, *p, *in, *body;
+        size_t blen = 0;
         FILE *cfg;
         int fail = 0, rc;
         char *argv[] = { (char *)gavel, "--shell", "--config", cfgpath, NULL };
@@ -205,7 +250,11 @@ static int console(const char *gavel, const char *script, const char *expected)
         }
         fputs("}\n", cfg);
         fclose(cfg);
-        rc = run(argv, dir, in, slen - (size_t)(in - s), &out, &olen);
+        body = expand(in, slen - (size_t)(in - s), &blen);
+        if (!body)
+                return 1;
+        rc = run(argv, dir, body, blen, &out, &olen);
+        free(body);
         if (rc != 0) {
                 fprintf(stderr, "gavel exited with %d\n", rc);
                 fail = 1;

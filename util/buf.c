@@ -1,4 +1,5 @@
 /* util/buf.c - see buf.h */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ static enum gv_err grow(struct gv_buf *b, size_t need)
         cap = b->cap ? b->cap : 64;
         while (cap < need + 1)
                 cap *= 2;
-        if (cap > b->max + 1)
+        if (b->max < SIZE_MAX && cap > b->max + 1)
                 cap = b->max + 1;
         p = realloc(b->p, cap);
         if (!p)

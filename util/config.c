@@ -21,6 +21,7 @@
 #define MAX_STRING 4096         /* bytes in any string value */
 #define MAX_NAME 64             /* bytes in a tag or agenda name */
 #define MAX_USER_ID 255         /* bytes in a Matrix user ID */
+#define MAX_PREFIXES 8          /* entries in command_prefixes */
 #define MAX_SHOWN 40            /* bytes of user text echoed in an error */
 #define SHOWN_SIZE (3 * MAX_SHOWN + 8)  /* show_text() output, cleaned */
 #define GOT_SIZE (SHOWN_SIZE + 8)       /* show_value() output */
@@ -54,7 +55,7 @@ struct key {
         int64_t min, max;               /* K_INT: value; K_STRING: bytes; else entries */
         const char *const *choices;     /* K_CHOICE: NULL-terminated */
         const struct rule *rule;        /* K_STRING: NULL if none */
-        const char *def;                /* JSON text; NULL: derived, see the help */
+        const char *def;                /* JSON text; NULL: derive_default_agenda() */
         const char *help;
 };
 
@@ -125,20 +126,20 @@ static const struct key keys[] = {
         STRING(archive_dir, 1, MAX_STRING, NULL, "\"./minutes\"",
                "directory for MeetBot-style minutes and logs "
                "(NAME.html, NAME.txt, NAME.log.html, NAME.log.txt, index.html)"),
-        { "command_prefixes", K_PREFIXES, OFF(command_prefixes), 0, 1, 8, NULL, NULL,
+        { "command_prefixes", K_PREFIXES, OFF(command_prefixes), 0, 1, MAX_PREFIXES, NULL, NULL,
           "[\"#\",\"!\"]",
           "characters that start a meeting command at the beginning of a line: "
           "\"#\" for MeetBot's #startmeeting, \"!\" for Matrix-bot style !startmeeting" },
         COUNTED(tags, K_TAGS, 0, 64,
                 "{\"architecture\":\"architecture\",\"cust-arch\":\"architecture\"}",
-                "tag -> agenda: a message whose first line starts with the tag "
-                "(\"#architecture <brief> cc @people\") puts that line on the agenda; "
-                "tags match case-insensitively, with or without the leading '#'"),
+                "a message whose first line starts with #<tag> "
+                "(\"#architecture <brief> cc @people\") puts that line on the tag's agenda; "
+                "tags match case-insensitively and are written with or without the '#'"),
         STRING(default_agenda, 1, MAX_NAME, &agenda_rule, NULL,
-               "agenda of rooms not listed in \"rooms\" "
-               "(default: the agenda of the first tag, or \"agenda\" when there are no tags)"),
+               "the agenda of rooms not listed in \"rooms\""),
         COUNTED(rooms, K_ROOMS, 0, 256, "{}",
-                "room ID, alias or console room name -> the agenda its meetings use"),
+                "the agenda of each listed room's meetings, by room ID, alias or console "
+                "room name"),
         CHOICE(ack, ack_names, "\"reaction\"",
                "how the bot acknowledges a command it accepted: "
                "a reaction, an m.notice reply, or not at all"),
@@ -469,13 +470,12 @@ static enum gv_err set_prefixes(const struct key *k, const cJSON *v, struct gv_c
                                 char *err, size_t errlen)
 {
         char got[GOT_SIZE], name[128];
-        char set[9] = "";
+        char set[MAX_PREFIXES + 1] = "";
         const cJSON *e;
         size_t n = 0, i = 0;
         enum gv_err r;
         char *s;
 
-        _Static_assert(sizeof(set) > 8, "room for command_prefixes' maximum");
         r = check_entries(k, v, false, &n, err, errlen);
         if (r)
                 return r;
@@ -634,7 +634,9 @@ static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c,
         return fail(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
 }
 
-/* The one derived default: the agenda of the first tag, else "agenda". */
+/* The one derived default (keys[] has NULL for it): the agenda of the
+ * first tag, else "agenda". */
+#define DERIVED_DEFAULT "the first tag's agenda, else \"agenda\""
 static enum gv_err derive_default_agenda(struct gv_config *c)
 {
         char *s = strdup(c->n_tags ? c->tags[0].agenda : "agenda");
@@ -877,7 +879,8 @@ static enum gv_err describe_key(const struct key *k, struct gv_buf *b)
                 snprintf(type, sizeof(type), "one of %s", list);
                 break;
         case K_LIST:
-                snprintf(type, sizeof(type), "array of at most %" PRId64 " strings", k->max);
+                snprintf(type, sizeof(type), "array of at most %" PRId64 " non-empty strings",
+                         k->max);
                 break;
         case K_PREFIXES:
                 snprintf(type, sizeof(type),
@@ -885,16 +888,16 @@ static enum gv_err describe_key(const struct key *k, struct gv_buf *b)
                          k->min, k->max);
                 break;
         case K_TAGS:
-                snprintf(type, sizeof(type), "object of at most %" PRId64 " tag: agenda",
-                         k->max);
+                snprintf(type, sizeof(type), "object {tag: agenda} of at most %" PRId64
+                         " entries", k->max);
                 break;
         case K_ROOMS:
-                snprintf(type, sizeof(type), "object of at most %" PRId64 " room: agenda",
-                         k->max);
+                snprintf(type, sizeof(type), "object {room: agenda} of at most %" PRId64
+                         " entries", k->max);
                 break;
         }
-        return gv_buf_printf(b, "%s  %s%s%s: %s", k->name, type, k->def ? ", default " : "",
-                             k->def ? k->def : "", k->help);
+        return gv_buf_printf(b, "%s  %s, default %s: %s", k->name, type,
+                             k->def ? k->def : DERIVED_DEFAULT, k->help);
 }
 
 void gv_config_describe(void (*line)(void *ud, const char *text), void *ud)

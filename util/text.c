@@ -141,8 +141,11 @@ enum gv_err gv_md_escape(struct gv_buf *b, const char *s)
 {
         enum gv_err r = GV_OK;
 
+        const char *start = s;
+
         for (; *s && r == GV_OK; s++) {
-                if (strchr("\\`*_{}[]()<>#+-!|~", *s))
+                /* inline markup anywhere; block markup only where a line starts */
+                if (strchr("\\`*_[]<>~", *s) || (s == start && strchr("#+-=>|", *s)))
                         r = gv_buf_addc(b, '\\');
                 if (r == GV_OK)
                         r = gv_buf_addc(b, (*s == '\n' || *s == '\r') ? ' ' : *s);
@@ -275,6 +278,13 @@ enum gv_err gv_parse_date(const char *s, int64_t *ms_out)
         if (gv_parse_un(s, 4, 9999, &y) || gv_parse_un(s + 5, 2, 12, &m) ||
             gv_parse_un(s + 8, 2, 31, &d) || m == 0 || d == 0 || y < 1970)
                 return GV_EPARSE;
+        {
+                static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+                bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+                if (d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
+                        return GV_EPARSE;
+        }
         *ms_out = days_from_civil((int64_t)y, (unsigned)m, (unsigned)d) * 86400000LL;
         return GV_OK;
 }
@@ -283,10 +293,10 @@ enum gv_err gv_parse_hms(const char *s, int64_t *ms_out)
 {
         uint64_t h, m, sec;
 
-        if (!s || strlen(s) < 8 || s[2] != ':' || s[5] != ':')
+        if (!s || strlen(s) != 8 || s[2] != ':' || s[5] != ':')
                 return GV_EPARSE;
         if (gv_parse_un(s, 2, 23, &h) || gv_parse_un(s + 3, 2, 59, &m) ||
-            gv_parse_un(s + 6, 2, 60, &sec))
+            gv_parse_un(s + 6, 2, 59, &sec))
                 return GV_EPARSE;
         *ms_out = (int64_t)((h * 3600 + m * 60 + sec) * 1000);
         return GV_OK;

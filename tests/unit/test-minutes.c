@@ -1,0 +1,701 @@
+/* tests/unit/test-minutes.c - handlers/minutes against meetings built in a
+ * ":memory:" store through the store API. Prints "N passed, M failed". */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../handlers/minutes.h"
+#include "../../util/text.h"
+
+#ifndef GAVEL_VERSION
+#define GAVEL_VERSION "0.1.0"
+#endif
+
+#define MAY8_2017 1494201600000LL
+#define T(h, m, s) (MAY8_2017 + ((((int64_t)(h) * 60 + (m)) * 60 + (s)) * 1000))
+#define OUT_MAX (64 * 1024 * 1024)
+
+static int passed, failed;
+
+static void check(bool ok, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void check(bool ok, int line, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ok) {
+                passed++;
+                return;
+        }
+        failed++;
+        fprintf(stderr, "FAIL (line %d): ", line);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+#define CHECK(ok, ...) check((ok), __LINE__, __VA_ARGS__)
+
+/* Compares whole strings; on a mismatch shows where they part. */
+static void check_str(int line, const char *name, const char *got, const char *want)
+{
+        size_t i = 0;
+
+        if (got && strcmp(got, want) == 0) {
+                passed++;
+                return;
+        }
+        failed++;
+        if (!got) {
+                fprintf(stderr, "FAIL (line %d): %s: got NULL\n", line, name);
+                return;
+        }
+        while (got[i] && got[i] == want[i])
+                i++;
+        fprintf(stderr, "FAIL (line %d): %s: differs at byte %zu\n--- got:\n%s\n--- want:\n%s\n---\n",
+                line, name, i, got, want);
+}
+
+#define CHECK_STR(name, got, want) check_str(__LINE__, (name), (got), (want))
+
+/* Setup must work, or nothing below means anything. */
+static void must(enum gv_err r, const char *what, int line)
+{
+        if (r != GV_OK) {
+                fprintf(stderr, "setup failed (line %d): %s: %s\n", line, what, gv_strerror(r));
+                exit(1);
+        }
+}
+
+#define MUST(expr) must((expr), #expr, __LINE__)
+
+static struct gv_store *st;
+static struct gv_config cfg;
+
+static int64_t meeting(const char *name, const char *starter, int64_t started)
+{
+        struct gv_meeting m = { 0 };
+        int64_t id = 0;
+        static int n;
+        char room[32];
+
+        snprintf(room, sizeof(room), "!m%d:example.org", ++n);
+        m.room = room;
+        m.name = (char *)name;
+        m.agenda = (char *)"architecture";
+        m.starter = (char *)starter;
+        m.started = started;
+        MUST(gv_store_meeting_start(st, &m, &id));
+        MUST(gv_store_chair_set(st, id, starter, true));
+        return id;
+}
+
+static int64_t note(int64_t mtg, int64_t ts, const char *nick, enum gv_mkind kind, const char *text,
+                    int64_t topic, int64_t agenda_item)
+{
+        struct gv_mitem it = { 0 };
+        int64_t id = 0;
+
+        it.ts = ts;
+        it.nick = (char *)nick;
+        it.kind = kind;
+        it.text = (char *)text;
+        it.topic = topic;
+        it.agenda_item = agenda_item;
+        MUST(gv_store_mitem_add(st, mtg, &it, &id));
+        return id;
+}
+
+static void say(int64_t mtg, int64_t ts, const char *nick, const char *text, bool action)
+{
+        MUST(gv_store_line_add(st, mtg, ts, nick, text, action, NULL));
+}
+
+static int64_t agenda_item(int64_t mtg, const char *desc, const char *reporter, const char *mentions,
+                           const char *event_id)
+{
+        struct gv_item it = { 0 };
+        int64_t id = 0;
+
+        it.agenda = (char *)"architecture";
+        it.description = (char *)desc;
+        it.reporter = (char *)reporter;
+        it.mentions = (char *)mentions;
+        it.room = (char *)"!room:ex.org";
+        it.event_id = (char *)event_id;
+        it.created = T(9, 0, 0);
+        MUST(gv_store_item_add(st, &it, &id));
+        MUST(gv_store_item_set_discussed(st, id, mtg));
+        return id;
+}
+
+/* Renders into a fresh string the caller frees; NULL on error. */
+static char *render(int64_t mtg, enum gv_minutes_fmt fmt)
+{
+        struct gv_buf b = GV_BUF_INIT(OUT_MAX);
+        char *s = NULL;
+        enum gv_err r = gv_minutes_render(st, &cfg, mtg, fmt, &b);
+
+        if (r != GV_OK) {
+                fprintf(stderr, "render(%lld, %d): %s\n", (long long)mtg, (int)fmt, gv_strerror(r));
+                gv_buf_free(&b);
+                return NULL;
+        }
+        if (gv_buf_steal(&b, &s) != GV_OK)
+                s = NULL;
+        gv_buf_free(&b);
+        return s;
+}
+
+/* The text between the first `from` and the following `to`, in a static
+ * buffer; "" when either is missing. */
+static const char *between(const char *s, const char *from, const char *to)
+{
+        static char out[4096];
+        const char *a = s ? strstr(s, from) : NULL, *b;
+        size_t n;
+
+        out[0] = '\0';
+        if (!a)
+                return out;
+        a += strlen(from);
+        b = strstr(a, to);
+        if (!b)
+                return out;
+        n = (size_t)(b - a);
+        if (n >= sizeof(out))
+                n = sizeof(out) - 1;
+        memcpy(out, a, n);
+        out[n] = '\0';
+        return out;
+}
+
+/* ---- exact plain-text minutes ---- */
+
+static const char want_text[] =
+        "=====================\n"
+        "#meeting: weekly sync\n"
+        "=====================\n"
+        "\n"
+        "\n"
+        "Meeting started by alice at 13:00:44 UTC. The full logs are available at "
+        "weekly_sync.2017-05-08-13.00.log.html .\n"
+        "\n"
+        "\n"
+        "\n"
+        "Meeting summary\n"
+        "---------------\n"
+        "* INFO: early note  (alice, 13:02:00)\n"
+        "\n"
+        "* Agenda  (alice, 13:02:42)\n"
+        "  * INFO: first thing  (bob, 13:03:29)\n"
+        "  * ACTION: bob to fix the build  (alice, 13:04:00)\n"
+        "\n"
+        "* Discuss keyframes  (alice, 13:05:40)\n"
+        "  * LINK: https://example.com/x?a=1&b=2  (carol, 13:27:10)\n"
+        "  * ACTION: @CAROL: review the PR  (alice, 13:28:00)\n"
+        "  * ACTION: someone should write docs  (alice, 13:29:00)\n"
+        "  * AGREED: ship it  (bob, 13:30:00)\n"
+        "\n"
+        "Meeting ended at 13:42:33 UTC.\n"
+        "\n"
+        "\n"
+        "\n"
+        "Action Items\n"
+        "------------\n"
+        "* bob to fix the build\n"
+        "* @CAROL: review the PR\n"
+        "* someone should write docs\n"
+        "\n"
+        "\n"
+        "\n"
+        "Action Items, by person\n"
+        "-----------------------\n"
+        "* bob\n"
+        "  * bob to fix the build\n"
+        "* carol\n"
+        "  * @CAROL: review the PR\n"
+        "* **UNASSIGNED**\n"
+        "  * someone should write docs\n"
+        "\n"
+        "\n"
+        "\n"
+        "People Present (lines said)\n"
+        "---------------------------\n"
+        "* alice (8)\n"
+        "* bob (3)\n"
+        "* carol (3)\n"
+        "* gavel (1)\n"
+        "\n"
+        "\n"
+        "\n"
+        "Generated by gavel " GAVEL_VERSION "\n";
+
+static int64_t build_weekly(bool end)
+{
+        int64_t m = meeting("weekly sync", "alice", T(13, 0, 44));
+        int64_t agenda, keyframes, ag;
+
+        MUST(gv_store_chair_set(st, m, "Bob", true));
+        say(m, T(13, 0, 44), "alice", "#startmeeting weekly sync", false);
+        say(m, T(13, 0, 45), "gavel", "Meeting started", false);
+        say(m, T(13, 1, 0), "bob", "hi", false);
+        say(m, T(13, 1, 10), "carol", "hello", false);
+        say(m, T(13, 2, 0), "alice", "#info early note", false);
+        say(m, T(13, 2, 42), "alice", "#topic Agenda", false);
+        say(m, T(13, 3, 29), "bob", "#info first thing", false);
+        say(m, T(13, 4, 0), "alice", "#action bob to fix the build", false);
+        say(m, T(13, 5, 40), "alice", "#topic Discuss keyframes", false);
+        say(m, T(13, 6, 0), "carol", "waves", true);
+        say(m, T(13, 27, 10), "carol", "#link https://example.com/x?a=1&b=2", false);
+        say(m, T(13, 28, 0), "alice", "#action @CAROL: review the PR", false);
+        say(m, T(13, 29, 0), "alice", "#action someone should write docs", false);
+        say(m, T(13, 30, 0), "bob", "#agreed ship it", false);
+        say(m, T(13, 42, 33), "alice", "#endmeeting", false);
+
+        ag = agenda_item(m, "Discuss keyframes cc @jviotti", "hedss", "@jviotti", "$kf");
+        note(m, T(13, 2, 0), "alice", GV_M_INFO, "early note", 0, 0);
+        agenda = note(m, T(13, 2, 42), "alice", GV_M_TOPIC, "Agenda", 0, 0);
+        note(m, T(13, 3, 29), "bob", GV_M_INFO, "first thing", agenda, 0);
+        note(m, T(13, 4, 0), "alice", GV_M_ACTION, "bob to fix the build", agenda, 0);
+        keyframes = note(m, T(13, 5, 40), "alice", GV_M_TOPIC, "Discuss keyframes", agenda, ag);
+        note(m, T(13, 27, 10), "carol", GV_M_LINK, "https://example.com/x?a=1&b=2", keyframes, 0);
+        note(m, T(13, 28, 0), "alice", GV_M_ACTION, "@CAROL: review the PR", keyframes, 0);
+        note(m, T(13, 29, 0), "alice", GV_M_ACTION, "someone should write docs", keyframes, 0);
+        note(m, T(13, 30, 0), "bob", GV_M_AGREED, "ship it", keyframes, 0);
+        if (end)
+                MUST(gv_store_meeting_end(st, m, T(13, 42, 33)));
+        return m;
+}
+
+static void test_text(void)
+{
+        int64_t m = build_weekly(true), running = build_weekly(false);
+        char *s = render(m, GV_MIN_TEXT);
+
+        CHECK_STR("full text minutes", s, want_text);
+        free(s);
+
+        s = render(running, GV_MIN_TEXT);
+        CHECK(s && !strstr(s, "Meeting ended"), "running meeting: no \"Meeting ended\" line");
+        CHECK(s && strstr(s, "  * AGREED: ship it  (bob, 13:30:00)\n\n\n\n\nAction Items\n"),
+              "running meeting: summary runs into Action Items");
+        free(s);
+}
+
+/* ---- actions by person ---- */
+
+struct person_case {
+        const char *name;
+        const char *actions[3];
+        const char *want;       /* the "Action Items, by person" body */
+};
+
+static const struct person_case person_cases[] = {
+        { "case-insensitive",  { "ALICE to write it" },       "* alice\n  * ALICE to write it\n" },
+        { "@nick of #nick",    { "ping @dave about it" },     "* dave\n  * ping @dave about it\n" },
+        { "nick: address",     { "dave: look at it" },        "* dave\n  * dave: look at it\n" },
+        { "chair, two people", { "erin and Bob pair" },       "* bob\n  * erin and Bob pair\n* Erin\n  * erin and Bob pair\n" },
+        { "slash separates",   { "alice/bob decide" },        "* alice\n  * alice/bob decide\n* bob\n  * alice/bob decide\n" },
+        { "whole words only",  { "alicex and bobcat" },       "* **UNASSIGNED**\n  * alicex and bobcat\n" },
+        { "bot holds nothing", { "GAVEL posts the minutes" }, "* **UNASSIGNED**\n  * GAVEL posts the minutes\n" },
+        { "some unassigned",   { "bob does a", "nobody b" },  "* bob\n  * bob does a\n* **UNASSIGNED**\n  * nobody b\n" },
+        { "order of actions",  { "x for bob", "bob again" },  "* bob\n  * x for bob\n  * bob again\n" },
+        { "no actions",        { NULL },                      "* **UNASSIGNED**\n  * (none)\n" },
+};
+
+static void test_by_person(void)
+{
+        size_t i, j;
+
+        for (i = 0; i < sizeof(person_cases) / sizeof(person_cases[0]); i++) {
+                const struct person_case *c = &person_cases[i];
+                int64_t m = meeting("people", "alice", T(13, 0, 0)), topic;
+                char *s;
+
+                MUST(gv_store_chair_set(st, m, "Erin", true));
+                MUST(gv_store_nick_add(st, m, "dave"));
+                say(m, T(13, 0, 1), "alice", "hi", false);
+                say(m, T(13, 0, 2), "bob", "hi", false);
+                say(m, T(13, 0, 3), "gavel", "hi", false);
+                topic = note(m, T(13, 1, 0), "alice", GV_M_TOPIC, "t", 0, 0);
+                for (j = 0; j < 3 && c->actions[j]; j++)
+                        note(m, T(13, 2, (int)j), "alice", GV_M_ACTION, c->actions[j], topic, 0);
+                s = render(m, GV_MIN_TEXT);
+                CHECK_STR(c->name, between(s, "Action Items, by person\n-----------------------\n",
+                                           "\n\n\nPeople Present"),
+                          c->want);
+                free(s);
+        }
+}
+
+/* ---- HTML ---- */
+
+struct html_case {
+        const char *what;
+        const char *needle;
+        bool present;
+};
+
+static const struct html_case html_cases[] = {
+        { "no raw <script> anywhere",   "<script",                                     false },
+        { "name escaped",               "<h3>#meeting: &lt;script&gt;alert(1)&lt;/script&gt;</h3>", true },
+        { "starter quote escaped",      "Meeting started by ev&quot;il at 13:00:00 UTC.</p>", true },
+        { "topic escaped",              "<li><b>&lt;script&gt;x&lt;/script&gt; &quot;q&quot;</b> (ev&quot;il, 13:01:00)", true },
+        { "nick escaped",               "(&lt;b&gt;nick, 13:02:00)",                   true },
+        { "no raw quote in a nick",     "ev\"il",                                      false },
+        { "safe link",                  "<li><b>LINK:</b> <a href=\"https://ok.example/a?b=1&amp;c=2\">https://ok.example/a?b=1&amp;c=2</a> (", true },
+        { "javascript: not a link",     "<li><b>LINK:</b> javascript:alert(1) (",     true },
+        { "no javascript href",         "href=\"javascript",                           false },
+        { "quote in URL: not a link",   "<li><b>LINK:</b> https://ex.com/?q=&quot;&gt;&lt;b&gt; (", true },
+        { "no href into ex.com",        "href=\"https://ex.com",                       false },
+        { "URL first word of INFO",     "<b>INFO:</b> <a href=\"http://x.org/y\">http://x.org/y</a> and more (", true },
+        { "URL later in text: no link", "<b>INFO:</b> see http://x.org/z (",           true },
+        { "action item listed",         "<h4>Action items</h4>\n<ul>\n<li>ask &lt;b&gt;nick &amp; co</li>\n</ul>", true },
+        { "by person, escaped nick",    "<li>&lt;b&gt;nick<ul>\n<li>ask &lt;b&gt;nick &amp; co</li>", true },
+        { "people present",             "<h4>People present (lines said)</h4>\n<ul>\n<li>&lt;b&gt;nick (2)</li>", true },
+        { "newline collapsed",          "two lines", true },
+};
+
+static void test_html(void)
+{
+        int64_t m = meeting("<script>alert(1)</script>", "ev\"il", T(13, 0, 0)), topic;
+        char *s, *page;
+        size_t i;
+
+        say(m, T(13, 0, 1), "<b>nick", "x", false);
+        say(m, T(13, 0, 2), "<b>nick", "y", false);
+        topic = note(m, T(13, 1, 0), "ev\"il", GV_M_TOPIC, "<script>x</script> \"q\"", 0, 0);
+        note(m, T(13, 2, 0), "<b>nick", GV_M_INFO, "two\nlines", topic, 0);
+        note(m, T(13, 2, 1), "a", GV_M_LINK, "https://ok.example/a?b=1&c=2", topic, 0);
+        note(m, T(13, 2, 2), "a", GV_M_LINK, "javascript:alert(1)", topic, 0);
+        note(m, T(13, 2, 3), "a", GV_M_LINK, "https://ex.com/?q=\"><b>", topic, 0);
+        note(m, T(13, 2, 4), "a", GV_M_INFO, "http://x.org/y and more", topic, 0);
+        note(m, T(13, 2, 5), "a", GV_M_INFO, "see http://x.org/z", topic, 0);
+        note(m, T(13, 2, 6), "a", GV_M_ACTION, "ask <b>nick & co", topic, 0);
+        s = render(m, GV_MIN_HTML);
+        CHECK(s != NULL, "html renders");
+        for (i = 0; s && i < sizeof(html_cases) / sizeof(html_cases[0]); i++)
+                CHECK((strstr(s, html_cases[i].needle) != NULL) == html_cases[i].present,
+                      "html: %s", html_cases[i].what);
+
+        page = render(m, GV_MIN_HTML_PAGE);
+        CHECK(page && strncmp(page, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                                    "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>",
+                              strlen("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                                     "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>")) == 0,
+              "html page: head");
+        CHECK(page && s && strstr(page, s) != NULL, "html page: holds the fragment");
+        CHECK(page && strlen(page) > 15 && strcmp(page + strlen(page) - 15, "</body></html>\n") == 0,
+              "html page: tail");
+        CHECK(page && !strstr(page, "<script"), "html page: no raw <script>");
+        free(page);
+        free(s);
+
+        /* No actions at all. */
+        m = meeting("quiet", "alice", T(13, 0, 0));
+        s = render(m, GV_MIN_HTML);
+        CHECK(s && strstr(s, "<h4>Action items</h4>\n<ul>\n<li>(none)</li>\n</ul>\n"
+                             "<h4>Action items, by person</h4>\n<ul>\n<li><b>UNASSIGNED</b><ul>\n"
+                             "<li>(none)</li>\n</ul></li>\n</ul>\n"),
+              "html: no actions");
+        free(s);
+
+        /* The plain text takes user text as-is, on one line. */
+        m = meeting("nl", "alice", T(13, 0, 0));
+        note(m, T(13, 1, 0), "alice", GV_M_TOPIC, "line1\nline2\r\nx", 0, 0);
+        s = render(m, GV_MIN_TEXT);
+        CHECK(s && strstr(s, "\n* line1 line2  x  (alice, 13:01:00)\n"), "text: CR/LF collapsed");
+        free(s);
+}
+
+/* ---- Markdown ---- */
+
+static const char want_md[] =
+        "### 8 May 2017\n"
+        "\n"
+        "**General**\n"
+        "- Summary (author: @bob)\n"
+        "\n"
+        "- INFO: \\*bold\\* \\[x\\]\\(y\\)\n"
+        "\n"
+        "\n"
+        "**Discuss \\*keyframes\\***\n"
+        "- Reporter: @hedss\n"
+        "- Mentions: @jviotti @b\\_c\n"
+        "- Ticket: https://matrix.to/#/!room:ex.org/%24ev%231\n"
+        "- Summary (author: @dave)\n"
+        "\n"
+        "- INFO: c1\n"
+        "- ACTION: d1\n"
+        "- AGREED: d2\n"
+        "\n"
+        "\n"
+        "**Plain \\_topic\\_**\n"
+        "- Summary (author: @bob)\n"
+        "\n"
+        "No notes.\n"
+        "\n"
+        "\n"
+        "**Tie topic**\n"
+        "- Summary (author: @erin)\n"
+        "\n"
+        "- INFO: e1\n"
+        "- INFO: f1\n"
+        "\n"
+        "\n"
+        "**Item B**\n"
+        "- Reporter: @zed\\_z\n"
+        "- Summary (author: @alice)\n"
+        "\n"
+        "No notes.\n"
+        "\n"
+        "\n"
+        "Minutes: md\\_test.2017-05-08-13.00.html\n"
+        "\n";
+
+static void test_markdown(void)
+{
+        int64_t m = meeting("md test", "alice", T(13, 0, 44));
+        int64_t a, b, t1, t2, t3, t4;
+        char *s;
+
+        a = agenda_item(m, "Discuss *keyframes*", "@hedss", "@jviotti @b_c", "$ev#1");
+        b = agenda_item(m, "Item B", "zed_z", "", NULL);
+        note(m, T(13, 1, 0), "bob", GV_M_INFO, "*bold* [x](y)", 0, 0);
+        t1 = note(m, T(13, 2, 0), "alice", GV_M_TOPIC, "Discuss keyframes", 0, a);
+        note(m, T(13, 3, 0), "carol", GV_M_INFO, "c1", t1, 0);
+        note(m, T(13, 4, 0), "dave", GV_M_ACTION, "d1", t1, 0);
+        t2 = note(m, T(13, 5, 0), "bob", GV_M_TOPIC, "Plain _topic_", t1, 0);
+        (void)t2;
+        t3 = note(m, T(13, 6, 0), "alice", GV_M_TOPIC, "back to keyframes", t2, a);
+        note(m, T(13, 7, 0), "dave", GV_M_AGREED, "d2", t3, 0);
+        t4 = note(m, T(13, 8, 0), "alice", GV_M_TOPIC, "Tie topic", t3, 0);
+        note(m, T(13, 9, 0), "erin", GV_M_INFO, "e1", t4, 0);
+        note(m, T(13, 9, 1), "frank", GV_M_INFO, "f1", t4, 0);
+        note(m, T(13, 10, 0), "alice", GV_M_TOPIC, "B", t4, b);
+        MUST(gv_store_meeting_end(st, m, T(13, 30, 0)));
+        s = render(m, GV_MIN_MARKDOWN);
+        CHECK_STR("markdown section", s, want_md);
+        free(s);
+
+        /* A meeting with nothing noted: the heading and the link. */
+        m = meeting("", "alice", T(13, 0, 44));
+        s = render(m, GV_MIN_MARKDOWN);
+        CHECK_STR("markdown, empty meeting", s,
+                  "### 8 May 2017\n\nMinutes: meeting.2017-05-08-13.00.html\n\n");
+        free(s);
+}
+
+/* ---- logs ---- */
+
+static void test_logs(void)
+{
+        int64_t m = meeting("log", "alice", T(13, 0, 44));
+        char *s;
+
+        say(m, T(13, 0, 44), "alice", "hello <b>&", false);
+        say(m, T(13, 0, 45), "carol", "waves \"hi\"", true);
+        say(m, T(13, 0, 46), "bob", "multi\nline\r", false);
+        say(m, T(13, 0, 47), "Mr X", "yo", false);
+        say(m, T(13, 0, 48), "bob", "", false);
+
+        s = render(m, GV_MIN_LOG_TEXT);
+        CHECK_STR("log text", s,
+                  "13:00:44 <alice> hello <b>&\n"
+                  "13:00:45 * carol waves \"hi\"\n"
+                  "13:00:46 <bob> multi line \n"
+                  "13:00:47 <Mr_X> yo\n"
+                  "13:00:48 <bob> \n");
+        free(s);
+
+        s = render(m, GV_MIN_LOG_HTML);
+        CHECK(s && strncmp(s, "<!DOCTYPE html>\n<html>", 22) == 0, "log html: a document");
+        CHECK(s && strstr(s, "<title>#meeting: log log</title>"), "log html: title");
+        CHECK(s && strstr(s, "\n<a name=\"l-1\"></a><tt class=\"tm\">13:00:44 </tt><span class=\"nk\">"
+                             "&lt;alice&gt;</span> hello &lt;b&gt;&amp;<br>\n"),
+              "log html: line");
+        CHECK(s && strstr(s, "\n<a name=\"l-2\"></a><tt class=\"tm\">13:00:45 </tt><span class=\"nka\">"
+                             "* carol</span> <span class=\"ac\">waves &quot;hi&quot;</span><br>\n"),
+              "log html: action");
+        CHECK(s && strstr(s, "<a name=\"l-3\"></a><tt class=\"tm\">13:00:46 </tt><span class=\"nk\">"
+                             "&lt;bob&gt;</span> multi line <br>\n"),
+              "log html: newline collapsed");
+        CHECK(s && strstr(s, "<span class=\"nk\">&lt;Mr_X&gt;</span> yo<br>\n"), "log html: nick one word");
+        CHECK(s && strstr(s, "<a name=\"l-5\"></a>") && !strstr(s, "l-6"), "log html: numbered from 1");
+        CHECK(s && strlen(s) > 15 && strcmp(s + strlen(s) - 15, "</body></html>\n") == 0,
+              "log html: tail");
+        free(s);
+
+        m = meeting("empty", "alice", T(13, 0, 44));
+        s = render(m, GV_MIN_LOG_TEXT);
+        CHECK_STR("log text, no lines", s, "");
+        free(s);
+}
+
+/* ---- small functions ---- */
+
+struct base_case {
+        const char *name;
+        int64_t started;
+        const char *want;
+};
+
+static const struct base_case base_cases[] = {
+        { "weekly sync",        T(13, 0, 44),          "weekly_sync.2017-05-08-13.00" },
+        { "",                   T(13, 0, 44),          "meeting.2017-05-08-13.00" },
+        { NULL,                 T(9, 5, 0),            "meeting.2017-05-08-09.05" },
+        { "a/b..c",             T(13, 0, 44),          "a_b__c.2017-05-08-13.00" },
+        { "../../etc/passwd",   T(13, 0, 44),          "______etc_passwd.2017-05-08-13.00" },
+        { "caf\xc3\xa9 x-y_z",  T(13, 0, 44),          "caf__x-y_z.2017-05-08-13.00" },
+        { "\xe2\x98\xba",       T(13, 0, 44),          "_.2017-05-08-13.00" },
+        { "a\nb\tc\"d'e<f>",    T(13, 0, 44),          "a_b_c_d_e_f_.2017-05-08-13.00" },
+        { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", T(13, 0, 44),
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.2017-05-08-13.00" },
+        { "new year",           1514764799000LL,       "new_year.2017-12-31-23.59" },
+};
+
+struct link_case {
+        const char *room;
+        const char *event;
+        enum gv_err err;
+        const char *want;
+};
+
+static const struct link_case link_cases[] = {
+        { "!room:ex.org",     "$abc",           GV_OK,     "https://matrix.to/#/!room:ex.org/%24abc" },
+        { "#alias:ex.org",    "$e",             GV_OK,     "https://matrix.to/#/%23alias:ex.org/%24e" },
+        { "!r:ex.org",        "$a/b?c d&e=f",   GV_OK,     "https://matrix.to/#/!r:ex.org/%24a%2Fb%3Fc%20d%26e%3Df" },
+        { "!r-._~@:x",        "$A9-._~",        GV_OK,     "https://matrix.to/#/!r-._~@:x/%24A9-._~" },
+        { "!r:x",             "$\xc3\xa9%",     GV_OK,     "https://matrix.to/#/!r:x/%24%C3%A9%25" },
+        { NULL,               "$e",             GV_EINVAL, "" },
+        { "!r:x",             NULL,             GV_EINVAL, "" },
+};
+
+static void test_small(void)
+{
+        static const char *const want_label[GV_M__COUNT] = {
+                "TOPIC", "INFO", "ACTION", "AGREED", "ACCEPTED", "REJECTED", "IDEA", "LINK",
+                "HELP", "VOTE",
+        };
+        static const char *const want_cmd[GV_M__COUNT] = {
+                "topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
+                "help", "vote",
+        };
+        char base[96];
+        size_t i;
+
+        for (i = 0; i < sizeof(base_cases) / sizeof(base_cases[0]); i++) {
+                memset(base, 'Z', sizeof(base));
+                gv_minutes_basename(base_cases[i].name, base_cases[i].started, base);
+                CHECK_STR("basename", base, base_cases[i].want);
+        }
+        for (i = 0; i < sizeof(link_cases) / sizeof(link_cases[0]); i++) {
+                struct gv_buf b = GV_BUF_INIT(4096);
+                enum gv_err r = gv_permalink(&b, link_cases[i].room, link_cases[i].event);
+
+                CHECK(r == link_cases[i].err, "permalink %zu: error %d", i, (int)r);
+                CHECK_STR("permalink", gv_buf_str(&b), link_cases[i].want);
+                gv_buf_free(&b);
+        }
+        for (i = 0; i < GV_M__COUNT; i++) {
+                CHECK_STR("label", gv_mkind_label((enum gv_mkind)i), want_label[i]);
+                CHECK_STR("command", gv_mkind_command((enum gv_mkind)i), want_cmd[i]);
+        }
+}
+
+/* ---- errors leave the buffer alone ---- */
+
+static void test_errors(void)
+{
+        int64_t m = build_weekly(true);
+        int fmt;
+
+        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_LOG_HTML; fmt++) {
+                struct gv_buf b = GV_BUF_INIT(200);
+                enum gv_err r;
+
+                MUST(gv_buf_adds(&b, "keep"));
+                r = gv_minutes_render(st, &cfg, m, (enum gv_minutes_fmt)fmt, &b);
+                CHECK(r == GV_ETOOBIG, "format %d over the limit: %s", fmt, gv_strerror(r));
+                CHECK_STR("buffer restored", gv_buf_str(&b), "keep");
+                r = gv_minutes_render(st, &cfg, 999999, (enum gv_minutes_fmt)fmt, &b);
+                CHECK(r == GV_ENOTFOUND, "format %d, no such meeting: %s", fmt, gv_strerror(r));
+                CHECK(b.len == 4, "buffer untouched when not found");
+                gv_buf_free(&b);
+        }
+        {
+                struct gv_buf b = GV_BUF_INIT(200);
+
+                CHECK(gv_minutes_render(st, &cfg, m, (enum gv_minutes_fmt)42, &b) == GV_EINVAL,
+                      "unknown format");
+                gv_buf_free(&b);
+        }
+}
+
+/* ---- a big meeting: every format, timed (reported, not asserted) ---- */
+
+static void test_big(void)
+{
+        int64_t m = meeting("big", "alice", T(10, 0, 0)), topic = 0;
+        static const char *const nicks[] = { "alice", "bob", "carol", "dave", "erin" };
+        char text[128];
+        size_t nl = 0;
+        clock_t c0;
+        int i, fmt;
+
+        MUST(gv_store_begin(st));
+        for (i = 0; i < 10000; i++) {
+                const char *nick = nicks[i % 5];
+
+                snprintf(text, sizeof(text), "line %d with <html> & \"quotes\" and *markdown*", i);
+                say(m, T(10, 0, 0) + i * 1000LL, nick, text, i % 50 == 0);
+                if (i % 500 == 0)
+                        topic = note(m, T(10, 0, 0) + i * 1000LL, nick, GV_M_TOPIC, text, 0, 0);
+                else if (i % 20 == 0)
+                        note(m, T(10, 0, 0) + i * 1000LL, nick, (enum gv_mkind)(1 + i % 9), text,
+                             topic, 0);
+        }
+        MUST(gv_store_meeting_end(st, m, T(13, 0, 0)));
+        MUST(gv_store_commit(st));
+
+        c0 = clock();
+        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_LOG_HTML; fmt++) {
+                char *s = render(m, (enum gv_minutes_fmt)fmt);
+
+                CHECK(s != NULL, "big meeting renders in format %d", fmt);
+                if (s && fmt == GV_MIN_LOG_TEXT)
+                        for (const char *p = s; (p = strchr(p, '\n')); p++)
+                                nl++;
+                free(s);
+        }
+        CHECK(nl == 10000, "big log text has 10000 lines (%zu)", nl);
+        fprintf(stderr, "info: 10,000-line meeting, all six formats: %.1f ms\n",
+                (double)(clock() - c0) * 1000.0 / CLOCKS_PER_SEC);
+}
+
+int main(void)
+{
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.bot_name = (char *)"gavel";
+        MUST(gv_store_open(":memory:", &st));
+
+        test_text();
+        test_by_person();
+        test_html();
+        test_markdown();
+        test_logs();
+        test_small();
+        test_errors();
+        test_big();
+
+        gv_store_free(st);
+        printf("%d passed, %d failed\n", passed, failed);
+        return failed ? 1 : 0;
+}
