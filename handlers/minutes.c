@@ -418,17 +418,15 @@ static int lower(int c)
 
 static int cmp_nick(const void *a, const void *b)
 {
-        const unsigned char *x = *(const unsigned char *const *)a;
-        const unsigned char *y = *(const unsigned char *const *)b;
-        const unsigned char *p = x, *q = y;
+        const char *x = *(const char *const *)a;
+        const char *y = *(const char *const *)b;
+        size_t i = 0;
 
-        while (*p && lower(*p) == lower(*q)) {
-                p++;
-                q++;
-        }
-        if (lower(*p) != lower(*q))
-                return lower(*p) - lower(*q);
-        return strcmp((const char *)x, (const char *)y);
+        while (x[i] && lower((unsigned char)x[i]) == lower((unsigned char)y[i]))
+                i++;
+        if (lower((unsigned char)x[i]) != lower((unsigned char)y[i]))
+                return lower((unsigned char)x[i]) - lower((unsigned char)y[i]);
+        return strcmp(x, y);
 }
 
 static enum gv_err load_people(struct minutes *mn)
@@ -1013,26 +1011,45 @@ static void put_log_nick(struct w *w, const char *nick, bool html)
                         w->b->p[i] = '_';
 }
 
+/* gv_fmt_hms's result without its snprintf: the logs need it for every line.
+ * The time of day of ms / 1000 seconds since the epoch, UTC. */
+static void log_hms(int64_t ms, char out[9])
+{
+        int64_t sec = (ms / 1000) % 86400;
+
+        if (sec < 0)
+                sec += 86400;
+        out[0] = (char)('0' + sec / 36000);
+        out[1] = (char)('0' + sec / 3600 % 10);
+        out[2] = ':';
+        out[3] = (char)('0' + sec % 3600 / 600);
+        out[4] = (char)('0' + sec % 600 / 60);
+        out[5] = ':';
+        out[6] = (char)('0' + sec % 60 / 10);
+        out[7] = (char)('0' + sec % 10);
+        out[8] = '\0';
+}
+
 static int on_line(void *ud, int64_t ts, const char *nick, const char *text, bool action)
 {
         struct log_ctx *lc = ud;
         struct w *w = lc->w;
         char hms[9];
 
-        gv_fmt_hms(ts, hms);
+        log_hms(ts, hms);
         if (!lc->html) {
-                put(w, hms);
+                putn(w, hms, 8);
                 put(w, action ? " * " : " <");
                 put_log_nick(w, nick, false);
                 put(w, action ? " " : "> ");
                 put_text(w, text);
-                put(w, "\n");
+                putn(w, "\n", 1);
                 return w->r != GV_OK;
         }
         put(w, "<a name=\"l-");
         put_u64(w, ++lc->n);
         put(w, "\"></a><tt class=\"tm\">");
-        put(w, hms);
+        putn(w, hms, 8);
         if (action) {
                 put(w, " </tt><span class=\"nka\">* ");
                 put_log_nick(w, nick, true);

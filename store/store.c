@@ -121,7 +121,7 @@ static const char *const migrations[] = {
         "CREATE TABLE lines(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
         "  ts INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL,"
         "  action INTEGER NOT NULL DEFAULT 0, event_id TEXT, redacted INTEGER NOT NULL DEFAULT 0);"
-        "CREATE INDEX lines_meeting ON lines(meeting);"
+        "CREATE INDEX lines_meeting ON lines(meeting, nick);"
         "CREATE TABLE mitems(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
         "  ts INTEGER NOT NULL, nick TEXT NOT NULL, kind INTEGER NOT NULL, text TEXT NOT NULL,"
         "  topic INTEGER REFERENCES mitems(id), agenda_item INTEGER REFERENCES items(id));"

@@ -132,7 +132,7 @@ static const struct key keys[] = {
           "\"#\" for MeetBot's #startmeeting, \"!\" for Matrix-bot style !startmeeting" },
         COUNTED(tags, K_TAGS, 0, 64,
                 "{\"architecture\":\"architecture\",\"cust-arch\":\"architecture\"}",
-                "a message whose first line starts with #<tag> "
+                "a message whose first line carries #<tag> "
                 "(\"#architecture <brief> cc @people\") puts that line on the tag's agenda; "
                 "tags match case-insensitively and are written with or without the '#'"),
         STRING(default_agenda, 1, MAX_NAME, &agenda_rule, NULL,
@@ -141,20 +141,20 @@ static const struct key keys[] = {
                 "the agenda of each listed room's meetings, by room ID, alias or console "
                 "room name"),
         CHOICE(ack, ack_names, "\"reaction\"",
-               "how the bot acknowledges a command it accepted: "
+               "how the bot acknowledges a tagged message it put on the agenda: "
                "a reaction, an m.notice reply, or not at all"),
         STRING(ack_reaction, 1, 64, NULL, "\"\xf0\x9f\x91\x80\"",
                "the reaction key sent when ack is \"reaction\""),
         COUNTED(crosspost_rooms, K_LIST, 0, 64, "[]",
                 "rooms that also get the minutes, under a line "
-                "\"#meeting-notes for <date> <meeting_label>\""),
+                "\"#meeting-notes for <date> <meeting name>\""),
         STRING(meeting_label, 1, MAX_STRING, NULL, "\"Meeting\"",
-               "the meeting's name in cross-post headings, "
-               "e.g. \"Arch call\" gives \"#meeting-notes for 12 Jul Arch call\""),
+               "the name of a meeting started with a bare #startmeeting; it ends the "
+               "cross-post heading, e.g. \"#meeting-notes for 12 Jul 2018 Arch call\""),
         INT(chair_power_level, 0, 100, "50",
             "users at or above this power level are chairs"),
         INT(max_message_bytes, 1024, 1048576, "65536",
-            "ceiling in bytes on one message body the bot accepts or sends"),
+            "ceiling in bytes on one message body the bot acts on; longer ones are refused with a reply"),
         COUNTED(replay_ignore_nicks, K_LIST, 0, 64, "[\"zodbot\",\"MeetBot\"]",
                 "nicks whose lines are skipped when replaying a MeetBot IRC log "
                 "(the old meeting bots' own output)"),

@@ -307,6 +307,7 @@ static const struct person_case person_cases[] = {
         { "bot holds nothing", { "GAVEL posts the minutes" }, "* **UNASSIGNED**\n  * GAVEL posts the minutes\n" },
         { "some unassigned",   { "bob does a", "nobody b" },  "* bob\n  * bob does a\n* **UNASSIGNED**\n  * nobody b\n" },
         { "order of actions",  { "x for bob", "bob again" },  "* bob\n  * x for bob\n  * bob again\n" },
+        { "sorted by nick",    { "zoe and alice" },           "* alice\n  * zoe and alice\n* zoe\n  * zoe and alice\n" },
         { "no actions",        { NULL },                      "* **UNASSIGNED**\n  * (none)\n" },
 };
 
@@ -324,6 +325,8 @@ static void test_by_person(void)
                 say(m, T(13, 0, 1), "alice", "hi", false);
                 say(m, T(13, 0, 2), "bob", "hi", false);
                 say(m, T(13, 0, 3), "gavel", "hi", false);
+                say(m, T(13, 0, 4), "zoe", "hi", false);
+                say(m, T(13, 0, 5), "zoe", "hi", false);
                 topic = note(m, T(13, 1, 0), "alice", GV_M_TOPIC, "t", 0, 0);
                 for (j = 0; j < 3 && c->actions[j]; j++)
                         note(m, T(13, 2, (int)j), "alice", GV_M_ACTION, c->actions[j], topic, 0);
@@ -355,6 +358,8 @@ static const struct html_case html_cases[] = {
         { "no javascript href",         "href=\"javascript",                           false },
         { "quote in URL: not a link",   "<li><b>LINK:</b> https://ex.com/?q=&quot;&gt;&lt;b&gt; (", true },
         { "no href into ex.com",        "href=\"https://ex.com",                       false },
+        { "lone quote: not a link",     "<li><b>LINK:</b> https://q.example/a&quot;onmouseover=x (", true },
+        { "no href into q.example",     "href=\"https://q.example",                    false },
         { "URL first word of INFO",     "<b>INFO:</b> <a href=\"http://x.org/y\">http://x.org/y</a> and more (", true },
         { "URL later in text: no link", "<b>INFO:</b> see http://x.org/z (",           true },
         { "action item listed",         "<h4>Action items</h4>\n<ul>\n<li>ask &lt;b&gt;nick &amp; co</li>\n</ul>", true },
@@ -376,6 +381,7 @@ static void test_html(void)
         note(m, T(13, 2, 1), "a", GV_M_LINK, "https://ok.example/a?b=1&c=2", topic, 0);
         note(m, T(13, 2, 2), "a", GV_M_LINK, "javascript:alert(1)", topic, 0);
         note(m, T(13, 2, 3), "a", GV_M_LINK, "https://ex.com/?q=\"><b>", topic, 0);
+        note(m, T(13, 2, 3), "a", GV_M_LINK, "https://q.example/a\"onmouseover=x", topic, 0);
         note(m, T(13, 2, 4), "a", GV_M_INFO, "http://x.org/y and more", topic, 0);
         note(m, T(13, 2, 5), "a", GV_M_INFO, "see http://x.org/z", topic, 0);
         note(m, T(13, 2, 6), "a", GV_M_ACTION, "ask <b>nick & co", topic, 0);
@@ -417,19 +423,20 @@ static void test_html(void)
 
 /* ---- Markdown ---- */
 
+/* A printf format: %s is the escaped General item. */
 static const char want_md[] =
         "### 8 May 2017\n"
         "\n"
         "**General**\n"
         "- Summary (author: @bob)\n"
         "\n"
-        "- INFO: \\*bold\\* \\[x\\]\\(y\\)\n"
+        "- INFO: %s\n"
         "\n"
         "\n"
         "**Discuss \\*keyframes\\***\n"
         "- Reporter: @hedss\n"
         "- Mentions: @jviotti @b\\_c\n"
-        "- Ticket: https://matrix.to/#/!room:ex.org/%24ev%231\n"
+        "- Ticket: https://matrix.to/#/!room:ex.org/%%24ev%%231\n"
         "- Summary (author: @dave)\n"
         "\n"
         "- INFO: c1\n"
@@ -460,10 +467,30 @@ static const char want_md[] =
         "Minutes: md\\_test.2017-05-08-13.00.html\n"
         "\n";
 
+/* Every character that could start inline Markdown is backslash-escaped. */
+static bool md_inert(const char *s)
+{
+        size_t i;
+
+        for (i = 0; s[i]; i++) {
+                if (s[i] == '\\') {
+                        if (s[i + 1])
+                                i++;
+                        continue;
+                }
+                if (strchr("*_[]`<>", s[i]))
+                        return false;
+        }
+        return true;
+}
+
 static void test_markdown(void)
 {
         int64_t m = meeting("md test", "alice", T(13, 0, 44));
+        struct gv_buf esc = GV_BUF_INIT(256);
         int64_t a, b, t1, t2, t3, t4;
+        char want[2048];
+        const char *line;
         char *s;
 
         a = agenda_item(m, "Discuss *keyframes*", "@hedss", "@jviotti @b_c", "$ev#1");
@@ -482,8 +509,18 @@ static void test_markdown(void)
         note(m, T(13, 10, 0), "alice", GV_M_TOPIC, "B", t4, b);
         MUST(gv_store_meeting_end(st, m, T(13, 30, 0)));
         s = render(m, GV_MIN_MARKDOWN);
-        CHECK_STR("markdown section", s, want_md);
+        /* The template exactly; the escaping of the General item is judged
+         * below, by what it must prevent, not by gv_md_escape's exact form. */
+        MUST(gv_md_escape(&esc, "*bold* [x](y)"));
+        snprintf(want, sizeof(want), want_md, gv_buf_str(&esc));
+        CHECK_STR("markdown section", s, want);
+        line = between(s, "- INFO: ", "\n");
+        CHECK(strncmp(line, "\\*bold\\* \\[x\\]", 14) == 0, "markdown: *bold* [x] escaped (%s)", line);
+        CHECK(md_inert(line), "markdown: no live markup in %s", line);
+        CHECK(strstr(s, "\n- Summary (author: @bob)\n\nNo notes.\n"), "markdown: no notes");
+        CHECK(!strstr(s, "Mentions: @\n") && !strstr(s, "Mentions:  "), "markdown: no empty mentions");
         free(s);
+        gv_buf_free(&esc);
 
         /* A meeting with nothing noted: the heading and the link. */
         m = meeting("", "alice", T(13, 0, 44));
@@ -495,10 +532,17 @@ static void test_markdown(void)
 
 /* ---- logs ---- */
 
+static const int64_t times[] = {
+        0, 999, 1000, -1, -999, -1000, -1500, 86399999, 86400000, T(23, 59, 59) + 999,
+        4102444799000LL, -86400001LL,
+};
+
 static void test_logs(void)
 {
         int64_t m = meeting("log", "alice", T(13, 0, 44));
+        const char *p;
         char *s;
+        size_t i;
 
         say(m, T(13, 0, 44), "alice", "hello <b>&", false);
         say(m, T(13, 0, 45), "carol", "waves \"hi\"", true);
@@ -536,6 +580,23 @@ static void test_logs(void)
         m = meeting("empty", "alice", T(13, 0, 44));
         s = render(m, GV_MIN_LOG_TEXT);
         CHECK_STR("log text, no lines", s, "");
+        free(s);
+
+        /* The log's own time formatting agrees with gv_fmt_hms. */
+        m = meeting("times", "alice", T(13, 0, 44));
+        for (i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+                say(m, times[i], "x", "y", false);
+        s = render(m, GV_MIN_LOG_TEXT);
+        for (i = 0, p = s; p && i < sizeof(times) / sizeof(times[0]); i++) {
+                char want[9];
+
+                gv_fmt_hms(times[i], want);
+                CHECK(strncmp(p, want, 8) == 0 && p[8] == ' ', "log time %lld: want %s, got %.8s",
+                      (long long)times[i], want, p);
+                p = strchr(p, '\n');
+                if (p)
+                        p++;
+        }
         free(s);
 }
 
@@ -624,7 +685,8 @@ static void test_errors(void)
                 MUST(gv_buf_adds(&b, "keep"));
                 r = gv_minutes_render(st, &cfg, m, (enum gv_minutes_fmt)fmt, &b);
                 CHECK(r == GV_ETOOBIG, "format %d over the limit: %s", fmt, gv_strerror(r));
-                CHECK_STR("buffer restored", gv_buf_str(&b), "keep");
+                CHECK(b.len == 4 && strcmp(gv_buf_str(&b), "keep") == 0, "format %d: buffer restored",
+                      fmt);
                 r = gv_minutes_render(st, &cfg, 999999, (enum gv_minutes_fmt)fmt, &b);
                 CHECK(r == GV_ENOTFOUND, "format %d, no such meeting: %s", fmt, gv_strerror(r));
                 CHECK(b.len == 4, "buffer untouched when not found");

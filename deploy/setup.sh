@@ -1,0 +1,28 @@
+#!/bin/sh
+# deploy/setup.sh - installs what gavel needs on Debian bookworm (as root, or
+# through sudo) and builds it into ./build. Safe to run again.
+#   deploy/setup.sh          build dependencies only
+#   deploy/setup.sh --test   also the test tools (valgrind, clang, python3)
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev"
+if [ "${1:-}" = "--test" ]; then
+        pkgs="$pkgs valgrind clang python3 time"
+fi
+
+missing=""
+for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+                missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+        SUDO=""
+        [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+        echo "setup: installing$missing" >&2
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+
+[ -d build ] || meson setup build >&2
+meson compile -C build >&2
