@@ -73,6 +73,17 @@ static enum gv_err log_line(struct ctx *x, const char *line, size_t len, bool ac
         return r;
 }
 
+/* Is w one of the space-separated words of list? */
+static bool has_word(const char *list, const char *w)
+{
+        size_t n = strlen(w);
+
+        for (const char *p = list; (p = strstr(p, w)); p += n)
+                if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+                        return true;
+        return false;
+}
+
 static enum gv_err handle_tag(struct ctx *x, const char *line, size_t len)
 {
         struct gv_tagged t;
@@ -100,12 +111,11 @@ static enum gv_err handle_tag(struct ctx *x, const char *line, size_t len)
                 r = gv_buf_printf(&mentions, "%s%s", mentions.len ? " " : "", t.mentions[i]);
         for (size_t i = 0; i < x->ev->n_mentions && r == GV_OK; i++) {
                 const char *m = x->ev->mentions[i];
-                bool dup = false;
 
-                for (size_t j = 0; j < t.n_mentions; j++)
-                        dup = dup || strcmp(t.mentions[j], m) == 0;
-                if (!dup && m && *m && !strchr(m, ' ') && strlen(m) < 256)
-                        r = gv_buf_printf(&mentions, "%s%s", mentions.len ? " " : "", m);
+                if (!m || !*m || strchr(m, ' ') || strlen(m) >= 256 ||
+                    has_word(gv_buf_str(&mentions), m))
+                        continue;
+                r = gv_buf_printf(&mentions, "%s%s", mentions.len ? " " : "", m);
         }
         if (r)
                 goto out;

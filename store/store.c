@@ -605,9 +605,16 @@ enum gv_err gv_store_item_move(struct gv_store *s, const char *agenda, int64_t i
         int64_t pos = 1;
         enum gv_err r;
 
+        if (id == before)
+                return GV_OK;
         r = gv_store_agenda(s, agenda, &items, &n);
         if (r)
                 return r;
+        /* A `before` not on the agenda means the end. */
+        for (i = 0; i < n && items[i].id != before; i++)
+                ;
+        if (i == n)
+                before = 0;
         /* Renumber in shown order, with id placed before `before`. */
         for (i = 0; i < n && r == GV_OK; i++) {
                 if (items[i].id == id)

@@ -145,7 +145,7 @@ enum gv_err gv_md_escape(struct gv_buf *b, const char *s)
 
         for (; *s && r == GV_OK; s++) {
                 /* inline markup anywhere; block markup only where a line starts */
-                if (strchr("\\`*_[]<>~", *s) || (s == start && strchr("#+-=>|", *s)))
+                if (strchr("\\`*_[]<>~&", *s) || (s == start && strchr("#+-=>|", *s)))
                         r = gv_buf_addc(b, '\\');
                 if (r == GV_OK)
                         r = gv_buf_addc(b, (*s == '\n' || *s == '\r') ? ' ' : *s);

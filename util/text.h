@@ -22,7 +22,7 @@ GV_MUST_CHECK enum gv_err gv_utf8_clean(struct gv_buf *b, const char *s, size_t 
 
 /* & < > " ' escaped. */
 GV_MUST_CHECK enum gv_err gv_html_escape(struct gv_buf *b, const char *s);
-/* Markdown that could start markup is backslash-escaped (\ ` * _ [ ] < > ~
+/* Markdown that could start markup is backslash-escaped (\ ` * _ [ ] < > ~ &
  * anywhere; # + - = > | at the start) and newlines become spaces: the text
  * renders as itself on one line. */
 GV_MUST_CHECK enum gv_err gv_md_escape(struct gv_buf *b, const char *s);

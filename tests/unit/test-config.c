@@ -423,6 +423,7 @@ static const struct pcase cases[] = {
 
 /* {"<key>": <open>e0, e1, ...<close>} with count entries printed by entry_fmt
  * from their index. */
+__attribute__((format(printf, 5, 0)))
 static char *make_json(const char *key, const char *open, const char *close, size_t count,
                        const char *entry_fmt)
 {

@@ -133,7 +133,7 @@ static const struct tcase cases[] = {
         { "html zodbot",            LIT,  S(HTML_DOC),                                               GV_OK,     4,   1,   MAY8_2017, 1,    HMS(13, 0, 44),        "zodbot",   "Meeting started Mon May  8 13:00:44 2017 UTC.  The chair is mvollmer.", 0 },
         { "html action",            LIT,  S(HTML_DOC),                                               GV_OK,     4,   1,   MAY8_2017, 2,    HMS(13, 25, 58),       "mvollmer", "pokes the robot",          1 },
         { "html entities",          LIT,  S(HTML_DOC),                                               GV_OK,     4,   1,   MAY8_2017, 3,    HMS(13, 26, 0),        "bob",      HTML_ENT_TEXT,              0 },
-        { "html <tt not at start",  LIT,  S("junk\n<tt>13:00:00 </tt>&lt;a&gt; hi"),                GV_OK,     1,   1,   -1,        0,    HMS(13, 0, 0),         "a",        "hi",                       0 },
+        { "html <tt not at start",  LIT,  S("junk\n<tt class=\"tm\">13:00:00 </tt>&lt;a&gt; hi"),                GV_OK,     1,   1,   -1,        0,    HMS(13, 0, 0),         "a",        "hi",                       0 },
         { "html br on one line",    LIT,  S("<tt>13:00:00 </tt>&lt;a&gt; one<br><tt>13:00:01 </tt>&lt;b&gt; two<BR/>"), GV_OK, 2, 0, -1, 1, HMS(13, 0, 1), "b", "two",                             0 },
         { "html br with attrs",     LIT,  S("<p>13:00:00 &lt;a&gt; one<br class=\"x\">13:00:01 &lt;b&gt; two<bra>x"), GV_OK, 2, 0, -1, 1, HMS(13, 0, 1), "b", "twox",                          0 },
         { "html literal <",         LIT,  S("<p>\n13:00:00 &lt;a&gt; x < y\n13:00:01 &lt;b&gt; z"), GV_OK,    2,   0,   -1,        0,    HMS(13, 0, 0),         "a",        "x < y",                    0 },

@@ -1,0 +1,997 @@
+/* tests/unit/test-handlers.c - gv_handle() end to end on a ":memory:" store:
+ * tags become agenda items (exactly once), acks, !agenda, a whole meeting
+ * with its minutes, files and cross-posts, permissions, ignored events,
+ * the size limit and hostile input; every effect is read back from the store
+ * and the outbox. Prints "ok - name" or "FAIL - name: detail" per case and
+ * "N passed, M failed" at the end; exits 1 on a failure. */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../handlers/event.h"
+#include "../../handlers/handlers.h"
+#include "../../handlers/minutes.h"
+#include "../../store/store.h"
+#include "../../util/buf.h"
+#include "../../util/config.h"
+#include "../../util/err.h"
+#include "../../util/text.h"
+
+#define ROOM "!arch:example.org"
+#define T0 1494248444000LL      /* Mon May  8 13:00:44 2017 UTC */
+#define EYES "\xf0\x9f\x91\x80"
+#define MAX_OUT 64
+
+static unsigned passed, failed;
+
+__attribute__((format(printf, 3, 4)))
+static void check(bool ok, const char *name, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ok) {
+                passed++;
+                printf("ok - %s\n", name);
+                return;
+        }
+        failed++;
+        printf("FAIL - %s: ", name);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+}
+
+/* Printable, bounded view of s for failure messages; a ring of buffers. */
+static const char *show(const char *s)
+{
+        static char ring[6][400];
+        static unsigned next;
+        char *out = ring[next++ % 6];
+        size_t o = 0;
+
+        if (!s)
+                return "(null)";
+        for (; *s && o + 8 < sizeof(ring[0]); s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if (c == '\n')
+                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\n");
+                else if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\x%02x", c);
+                else
+                        out[o++] = (char)c;
+        }
+        if (*s)
+                o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "...");
+        out[o] = '\0';
+        return out;
+}
+
+static bool has(const char *hay, const char *needle)
+{
+        return hay && strstr(hay, needle) != NULL;
+}
+
+static bool begins(const char *s, const char *prefix)
+{
+        return s && strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+/* ---- JSON in the outbox's extra column ---- */
+
+/* The string member key, or NULL. Returned text lives in a ring. */
+static const char *json_str(const char *json, const char *key)
+{
+        static char ring[4][256];
+        static unsigned next;
+        char *out = ring[next++ % 4];
+        cJSON *o = json ? cJSON_Parse(json) : NULL;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        const char *res = NULL;
+
+        if (cJSON_IsString(v) && v->valuestring) {
+                snprintf(out, sizeof(ring[0]), "%s", v->valuestring);
+                res = out;
+        }
+        cJSON_Delete(o);
+        return res;
+}
+
+/* Number of entries of the array member key, -1 when it is not an array. */
+static int json_array_len(const char *json, const char *key)
+{
+        cJSON *o = json ? cJSON_Parse(json) : NULL;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+
+        cJSON_Delete(o);
+        return n;
+}
+
+static bool json_array_has(const char *json, const char *key, const char *want)
+{
+        cJSON *o = json ? cJSON_Parse(json) : NULL;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key), *e;
+        bool found = false;
+
+        cJSON_ArrayForEach(e, v)
+                if (cJSON_IsString(e) && str_eq(e->valuestring, want))
+                        found = true;
+        cJSON_Delete(o);
+        return found;
+}
+
+static bool json_has_key(const char *json, const char *key)
+{
+        cJSON *o = json ? cJSON_Parse(json) : NULL;
+        bool found = cJSON_GetObjectItemCaseSensitive(o, key) != NULL;
+
+        cJSON_Delete(o);
+        return found;
+}
+
+/* ---- the fixture ---- */
+
+struct fx {
+        struct gv_store *s;
+        struct gv_config *cfg;
+        struct gv_core *core;
+        unsigned n;                     /* events made */
+        int64_t ts_base;                /* event n is at ts_base + n seconds */
+        char last_id[48];               /* the newest event's ID */
+        struct gv_out out[MAX_OUT];     /* the last take() */
+        size_t n_out;
+        unsigned bad_extra;             /* message rows without a proper extra */
+        unsigned handle_errors;         /* gv_handle() != GV_OK */
+};
+
+static bool fx_open(struct fx *f, const char *json)
+{
+        char err[512] = "";
+        enum gv_err r;
+
+        memset(f, 0, sizeof(*f));
+        f->ts_base = T0 - 1000;
+        if (json)
+                r = gv_config_parse(json, strlen(json), &f->cfg, err, sizeof(err));
+        else
+                r = gv_config_defaults(&f->cfg);
+        if (r == GV_OK)
+                r = gv_store_open(":memory:", &f->s);
+        if (r == GV_OK)
+                r = gv_store_begin(f->s);
+        if (r == GV_OK)
+                r = gv_core_new(f->s, f->cfg, &f->core);
+        if (r != GV_OK) {
+                check(false, "fixture", "%s %s (%s)", gv_strerror(r), err, json ? json : "defaults");
+                gv_core_free(f->core);
+                gv_store_free(f->s);
+                gv_config_free(f->cfg);
+                memset(f, 0, sizeof(*f));
+                return false;
+        }
+        return true;
+}
+
+static void out_clear(struct fx *f)
+{
+        for (size_t i = 0; i < f->n_out; i++)
+                gv_out_clear(&f->out[i]);
+        f->n_out = 0;
+}
+
+/* Reads every unsent outbox row into f->out and marks it sent. Every message
+ * row's extra is checked: JSON with msgtype m.notice and a mentions array. */
+static void take(struct fx *f)
+{
+        int64_t after = 0;
+        struct gv_out o;
+
+        out_clear(f);
+        memset(&o, 0, sizeof(o));
+        while (gv_store_outbox_next(f->s, after, &o) == GV_OK) {
+                after = o.id;
+                if (gv_store_outbox_sent(f->s, o.id, 1) != GV_OK)
+                        f->bad_extra += 1000;
+                if (str_eq(o.kind, "message") &&
+                    (json_array_len(o.extra, "mentions") < 0 ||
+                     !str_eq(json_str(o.extra, "msgtype"), "m.notice")))
+                        f->bad_extra++;
+                if (f->n_out < MAX_OUT)
+                        f->out[f->n_out++] = o;
+                else
+                        gv_out_clear(&o);
+                memset(&o, 0, sizeof(o));
+        }
+}
+
+static void fx_close(struct fx *f, const char *name)
+{
+        char n1[160], n2[160];
+
+        take(f);
+        out_clear(f);
+        snprintf(n1, sizeof(n1), "%s: every message extra has msgtype and a mentions array", name);
+        check(f->bad_extra == 0, n1, "%u bad rows", f->bad_extra);
+        snprintf(n2, sizeof(n2), "%s: gv_handle returned GV_OK throughout", name);
+        check(f->handle_errors == 0, n2, "%u errors", f->handle_errors);
+        if (gv_store_commit(f->s) != GV_OK)
+                check(false, name, "commit failed");
+        gv_core_free(f->core);
+        gv_store_free(f->s);
+        gv_config_free(f->cfg);
+        memset(f, 0, sizeof(*f));
+}
+
+struct ev {
+        struct gv_event e;
+        char id[48];
+};
+
+static struct gv_event *mk(struct fx *f, struct ev *v, const char *sender, const char *body)
+{
+        memset(v, 0, sizeof(*v));
+        f->n++;
+        snprintf(v->id, sizeof(v->id), "$event%u:example.org", f->n);
+        v->e.room = ROOM;
+        v->e.sender = sender;
+        v->e.event_id = v->id;
+        v->e.ts = f->ts_base + (int64_t)f->n * 1000;
+        snprintf(f->last_id, sizeof(f->last_id), "%s", v->id);
+        v->e.msgtype = "m.text";
+        v->e.body = body;
+        v->e.body_len = body ? strlen(body) : 0;
+        return &v->e;
+}
+
+static enum gv_err handle(struct fx *f, const struct gv_event *e)
+{
+        enum gv_err r = gv_handle(f->core, e);
+
+        if (r != GV_OK)
+                f->handle_errors++;
+        return r;
+}
+
+/* Sends body as sender and takes the outbox. */
+static void say(struct fx *f, const char *sender, const char *body)
+{
+        struct ev v;
+
+        (void)handle(f, mk(f, &v, sender, body));
+        take(f);
+}
+
+static void say_power(struct fx *f, const char *sender, const char *body, int power)
+{
+        struct ev v;
+
+        mk(f, &v, sender, body);
+        v.e.power = power;
+        (void)handle(f, &v.e);
+        take(f);
+}
+
+static size_t agenda_len(struct fx *f, const char *agenda)
+{
+        struct gv_item *items = NULL;
+        size_t n = 0;
+
+        if (gv_store_agenda(f->s, agenda, &items, &n) != GV_OK)
+                return (size_t)-1;
+        gv_items_free(items, n);
+        return n;
+}
+
+/* The first item on the agenda, cleared by the caller. */
+static bool first_item(struct fx *f, const char *agenda, struct gv_item *out)
+{
+        struct gv_item *items = NULL;
+        size_t n = 0;
+
+        memset(out, 0, sizeof(*out));
+        if (gv_store_agenda(f->s, agenda, &items, &n) != GV_OK || n == 0) {
+                gv_items_free(items, n);
+                return false;
+        }
+        *out = items[0];
+        memset(&items[0], 0, sizeof(items[0]));
+        gv_items_free(items, n);
+        return true;
+}
+
+static size_t mitem_count(struct fx *f, int64_t meeting)
+{
+        struct gv_mitem *v = NULL;
+        size_t n = 0;
+
+        if (gv_store_mitems(f->s, meeting, &v, &n) != GV_OK)
+                return (size_t)-1;
+        gv_mitems_free(v, n);
+        return n;
+}
+
+static int64_t running(struct fx *f)
+{
+        struct gv_meeting m;
+        int64_t id;
+
+        memset(&m, 0, sizeof(m));
+        if (gv_store_meeting_running(f->s, ROOM, &m) != GV_OK)
+                return 0;
+        id = m.id;
+        gv_meeting_clear(&m);
+        return id;
+}
+
+/* ---- tags ---- */
+
+static void test_tag(void)
+{
+        static const char *const mentions[] = { "@bob:example.org" };
+        struct fx f;
+        struct ev v;
+        struct gv_item it;
+        enum gv_err r;
+        bool ok;
+
+        if (!fx_open(&f, NULL))
+                return;
+        mk(&f, &v, "@alice:example.org", "#architecture Discuss keyframes cc @jviotti @hedss");
+        v.e.mentions = mentions;
+        v.e.n_mentions = 1;
+        r = handle(&f, &v.e);
+        check(r == GV_OK, "tag: handled", "%s", gv_strerror(r));
+        ok = first_item(&f, "architecture", &it);
+        check(ok && agenda_len(&f, "architecture") == 1 && str_eq(it.description, "Discuss keyframes") &&
+              str_eq(it.reporter, "@alice:example.org") &&
+              str_eq(it.mentions, "@jviotti @hedss @bob:example.org") && str_eq(it.room, ROOM) &&
+              str_eq(it.event_id, v.id) && it.created == v.e.ts && it.status == GV_ITEM_OPEN,
+              "tag: one item with reporter, cc and m.mentions",
+              "%zu items; description \"%s\" reporter \"%s\" mentions \"%s\" event \"%s\"",
+              agenda_len(&f, "architecture"), show(it.description), show(it.reporter),
+              show(it.mentions), show(it.event_id));
+        gv_item_clear(&it);
+        take(&f);
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") && str_eq(f.out[0].room, ROOM) &&
+              str_eq(f.out[0].body, EYES) && str_eq(json_str(f.out[0].extra, "event_id"), v.id) &&
+              str_eq(json_str(f.out[0].extra, "key"), EYES),
+              "tag: reaction ack queued", "%zu rows; first kind %s body \"%s\" extra %s", f.n_out,
+              f.n_out ? show(f.out[0].kind) : "-", f.n_out ? show(f.out[0].body) : "-",
+              f.n_out ? show(f.out[0].extra) : "-");
+
+        /* The same event again: nothing new. */
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "tag: same event twice creates and queues nothing", "%s, %zu items, %zu rows",
+              gv_strerror(r), agenda_len(&f, "architecture"), f.n_out);
+        /* Even when a replay brings it with another body. */
+        v.e.body = "#architecture Something else entirely";
+        v.e.body_len = strlen(v.e.body);
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "tag: same event ID with another body is still a no-op", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+
+        /* Duplicates inside m.mentions, and against the cc list. */
+        {
+                static const char *const dup[] = { "@carol:example.org", "@carol:example.org",
+                                                   "@dave:example.org", "", "@not valid" };
+
+                mk(&f, &v, "@bob:example.org", "#cust-arch Billing questions cc @dave:example.org");
+                v.e.mentions = dup;
+                v.e.n_mentions = sizeof(dup) / sizeof(dup[0]);
+                (void)handle(&f, &v.e);
+                take(&f);
+                ok = false;
+                {
+                        struct gv_item *items = NULL;
+                        size_t n = 0;
+
+                        if (gv_store_agenda(f.s, "architecture", &items, &n) == GV_OK && n == 2) {
+                                ok = str_eq(items[1].description, "Billing questions") &&
+                                     str_eq(items[1].mentions,
+                                            "@dave:example.org @carol:example.org");
+                                check(ok, "tag: mentions deduplicated, blanks and bad IDs dropped",
+                                      "mentions \"%s\"", show(items[1].mentions));
+                        } else {
+                                check(false, "tag: mentions deduplicated, blanks and bad IDs dropped",
+                                      "%zu items", n);
+                        }
+                        gv_items_free(items, n);
+                }
+        }
+
+        /* Only the first line is the item; the tag elsewhere is ignored. */
+        say(&f, "@carol:example.org",
+            "#architecture First line only cc @x\nmore context #architecture not a second item");
+        check(agenda_len(&f, "architecture") == 3, "tag: only the first line makes an item",
+              "%zu items", agenda_len(&f, "architecture"));
+        /* A tag with no description gets a reply and no item. */
+        say(&f, "@carol:example.org", "#architecture cc @x");
+        check(agenda_len(&f, "architecture") == 3 && f.n_out == 1 &&
+              str_eq(f.out[0].kind, "message") && has(f.out[0].body, "needs a description"),
+              "tag: empty description refused with a reply", "%zu items, %zu rows, body \"%s\"",
+              agenda_len(&f, "architecture"), f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        /* An unconfigured tag is just a hashtag. */
+        say(&f, "@carol:example.org", "#random thoughts");
+        check(agenda_len(&f, "architecture") == 3 && f.n_out == 0,
+              "tag: unknown hashtag ignored quietly", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+        /* A quoted tag in a rich-reply fallback is not a tag. */
+        say(&f, "@carol:example.org",
+            "> <@x:example.org> #architecture quoted item\n> more\n\n!agenda");
+        check(agenda_len(&f, "architecture") == 3 && f.n_out == 1 &&
+              begins(f.out[0].body, "Agenda for architecture (3 items):"),
+              "tag: reply fallback stripped before parsing", "%zu items, %zu rows, \"%s\"",
+              agenda_len(&f, "architecture"), f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        fx_close(&f, "tag");
+}
+
+static void test_ack_variants(void)
+{
+        struct fx f;
+        struct ev v;
+
+        if (fx_open(&f, "{\"ack\": \"notice\"}")) {
+                mk(&f, &v, "@alice:example.org", "#architecture Discuss keyframes cc @hedss");
+                (void)handle(&f, &v.e);
+                take(&f);
+                check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+                      str_eq(f.out[0].room, ROOM) &&
+                      str_eq(f.out[0].body,
+                             "Added to the architecture agenda as item 1: Discuss keyframes") &&
+                      str_eq(json_str(f.out[0].extra, "in_reply_to"), v.id) &&
+                      json_array_len(f.out[0].extra, "mentions") == 0 && f.out[0].html,
+                      "ack notice: a reply naming the item", "%zu rows; \"%s\" extra %s", f.n_out,
+                      f.n_out ? show(f.out[0].body) : "-", f.n_out ? show(f.out[0].extra) : "-");
+                mk(&f, &v, "@alice:example.org", "#architecture <b>second</b> & more");
+                (void)handle(&f, &v.e);
+                take(&f);
+                check(f.n_out == 1 && has(f.out[0].body, "item 2: <b>second</b> & more") &&
+                      has(f.out[0].html, "item 2: &lt;b&gt;second&lt;/b&gt; &amp; more"),
+                      "ack notice: text plain, HTML escaped", "body \"%s\" html \"%s\"",
+                      f.n_out ? show(f.out[0].body) : "-", f.n_out ? show(f.out[0].html) : "-");
+                fx_close(&f, "ack notice");
+        }
+        if (fx_open(&f, "{\"ack\": \"none\"}")) {
+                say(&f, "@alice:example.org", "#architecture Quiet item");
+                check(f.n_out == 0 && agenda_len(&f, "architecture") == 1,
+                      "ack none: item added, nothing queued", "%zu rows, %zu items", f.n_out,
+                      agenda_len(&f, "architecture"));
+                fx_close(&f, "ack none");
+        }
+        if (fx_open(&f, "{\"ack_reaction\": \"+1\"}")) {
+                say(&f, "@alice:example.org", "#architecture Custom reaction");
+                check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") &&
+                      str_eq(f.out[0].body, "+1") && str_eq(json_str(f.out[0].extra, "key"), "+1"),
+                      "ack reaction key from the config", "%zu rows, body \"%s\"", f.n_out,
+                      f.n_out ? show(f.out[0].body) : "-");
+                fx_close(&f, "ack reaction");
+        }
+}
+
+/* ---- !agenda ---- */
+
+static void test_agenda(void)
+{
+        struct fx f;
+        struct ev v;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@bob:example.org", "!agenda");
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+              begins(f.out[0].body, "The architecture agenda is empty."),
+              "agenda: empty", "%zu rows, \"%s\"", f.n_out, f.n_out ? show(f.out[0].body) : "-");
+
+        say(&f, "@alice:example.org", "#architecture Discuss keyframes cc @jviotti @hedss");
+        say(&f, "@carol:example.org", "Discuss remaining billing model #cust-arch cc @pimterry");
+        mk(&f, &v, "@bob:example.org", "!agenda");
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") && str_eq(f.out[0].room, ROOM) &&
+              str_eq(f.out[0].body,
+                     "Agenda for architecture (2 items):\n"
+                     "1. Discuss keyframes (reporter @alice:example.org; mentions @jviotti @hedss)\n"
+                     "2. Discuss remaining billing model (reporter @carol:example.org; "
+                     "mentions @pimterry)"),
+              "agenda: reply lists the items", "%zu rows, \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        check(f.n_out == 1 && has(f.out[0].html, "<ol>") &&
+              has(f.out[0].html, "<li><a href=\"https://matrix.to/#/") &&
+              has(f.out[0].html, ">Discuss keyframes</a>") &&
+              has(f.out[0].html, ">Discuss remaining billing model</a>"),
+              "agenda: HTML list with permalinks", "html \"%s\"",
+              f.n_out ? show(f.out[0].html) : "-");
+        check(f.n_out == 1 && str_eq(json_str(f.out[0].extra, "in_reply_to"), v.id) &&
+              json_array_len(f.out[0].extra, "mentions") == 0 &&
+              !json_has_key(f.out[0].extra, "thread"),
+              "agenda: extra has in_reply_to and an empty mentions array", "extra %s",
+              f.n_out ? show(f.out[0].extra) : "-");
+
+        /* In a thread: the reply carries the thread root. */
+        mk(&f, &v, "@bob:example.org", "!agenda");
+        v.e.thread_root = "$root:example.org";
+        v.e.reply_to = "$other:example.org";
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(f.n_out == 1 && str_eq(json_str(f.out[0].extra, "thread"), "$root:example.org") &&
+              str_eq(json_str(f.out[0].extra, "in_reply_to"), v.id),
+              "agenda: thread_root carried as \"thread\"", "extra %s",
+              f.n_out ? show(f.out[0].extra) : "-");
+
+        /* #agenda works like !agenda, "  !AGENDA" too. */
+        say(&f, "@bob:example.org", "  !AGENDA");
+        check(f.n_out == 1 && begins(f.out[0].body, "Agenda for architecture (2 items):"),
+              "agenda: case-insensitive command", "%zu rows", f.n_out);
+        say(&f, "@bob:example.org", "#agenda");
+        check(f.n_out == 1 && begins(f.out[0].body, "Agenda for architecture (2 items):"),
+              "agenda: # prefix", "%zu rows", f.n_out);
+
+        /* Sub-commands through the agenda. */
+        say(&f, "@bob:example.org", "!agenda add Something typed by hand");
+        check(f.n_out == 1 && str_eq(f.out[0].body,
+                                      "Added to the architecture agenda as item 3: Something typed by hand") &&
+              agenda_len(&f, "architecture") == 3, "agenda add", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@bob:example.org", "!agenda drop 1");
+        check(f.n_out == 1 && begins(f.out[0].body, "Only chairs or the reporter") &&
+              agenda_len(&f, "architecture") == 3, "agenda drop by someone else refused",
+              "\"%s\", %zu items", f.n_out ? show(f.out[0].body) : "-",
+              agenda_len(&f, "architecture"));
+        say(&f, "@alice:example.org", "!agenda drop 1");
+        check(f.n_out == 1 && begins(f.out[0].body, "Dropped item 1: Discuss keyframes") &&
+              agenda_len(&f, "architecture") == 2, "agenda drop by the reporter", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@bob:example.org", "!agenda drop 99999999999999999999999");
+        check(f.n_out == 1 && has(f.out[0].body, "is not an agenda item number") &&
+              agenda_len(&f, "architecture") == 2, "agenda huge number refused", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@bob:example.org", "!agenda pin 7");
+        check(f.n_out == 1 && str_eq(f.out[0].body, "There is no item 7: the architecture agenda has 2 items."),
+              "agenda out-of-range number", "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        fx_close(&f, "agenda");
+}
+
+/* ---- a meeting ---- */
+
+static void test_meeting(void)
+{
+        static const char *const files[] = { ".txt", ".html", ".log.txt", ".log.html", ".md" };
+        static const char *const cc[] = { "@dave:example.org" };
+        struct fx f;
+        struct ev v;
+        struct gv_item it;
+        struct gv_meeting m;
+        struct gv_buf text = GV_BUF_INIT(1 << 20);
+        int64_t id, item_id = 0;
+        size_t before;
+        enum gv_err r;
+        bool chair = false;
+
+        if (!fx_open(&f, "{\"crosspost_rooms\": [\"!notes:example.org\", \"!arch:example.org\", "
+                         "\"#wiki:example.org\"], \"meeting_label\": \"Arch call\"}"))
+                return;
+        mk(&f, &v, "@carol:example.org", "#architecture Discuss keyframes cc @jviotti");
+        v.e.mentions = cc;
+        v.e.n_mentions = 1;
+        (void)handle(&f, &v.e);
+        take(&f);
+        f.ts_base = T0 - (int64_t)(f.n + 1) * 1000;    /* the meeting starts at T0 */
+        say(&f, "@alice:example.org", "#startmeeting Arch call");
+        id = running(&f);
+        memset(&m, 0, sizeof(m));
+        r = gv_store_meeting_running(f.s, ROOM, &m);
+        check(r == GV_OK && str_eq(m.name, "Arch call") && str_eq(m.starter, "alice") &&
+              str_eq(m.agenda, "architecture") && m.started == T0,
+              "meeting: started", "%s name \"%s\" starter \"%s\"", gv_strerror(r), show(m.name),
+              show(m.starter));
+        gv_meeting_clear(&m);
+        check(f.n_out == 1 && begins(f.out[0].body,
+                                      "Meeting started Mon May  8 13:00:44 2017 UTC. The chair is alice.") &&
+              has(f.out[0].body, "The architecture agenda has 1 item"),
+              "meeting: start reply", "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        r = gv_store_chair_is(f.s, id, "alice", &chair);
+        check(r == GV_OK && chair, "meeting: the starter is a chair", "%d", chair);
+
+        say(&f, "@alice:example.org", "#startmeeting again");
+        check(f.n_out == 1 && begins(f.out[0].body, "A meeting is already running here") &&
+              running(&f) == id, "meeting: a second start is refused", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+
+        say(&f, "@bob:example.org", "#info general note");
+        say(&f, "@alice:example.org", "#topic Discuss keyframes");
+        check(f.n_out == 1 &&
+              str_eq(f.out[0].body, "Topic: Discuss keyframes (agenda item raised by "
+                                    "@carol:example.org; cc @jviotti @dave:example.org)") &&
+              json_array_has(f.out[0].extra, "mentions", "@carol:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@dave:example.org") &&
+              json_array_len(f.out[0].extra, "mentions") == 2,
+              "meeting: topic takes up the agenda item and pings its people",
+              "\"%s\" extra %s", f.n_out ? show(f.out[0].body) : "-",
+              f.n_out ? show(f.out[0].extra) : "-");
+        if (first_item(&f, "architecture", &it)) {
+                item_id = it.id;
+                check(it.discussed_in == id, "meeting: item marked discussed", "discussed_in %" PRId64,
+                      it.discussed_in);
+                gv_item_clear(&it);
+        } else {
+                check(false, "meeting: item marked discussed", "agenda empty");
+        }
+        say(&f, "@bob:example.org", "#info keyframes are hard");
+        say(&f, "@alice:example.org", "#action bob to write it up");
+        say(&f, "@dave:example.org", "hello everyone");
+        say(&f, "@dave:example.org", "https://example.org/keyframes is the spec");
+
+        /* Permissions. */
+        before = mitem_count(&f, id);
+        say(&f, "@bob:example.org", "#topic Sneaky topic");
+        check(f.n_out == 1 && str_eq(f.out[0].body, "Only chairs can use #topic. Chairs: alice") &&
+              str_eq(json_str(f.out[0].extra, "in_reply_to"), f.last_id) &&
+              mitem_count(&f, id) == before,
+              "meeting: non-chair #topic refused, nothing noted", "\"%s\" %zu -> %zu items",
+              f.n_out ? show(f.out[0].body) : "-", before, mitem_count(&f, id));
+        say_power(&f, "@erin:example.org", "#agreed not yet", 49);
+        check(f.n_out == 1 && begins(f.out[0].body, "Only chairs can use #agreed.") &&
+              mitem_count(&f, id) == before, "meeting: power 49 is no chair", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say_power(&f, "@erin:example.org", "#agreed keyframes go in", 50);
+        check(f.n_out == 0 && mitem_count(&f, id) == before + 1,
+              "meeting: power 50 (chair_power_level) makes a chair", "%zu rows, %zu items",
+              f.n_out, mitem_count(&f, id));
+        say(&f, "@alice:example.org", "#chair bob");
+        say(&f, "@bob:example.org", "#idea sneaky no more");
+        say(&f, "@bob:example.org", "#undo");
+        check(f.n_out == 1 && str_eq(f.out[0].body, "Removed item from minutes: IDEA: sneaky no more") &&
+              mitem_count(&f, id) == before + 1, "meeting: #chair then #undo by the new chair",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+
+        r = gv_minutes_render(f.s, f.cfg, id, GV_MIN_TEXT, &text);
+        check(r == GV_OK && has(text.p, "#meeting: Arch call") &&
+              has(text.p, "Meeting started by alice at 13:00:44 UTC") &&
+              has(text.p, "Discuss keyframes") && has(text.p, "keyframes are hard") &&
+              has(text.p, "general note") && has(text.p, "bob to write it up") &&
+              has(text.p, "keyframes go in") && has(text.p, "https://example.org/keyframes") &&
+              !has(text.p, "Sneaky topic") && !has(text.p, "sneaky no more") &&
+              !has(text.p, "Meeting ended"),
+              "meeting: running minutes hold the items", "%s \"%s\"", gv_strerror(r),
+              show(text.p));
+
+        say(&f, "@bob:example.org", "#endmeeting");
+        check(running(&f) == 0, "meeting: #endmeeting by a chair ends it", "still running");
+        {
+                size_t msgs = 0, xposts = 0, nfiles = 0;
+                bool files_ok = true, body_ok = false, order_ok = true;
+                char base[96], name[128];
+                struct gv_buf fin = GV_BUF_INIT(1 << 20);
+
+                r = gv_minutes_render(f.s, f.cfg, id, GV_MIN_TEXT, &fin);
+                gv_minutes_basename("Arch call", T0, base);
+                for (size_t i = 0; i < f.n_out; i++) {
+                        const struct gv_out *o = &f.out[i];
+
+                        if (str_eq(o->kind, "message") && str_eq(o->room, ROOM)) {
+                                msgs++;
+                                body_ok = str_eq(o->body, fin.p) && has(o->body, "Meeting ended at") &&
+                                          o->html && has(o->html, "keyframes are hard") &&
+                                          !json_has_key(o->extra, "in_reply_to") && i == 0;
+                        } else if (str_eq(o->kind, "message")) {
+                                xposts++;
+                                order_ok = order_ok && i >= 1 && i <= 2;
+                                check(begins(o->body, "#meeting-notes for 8 May 2017 Arch call\n\n") &&
+                                      has(o->body, "keyframes are hard") &&
+                                      begins(o->html, "<p>#meeting-notes for 8 May 2017 Arch call</p>") &&
+                                      (str_eq(o->room, "!notes:example.org") ||
+                                       str_eq(o->room, "#wiki:example.org")),
+                                      "meeting: cross-post begins \"#meeting-notes for \"",
+                                      "room %s body \"%s\"", show(o->room), show(o->body));
+                        } else if (str_eq(o->kind, "file")) {
+                                order_ok = order_ok && i >= 3;
+                                if (nfiles < 5) {
+                                        snprintf(name, sizeof(name), "%s%s", base, files[nfiles]);
+                                        files_ok = files_ok && str_eq(o->room, name) && o->body[0];
+                                }
+                                if (nfiles == 0)
+                                        files_ok = files_ok && str_eq(o->body, fin.p);
+                                if (nfiles == 2)
+                                        files_ok = files_ok && has(o->body, "hello everyone") &&
+                                                   has(o->body, "Sneaky topic");
+                                nfiles++;
+                        }
+                }
+                check(r == GV_OK && msgs == 1 && body_ok, "meeting: one message with the minutes to the room",
+                      "%zu messages, body ok %d", msgs, body_ok);
+                check(xposts == 2, "meeting: one cross-post per other configured room",
+                      "%zu cross-posts", xposts);
+                check(nfiles == 5 && files_ok && order_ok,
+                      "meeting: files .txt .html .log.txt .log.html .md queued",
+                      "%zu files, names ok %d, order ok %d (base %s)", nfiles, files_ok, order_ok, base);
+                check(f.n_out == 8, "meeting: nothing else queued at the end", "%zu rows", f.n_out);
+                gv_buf_free(&fin);
+        }
+        {
+                struct gv_item got;
+
+                memset(&got, 0, sizeof(got));
+                r = gv_store_item_get(f.s, item_id, &got);
+                check(r == GV_OK && got.status == GV_ITEM_DONE && agenda_len(&f, "architecture") == 0,
+                      "meeting: discussed item archived as done", "%s status %d", gv_strerror(r),
+                      (int)got.status);
+                gv_item_clear(&got);
+        }
+        say(&f, "@alice:example.org", "#info after the end");
+        check(f.n_out == 0 && mitem_count(&f, id) == before + 1,
+              "meeting: #info after the end is ignored", "%zu rows", f.n_out);
+        say(&f, "@alice:example.org", "!info after the end");
+        check(f.n_out == 1 && begins(f.out[0].body, "No meeting is running in this room"),
+              "meeting: !info after the end gets a reply", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        gv_buf_free(&text);
+        fx_close(&f, "meeting");
+}
+
+/* ---- events that are ignored ---- */
+
+static void test_ignored(void)
+{
+        struct fx f;
+        struct ev v;
+
+        if (fx_open(&f, NULL)) {
+                mk(&f, &v, "@alice:example.org", "#architecture From a notice");
+                v.e.msgtype = "m.notice";
+                (void)handle(&f, &v.e);
+                mk(&f, &v, "@alice:example.org", "!agenda");
+                v.e.msgtype = "m.notice";
+                (void)handle(&f, &v.e);
+                take(&f);
+                check(f.n_out == 0 && agenda_len(&f, "architecture") == 0,
+                      "m.notice events ignored", "%zu rows, %zu items", f.n_out,
+                      agenda_len(&f, "architecture"));
+                say(&f, "gavel", "!agenda");
+                say(&f, "gavel", "#architecture from the bot");
+                check(f.n_out == 0 && agenda_len(&f, "architecture") == 0,
+                      "the bot's own events ignored (bot_name)", "%zu rows", f.n_out);
+                mk(&f, &v, "@alice:example.org", "!agenda");
+                v.e.event_id = "";
+                (void)handle(&f, &v.e);
+                mk(&f, &v, "@alice:example.org", "!agenda");
+                v.e.event_id = NULL;
+                (void)handle(&f, &v.e);
+                mk(&f, &v, "", "!agenda");
+                (void)handle(&f, &v.e);
+                take(&f);
+                check(f.n_out == 0, "events without ID or sender ignored", "%zu rows", f.n_out);
+                mk(&f, &v, "@alice:example.org", "/me waves #architecture nope");
+                v.e.msgtype = "m.emote";
+                (void)handle(&f, &v.e);
+                take(&f);
+                check(f.n_out == 0 && agenda_len(&f, "architecture") == 0,
+                      "m.emote is no tag and no command", "%zu rows", f.n_out);
+                say(&f, "@alice:example.org", "#topic outside a meeting");
+                check(f.n_out == 0, "#topic outside a meeting ignored like MeetBot", "%zu rows",
+                      f.n_out);
+                say(&f, "@alice:example.org", "!topic outside a meeting");
+                check(f.n_out == 1 && begins(f.out[0].body, "No meeting is running in this room"),
+                      "!topic outside a meeting gets a reply", "%zu rows", f.n_out);
+                say(&f, "@alice:example.org", "!nosuchcommand");
+                check(f.n_out == 1 && str_eq(f.out[0].body, "Unknown command !nosuchcommand. Try !help."),
+                      "unknown !command gets a reply", "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+                say(&f, "@alice:example.org", "#nosuchcommand");
+                check(f.n_out == 0, "unknown #word is a hashtag", "%zu rows", f.n_out);
+                fx_close(&f, "ignored");
+        }
+        if (fx_open(&f, "{\"user_id\": \"@gavel:example.org\"}")) {
+                say(&f, "@gavel:example.org", "!agenda");
+                check(f.n_out == 0, "the bot's own events ignored (user_id)", "%zu rows", f.n_out);
+                say(&f, "@alice:example.org", "!agenda");
+                check(f.n_out == 1, "others still answered", "%zu rows", f.n_out);
+                fx_close(&f, "user_id");
+        }
+}
+
+/* ---- the size limit ---- */
+
+static void test_limit(void)
+{
+        struct fx f;
+        char *big;
+
+        if (!fx_open(&f, "{\"max_message_bytes\": 1024}"))
+                return;
+        big = malloc(4096);
+        if (!big) {
+                check(false, "limit", "out of memory");
+                fx_close(&f, "limit");
+                return;
+        }
+        snprintf(big, 4096, "!agenda ");
+        memset(big + 8, 'x', 2000);
+        big[2008] = '\0';
+        say(&f, "@alice:example.org", big);
+        check(f.n_out == 1 &&
+              str_eq(f.out[0].body, "That message is 2008 bytes, over the 1024-byte limit; "
+                                    "nothing in it was done.") &&
+              str_eq(json_str(f.out[0].extra, "in_reply_to"), f.last_id),
+              "limit: an over-long command is refused naming the limit", "%zu rows, \"%s\"",
+              f.n_out, f.n_out ? show(f.out[0].body) : "-");
+
+        memcpy(big, "#architecture ", 14);
+        memset(big + 14, 'y', 2000);
+        big[2014] = '\0';
+        say(&f, "@alice:example.org", big);
+        check(f.n_out == 1 && has(f.out[0].body, "over the 1024-byte limit") &&
+              agenda_len(&f, "architecture") == 0, "limit: an over-long tag makes no item",
+              "%zu rows, %zu items", f.n_out, agenda_len(&f, "architecture"));
+
+        memset(big, 'z', 2000);
+        big[2000] = '\0';
+        say(&f, "@alice:example.org", big);
+        check(f.n_out == 0, "limit: over-long chatter gets no reply", "%zu rows", f.n_out);
+
+        /* Exactly at the limit is fine. */
+        memcpy(big, "#architecture ", 14);
+        memset(big + 14, 'w', 1010);
+        big[1024] = '\0';
+        say(&f, "@alice:example.org", big);
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") &&
+              agenda_len(&f, "architecture") == 1, "limit: a message of exactly the limit works",
+              "%zu rows, %zu items", f.n_out, agenda_len(&f, "architecture"));
+        /* One byte over. */
+        memcpy(big, "#architecture ", 14);
+        memset(big + 14, 'v', 1011);
+        big[1025] = '\0';
+        say(&f, "@alice:example.org", big);
+        check(f.n_out == 1 && has(f.out[0].body, "1025 bytes, over the 1024-byte limit") &&
+              agenda_len(&f, "architecture") == 1, "limit: one byte over is refused",
+              "%zu rows", f.n_out);
+        free(big);
+        fx_close(&f, "limit");
+}
+
+/* ---- hostile input ---- */
+
+static void test_hostile(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_item *items = NULL;
+        size_t n = 0;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        /* NUL inside body_len. */
+        mk(&f, &v, "@mallory:example.org", "#architecture foo\0bar cc @x");
+        v.e.body_len = sizeof("#architecture foo\0bar cc @x") - 1;
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK, "hostile: NUL bytes handled", "%s", gv_strerror(r));
+        /* Invalid UTF-8. */
+        say(&f, "@mallory:example.org", "#architecture caf\xc3 \xff\xfe \xed\xa0\x80 x");
+        /* Markup. */
+        say(&f, "@mallory:example.org", "#architecture <script>alert(1)</script> & \"q\" cc @x");
+        /* Control characters. */
+        say(&f, "@mallory:example.org", "#architecture bell\x07 esc\x1b[31m red");
+        r = gv_store_agenda(f.s, "architecture", &items, &n);
+        check(r == GV_OK && n == 4, "hostile: four items", "%s %zu", gv_strerror(r), n);
+        if (r == GV_OK && n == 4) {
+                check(str_eq(items[0].description, "foo\xef\xbf\xbd" "bar") &&
+                      str_eq(items[0].mentions, "@x"),
+                      "hostile: NUL stored as U+FFFD, nothing cut", "\"%s\" mentions \"%s\"",
+                      show(items[0].description), show(items[0].mentions));
+                check(gv_utf8_valid(items[1].description, strlen(items[1].description)) &&
+                      str_eq(items[1].description, "caf\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+                             "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd x"),
+                      "hostile: invalid UTF-8 stored cleaned", "\"%s\"", show(items[1].description));
+                check(str_eq(items[2].description, "<script>alert(1)</script> & \"q\""),
+                      "hostile: markup stored as text", "\"%s\"", show(items[2].description));
+                check(str_eq(items[3].description, "bell esc [31m red"),
+                      "hostile: control characters become spaces", "\"%s\"",
+                      show(items[3].description));
+        }
+        gv_items_free(items, n);
+        say(&f, "@bob:example.org", "!agenda");
+        check(f.n_out == 1 && has(f.out[0].body, "3. <script>alert(1)</script> & \"q\" (reporter") &&
+              has(f.out[0].html, "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot;") &&
+              !has(f.out[0].html, "<script") && gv_utf8_valid(f.out[0].html, strlen(f.out[0].html)),
+              "hostile: !agenda HTML escapes &lt;script&gt;", "html \"%s\"",
+              f.n_out ? show(f.out[0].html) : "-");
+
+        /* Commands with hostile arguments never fail the event. */
+        {
+                static const char *const bodies[] = {
+                        "!agenda take 1",
+                        "!agenda move 1",
+                        "!agenda move 1 99",
+                        "!agenda move -1 2",
+                        "!agenda frobnicate 1",
+                        "!agenda pin 0",
+                        "!agenda pin 18446744073709551616",
+                        "!agenda add",
+                        "!help",
+                        "!commands",
+                        "!vote yes",
+                        "\n\n\n",
+                        "",
+                        "!",
+                        "#",
+                        "> \n> \n",
+                        "!aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                };
+                bool ok = true;
+                size_t replies = 0;
+
+                for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+                        r = handle(&f, mk(&f, &v, "@mallory:example.org", bodies[i]));
+                        ok = ok && r == GV_OK;
+                        take(&f);
+                        replies += f.n_out;
+                        for (size_t j = 0; j < f.n_out; j++)
+                                ok = ok && strlen(f.out[j].body) < 4096 &&
+                                     gv_utf8_valid(f.out[j].body, strlen(f.out[j].body));
+                }
+                check(ok && replies >= 11, "hostile: odd commands answered, never an error",
+                      "ok %d, %zu replies", ok, replies);
+                check(agenda_len(&f, "architecture") == 4, "hostile: odd commands change nothing",
+                      "%zu items", agenda_len(&f, "architecture"));
+        }
+        say(&f, "@mallory:example.org",
+            "!aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        check(f.n_out == 1 && strlen(f.out[0].body) < 80 && has(f.out[0].body, "..."),
+              "hostile: a long unknown command is echoed cut", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        /* A NULL body with length 0. */
+        mk(&f, &v, "@mallory:example.org", NULL);
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && f.n_out == 0, "hostile: NULL body", "%s %zu", gv_strerror(r), f.n_out);
+        /* A huge echo is bounded. */
+        {
+                char body[600];
+
+                snprintf(body, sizeof(body), "!agenda ");
+                memset(body + 8, 'q', 500);
+                body[508] = '\0';
+                say(&f, "@mallory:example.org", body);
+                size_t run = 0, longest = 0;
+
+                for (const char *p = f.n_out ? f.out[0].body : ""; *p; p++) {
+                        run = *p == 'q' ? run + 1 : 0;
+                        longest = run > longest ? run : longest;
+                }
+                check(f.n_out == 1 && longest > 0 && longest <= GV_ECHO_MAX &&
+                      has(f.out[0].body, "q..."), "hostile: echoed text bounded by GV_ECHO_MAX",
+                      "%zu rows, longest echo %zu bytes", f.n_out, longest);
+        }
+        fx_close(&f, "hostile");
+}
+
+int main(int argc, char **argv)
+{
+        (void)argc;
+        (void)argv;
+        test_tag();
+        test_ack_variants();
+        test_agenda();
+        test_meeting();
+        test_ignored();
+        test_limit();
+        test_hostile();
+        printf("%u passed, %u failed\n", passed, failed);
+        return failed ? 1 : 0;
+}

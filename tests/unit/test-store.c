@@ -1,0 +1,966 @@
+/* tests/unit/test-store.c - store/store on ":memory:" and on a file: schema
+ * version, key-value, processed events, agenda items and their order,
+ * meetings, chairs, nicks, lines, meeting items and undo, votes, the outbox,
+ * transactions and savepoints. Prints "ok - name" or "FAIL - name: detail"
+ * per case and "N passed, M failed" at the end; exits 1 on a failure. */
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../store/store.h"
+#include "../../util/err.h"
+
+static unsigned passed, failed;
+static const char *prefix = "";        /* "file: " while the file store runs */
+
+__attribute__((format(printf, 3, 4)))
+static void check(bool ok, const char *name, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ok) {
+                passed++;
+                printf("ok - %s%s\n", prefix, name);
+                return;
+        }
+        failed++;
+        printf("FAIL - %s%s: ", prefix, name);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+static const char *nn(const char *s)
+{
+        return s ? s : "(null)";
+}
+
+/* Joins callback results: "a,b,c" or "a=2,b=1". */
+struct list {
+        char s[1024];
+};
+
+static void list_add(struct list *l, const char *text)
+{
+        size_t used = strlen(l->s);
+
+        snprintf(l->s + used, sizeof(l->s) - used, "%s%s", used ? "," : "", text);
+}
+
+static void on_nick(void *ud, const char *nick)
+{
+        list_add(ud, nick);
+}
+
+static void on_count(void *ud, const char *name, int64_t n)
+{
+        char t[256];
+
+        snprintf(t, sizeof(t), "%s=%" PRId64, name, n);
+        list_add(ud, t);
+}
+
+static int on_line(void *ud, int64_t ts, const char *nick, const char *text, bool action)
+{
+        char t[256];
+
+        snprintf(t, sizeof(t), "%" PRId64 "/%s/%s%s", ts, nick, text, action ? "/me" : "");
+        list_add(ud, t);
+        return 0;
+}
+
+static int on_line_stop(void *ud, int64_t ts, const char *nick, const char *text, bool action)
+{
+        (void)on_line(ud, ts, nick, text, action);
+        return 1;
+}
+
+/* The agenda's item IDs in shown order, "3,1,2". */
+static void agenda_ids(struct gv_store *s, const char *agenda, struct list *l)
+{
+        struct gv_item *items = NULL;
+        size_t n = 0;
+
+        l->s[0] = '\0';
+        if (gv_store_agenda(s, agenda, &items, &n) != GV_OK) {
+                snprintf(l->s, sizeof(l->s), "error");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char t[32];
+
+                snprintf(t, sizeof(t), "%" PRId64, items[i].id);
+                list_add(l, t);
+        }
+        gv_items_free(items, n);
+}
+
+static int64_t add_item(struct gv_store *s, const char *agenda, const char *desc,
+                        const char *event_id, int64_t created)
+{
+        struct gv_item it;
+        int64_t id = -1;
+
+        memset(&it, 0, sizeof(it));
+        it.agenda = (char *)agenda;
+        it.description = (char *)desc;
+        it.reporter = "@alice:example.org";
+        it.mentions = "@bob @carol:example.org";
+        it.room = "!room:example.org";
+        it.event_id = (char *)event_id;
+        it.created = created;
+        if (gv_store_item_add(s, &it, &id) != GV_OK)
+                return -1;
+        return id;
+}
+
+/* "A,B" from item IDs. */
+static void ids(struct list *l, int n, ...)
+{
+        va_list ap;
+
+        l->s[0] = '\0';
+        va_start(ap, n);
+        for (int i = 0; i < n; i++) {
+                char t[32];
+
+                snprintf(t, sizeof(t), "%" PRId64, va_arg(ap, int64_t));
+                list_add(l, t);
+        }
+        va_end(ap);
+}
+
+static void check_order(struct gv_store *s, const char *name, const char *agenda,
+                        struct list *want)
+{
+        struct list got;
+
+        agenda_ids(s, agenda, &got);
+        check(strcmp(got.s, want->s) == 0, name, "got [%s], want [%s]", got.s, want->s);
+}
+
+static int64_t count_rows(struct gv_store *s, const char *agenda)
+{
+        struct gv_item *items = NULL;
+        size_t n = 0;
+
+        if (gv_store_agenda(s, agenda, &items, &n) != GV_OK)
+                return -1;
+        gv_items_free(items, n);
+        return (int64_t)n;
+}
+
+/* ---- cases ---- */
+
+static void test_kv(struct gv_store *s)
+{
+        char *v = (char *)"untouched";
+        enum gv_err r;
+
+        r = gv_store_kv_get(s, "next_batch", &v);
+        check(r == GV_OK && v == NULL, "kv absent key", "got %s %s", gv_strerror(r), nn(v));
+        r = gv_store_kv_set(s, "next_batch", "s1_abc");
+        check(r == GV_OK, "kv set", "%s", gv_strerror(r));
+        r = gv_store_kv_get(s, "next_batch", &v);
+        check(r == GV_OK && str_eq(v, "s1_abc"), "kv get", "got %s \"%s\"", gv_strerror(r), nn(v));
+        free(v);
+        r = gv_store_kv_set(s, "next_batch", "s2_def");
+        if (r == GV_OK)
+                r = gv_store_kv_get(s, "next_batch", &v);
+        check(r == GV_OK && str_eq(v, "s2_def"), "kv overwrite", "got %s \"%s\"", gv_strerror(r),
+              nn(v));
+        free(v);
+        r = gv_store_kv_set(s, "empty", "");
+        if (r == GV_OK)
+                r = gv_store_kv_get(s, "empty", &v);
+        check(r == GV_OK && str_eq(v, ""), "kv empty value", "got %s \"%s\"", gv_strerror(r), nn(v));
+        free(v);
+        r = gv_store_kv_get(s, "NEXT_BATCH", &v);
+        check(r == GV_OK && v == NULL, "kv keys are case-sensitive", "got \"%s\"", nn(v));
+        free(v);
+}
+
+static void test_events(struct gv_store *s)
+{
+        bool seen = true;
+        enum gv_err r;
+
+        r = gv_store_event_seen(s, "$e1", &seen);
+        check(r == GV_OK && !seen, "event unseen", "got %s seen %d", gv_strerror(r), seen);
+        r = gv_store_event_mark(s, "$e1", 1000);
+        check(r == GV_OK, "event mark", "%s", gv_strerror(r));
+        r = gv_store_event_seen(s, "$e1", &seen);
+        check(r == GV_OK && seen, "event seen after mark", "got %s seen %d", gv_strerror(r), seen);
+        r = gv_store_event_mark(s, "$e1", 2000);
+        check(r == GV_OK, "event mark twice is fine", "%s", gv_strerror(r));
+        r = gv_store_event_seen(s, "$e1", &seen);
+        check(r == GV_OK && seen, "event still seen", "got %s seen %d", gv_strerror(r), seen);
+        r = gv_store_event_seen(s, "$e2", &seen);
+        check(r == GV_OK && !seen, "other event unseen", "got %s seen %d", gv_strerror(r), seen);
+}
+
+static void test_items(struct gv_store *s)
+{
+        struct gv_item it;
+        struct list want;
+        int64_t a, b, c, d, again;
+        enum gv_err r;
+
+        a = add_item(s, "arch", "Discuss keyframes", "$a", 1000);
+        b = add_item(s, "arch", "Discuss billing", "$b", 2000);
+        c = add_item(s, "arch", "No event", NULL, 3000);
+        d = add_item(s, "other", "Elsewhere", "$d", 4000);
+        check(a > 0 && b > 0 && c > 0 && d > 0 && a != b && b != c && c != d,
+              "item add gives distinct ids", "%" PRId64 " %" PRId64 " %" PRId64 " %" PRId64, a, b, c, d);
+        again = add_item(s, "arch", "Discuss keyframes (again)", "$a", 5000);
+        check(again == a, "item add same event_id gives the same id", "got %" PRId64 ", want %" PRId64,
+              again, a);
+        check(count_rows(s, "arch") == 3, "item add same event_id adds no row", "%" PRId64 " rows",
+              count_rows(s, "arch"));
+
+        memset(&it, 0, sizeof(it));
+        r = gv_store_item_get(s, a, &it);
+        check(r == GV_OK && it.id == a && str_eq(it.agenda, "arch") &&
+              str_eq(it.description, "Discuss keyframes") &&
+              str_eq(it.reporter, "@alice:example.org") &&
+              str_eq(it.mentions, "@bob @carol:example.org") &&
+              str_eq(it.room, "!room:example.org") && str_eq(it.event_id, "$a") &&
+              it.created == 1000 && it.position == 1 && !it.pinned &&
+              it.status == GV_ITEM_OPEN && it.discussed_in == 0,
+              "item get fields", "got %s \"%s\" pos %" PRId64 " status %d", gv_strerror(r),
+              nn(it.description), it.position, (int)it.status);
+        gv_item_clear(&it);
+        r = gv_store_item_get(s, c, &it);
+        check(r == GV_OK && it.event_id == NULL && it.position == 3, "item without event_id",
+              "got %s event_id %s pos %" PRId64, gv_strerror(r), nn(it.event_id), it.position);
+        gv_item_clear(&it);
+        r = gv_store_item_get(s, d, &it);
+        check(r == GV_OK && it.position == 1, "positions are per agenda", "pos %" PRId64,
+              it.position);
+        gv_item_clear(&it);
+        r = gv_store_item_get(s, 999999, &it);
+        check(r == GV_ENOTFOUND, "item get missing", "got %s", gv_strerror(r));
+        {
+                struct gv_item e;
+                int64_t id = 0;
+
+                memset(&e, 0, sizeof(e));
+                e.agenda = "arch";
+                e.description = "no mentions";
+                e.reporter = "r";
+                e.room = "!x";
+                r = gv_store_item_add(s, &e, &id);
+                if (r == GV_OK)
+                        r = gv_store_item_get(s, id, &it);
+                check(r == GV_OK && str_eq(it.mentions, ""), "item NULL mentions stored as \"\"",
+                      "got %s \"%s\"", gv_strerror(r), nn(it.mentions));
+                gv_item_clear(&it);
+                r = gv_store_item_set_status(s, id, GV_ITEM_DROPPED);
+                check(r == GV_OK && count_rows(s, "arch") == 3, "dropped item leaves the agenda",
+                      "%s, %" PRId64 " rows", gv_strerror(r), count_rows(s, "arch"));
+        }
+
+        ids(&want, 3, a, b, c);
+        check_order(s, "agenda by position", "arch", &want);
+
+        r = gv_store_item_set_pinned(s, c, true);
+        check(r == GV_OK, "item pin", "%s", gv_strerror(r));
+        ids(&want, 3, c, a, b);
+        check_order(s, "agenda pinned first", "arch", &want);
+
+        r = gv_store_item_set_status(s, a, GV_ITEM_POSTPONED);
+        check(r == GV_OK, "item postpone", "%s", gv_strerror(r));
+        ids(&want, 3, c, b, a);
+        check_order(s, "agenda postponed last", "arch", &want);
+
+        r = gv_store_item_set_status(s, b, GV_ITEM_DONE);
+        ids(&want, 2, c, a);
+        check_order(s, "agenda hides done items", "arch", &want);
+        r = gv_store_item_set_status(s, b, GV_ITEM_OPEN);
+        r = r ? r : gv_store_item_set_pinned(s, c, false);
+        r = r ? r : gv_store_item_set_status(s, a, GV_ITEM_OPEN);
+        ids(&want, 3, a, b, c);
+        check(r == GV_OK, "item reopen and unpin", "%s", gv_strerror(r));
+        check_order(s, "agenda back to position order", "arch", &want);
+
+        r = gv_store_item_set_discussed(s, b, 42);
+        if (r == GV_OK)
+                r = gv_store_item_get(s, b, &it);
+        check(r == GV_OK && it.discussed_in == 42, "item set discussed", "got %s %" PRId64,
+              gv_strerror(r), it.discussed_in);
+        gv_item_clear(&it);
+        ids(&want, 1, d);
+        check_order(s, "agendas are separate", "other", &want);
+        check(count_rows(s, "nosuch") == 0, "unknown agenda is empty", "%" PRId64,
+              count_rows(s, "nosuch"));
+}
+
+static void test_move(struct gv_store *s)
+{
+        struct list want;
+        int64_t m1 = add_item(s, "mv", "one", NULL, 1), m2 = add_item(s, "mv", "two", NULL, 2);
+        int64_t m3 = add_item(s, "mv", "three", NULL, 3), m4 = add_item(s, "mv", "four", NULL, 4);
+        struct gv_item *items = NULL;
+        size_t n = 0;
+        bool renumbered = true;
+        enum gv_err r;
+        int64_t m5;
+
+        r = gv_store_item_move(s, "mv", m4, m2);
+        ids(&want, 4, m1, m4, m2, m3);
+        check(r == GV_OK, "move before another", "%s", gv_strerror(r));
+        check_order(s, "move before another: order", "mv", &want);
+        r = gv_store_item_move(s, "mv", m1, 0);
+        ids(&want, 4, m4, m2, m3, m1);
+        check(r == GV_OK, "move to the end", "%s", gv_strerror(r));
+        check_order(s, "move to the end: order", "mv", &want);
+        r = gv_store_item_move(s, "mv", m3, m4);
+        ids(&want, 4, m3, m4, m2, m1);
+        check(r == GV_OK, "move to the front", "%s", gv_strerror(r));
+        check_order(s, "move to the front: order", "mv", &want);
+        r = gv_store_agenda(s, "mv", &items, &n);
+        for (size_t i = 0; r == GV_OK && i < n; i++)
+                renumbered = renumbered && items[i].position == (int64_t)i + 1;
+        check(r == GV_OK && n == 4 && renumbered, "move renumbers positions 1..n", "got %s n %zu",
+              gv_strerror(r), n);
+        gv_items_free(items, n);
+
+        /* A new item after moves still goes last. */
+        m5 = add_item(s, "mv", "five", NULL, 5);
+        ids(&want, 5, m3, m4, m2, m1, m5);
+        check_order(s, "add after moves goes last", "mv", &want);
+
+        /* Moving an item before itself leaves the agenda as it was. */
+        r = gv_store_item_move(s, "mv", m2, m2);
+        ids(&want, 5, m3, m4, m2, m1, m5);
+        check(r == GV_OK, "move before itself", "%s", gv_strerror(r));
+        check_order(s, "move before itself changes nothing", "mv", &want);
+}
+
+static void test_close_meeting(struct gv_store *s)
+{
+        struct gv_item it;
+        int64_t x1 = add_item(s, "cl", "discussed", NULL, 1);
+        int64_t x2 = add_item(s, "cl", "discussed pinned", NULL, 2);
+        int64_t x3 = add_item(s, "cl", "postponed", NULL, 3);
+        int64_t x4 = add_item(s, "cl", "untouched", NULL, 4);
+        int64_t x5 = add_item(s, "cl", "other meeting", NULL, 5);
+        int64_t y1 = add_item(s, "cl2", "other agenda postponed", NULL, 6);
+        static const struct {
+                const char *name;
+                int which;
+                enum gv_item_status st;
+                bool pinned;
+        } want[] = {
+                { "close: discussed unpinned -> done", 1, GV_ITEM_DONE, false },
+                { "close: discussed pinned stays open", 2, GV_ITEM_OPEN, true },
+                { "close: postponed -> open", 3, GV_ITEM_OPEN, false },
+                { "close: undiscussed stays open", 4, GV_ITEM_OPEN, false },
+                { "close: discussed in another meeting stays", 5, GV_ITEM_OPEN, false },
+                { "close: other agenda untouched", 6, GV_ITEM_POSTPONED, false },
+        };
+        int64_t idv[7] = { 0, x1, x2, x3, x4, x5, y1 };
+        enum gv_err r = GV_OK;
+
+        r = r ? r : gv_store_item_set_discussed(s, x1, 7);
+        r = r ? r : gv_store_item_set_discussed(s, x2, 7);
+        r = r ? r : gv_store_item_set_pinned(s, x2, true);
+        r = r ? r : gv_store_item_set_status(s, x3, GV_ITEM_POSTPONED);
+        r = r ? r : gv_store_item_set_discussed(s, x5, 8);
+        r = r ? r : gv_store_item_set_status(s, y1, GV_ITEM_POSTPONED);
+        r = r ? r : gv_store_agenda_close_meeting(s, "cl", 7);
+        check(r == GV_OK, "agenda_close_meeting", "%s", gv_strerror(r));
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                memset(&it, 0, sizeof(it));
+                r = gv_store_item_get(s, idv[want[i].which], &it);
+                check(r == GV_OK && it.status == want[i].st && it.pinned == want[i].pinned,
+                      want[i].name, "got %s status %d pinned %d", gv_strerror(r), (int)it.status,
+                      it.pinned);
+                gv_item_clear(&it);
+        }
+        check(count_rows(s, "cl") == 4, "close: agenda shows the four left", "%" PRId64,
+              count_rows(s, "cl"));
+}
+
+static void test_meetings(struct gv_store *s, int64_t *meeting)
+{
+        struct gv_meeting m, got;
+        int64_t id = 0, id2 = 0, id3 = 0, again = 0;
+        enum gv_err r;
+
+        memset(&m, 0, sizeof(m));
+        m.room = "!room:example.org";
+        m.name = "Arch call";
+        m.agenda = "arch";
+        m.starter = "alice";
+        m.started = 1494248444000LL;
+        r = gv_store_meeting_start(s, &m, &id);
+        check(r == GV_OK && id > 0, "meeting start", "got %s id %" PRId64, gv_strerror(r), id);
+
+        memset(&got, 0, sizeof(got));
+        r = gv_store_meeting_running(s, "!room:example.org", &got);
+        check(r == GV_OK && got.id == id && str_eq(got.room, "!room:example.org") &&
+              str_eq(got.name, "Arch call") && str_eq(got.agenda, "arch") &&
+              str_eq(got.starter, "alice") && got.started == 1494248444000LL && got.ended == 0 &&
+              got.topic == 0, "meeting running fields", "got %s id %" PRId64 " name \"%s\"",
+              gv_strerror(r), got.id, nn(got.name));
+        gv_meeting_clear(&got);
+
+        r = gv_store_meeting_running(s, "!other:example.org", &got);
+        check(r == GV_ENOTFOUND, "meeting running in another room", "got %s", gv_strerror(r));
+
+        r = gv_store_meeting_start(s, &m, &again);
+        check(r != GV_OK, "second running meeting in the same room rejected", "got %s id %" PRId64,
+              gv_strerror(r), again);
+        r = gv_store_meeting_running(s, "!room:example.org", &got);
+        check(r == GV_OK && got.id == id, "first meeting still the running one",
+              "got %s id %" PRId64, gv_strerror(r), got.id);
+        gv_meeting_clear(&got);
+
+        m.room = "!other:example.org";
+        r = gv_store_meeting_start(s, &m, &id2);
+        check(r == GV_OK && id2 != id, "meeting in another room at the same time", "got %s",
+              gv_strerror(r));
+
+        r = gv_store_meeting_set_name(s, id, "Renamed call");
+        if (r == GV_OK)
+                r = gv_store_meeting_get(s, id, &got);
+        check(r == GV_OK && str_eq(got.name, "Renamed call"), "meeting set name", "got %s \"%s\"",
+              gv_strerror(r), nn(got.name));
+        gv_meeting_clear(&got);
+
+        {
+                struct gv_mitem t;
+                int64_t tid = 0;
+
+                memset(&t, 0, sizeof(t));
+                t.ts = 1;
+                t.nick = "alice";
+                t.kind = GV_M_TOPIC;
+                t.text = "first topic";
+                r = gv_store_mitem_add(s, id, &t, &tid);
+                if (r == GV_OK)
+                        r = gv_store_meeting_set_topic(s, id, tid);
+                if (r == GV_OK)
+                        r = gv_store_meeting_get(s, id, &got);
+                check(r == GV_OK && got.topic == tid && tid > 0, "meeting set topic",
+                      "got %s topic %" PRId64 " want %" PRId64, gv_strerror(r), got.topic, tid);
+                gv_meeting_clear(&got);
+                r = gv_store_meeting_set_topic(s, id, 0);
+                if (r == GV_OK)
+                        r = gv_store_meeting_get(s, id, &got);
+                check(r == GV_OK && got.topic == 0, "meeting clear topic", "got %s topic %" PRId64,
+                      gv_strerror(r), got.topic);
+                gv_meeting_clear(&got);
+        }
+
+        r = gv_store_meeting_end(s, id2, 1494250000000LL);
+        check(r == GV_OK, "meeting end", "%s", gv_strerror(r));
+        r = gv_store_meeting_running(s, "!other:example.org", &got);
+        check(r == GV_ENOTFOUND, "ended meeting is not running", "got %s", gv_strerror(r));
+        r = gv_store_meeting_get(s, id2, &got);
+        check(r == GV_OK && got.ended == 1494250000000LL, "meeting get after end",
+              "got %s ended %" PRId64, gv_strerror(r), got.ended);
+        gv_meeting_clear(&got);
+        r = gv_store_meeting_start(s, &m, &id3);
+        check(r == GV_OK && id3 != id2, "new meeting after the end", "got %s", gv_strerror(r));
+        r = gv_store_meeting_running(s, "!other:example.org", &got);
+        check(r == GV_OK && got.id == id3, "the new meeting runs", "got %s id %" PRId64,
+              gv_strerror(r), got.id);
+        gv_meeting_clear(&got);
+        r = gv_store_meeting_get(s, 999999, &got);
+        check(r == GV_ENOTFOUND, "meeting get missing", "got %s", gv_strerror(r));
+        *meeting = id;
+}
+
+static void test_chairs_nicks(struct gv_store *s, int64_t meeting, int64_t other)
+{
+        struct list l;
+        bool is = false;
+        enum gv_err r;
+
+        r = gv_store_chair_set(s, meeting, "Alice", true);
+        check(r == GV_OK, "chair set", "%s", gv_strerror(r));
+        r = gv_store_chair_is(s, meeting, "alice", &is);
+        check(r == GV_OK && is, "chair is, lower case", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_is(s, meeting, "ALICE", &is);
+        check(r == GV_OK && is, "chair is, upper case", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_is(s, meeting, "bob", &is);
+        check(r == GV_OK && !is, "not a chair", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_is(s, other, "alice", &is);
+        check(r == GV_OK && !is, "chairs are per meeting", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_set(s, meeting, "aLiCe", true);
+        r = r ? r : gv_store_chair_set(s, meeting, "bob", true);
+        l.s[0] = '\0';
+        r = r ? r : gv_store_chairs(s, meeting, on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "Alice,bob") == 0, "chairs listed once each",
+              "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_chair_set(s, meeting, "BOB", false);
+        l.s[0] = '\0';
+        r = r ? r : gv_store_chairs(s, meeting, on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "Alice") == 0, "unchair case-insensitive", "got %s [%s]",
+              gv_strerror(r), l.s);
+        r = gv_store_chair_is(s, meeting, "bob", &is);
+        check(r == GV_OK && !is, "unchaired is no chair", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_set(s, meeting, "nobody", false);
+        check(r == GV_OK, "unchair someone who is not a chair", "%s", gv_strerror(r));
+
+        r = gv_store_nick_add(s, meeting, "carol");
+        r = r ? r : gv_store_nick_add(s, meeting, "CAROL");
+        r = r ? r : gv_store_nick_add(s, meeting, "dave");
+        l.s[0] = '\0';
+        r = r ? r : gv_store_nicks(s, meeting, on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "carol,dave") == 0, "nicks deduplicated case-insensitively",
+              "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_nicks(s, other, on_nick, &l);
+        check(r == GV_OK && l.s[0] == '\0', "nicks are per meeting", "got [%s]", l.s);
+}
+
+static void test_lines(struct gv_store *s, int64_t meeting, int64_t other)
+{
+        static const struct {
+                const char *nick;
+                int n;
+        } who[] = { { "bob", 2 }, { "zed", 4 }, { "alice", 2 }, { "carol", 1 } };
+        struct list l;
+        int64_t ts = 100;
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < sizeof(who) / sizeof(who[0]); i++)
+                for (int k = 0; k < who[i].n && r == GV_OK; k++)
+                        r = gv_store_line_add(s, meeting, ts++, who[i].nick, "hello", false, NULL);
+        r = r ? r : gv_store_line_add(s, meeting, ts++, "carol", "waves", true, "$ev");
+        r = r ? r : gv_store_line_add(s, other, ts++, "zed", "elsewhere", false, NULL);
+        check(r == GV_OK, "line add", "%s", gv_strerror(r));
+        l.s[0] = '\0';
+        r = gv_store_line_counts(s, meeting, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "zed=4,alice=2,bob=2,carol=2") == 0,
+              "line counts: most first, then nick", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, other, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "110/zed/elsewhere") == 0, "lines per meeting",
+              "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, meeting, on_line, &l);
+        check(r == GV_OK && strncmp(l.s, "100/bob/hello,101/bob/hello,102/zed/hello,", 42) == 0 &&
+              strstr(l.s, ",109/carol/waves/me") && !strstr(l.s, "elsewhere"),
+              "lines in order with the action flag", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, meeting, on_line_stop, &l);
+        check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0, "lines callback stops",
+              "got %s [%s]", gv_strerror(r), l.s);
+        /* The statement is reset after a stop: it runs again from the start. */
+        l.s[0] = '\0';
+        r = gv_store_lines(s, meeting, on_line_stop, &l);
+        check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0, "lines again after a stop",
+              "got %s [%s]", gv_strerror(r), l.s);
+}
+
+static void test_mitems(struct gv_store *s, int64_t meeting, int64_t item)
+{
+        struct gv_mitem it, out;
+        struct gv_mitem *v = NULL;
+        struct gv_meeting m;
+        size_t n = 0;
+        int64_t t1 = 0, i1 = 0, t2 = 0, i2 = 0, last = -1;
+        enum gv_err r;
+
+        memset(&out, 0, sizeof(out));
+        /* A fresh meeting: nothing to undo. */
+        r = gv_store_mitem_undo(s, meeting, &out);
+        check(r == GV_ENOTFOUND, "undo with no items", "got %s", gv_strerror(r));
+        r = gv_store_last_topic(s, meeting, &last);
+        check(r == GV_OK && last == 0, "last topic with none", "got %s %" PRId64, gv_strerror(r), last);
+
+        memset(&it, 0, sizeof(it));
+        it.nick = "alice";
+        it.ts = 10;
+        it.kind = GV_M_TOPIC;
+        it.text = "Discuss keyframes";
+        it.agenda_item = item;
+        r = gv_store_mitem_add(s, meeting, &it, &t1);
+        it.ts = 11;
+        it.kind = GV_M_INFO;
+        it.text = "keyframes are hard";
+        it.topic = t1;
+        it.agenda_item = 0;
+        r = r ? r : gv_store_mitem_add(s, meeting, &it, &i1);
+        it.ts = 12;
+        it.kind = GV_M_TOPIC;
+        it.text = "second topic";
+        it.topic = 0;
+        r = r ? r : gv_store_mitem_add(s, meeting, &it, &t2);
+        it.ts = 13;
+        it.nick = "bob";
+        it.kind = GV_M_ACTION;
+        it.text = "bob to write it up";
+        it.topic = t2;
+        r = r ? r : gv_store_mitem_add(s, meeting, &it, &i2);
+        check(r == GV_OK && t1 < i1 && i1 < t2 && t2 < i2, "mitem add", "got %s", gv_strerror(r));
+        r = gv_store_mitem_add(s, meeting, &it, NULL);
+        check(r == GV_OK, "mitem add with NULL id", "%s", gv_strerror(r));
+        memset(&out, 0, sizeof(out));
+        r = gv_store_mitem_undo(s, meeting, &out);
+        gv_mitem_clear(&out);
+
+        r = gv_store_mitems(s, meeting, &v, &n);
+        check(r == GV_OK && n == 4 && v[0].id == t1 && v[0].kind == GV_M_TOPIC &&
+              v[0].agenda_item == item && v[0].topic == 0 && str_eq(v[0].nick, "alice") &&
+              v[1].id == i1 && v[1].topic == t1 && str_eq(v[1].text, "keyframes are hard") &&
+              v[3].id == i2 && v[3].kind == GV_M_ACTION && v[3].ts == 13 && str_eq(v[3].nick, "bob"),
+              "mitems in order with fields", "got %s n %zu", gv_strerror(r), n);
+        gv_mitems_free(v, n);
+
+        r = gv_store_last_topic(s, meeting, &last);
+        check(r == GV_OK && last == t2, "last topic", "got %s %" PRId64 " want %" PRId64,
+              gv_strerror(r), last, t2);
+        r = gv_store_meeting_set_topic(s, meeting, t2);
+        check(r == GV_OK, "meeting topic set to the second topic", "%s", gv_strerror(r));
+
+        memset(&out, 0, sizeof(out));
+        r = gv_store_mitem_undo(s, meeting, &out);
+        check(r == GV_OK && out.id == i2 && out.kind == GV_M_ACTION &&
+              str_eq(out.text, "bob to write it up") && str_eq(out.nick, "bob") && out.topic == t2,
+              "undo returns the newest", "got %s id %" PRId64 " \"%s\"", gv_strerror(r), out.id,
+              nn(out.text));
+        gv_mitem_clear(&out);
+        r = gv_store_mitem_undo(s, meeting, &out);
+        check(r == GV_OK && out.id == t2 && out.kind == GV_M_TOPIC, "undo the second topic",
+              "got %s id %" PRId64, gv_strerror(r), out.id);
+        gv_mitem_clear(&out);
+        r = gv_store_mitems(s, meeting, &v, &n);
+        check(r == GV_OK && n == 2, "undo removed two rows", "got %s n %zu", gv_strerror(r), n);
+        gv_mitems_free(v, n);
+        r = gv_store_last_topic(s, meeting, &last);
+        check(r == GV_OK && last == t1, "last topic after undo", "got %s %" PRId64, gv_strerror(r),
+              last);
+        memset(&m, 0, sizeof(m));
+        r = gv_store_meeting_get(s, meeting, &m);
+        check(r == GV_OK && m.topic == 0, "undone topic no longer the meeting's topic",
+              "got %s topic %" PRId64, gv_strerror(r), m.topic);
+        gv_meeting_clear(&m);
+        {
+                struct gv_item *d = NULL;
+                size_t dn = 0;
+
+                r = gv_store_items_discussed(s, meeting, &d, &dn);
+                check(r == GV_OK && dn == 1 && d[0].id == item, "items discussed via topics",
+                      "got %s n %zu", gv_strerror(r), dn);
+                gv_items_free(d, dn);
+        }
+        r = gv_store_mitem_undo(s, meeting, &out);
+        gv_mitem_clear(&out);
+        r = r ? r : gv_store_mitem_undo(s, meeting, &out);
+        gv_mitem_clear(&out);
+        check(r == GV_OK, "undo everything", "%s", gv_strerror(r));
+        r = gv_store_mitem_undo(s, meeting, &out);
+        check(r == GV_ENOTFOUND, "undo when empty again", "got %s", gv_strerror(r));
+}
+
+static void test_votes(struct gv_store *s, int64_t meeting)
+{
+        struct gv_vote v;
+        struct list l;
+        int64_t id = 0, id2 = 0;
+        enum gv_err r;
+
+        memset(&v, 0, sizeof(v));
+        r = gv_store_vote_current(s, meeting, &v);
+        check(r == GV_ENOTFOUND, "no vote open", "got %s", gv_strerror(r));
+        r = gv_store_vote_open(s, meeting, "Ship it?", "Yes, No", 500, &id);
+        check(r == GV_OK && id > 0, "vote open", "got %s", gv_strerror(r));
+        r = gv_store_vote_current(s, meeting, &v);
+        check(r == GV_OK && v.id == id && str_eq(v.question, "Ship it?") &&
+              str_eq(v.options, "Yes, No") && v.opened == 500, "vote current", "got %s \"%s\"",
+              gv_strerror(r), nn(v.question));
+        gv_vote_clear(&v);
+        r = gv_store_vote_cast(s, id, "alice", "Yes", 501);
+        r = r ? r : gv_store_vote_cast(s, id, "bob", "No", 502);
+        r = r ? r : gv_store_vote_cast(s, id, "carol", "Yes", 503);
+        r = r ? r : gv_store_vote_cast(s, id, "alice", "No", 504);
+        check(r == GV_OK, "vote cast and recast", "%s", gv_strerror(r));
+        l.s[0] = '\0';
+        r = gv_store_vote_tally(s, id, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "No=2,Yes=1") == 0, "vote tally: recast replaces",
+              "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_vote_cast(s, id, "dave", "Yes", 505);
+        l.s[0] = '\0';
+        r = r ? r : gv_store_vote_tally(s, id, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "No=2,Yes=2") == 0, "vote tally: ties by choice",
+              "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_vote_close(s, id, 600);
+        check(r == GV_OK, "vote close", "%s", gv_strerror(r));
+        r = gv_store_vote_current(s, meeting, &v);
+        check(r == GV_ENOTFOUND, "no vote open after close", "got %s", gv_strerror(r));
+        l.s[0] = '\0';
+        r = gv_store_vote_tally(s, id, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "No=2,Yes=2") == 0, "tally kept after close",
+              "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_vote_open(s, meeting, "Again?", "A, B", 700, &id2);
+        r = r ? r : gv_store_vote_current(s, meeting, &v);
+        check(r == GV_OK && v.id == id2 && id2 != id, "a second vote", "got %s", gv_strerror(r));
+        gv_vote_clear(&v);
+        l.s[0] = '\0';
+        r = gv_store_vote_tally(s, id2, on_count, &l);
+        check(r == GV_OK && l.s[0] == '\0', "a new vote has no ballots", "got [%s]", l.s);
+}
+
+static void test_outbox(struct gv_store *s)
+{
+        struct gv_out o, o2, o3;
+        enum gv_err r;
+
+        memset(&o, 0, sizeof(o));
+        r = gv_store_outbox_next(s, 0, &o);
+        check(r == GV_ENOTFOUND, "outbox empty", "got %s", gv_strerror(r));
+        r = gv_store_outbox_add(s, "message", "!room:example.org", "hello", "<b>hello</b>",
+                                "{\"msgtype\":\"m.notice\"}", 10);
+        r = r ? r : gv_store_outbox_add(s, "reaction", "!room:example.org", "\xf0\x9f\x91\x80",
+                                        NULL, "{\"event_id\":\"$e\"}", 11);
+        r = r ? r : gv_store_outbox_add(s, "file", "meeting.txt", "minutes", NULL, NULL, 12);
+        check(r == GV_OK, "outbox add", "%s", gv_strerror(r));
+
+        r = gv_store_outbox_next(s, 0, &o);
+        check(r == GV_OK && str_eq(o.kind, "message") && str_eq(o.room, "!room:example.org") &&
+              str_eq(o.body, "hello") && str_eq(o.html, "<b>hello</b>") &&
+              str_eq(o.extra, "{\"msgtype\":\"m.notice\"}"), "outbox next: oldest first",
+              "got %s kind %s", gv_strerror(r), nn(o.kind));
+        memset(&o2, 0, sizeof(o2));
+        r = gv_store_outbox_next(s, o.id, &o2);
+        check(r == GV_OK && o2.id > o.id && str_eq(o2.kind, "reaction") && o2.html == NULL &&
+              str_eq(o2.body, "\xf0\x9f\x91\x80"), "outbox next after id", "got %s kind %s",
+              gv_strerror(r), nn(o2.kind));
+        r = gv_store_outbox_sent(s, o2.id, 20);
+        check(r == GV_OK, "outbox sent", "%s", gv_strerror(r));
+        memset(&o3, 0, sizeof(o3));
+        r = gv_store_outbox_next(s, o.id, &o3);
+        check(r == GV_OK && str_eq(o3.kind, "file") && str_eq(o3.room, "meeting.txt") &&
+              o3.extra == NULL && o3.html == NULL, "outbox skips sent rows", "got %s kind %s",
+              gv_strerror(r), nn(o3.kind));
+        gv_out_clear(&o3);
+        r = gv_store_outbox_next(s, 0, &o3);
+        check(r == GV_OK && o3.id == o.id, "outbox unsent first row still first",
+              "got %s id %" PRId64, gv_strerror(r), o3.id);
+        gv_out_clear(&o3);
+        r = gv_store_outbox_sent(s, o.id, 21);
+        r = r ? r : gv_store_outbox_next(s, 0, &o3);
+        check(r == GV_OK && str_eq(o3.kind, "file"), "outbox after sending the first",
+              "got %s kind %s", gv_strerror(r), nn(o3.kind));
+        r = gv_store_outbox_sent(s, o3.id, 22);
+        gv_out_clear(&o3);
+        r = r ? r : gv_store_outbox_next(s, 0, &o3);
+        check(r == GV_ENOTFOUND, "outbox drained", "got %s", gv_strerror(r));
+        gv_out_clear(&o);
+        gv_out_clear(&o2);
+        gv_out_clear(&o3);
+}
+
+static void test_transactions(struct gv_store *s)
+{
+        char *v = NULL;
+        int64_t before, after;
+        enum gv_err r;
+
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_kv_set(s, "tx", "1");
+        r = r ? r : gv_store_savepoint(s);
+        r = r ? r : gv_store_kv_set(s, "tx", "2");
+        check(r == GV_OK, "savepoint setup", "%s", gv_strerror(r));
+        before = count_rows(s, "sp");
+        (void)add_item(s, "sp", "inside the savepoint", "$sp", 1);
+        check(count_rows(s, "sp") == before + 1, "item visible inside the savepoint",
+              "%" PRId64, count_rows(s, "sp"));
+        gv_store_rollback_savepoint(s);
+        r = gv_store_kv_get(s, "tx", &v);
+        check(r == GV_OK && str_eq(v, "1"), "rollback_savepoint discards kv", "got \"%s\"", nn(v));
+        free(v);
+        v = NULL;
+        after = count_rows(s, "sp");
+        check(after == before, "rollback_savepoint discards the item", "%" PRId64 " rows", after);
+        r = gv_store_savepoint(s);
+        r = r ? r : gv_store_kv_set(s, "tx", "3");
+        r = r ? r : gv_store_release(s);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK, "savepoint release and commit", "%s", gv_strerror(r));
+        r = gv_store_kv_get(s, "tx", &v);
+        check(r == GV_OK && str_eq(v, "3"), "released savepoint kept", "got \"%s\"", nn(v));
+        free(v);
+        v = NULL;
+
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_kv_set(s, "tx", "4");
+        r = r ? r : gv_store_kv_set(s, "tx-new", "x");
+        (void)add_item(s, "sp", "rolled back", "$rb", 1);
+        check(r == GV_OK, "begin", "%s", gv_strerror(r));
+        gv_store_rollback(s);
+        r = gv_store_kv_get(s, "tx", &v);
+        check(r == GV_OK && str_eq(v, "3"), "rollback discards the update", "got \"%s\"", nn(v));
+        free(v);
+        v = (char *)"untouched";
+        r = gv_store_kv_get(s, "tx-new", &v);
+        check(r == GV_OK && v == NULL, "rollback discards the insert", "got \"%s\"", nn(v));
+        check(count_rows(s, "sp") == before, "rollback discards the item", "%" PRId64,
+              count_rows(s, "sp"));
+        gv_store_rollback(s);   /* no transaction: harmless */
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK, "begin after rollback", "%s", gv_strerror(r));
+        r = gv_store_commit(s);
+        check(r != GV_OK, "commit without a transaction fails", "got %s", gv_strerror(r));
+}
+
+static void test_all_on(struct gv_store *s, const char *where)
+{
+        int64_t meeting = 0, other = 0;
+        struct gv_meeting m;
+        int64_t item;
+        char name[128];
+
+        (void)where;
+        test_kv(s);
+        test_events(s);
+        test_items(s);
+        test_move(s);
+        test_close_meeting(s);
+        test_meetings(s, &meeting);
+        memset(&m, 0, sizeof(m));
+        m.room = "!third:example.org";
+        m.name = "x";
+        m.agenda = "arch";
+        m.starter = "bob";
+        m.started = 1;
+        snprintf(name, sizeof(name), "second meeting for per-meeting checks (%s)", where);
+        check(gv_store_meeting_start(s, &m, &other) == GV_OK, name, "failed");
+        test_chairs_nicks(s, meeting, other);
+        test_lines(s, meeting, other);
+        item = add_item(s, "arch", "for a topic", "$topic-item", 1);
+        test_mitems(s, other, item);
+        test_votes(s, meeting);
+        test_outbox(s);
+        test_transactions(s);
+}
+
+static void test_memory(void)
+{
+        struct gv_store *s = NULL;
+        enum gv_err r = gv_store_open(":memory:", &s);
+
+        check(r == GV_OK && s, "open :memory:", "%s", gv_strerror(r));
+        if (r != GV_OK)
+                return;
+        check(gv_store_schema_version(s) == 1, "schema version 1 after open", "got %d",
+              gv_store_schema_version(s));
+        test_all_on(s, ":memory:");
+        gv_store_free(s);
+}
+
+static void remove_db(const char *path)
+{
+        char p[600];
+
+        unlink(path);
+        snprintf(p, sizeof(p), "%s-wal", path);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", path);
+        unlink(p);
+}
+
+static void test_file(void)
+{
+        char dir[] = "/tmp/gavel-test-store-XXXXXX";
+        char path[512];
+        struct gv_store *s = NULL;
+        char *v = NULL;
+        bool seen = false;
+        int64_t id = 0;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/gavel.db", dir);
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == 1, "open a new file: version 1",
+              "got %s", gv_strerror(r));
+        if (r == GV_OK) {
+                r = gv_store_begin(s);
+                r = r ? r : gv_store_kv_set(s, "next_batch", "s42");
+                r = r ? r : gv_store_event_mark(s, "$persist", 5);
+                if (r == GV_OK)
+                        id = add_item(s, "arch", "persisted item", "$pi", 7);
+                r = r ? r : gv_store_commit(s);
+                check(r == GV_OK && id > 0, "write to the file", "%s", gv_strerror(r));
+                gv_store_free(s);
+                s = NULL;
+        }
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == 1, "reopen keeps version 1", "got %s",
+              gv_strerror(r));
+        if (r == GV_OK) {
+                struct gv_item it;
+
+                r = gv_store_kv_get(s, "next_batch", &v);
+                check(r == GV_OK && str_eq(v, "s42"), "reopen keeps kv", "got \"%s\"", nn(v));
+                free(v);
+                r = gv_store_event_seen(s, "$persist", &seen);
+                check(r == GV_OK && seen, "reopen keeps processed events", "seen %d", seen);
+                memset(&it, 0, sizeof(it));
+                r = gv_store_item_get(s, id, &it);
+                check(r == GV_OK && str_eq(it.description, "persisted item"), "reopen keeps items",
+                      "got %s \"%s\"", gv_strerror(r), nn(it.description));
+                gv_item_clear(&it);
+                check(add_item(s, "arch", "dup", "$pi", 8) == id, "reopen: event_id dedup holds",
+                      "new row");
+                gv_store_free(s);
+                s = NULL;
+        }
+        /* Everything else on a file too. */
+        remove_db(path);
+        r = gv_store_open(path, &s);
+        if (r == GV_OK) {
+                prefix = "file: ";
+                test_all_on(s, "file");
+                prefix = "";
+                gv_store_free(s);
+                s = NULL;
+        } else {
+                check(false, "open a fresh file", "%s", gv_strerror(r));
+        }
+        /* A schema newer than this build is refused. */
+        {
+                sqlite3 *db = NULL;
+
+                if (sqlite3_open(path, &db) == SQLITE_OK)
+                        (void)sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL);
+                sqlite3_close(db);
+                r = gv_store_open(path, &s);
+                check(r != GV_OK && s == NULL, "newer schema refused", "got %s", gv_strerror(r));
+                gv_store_free(s);
+        }
+        remove_db(path);
+        rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+        (void)argc;
+        (void)argv;
+        test_memory();
+        test_file();
+        printf("%u passed, %u failed\n", passed, failed);
+        return failed ? 1 : 0;
+}
