@@ -25,7 +25,8 @@ GV_MUST_CHECK enum gv_err gv_buf_adds(struct gv_buf *b, const char *s);
 GV_MUST_CHECK enum gv_err gv_buf_addc(struct gv_buf *b, char c);
 GV_MUST_CHECK enum gv_err gv_buf_printf(struct gv_buf *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-GV_MUST_CHECK enum gv_err gv_buf_vprintf(struct gv_buf *b, const char *fmt, va_list ap);
+GV_MUST_CHECK enum gv_err gv_buf_vprintf(struct gv_buf *b, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 /* "" when empty, never NULL */
 const char *gv_buf_str(const struct gv_buf *b);
 /* Hands the string to the caller (never NULL on success; "" when empty). */
