@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../handlers/handlers.h"
+#include "../handlers/minutes.h"
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/text.h"
@@ -59,6 +60,14 @@ static enum gv_err deliver(void *ud, const struct gv_out *o)
 
         if (strcmp(o->kind, "message") == 0) {
                 print_prefixed(c, o->room, o->body);
+        } else if (strcmp(o->kind, "minutes") == 0) {
+                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX), html = GV_BUF_INIT(GV_MINUTES_MAX);
+
+                r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, &html);
+                if (r == GV_OK)
+                        print_prefixed(c, o->room, gv_buf_str(&body));
+                gv_buf_free(&body);
+                gv_buf_free(&html);
         } else if (strcmp(o->kind, "reaction") == 0) {
                 const char *ev = o->extra ? strstr(o->extra, "\"event_id\":\"") : NULL;
                 int n = 0;
@@ -71,7 +80,13 @@ static enum gv_err deliver(void *ud, const struct gv_out *o)
                 fprintf(c->out, "* %s reacts %s to %.*s\n", c->cfg->bot_name, o->body, n,
                         ev ? ev : "");
         } else if (strcmp(o->kind, "file") == 0) {
-                r = gv_archive_write(c->cfg->archive_dir, o->room, o->body, strlen(o->body));
+                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
+
+                r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, NULL);
+                if (r == GV_OK)
+                        r = gv_archive_write(c->cfg->archive_dir, o->room, gv_buf_str(&body),
+                                             body.len);
+                gv_buf_free(&body);
                 if (r == GV_OK)
                         fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
                                 o->room);

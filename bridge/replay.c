@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../handlers/handlers.h"
+#include "../handlers/minutes.h"
 #include "../util/log.h"
 #include "../util/text.h"
 #include "archive.h"
@@ -13,6 +14,8 @@
 #include "replay.h"
 
 struct sink {
+        struct gv_store *s;
+        const struct gv_config *cfg;
         const char *dir;
         bool quiet;
         unsigned files;
@@ -21,11 +24,15 @@ struct sink {
 static enum gv_err deliver(void *ud, const struct gv_out *o)
 {
         struct sink *s = ud;
+        struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
         enum gv_err r;
 
         if (strcmp(o->kind, "file") != 0)
                 return GV_OK;   /* the room's messages stay in the log's past */
-        r = gv_archive_write(s->dir, o->room, o->body, strlen(o->body));
+        r = gv_minutes_for_outbox(s->s, s->cfg, o->kind, o->extra, &body, NULL);
+        if (r == GV_OK)
+                r = gv_archive_write(s->dir, o->room, gv_buf_str(&body), body.len);
+        gv_buf_free(&body);
         if (r)
                 return r;
         s->files++;
@@ -95,7 +102,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        struct sink sk = { o->out_dir ? o->out_dir : ".", o->quiet, 0 };
+        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0 };
         struct gv_sink sink = { &sk, deliver };
         struct gv_meeting m;
         char *data = NULL;
@@ -135,6 +142,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 r = gv_core_new(s, cfg, &core);
         if (r == GV_OK)
                 r = gv_store_begin(s);
+        sk.s = s;
         if (r)
                 goto fail;
         n = gv_irclog_count(log);

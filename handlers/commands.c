@@ -184,11 +184,6 @@ out:
         return r;
 }
 
-static enum gv_err queue_file(struct ctx *x, const char *name, const char *content)
-{
-        return gv_store_outbox_add(x->c->s, "file", name, content, NULL, NULL, x->ev->ts);
-}
-
 /* ---- permissions ---- */
 
 static enum gv_err is_chair(struct ctx *x, bool *chair)
@@ -481,24 +476,46 @@ static enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *ar
                       when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
 }
 
-static enum gv_err render(struct ctx *x, enum gv_minutes_fmt f, struct gv_buf *b)
+/* {"meeting": id, "format": f} or {"meeting": id, "header": h} */
+static enum gv_err minutes_extra(struct ctx *x, const char *format, const char *header, char **ret)
 {
-        return gv_minutes_render(x->c->s, x->c->cfg, x->m.id, f, b);
+        cJSON *o = cJSON_CreateObject();
+        enum gv_err r = GV_ENOMEM;
+
+        if (!o || !cJSON_AddNumberToObject(o, "meeting", (double)x->m.id) ||
+            (format && !cJSON_AddStringToObject(o, "format", format)) ||
+            (header && !cJSON_AddStringToObject(o, "header", header)) ||
+            !cJSON_AddStringToObject(o, "msgtype", "m.notice") ||
+            !cJSON_AddArrayToObject(o, "mentions"))
+                goto out;
+        *ret = cJSON_PrintUnformatted(o);
+        if (*ret)
+                r = GV_OK;
+out:
+        cJSON_Delete(o);
+        return r;
 }
 
+static enum gv_err queue_minutes(struct ctx *x, const char *kind, const char *room,
+                                 const char *format, const char *header)
+{
+        char *extra = NULL;
+        enum gv_err r = minutes_extra(x, format, header, &extra);
+
+        if (r == GV_OK)
+                r = gv_store_outbox_add(x->c->s, kind, room, "", NULL, extra, x->ev->ts);
+        cJSON_free(extra);
+        return r;
+}
+
+/* The minutes go out as outbox rows that name the meeting; the text is
+ * rendered from the store when each row is delivered (see minutes.h). */
 static enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
-        static const struct {
-                enum gv_minutes_fmt fmt;
-                const char *ext;
-        } files[] = {
-                { GV_MIN_TEXT, ".txt" },           { GV_MIN_HTML_PAGE, ".html" },
-                { GV_MIN_LOG_TEXT, ".log.txt" },   { GV_MIN_LOG_HTML, ".log.html" },
-                { GV_MIN_MARKDOWN, ".md" },
+        static const enum gv_minutes_fmt files[] = {
+                GV_MIN_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
         };
-        struct gv_buf text = GV_BUF_INIT(64u << 20), html = GV_BUF_INIT(64u << 20);
-        struct gv_buf b = GV_BUF_INIT(64u << 20);
-        char base[96], date[16], name[128];
+        char base[96], date[16], name[128], header[512];
         enum gv_err r;
 
         (void)c;
@@ -506,46 +523,23 @@ static enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args
         r = gv_store_meeting_end(x->c->s, x->m.id, x->ev->ts);
         if (r == GV_OK)
                 r = gv_store_agenda_close_meeting(x->c->s, x->m.agenda, x->m.id);
-        if (r == GV_OK) {
-                x->m.ended = x->ev->ts;
-                r = render(x, GV_MIN_TEXT, &text);
-        }
         if (r == GV_OK)
-                r = render(x, GV_MIN_HTML, &html);
-        if (r == GV_OK)
-                r = queue_message(x, x->ev->room, gv_buf_str(&text), gv_buf_str(&html), false,
-                                  NULL, 0);
+                r = queue_minutes(x, "minutes", x->ev->room, NULL, NULL);
         gv_fmt_human_date(x->m.started, date);
+        snprintf(header, sizeof(header), "#meeting-notes for %s %s", date, ech(x, x->m.name));
         for (size_t i = 0; i < x->c->cfg->n_crosspost_rooms && r == GV_OK; i++) {
                 const char *room = x->c->cfg->crosspost_rooms[i];
-                struct gv_buf t2 = GV_BUF_INIT(65u << 20), h2 = GV_BUF_INIT(65u << 20);
 
-                if (strcmp(room, x->ev->room) == 0)
-                        continue;
-                r = gv_buf_printf(&t2, "#meeting-notes for %s %s\n\n%s", date, x->m.name,
-                                  gv_buf_str(&text));
-                if (r == GV_OK)
-                        r = gv_buf_printf(&h2, "<p>#meeting-notes for %s ", date);
-                if (r == GV_OK)
-                        r = gv_html_escape(&h2, x->m.name);
-                if (r == GV_OK)
-                        r = gv_buf_printf(&h2, "</p>\n%s", gv_buf_str(&html));
-                if (r == GV_OK)
-                        r = queue_message(x, room, gv_buf_str(&t2), gv_buf_str(&h2), false, NULL, 0);
-                gv_buf_free(&t2);
-                gv_buf_free(&h2);
+                if (strcmp(room, x->ev->room) != 0)
+                        r = queue_minutes(x, "minutes", room, NULL, header);
         }
         gv_minutes_basename(x->m.name, x->m.started, base);
         for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && r == GV_OK; i++) {
-                gv_buf_reset(&b);
-                r = render(x, files[i].fmt, &b);
-                snprintf(name, sizeof(name), "%s%s", base, files[i].ext);
-                if (r == GV_OK)
-                        r = queue_file(x, name, gv_buf_str(&b));
+                const char *fmt = gv_minutes_format_name(files[i]);
+
+                snprintf(name, sizeof(name), "%s.%s", base, fmt);
+                r = queue_minutes(x, "file", name, fmt, NULL);
         }
-        gv_buf_free(&text);
-        gv_buf_free(&html);
-        gv_buf_free(&b);
         if (r)
                 return r;
         gv_meeting_clear(&x->m);

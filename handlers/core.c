@@ -242,7 +242,7 @@ out:
 enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
 {
         struct ctx x;
-        bool seen = false;
+        bool fresh = false;
         enum gv_err r;
 
         if (!ev->event_id || !ev->room || !ev->sender || !*ev->event_id || !*ev->room ||
@@ -250,11 +250,9 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
                 gv_warn("handlers", "event without ID, room or sender ignored");
                 return GV_OK;
         }
-        r = gv_store_event_seen(c->s, ev->event_id, &seen);
-        if (r || seen)
-                return r;
-        r = gv_store_savepoint(c->s);
-        if (r)
+        /* Claimed in the caller's transaction: a rollback un-claims it too. */
+        r = gv_store_event_claim(c->s, ev->event_id, ev->ts, &fresh);
+        if (r || !fresh)
                 return r;
         memset(&x, 0, sizeof(x));
         x.c = c;
@@ -262,16 +260,9 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
         r = handle_inner(&x);
         if (x.in_meeting)
                 gv_meeting_clear(&x.m);
-        if (gv_fatal(r)) {
-                gv_store_rollback_savepoint(c->s);
+        if (gv_fatal(r))
                 return r;
-        }
         if (r)
                 gv_warn("handlers", "event %s: %s", ev->event_id, gv_strerror(r));
-        r = gv_store_event_mark(c->s, ev->event_id, ev->ts);
-        if (r == GV_OK)
-                r = gv_store_release(c->s);
-        if (r)
-                gv_store_rollback_savepoint(c->s);
-        return r;
+        return GV_OK;
 }

@@ -19,9 +19,10 @@ struct gv_core *gv_core_free(struct gv_core *c);
 
 /* Handles one event inside the caller's transaction. An event ID seen before
  * is a no-op. A bad message (too long, unknown command, no permission) gets a
- * reply and returns GV_OK; only GV_EDB / GV_ENOMEM are returned, after the
- * event's partial effects were rolled back - the caller then rolls back the
- * batch and tries again later. */
+ * reply and returns GV_OK; commands check their input before they write, so
+ * what a refused command leaves is only the logged line and the reply. Only
+ * GV_EDB / GV_ENOMEM are returned: the caller must then roll back the whole
+ * transaction (which also forgets that the event was seen) and try again. */
 GV_MUST_CHECK enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev);
 
 /* One line per command, "#topic <text>  start a new topic (chairs)": for

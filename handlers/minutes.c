@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "minutes.h"
 #include "../util/text.h"
 
@@ -1144,5 +1146,61 @@ out:
                 out->p[start] = '\0';
         }
         minutes_clear(&mn);
+        return r;
+}
+
+static const char *const format_names[] = {
+        [GV_MIN_TEXT] = "txt",          [GV_MIN_HTML] = "fragment",
+        [GV_MIN_HTML_PAGE] = "html",    [GV_MIN_MARKDOWN] = "md",
+        [GV_MIN_LOG_TEXT] = "log.txt",  [GV_MIN_LOG_HTML] = "log.html",
+};
+
+const char *gv_minutes_format_name(enum gv_minutes_fmt f)
+{
+        return (unsigned)f < sizeof(format_names) / sizeof(format_names[0]) ? format_names[f] : "txt";
+}
+
+enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg, const char *kind,
+                                  const char *extra, struct gv_buf *body, struct gv_buf *html)
+{
+        cJSON *o = extra ? cJSON_Parse(extra) : NULL;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meeting");
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "format");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "header");
+        int64_t meeting;
+        enum gv_err r = GV_EPARSE;
+
+        if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 9007199254740992.0)
+                goto out;
+        meeting = (int64_t)m->valuedouble;
+        if (strcmp(kind, "file") == 0) {
+                size_t i;
+
+                if (!cJSON_IsString(f))
+                        goto out;
+                for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
+                        if (strcmp(format_names[i], f->valuestring) == 0)
+                                break;
+                if (i == sizeof(format_names) / sizeof(format_names[0]))
+                        goto out;
+                r = gv_minutes_render(s, cfg, meeting, (enum gv_minutes_fmt)i, body);
+        } else if (strcmp(kind, "minutes") == 0) {
+                r = GV_OK;
+                if (cJSON_IsString(h))
+                        r = gv_buf_printf(body, "%s\n\n", h->valuestring);
+                if (r == GV_OK && html && cJSON_IsString(h)) {
+                        r = gv_buf_adds(html, "<p>");
+                        if (r == GV_OK)
+                                r = gv_html_escape(html, h->valuestring);
+                        if (r == GV_OK)
+                                r = gv_buf_adds(html, "</p>\n");
+                }
+                if (r == GV_OK)
+                        r = gv_minutes_render(s, cfg, meeting, GV_MIN_TEXT, body);
+                if (r == GV_OK && html)
+                        r = gv_minutes_render(s, cfg, meeting, GV_MIN_HTML, html);
+        }
+out:
+        cJSON_Delete(o);
         return r;
 }

@@ -10,6 +10,9 @@
 #include "../util/buf.h"
 #include "../util/config.h"
 
+/* Ceiling on one rendering (a 64 KiB line limit and long meetings fit). */
+#define GV_MINUTES_MAX (256u << 20)
+
 enum gv_minutes_fmt {
         GV_MIN_TEXT = 0,        /* NAME.txt and the Matrix body */
         GV_MIN_HTML,            /* HTML fragment: Matrix formatted_body */
@@ -24,6 +27,17 @@ enum gv_minutes_fmt {
 GV_MUST_CHECK enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg,
                                             int64_t meeting, enum gv_minutes_fmt fmt,
                                             struct gv_buf *out);
+
+/* Outbox rows of kind "minutes" (the minutes as a message; extra holds the
+ * meeting and an optional header line) and "file" (extra holds the meeting and
+ * the format) carry no text: it is rendered here when the row is delivered, so
+ * megabytes of minutes are never copied through the outbox. For "minutes"
+ * both body and html are filled; for "file" only body. */
+GV_MUST_CHECK enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg,
+                                                const char *kind, const char *extra,
+                                                struct gv_buf *body, struct gv_buf *html);
+/* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md". */
+const char *gv_minutes_format_name(enum gv_minutes_fmt f);
 
 /* "meeting.2017-05-08-13.00": the name made file-safe ([A-Za-z0-9_-], others
  * become '_', at most 64 bytes, "meeting" if empty) and the start time. */

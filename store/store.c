@@ -404,6 +404,16 @@ enum gv_err gv_store_event_seen(struct gv_store *s, const char *event_id, bool *
         return GV_OK;
 }
 
+enum gv_err gv_store_event_claim(struct gv_store *s, const char *event_id, int64_t ts, bool *fresh)
+{
+        enum gv_err r = gv_store_event_mark(s, event_id, ts);
+
+        if (r)
+                return r;
+        *fresh = sqlite3_changes(s->db) > 0;
+        return GV_OK;
+}
+
 enum gv_err gv_store_event_mark(struct gv_store *s, const char *event_id, int64_t ts)
 {
         sqlite3_stmt *st = stmt(s, S_MARK);

@@ -91,6 +91,9 @@ void gv_store_rollback_savepoint(struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val);
 GV_MUST_CHECK enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val);
 
+/* Records event_id as processed; *fresh is false when it already was. */
+GV_MUST_CHECK enum gv_err gv_store_event_claim(struct gv_store *s, const char *event_id,
+                                               int64_t ts, bool *fresh);
 GV_MUST_CHECK enum gv_err gv_store_event_seen(struct gv_store *s, const char *event_id, bool *seen);
 GV_MUST_CHECK enum gv_err gv_store_event_mark(struct gv_store *s, const char *event_id, int64_t ts);
 

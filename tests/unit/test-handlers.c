@@ -682,8 +682,24 @@ static void test_meeting(void)
                 r = gv_minutes_render(f.s, f.cfg, id, GV_MIN_TEXT, &fin);
                 gv_minutes_basename("Arch call", T0, base);
                 for (size_t i = 0; i < f.n_out; i++) {
-                        const struct gv_out *o = &f.out[i];
+                        /* minutes and files are rendered when delivered: render
+                         * them here the way the bridge does */
+                        struct gv_out ro = f.out[i];
+                        const struct gv_out *o = &ro;
+                        struct gv_buf rb = GV_BUF_INIT(1 << 24), rh = GV_BUF_INIT(1 << 24);
 
+                        if (str_eq(ro.kind, "minutes") || str_eq(ro.kind, "file")) {
+                                enum gv_err rr = gv_minutes_for_outbox(f.s, f.cfg, ro.kind, ro.extra,
+                                                                       &rb, &rh);
+
+                                check(rr == GV_OK && ro.body[0] == '\0', "meeting: outbox row renders",
+                                      "%s %s", ro.kind, gv_strerror(rr));
+                                ro.body = (char *)gv_buf_str(&rb);
+                                ro.html = str_eq(ro.kind, "minutes") ? (char *)gv_buf_str(&rh) : NULL;
+                                ro.kind = "message";
+                                if (str_eq(f.out[i].kind, "file"))
+                                        ro.kind = "file";
+                        }
                         if (str_eq(o->kind, "message") && str_eq(o->room, ROOM)) {
                                 msgs++;
                                 body_ok = str_eq(o->body, fin.p) && has(o->body, "Meeting ended at") &&
@@ -712,6 +728,8 @@ static void test_meeting(void)
                                                    has(o->body, "Sneaky topic");
                                 nfiles++;
                         }
+                        gv_buf_free(&rb);
+                        gv_buf_free(&rh);
                 }
                 check(r == GV_OK && msgs == 1 && body_ok, "meeting: one message with the minutes to the room",
                       "%zu messages, body ok %d", msgs, body_ok);
