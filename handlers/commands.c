@@ -542,8 +542,7 @@ static enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args
         }
         if (r)
                 return r;
-        gv_meeting_clear(&x->m);
-        x->in_meeting = false;
+        ctx_drop_meeting(x);
         return GV_OK;
 }
 
@@ -1093,6 +1092,7 @@ enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl)
         args = strndup(cl->args, cl->args_len);
         if (!args)
                 return GV_ENOMEM;
+        ctx_own_meeting(x);
         r = c->fn(x, c, args);
         free(args);
         return r;

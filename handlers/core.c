@@ -9,6 +9,15 @@
 #include "internal.h"
 #include "parse.h"
 
+static void cache_forget(struct gv_core *c)
+{
+        if (c->cache_set)
+                gv_meeting_clear(&c->cache);
+        free(c->cache_room);
+        c->cache_room = NULL;
+        c->cache_set = false;
+}
+
 enum gv_err gv_core_new(struct gv_store *s, const struct gv_config *cfg, struct gv_core **ret)
 {
         struct gv_core *c = calloc(1, sizeof(*c));
@@ -23,6 +32,8 @@ enum gv_err gv_core_new(struct gv_store *s, const struct gv_config *cfg, struct 
 
 struct gv_core *gv_core_free(struct gv_core *c)
 {
+        if (c)
+                cache_forget(c);
         free(c);
         return NULL;
 }
@@ -32,20 +43,54 @@ bool gv_fatal(enum gv_err r)
         return r == GV_EDB || r == GV_ENOMEM;
 }
 
+void ctx_drop_meeting(struct ctx *x)
+{
+        if (x->in_meeting && x->m_owned)
+                gv_meeting_clear(&x->m);
+        memset(&x->m, 0, sizeof(x->m));
+        x->in_meeting = false;
+        x->m_owned = false;
+}
+
+void ctx_own_meeting(struct ctx *x)
+{
+        struct gv_core *c = x->c;
+
+        if (x->in_meeting && !x->m_owned) {
+                /* the strings move from the cache to x */
+                memset(&c->cache, 0, sizeof(c->cache));
+                c->cache_set = false;
+                x->m_owned = true;
+        }
+        cache_forget(c);
+}
+
 enum gv_err ctx_load_meeting(struct ctx *x)
 {
+        struct gv_core *c = x->c;
+        uint64_t gen = gv_store_generation(c->s);
         enum gv_err r;
 
-        if (x->in_meeting) {
-                gv_meeting_clear(&x->m);
-                x->in_meeting = false;
+        ctx_drop_meeting(x);
+        if (!c->cache_set || c->cache_gen != gen || strcmp(c->cache_room, x->ev->room) != 0) {
+                cache_forget(c);
+                c->cache_room = strdup(x->ev->room);
+                if (!c->cache_room)
+                        return GV_ENOMEM;
+                r = gv_store_meeting_running(c->s, x->ev->room, &c->cache);
+                if (r && r != GV_ENOTFOUND) {
+                        memset(&c->cache, 0, sizeof(c->cache));
+                        return r;
+                }
+                c->cache_has = r == GV_OK;
+                c->cache_set = true;
+                c->cache_gen = gen;
         }
-        r = gv_store_meeting_running(x->c->s, x->ev->room, &x->m);
-        if (r == GV_ENOTFOUND)
-                return GV_OK;
-        if (r)
-                return r;
-        x->in_meeting = true;
+        if (c->cache_has) {
+                x->m = c->cache;
+                x->in_meeting = true;
+                x->m_owned = false;
+        }
         return GV_OK;
 }
 
@@ -258,8 +303,9 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
         x.c = c;
         x.ev = ev;
         r = handle_inner(&x);
-        if (x.in_meeting)
-                gv_meeting_clear(&x.m);
+        ctx_drop_meeting(&x);
+        if (r)
+                cache_forget(c); /* the caller may roll back what it saw */
         if (gv_fatal(r))
                 return r;
         if (r)

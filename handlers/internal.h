@@ -14,6 +14,15 @@
 struct gv_core {
         struct gv_store *s;
         const struct gv_config *cfg;
+        /* The running meeting of the last room seen, so that chatter (most
+         * lines) costs no query. Valid while cache_set, for cache_room, as long
+         * as the store has not rolled back since (cache_gen); handed over to
+         * the event's ctx before any command runs. */
+        struct gv_meeting cache;
+        char *cache_room;
+        uint64_t cache_gen;
+        bool cache_set;
+        bool cache_has;
 };
 
 /* What one event's processing knows. */
@@ -23,12 +32,17 @@ struct ctx {
         char nick[128];
         struct gv_meeting m;            /* valid when in_meeting */
         bool in_meeting;
+        bool m_owned;                   /* m's strings are ours, not the cache's */
         char echo[4][GV_ECHO_MAX + 8];  /* ring for ech() */
         unsigned echo_next;
 };
 
 bool gv_fatal(enum gv_err r);
 GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
+/* Before anything may change the meeting: x->m becomes x's own copy and
+ * the cache is forgotten. */
+void ctx_own_meeting(struct ctx *x);
+void ctx_drop_meeting(struct ctx *x);
 
 /* User text made safe to echo: bounded, one line. Valid until four more calls. */
 const char *ech(struct ctx *x, const char *s);

@@ -100,7 +100,7 @@ static const char *const sql[S__COUNT] = {
 /* Migrations: migrations[i] takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
         "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "CREATE TABLE processed(event_id TEXT PRIMARY KEY, ts INTEGER NOT NULL);"
+        "CREATE TABLE processed(event_id TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE TABLE items("
         "  id INTEGER PRIMARY KEY, agenda TEXT NOT NULL, description TEXT NOT NULL,"
         "  reporter TEXT NOT NULL, mentions TEXT NOT NULL DEFAULT '', room TEXT NOT NULL,"
@@ -121,7 +121,7 @@ static const char *const migrations[] = {
         "CREATE TABLE lines(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
         "  ts INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL,"
         "  action INTEGER NOT NULL DEFAULT 0, event_id TEXT, redacted INTEGER NOT NULL DEFAULT 0);"
-        "CREATE INDEX lines_meeting ON lines(meeting, nick);"
+        "CREATE INDEX lines_meeting ON lines(meeting);"
         "CREATE TABLE mitems(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
         "  ts INTEGER NOT NULL, nick TEXT NOT NULL, kind INTEGER NOT NULL, text TEXT NOT NULL,"
         "  topic INTEGER REFERENCES mitems(id), agenda_item INTEGER REFERENCES items(id));"
@@ -139,6 +139,7 @@ struct gv_store {
         sqlite3 *db;
         sqlite3_stmt *st[S__COUNT];
         int version;
+        uint64_t generation;
 };
 
 const char *gv_store_errmsg(const struct gv_store *s)
@@ -334,8 +335,14 @@ enum gv_err gv_store_commit(struct gv_store *s)
         return exec_done(s, stmt(s, S_COMMIT));
 }
 
+uint64_t gv_store_generation(const struct gv_store *s)
+{
+        return s->generation;
+}
+
 void gv_store_rollback(struct gv_store *s)
 {
+        s->generation++;
         if (!sqlite3_get_autocommit(s->db))
                 (void)exec_done(s, stmt(s, S_ROLLBACK));
 }
@@ -352,6 +359,7 @@ enum gv_err gv_store_release(struct gv_store *s)
 
 void gv_store_rollback_savepoint(struct gv_store *s)
 {
+        s->generation++;
         if (exec_done(s, stmt(s, S_ROLLBACK_TO)) == GV_OK)
                 (void)exec_done(s, stmt(s, S_RELEASE));
 }

@@ -79,6 +79,10 @@ struct gv_store *gv_store_free(struct gv_store *s);
 const char *gv_store_errmsg(const struct gv_store *s);
 int gv_store_schema_version(const struct gv_store *s);
 
+/* Changes whenever a rollback may have undone what callers read: anything
+ * cached from the store is stale once this moves. */
+uint64_t gv_store_generation(const struct gv_store *s);
+
 GV_MUST_CHECK enum gv_err gv_store_begin(struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_commit(struct gv_store *s);
 void gv_store_rollback(struct gv_store *s);

@@ -92,7 +92,17 @@ enum gv_err gv_utf8_clean(struct gv_buf *b, const char *s, size_t n)
 
         while (i < n && r == GV_OK) {
                 unsigned char c = (unsigned char)s[i];
-                size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+                size_t l, run = i;
+
+                /* printable ASCII, the common case, is copied in one piece */
+                while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f)
+                        run++;
+                if (run > i) {
+                        r = gv_buf_add(b, s + i, run - i);
+                        i = run;
+                        continue;
+                }
+                l = utf8_seq((const unsigned char *)s + i, n - i);
 
                 if (c == 0 || l == 0) {
                         r = gv_buf_add(b, repl, 3);
