@@ -146,6 +146,7 @@ int main(int argc, char **argv)
         }
         if (cmd) {
                 ro.log_path = arg;
+                ro.db_path = db; /* replay keeps its state only when asked to */
                 status = gv_replay_run(cfg, &ro);
         } else if (shell || !cfg->homeserver || !cfg->homeserver[0]) {
                 status = gv_console_run(cfg, stdin, stdout);

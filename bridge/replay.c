@@ -167,6 +167,9 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 if (r)
                         goto fail;
         }
+        if (!o->quiet)
+                printf("%zu lines replayed, %zu skipped\n", n, gv_irclog_skipped(log));
+        log = gv_irclog_free(log); /* the store has it all now */
         /* A log cut off before #endmeeting still gets its minutes. */
         r = gv_store_meeting_running(s, "replay", &m);
         if (r == GV_OK) {
@@ -198,8 +201,6 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 status = 2;
                 goto out;
         }
-        if (!o->quiet)
-                printf("%zu lines replayed, %zu skipped\n", n, gv_irclog_skipped(log));
         status = 0;
         goto out;
 fail:

@@ -168,11 +168,13 @@ static sqlite3_stmt *stmt(struct gv_store *s, enum stmt_id id)
         return s->st[id];
 }
 
-/* Binding helpers; any failure is caught at the step. */
+/* Binding helpers; any failure is caught at the step. Text is bound
+ * without a copy: every caller's string outlives the step that reads it,
+ * and stmt() clears the bindings before the statement is used again. */
 static void bt(sqlite3_stmt *st, int i, const char *v)
 {
         if (v)
-                sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
         else
                 sqlite3_bind_null(st, i);
 }
