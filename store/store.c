@@ -543,17 +543,19 @@ enum gv_err gv_store_item_get(struct gv_store *s, int64_t id, struct gv_item *ou
         return r;
 }
 
-static enum gv_err read_items(struct gv_store *s, sqlite3_stmt *st, struct gv_item **items,
-                              size_t *n)
+/* Reads every row of st into a growing array of elem-sized records. */
+static enum gv_err read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
+                             enum gv_err (*read)(sqlite3_stmt *st, void *rec),
+                             void (*clear)(void *rec), void **ret, size_t *n)
 {
-        struct gv_item *v = NULL;
+        char *v = NULL;
         size_t len = 0, cap = 0;
         enum gv_err r;
 
         while ((r = step_row(s, st)) == GV_OK) {
                 if (len == cap) {
-                        size_t nc = cap ? cap * 2 : 8;
-                        struct gv_item *nv = realloc(v, nc * sizeof(*v));
+                        size_t nc = cap ? cap * 2 : 16;
+                        char *nv = realloc(v, nc * elem);
 
                         if (!nv) {
                                 r = GV_ENOMEM;
@@ -562,19 +564,42 @@ static enum gv_err read_items(struct gv_store *s, sqlite3_stmt *st, struct gv_it
                         v = nv;
                         cap = nc;
                 }
-                r = read_item(st, &v[len]);
+                r = read(st, v + len * elem);
                 if (r)
                         break;
                 len++;
         }
         if (r != GV_ENOTFOUND) {
                 sqlite3_reset(st);
-                gv_items_free(v, len);
+                for (size_t k = 0; k < len; k++)
+                        clear(v + k * elem);
+                free(v);
                 return r;
         }
-        *items = v;
+        *ret = v;
         *n = len;
         return GV_OK;
+}
+
+static enum gv_err read_item_rec(sqlite3_stmt *st, void *rec)
+{
+        return read_item(st, rec);
+}
+
+static void clear_item_rec(void *rec)
+{
+        gv_item_clear(rec);
+}
+
+static enum gv_err read_items(struct gv_store *s, sqlite3_stmt *st, struct gv_item **items,
+                              size_t *n)
+{
+        void *v = NULL;
+        enum gv_err r = read_rows(s, st, sizeof(**items), read_item_rec, clear_item_rec, &v, n);
+
+        if (r == GV_OK)
+                *items = v;
+        return r;
 }
 
 enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda, struct gv_item **items, size_t *n)
@@ -979,41 +1004,29 @@ enum gv_err gv_store_mitem_undo(struct gv_store *s, int64_t meeting, struct gv_m
         return r;
 }
 
+static enum gv_err read_mitem_rec(sqlite3_stmt *st, void *rec)
+{
+        return read_mitem(st, rec);
+}
+
+static void clear_mitem_rec(void *rec)
+{
+        gv_mitem_clear(rec);
+}
+
 enum gv_err gv_store_mitems(struct gv_store *s, int64_t meeting, struct gv_mitem **items, size_t *n)
 {
         sqlite3_stmt *st = stmt(s, S_MITEMS);
-        struct gv_mitem *v = NULL;
-        size_t len = 0, cap = 0;
+        void *v = NULL;
         enum gv_err r;
 
         if (!st)
                 return GV_EDB;
         bi(st, 1, meeting);
-        while ((r = step_row(s, st)) == GV_OK) {
-                if (len == cap) {
-                        size_t nc = cap ? cap * 2 : 16;
-                        struct gv_mitem *nv = realloc(v, nc * sizeof(*v));
-
-                        if (!nv) {
-                                r = GV_ENOMEM;
-                                break;
-                        }
-                        v = nv;
-                        cap = nc;
-                }
-                r = read_mitem(st, &v[len]);
-                if (r)
-                        break;
-                len++;
-        }
-        if (r != GV_ENOTFOUND) {
-                sqlite3_reset(st);
-                gv_mitems_free(v, len);
-                return r;
-        }
-        *items = v;
-        *n = len;
-        return GV_OK;
+        r = read_rows(s, st, sizeof(**items), read_mitem_rec, clear_mitem_rec, &v, n);
+        if (r == GV_OK)
+                *items = v;
+        return r;
 }
 
 enum gv_err gv_store_last_topic(struct gv_store *s, int64_t meeting, int64_t *topic)

@@ -13,25 +13,7 @@
 #include "../../util/config.h"
 #include "../../util/log.h"
 
-static unsigned passed, failed;
-
-__attribute__((format(printf, 3, 4)))
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ok) {
-                passed++;
-                printf("ok   %s\n", name);
-                return;
-        }
-        failed++;
-        printf("FAIL %s: ", name);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
+#include "check.h"
 
 /* Appends to out[n] (always NUL-terminated). */
 __attribute__((format(printf, 3, 4)))
@@ -801,6 +783,5 @@ int main(int argc, char **argv)
         test_lookups();
         test_describe();
         test_misc();
-        printf("%u passed, %u failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return check_finish();
 }

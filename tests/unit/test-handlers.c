@@ -27,25 +27,7 @@
 #define EYES "\xf0\x9f\x91\x80"
 #define MAX_OUT 64
 
-static unsigned passed, failed;
-
-__attribute__((format(printf, 3, 4)))
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ok) {
-                passed++;
-                printf("ok - %s\n", name);
-                return;
-        }
-        failed++;
-        printf("FAIL - %s: ", name);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
+#include "check.h"
 
 /* Printable, bounded view of s for failure messages; a ring of buffers. */
 static const char *show(const char *s)
@@ -1010,6 +992,5 @@ int main(int argc, char **argv)
         test_ignored();
         test_limit();
         test_hostile();
-        printf("%u passed, %u failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return check_finish();
 }

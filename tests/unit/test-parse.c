@@ -13,25 +13,7 @@
 #include "../../util/config.h"
 #include "../../util/err.h"
 
-static unsigned passed, failed;
-
-__attribute__((format(printf, 3, 4)))
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ok) {
-                passed++;
-                printf("ok - %s\n", name);
-                return;
-        }
-        failed++;
-        printf("FAIL - %s: ", name);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
+#include "check.h"
 
 /* s[0..n) made printable; a ring of buffers. */
 static const char *shown(const char *s, size_t n)
@@ -498,7 +480,7 @@ int main(int argc, char **argv)
         r = gv_config_defaults(&cfg);
         check(r == GV_OK && cfg, "config defaults", "%s", gv_strerror(r));
         if (r != GV_OK) {
-                printf("%u passed, %u failed\n", passed, failed);
+                check_finish();
                 return 1;
         }
         check(strcmp(cfg->command_prefixes, "#!") == 0, "default prefixes \"#!\"", "got \"%s\"",
@@ -510,6 +492,5 @@ int main(int argc, char **argv)
         test_nick();
         test_link();
         gv_config_free(cfg);
-        printf("%u passed, %u failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return check_finish();
 }

@@ -15,25 +15,7 @@
 #include "../../util/err.h"
 #include "../../util/text.h"
 
-static unsigned passed, failed;
-
-__attribute__((format(printf, 3, 4)))
-static void check(bool ok, const char *name, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (ok) {
-                passed++;
-                printf("ok - %s\n", name);
-                return;
-        }
-        failed++;
-        printf("FAIL - %s: ", name);
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
+#include "check.h"
 
 /* s[0..n) made printable: C escapes for anything outside ASCII 0x20..0x7e.
  * A ring of buffers, so several may appear in one printf. */
@@ -739,6 +721,5 @@ int main(int argc, char **argv)
         test_parse_date();
         test_parse_hms();
         test_buf();
-        printf("%u passed, %u failed\n", passed, failed);
-        return failed ? 1 : 0;
+        return check_finish();
 }
