@@ -19,6 +19,9 @@ struct gv_event {
         size_t n_mentions;
         const char *thread_root;        /* m.thread relation, may be NULL */
         const char *reply_to;           /* m.in_reply_to, may be NULL */
+        const char *replaces;           /* m.replace: the event this edits (body is the new
+                                         * content's body); NULL for a plain message */
+        const char *redacts;            /* m.room.redaction: the event it removes; body empty */
         int power;                      /* the sender's power level in the room */
 };
 
