@@ -97,6 +97,7 @@ static const char punctuation[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 static const char *const ack_names[] = { "reaction", "notice", "none", NULL };
 static const char *const log_level_names[] = { "error", "warning", "info", "debug", NULL };
+static const char *const initial_history_names[] = { "skip", "process", NULL };
 
 _Static_assert(GV_ACK_REACTION == 0 && GV_ACK_NOTICE == 1 && GV_ACK_NONE == 2,
                "ack_names[] follows enum gv_ack");
@@ -160,6 +161,22 @@ static const struct key keys[] = {
                 "(the old meeting bots' own output)"),
         CHOICE(log_level, log_level_names, "\"warning\"",
                "the least severe messages written to stderr"),
+        STRING(access_token_file, 0, MAX_STRING, NULL, "\"\"",
+               "file holding the bot's access token; empty: $CREDENTIALS_DIRECTORY/access_token "
+               "if present (secrets never go in this JSON)"),
+        STRING(password_file, 0, MAX_STRING, NULL, "\"\"",
+               "file holding the bot's password, used to log in (again) with m.login.password; "
+               "empty: $CREDENTIALS_DIRECTORY/password if present"),
+        COUNTED(allow_invites_from, K_LIST, 0, 256, "[]",
+                "invites are accepted when the inviter is listed (\"@alice:example.org\"), or "
+                "their server (\":example.org\"), or the room (\"!room:example.org\"); others "
+                "are declined"),
+        CHOICE(initial_history, initial_history_names, "\"skip\"",
+               "on the very first sync, \"skip\" the rooms' old messages or \"process\" them"),
+        INT(sync_timeout_ms, 0, 120000, "30000",
+            "long-poll timeout of /sync in milliseconds"),
+        INT(backoff_max_ms, 100, 3600000, "60000",
+            "longest wait in milliseconds between retries after errors (backoff doubles up to it)"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))

@@ -46,6 +46,14 @@ struct gv_config {
         char **replay_ignore_nicks;     /* "replay_ignore_nicks": ["zodbot", "MeetBot"] */
         size_t n_replay_ignore_nicks;
         int log_level;                  /* "log_level": "warning" -> enum gv_log_level */
+        /* Matrix */
+        char *access_token_file;        /* "access_token_file": "" ($CREDENTIALS_DIRECTORY) */
+        char *password_file;            /* "password_file": "" ($CREDENTIALS_DIRECTORY) */
+        char **allow_invites_from;      /* "allow_invites_from": [] users "@a:b" or servers ":b" */
+        size_t n_allow_invites_from;
+        int initial_history;            /* "initial_history": "skip" (0) | "process" (1) */
+        int64_t sync_timeout_ms;        /* "sync_timeout_ms": 30000 (0..120000) */
+        int64_t backoff_max_ms;         /* "backoff_max_ms": 60000 (100..3600000) */
 };
 
 /* The built-in defaults: with no config file at all seed 000's flow works

@@ -79,6 +79,19 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%s", c->ack == GV_ACK_REACTION ? "reaction" :
                                   c->ack == GV_ACK_NOTICE ? "notice" :
                                   c->ack == GV_ACK_NONE ? "none" : "?");
+        else if (!strcmp(key, "access_token_file"))
+                add(out, n, "%s", c->access_token_file);
+        else if (!strcmp(key, "password_file"))
+                add(out, n, "%s", c->password_file);
+        else if (!strcmp(key, "allow_invites_from"))
+                add_list(out, n, c->allow_invites_from, c->n_allow_invites_from);
+        else if (!strcmp(key, "initial_history"))
+                add(out, n, "%s", c->initial_history == 0 ? "skip" :
+                                  c->initial_history == 1 ? "process" : "?");
+        else if (!strcmp(key, "sync_timeout_ms"))
+                add(out, n, "%lld", (long long)c->sync_timeout_ms);
+        else if (!strcmp(key, "backoff_max_ms"))
+                add(out, n, "%lld", (long long)c->backoff_max_ms);
         else if (!strcmp(key, "log_level"))
                 add(out, n, "%s", c->log_level == GV_LOG_ERROR ? "error" :
                                   c->log_level == GV_LOG_WARN ? "warning" :
@@ -112,6 +125,12 @@ static const struct expect defaults[] = {
         { "max_message_bytes", "65536" },
         { "replay_ignore_nicks", "zodbot,MeetBot" },
         { "log_level", "warning" },
+        { "access_token_file", "" },
+        { "password_file", "" },
+        { "allow_invites_from", "" },
+        { "initial_history", "skip" },
+        { "sync_timeout_ms", "30000" },
+        { "backoff_max_ms", "60000" },
 };
 
 #define N_KEYS (sizeof(defaults) / sizeof(defaults[0]))
@@ -308,6 +327,16 @@ static const struct pcase cases[] = {
         CONF("ack is case-sensitive", "{\"ack\": \"Notice\"}",
              "key \"ack\": must be one of \"reaction\", \"notice\", \"none\", got \"Notice\""),
         GOOD("log_level debug", "{\"log_level\": \"debug\"}", "log_level", "debug"),
+        GOOD("initial_history process", "{\"initial_history\": \"process\"}", "initial_history",
+             "process"),
+        GOOD("sync_timeout_ms 0", "{\"sync_timeout_ms\": 0}", "sync_timeout_ms", "0"),
+        GOOD("allow_invites_from", "{\"allow_invites_from\": [\"@a:b\", \":example.org\"]}",
+             "allow_invites_from", "@a:b,:example.org"),
+        CONF("sync_timeout_ms too big", "{\"sync_timeout_ms\": 200000}",
+             "key \"sync_timeout_ms\": must be an integer from 0 to 120000, got 200000"),
+        CONF("initial_history unknown", "{\"initial_history\": \"all\"}",
+             "key \"initial_history\": must be one of \"skip\", \"process\", got \"all\""),
+        GOOD("password_file", "{\"password_file\": \"/run/pw\"}", "password_file", "/run/pw"),
         GOOD("log_level error", "{\"log_level\": \"error\"}", "log_level", "error"),
         GOOD("log_level info", "{\"log_level\": \"info\"}", "log_level", "info"),
         CONF("log_level verbose", "{\"log_level\": \"verbose\"}",
