@@ -10,16 +10,21 @@
 enum stmt_id {
         S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
         S_KV_GET, S_KV_SET, S_SEEN, S_MARK,
-        S_ITEM_BY_EVENT, S_ITEM_MAXPOS, S_ITEM_ADD, S_ITEM_GET, S_AGENDA, S_DISCUSSED,
+        S_ITEM_BY_EVENT, S_ITEM_MAXPOS, S_ITEM_ADD, S_ITEM_GET, S_ITEM_GET_EVENT, S_ITEM_TEXT,
+        S_AGENDA, S_DISCUSSED,
         S_ITEM_STATUS, S_ITEM_PIN, S_ITEM_DISC, S_ITEM_SETPOS, S_CLOSE_DONE, S_CLOSE_POSTPONED,
         S_M_RUNNING, S_M_GET, S_M_START, S_M_END, S_M_NAME, S_M_TOPIC,
         S_CHAIR_ADD, S_CHAIR_DEL, S_CHAIR_IS, S_CHAIRS, S_NICK_ADD, S_NICKS,
-        S_LINE_ADD, S_LINES, S_COUNTS,
-        S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC,
+        S_LINE_ADD, S_LINES, S_COUNTS, S_LINES_EVENT, S_LINE_TEXT, S_LINE_DEL, S_LINES_REDACT,
+        S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC, S_MI_EVENT, S_MI_TEXT, S_MI_GET,
+        S_MI_REPARENT, S_MI_UNTOPIC,
         S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
         S_O_ADD, S_O_NEXT, S_O_SENT,
         S__COUNT
 };
+
+#define MITEM_COLS "id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0), " \
+                   "event_id, sender, meeting"
 
 static const char *const sql[S__COUNT] = {
         [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -39,6 +44,10 @@ static const char *const sql[S__COUNT] = {
                        "created, position, pinned, status) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)",
         [S_ITEM_GET] = "SELECT id, agenda, description, reporter, mentions, room, event_id, created, "
                        "position, pinned, status, discussed_in FROM items WHERE id = ?1",
+        [S_ITEM_GET_EVENT] = "SELECT id, agenda, description, reporter, mentions, room, event_id, "
+                             "created, position, pinned, status, discussed_in FROM items "
+                             "WHERE event_id = ?1 AND room = ?2",
+        [S_ITEM_TEXT] = "UPDATE items SET description = ?2, mentions = ?3 WHERE id = ?1",
         [S_AGENDA] = "SELECT id, agenda, description, reporter, mentions, room, event_id, created, "
                      "position, pinned, status, discussed_in FROM items "
                      "WHERE agenda = ?1 AND status IN (0, 1) "
@@ -69,19 +78,34 @@ static const char *const sql[S__COUNT] = {
         [S_CHAIRS] = "SELECT nick FROM chairs WHERE meeting = ?1 ORDER BY rowid",
         [S_NICK_ADD] = "INSERT OR IGNORE INTO nicks(meeting, nick) VALUES(?1, ?2)",
         [S_NICKS] = "SELECT nick FROM nicks WHERE meeting = ?1 ORDER BY rowid",
-        [S_LINE_ADD] = "INSERT INTO lines(meeting, ts, nick, text, action, event_id) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-        [S_LINES] = "SELECT ts, nick, text, action FROM lines WHERE meeting = ?1 ORDER BY id",
+        [S_LINE_ADD] = "INSERT INTO lines(meeting, ts, nick, text, action, event_id, sender) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [S_LINES] = "SELECT ts, nick, CASE WHEN redacted THEN '[redacted]' ELSE text END, action "
+                    "FROM lines WHERE meeting = ?1 ORDER BY id",
         [S_COUNTS] = "SELECT nick, count(*) AS n FROM lines WHERE meeting = ?1 "
                      "GROUP BY nick ORDER BY n DESC, nick ASC",
-        [S_MI_ADD] = "INSERT INTO mitems(meeting, ts, nick, kind, text, topic, agenda_item) "
-                     "VALUES(?1, ?2, ?3, ?4, ?5, nullif(?6, 0), nullif(?7, 0))",
-        [S_MI_LAST] = "SELECT id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0) "
-                      "FROM mitems WHERE meeting = ?1 ORDER BY id DESC LIMIT 1",
+        [S_LINES_EVENT] = "SELECT id, meeting, nick, sender, text, action, redacted FROM lines "
+                          "WHERE event_id = ?1 AND meeting IN (SELECT id FROM meetings WHERE room = ?2) "
+                          "ORDER BY id",
+        [S_LINE_TEXT] = "UPDATE lines SET text = ?2 WHERE id = ?1 AND redacted = 0",
+        [S_LINE_DEL] = "DELETE FROM lines WHERE id = ?1",
+        [S_LINES_REDACT] = "UPDATE lines SET redacted = 1, text = '' WHERE event_id = ?1 "
+                           "AND redacted = 0 AND meeting IN (SELECT id FROM meetings WHERE room = ?2)",
+        [S_MI_ADD] = "INSERT INTO mitems(meeting, ts, nick, kind, text, topic, agenda_item, event_id, "
+                     "sender) VALUES(?1, ?2, ?3, ?4, ?5, nullif(?6, 0), nullif(?7, 0), ?8, ?9)",
+        [S_MI_LAST] = "SELECT " MITEM_COLS " FROM mitems WHERE meeting = ?1 ORDER BY id DESC LIMIT 1",
         [S_MI_DEL] = "DELETE FROM mitems WHERE id = ?1",
-        [S_MITEMS] = "SELECT id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0) "
-                     "FROM mitems WHERE meeting = ?1 ORDER BY id",
+        [S_MITEMS] = "SELECT " MITEM_COLS " FROM mitems WHERE meeting = ?1 ORDER BY id",
         [S_LAST_TOPIC] = "SELECT id FROM mitems WHERE meeting = ?1 AND kind = 0 ORDER BY id DESC LIMIT 1",
+        [S_MI_EVENT] = "SELECT " MITEM_COLS " FROM mitems WHERE event_id = ?1 "
+                       "AND meeting IN (SELECT id FROM meetings WHERE room = ?2) ORDER BY id",
+        [S_MI_TEXT] = "UPDATE mitems SET text = ?2 WHERE id = ?1",
+        [S_MI_GET] = "SELECT " MITEM_COLS " FROM mitems WHERE id = ?1",
+        /* ?1 the item going away, ?2 its meeting */
+        [S_MI_REPARENT] = "UPDATE mitems SET topic = (SELECT max(id) FROM mitems WHERE meeting = ?2 "
+                          "AND kind = 0 AND id < ?1) WHERE topic = ?1",
+        [S_MI_UNTOPIC] = "UPDATE meetings SET topic = (SELECT max(id) FROM mitems WHERE meeting = ?2 "
+                         "AND kind = 0 AND id <> ?1) WHERE id = ?2 AND topic = ?1",
         [S_V_OPEN] = "INSERT INTO votes(meeting, question, options, opened) VALUES(?1, ?2, ?3, ?4)",
         [S_V_CUR] = "SELECT id, question, options, opened FROM votes WHERE meeting = ?1 "
                     "AND closed IS NULL ORDER BY id DESC LIMIT 1",
@@ -97,7 +121,8 @@ static const char *const sql[S__COUNT] = {
         [S_O_SENT] = "UPDATE outbox SET sent = ?2 WHERE id = ?1",
 };
 
-/* Migrations: migrations[i] takes the schema from version i to i + 1. */
+/* Migrations: migrations[i] takes the schema from version i to i + 1.
+ * Only ever append. */
 static const char *const migrations[] = {
         "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE processed(event_id TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
@@ -133,6 +158,12 @@ static const char *const migrations[] = {
         "CREATE TABLE outbox(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, room TEXT NOT NULL,"
         "  body TEXT NOT NULL, html TEXT, extra TEXT, created INTEGER NOT NULL, sent INTEGER);"
         "CREATE INDEX outbox_unsent ON outbox(id) WHERE sent IS NULL;",
+        /* 2: who said each line and noted each item, for edits and redactions */
+        "ALTER TABLE lines ADD COLUMN sender TEXT;"
+        "ALTER TABLE mitems ADD COLUMN event_id TEXT;"
+        "ALTER TABLE mitems ADD COLUMN sender TEXT;"
+        "CREATE INDEX lines_event ON lines(event_id);"
+        "CREATE INDEX mitems_event ON mitems(event_id);",
 };
 
 struct gv_store {
@@ -543,6 +574,37 @@ enum gv_err gv_store_item_get(struct gv_store *s, int64_t id, struct gv_item *ou
         return r;
 }
 
+enum gv_err gv_store_item_by_event(struct gv_store *s, const char *room, const char *event_id,
+                                   struct gv_item *out)
+{
+        sqlite3_stmt *st = stmt(s, S_ITEM_GET_EVENT);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        bt(st, 2, room);
+        r = step_row(s, st);
+        if (r)
+                return r;
+        r = read_item(st, out);
+        sqlite3_reset(st);
+        return r;
+}
+
+enum gv_err gv_store_item_set_text(struct gv_store *s, int64_t id, const char *description,
+                                   const char *mentions)
+{
+        sqlite3_stmt *st = stmt(s, S_ITEM_TEXT);
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        bt(st, 2, description);
+        bt(st, 3, mentions ? mentions : "");
+        return exec_done(s, st);
+}
+
 /* Reads every row of st into a growing array of elem-sized records. */
 static enum gv_err read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
                              enum gv_err (*read)(sqlite3_stmt *st, void *rec),
@@ -864,6 +926,13 @@ enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
 enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts, const char *nick,
                               const char *text, bool action, const char *event_id)
 {
+        return gv_store_line_add_from(s, meeting, ts, nick, text, action, event_id, NULL);
+}
+
+enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t ts,
+                                   const char *nick, const char *text, bool action,
+                                   const char *event_id, const char *sender)
+{
         sqlite3_stmt *st = stmt(s, S_LINE_ADD);
 
         if (!st)
@@ -874,7 +943,99 @@ enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts, c
         bt(st, 4, text);
         bi(st, 5, action ? 1 : 0);
         bt(st, 6, event_id);
+        bt(st, 7, sender);
         return exec_done(s, st);
+}
+
+void gv_line_clear(struct gv_line *l)
+{
+        free(l->nick);
+        free(l->sender);
+        free(l->text);
+        memset(l, 0, sizeof(*l));
+}
+
+void gv_lines_free(struct gv_line *lines, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                gv_line_clear(&lines[i]);
+        free(lines);
+}
+
+static enum gv_err read_line_rec(sqlite3_stmt *st, void *rec)
+{
+        struct gv_line *l = rec;
+
+        memset(l, 0, sizeof(*l));
+        l->id = sqlite3_column_int64(st, 0);
+        l->meeting = sqlite3_column_int64(st, 1);
+        l->nick = col_dup(st, 2);
+        l->sender = col_dup(st, 3);
+        l->text = col_dup(st, 4);
+        l->action = sqlite3_column_int(st, 5) != 0;
+        l->redacted = sqlite3_column_int(st, 6) != 0;
+        if (!l->nick || !l->text || (!l->sender && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
+                gv_line_clear(l);
+                return GV_ENOMEM;
+        }
+        return GV_OK;
+}
+
+static void clear_line_rec(void *rec)
+{
+        gv_line_clear(rec);
+}
+
+enum gv_err gv_store_lines_by_event(struct gv_store *s, const char *room, const char *event_id,
+                                    struct gv_line **lines, size_t *n)
+{
+        sqlite3_stmt *st = stmt(s, S_LINES_EVENT);
+        void *v = NULL;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        bt(st, 2, room);
+        r = read_rows(s, st, sizeof(**lines), read_line_rec, clear_line_rec, &v, n);
+        if (r == GV_OK)
+                *lines = v;
+        return r;
+}
+
+enum gv_err gv_store_line_set_text(struct gv_store *s, int64_t id, const char *text, bool *changed)
+{
+        enum gv_err r = id_text(s, S_LINE_TEXT, id, text);
+
+        if (r == GV_OK && changed)
+                *changed = sqlite3_changes(s->db) > 0;
+        return r;
+}
+
+enum gv_err gv_store_line_delete(struct gv_store *s, int64_t id)
+{
+        sqlite3_stmt *st = stmt(s, S_LINE_DEL);
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        return exec_done(s, st);
+}
+
+enum gv_err gv_store_lines_redact(struct gv_store *s, const char *room, const char *event_id,
+                                  size_t *n)
+{
+        sqlite3_stmt *st = stmt(s, S_LINES_REDACT);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        bt(st, 2, room);
+        r = exec_done(s, st);
+        if (r == GV_OK && n)
+                *n = (size_t)sqlite3_changes(s->db);
+        return r;
 }
 
 enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,
@@ -925,6 +1086,8 @@ void gv_mitem_clear(struct gv_mitem *it)
 {
         free(it->nick);
         free(it->text);
+        free(it->event_id);
+        free(it->sender);
         memset(it, 0, sizeof(*it));
 }
 
@@ -947,7 +1110,12 @@ static enum gv_err read_mitem(sqlite3_stmt *st, struct gv_mitem *it)
         it->text = col_dup(st, 4);
         it->topic = sqlite3_column_int64(st, 5);
         it->agenda_item = sqlite3_column_int64(st, 6);
-        if (!it->nick || !it->text) {
+        it->event_id = col_dup(st, 7);
+        it->sender = col_dup(st, 8);
+        it->meeting = sqlite3_column_int64(st, 9);
+        if (!it->nick || !it->text ||
+            (!it->event_id && sqlite3_column_type(st, 7) != SQLITE_NULL) ||
+            (!it->sender && sqlite3_column_type(st, 8) != SQLITE_NULL)) {
                 gv_mitem_clear(it);
                 return GV_ENOMEM;
         }
@@ -969,6 +1137,8 @@ enum gv_err gv_store_mitem_add(struct gv_store *s, int64_t meeting, const struct
         bt(st, 5, it->text);
         bi(st, 6, it->topic);
         bi(st, 7, it->agenda_item);
+        bt(st, 8, it->event_id);
+        bt(st, 9, it->sender);
         r = exec_done(s, st);
         if (r)
                 return r;
@@ -1026,6 +1196,56 @@ enum gv_err gv_store_mitems(struct gv_store *s, int64_t meeting, struct gv_mitem
         r = read_rows(s, st, sizeof(**items), read_mitem_rec, clear_mitem_rec, &v, n);
         if (r == GV_OK)
                 *items = v;
+        return r;
+}
+
+enum gv_err gv_store_mitems_by_event(struct gv_store *s, const char *room, const char *event_id,
+                                     struct gv_mitem **items, size_t *n)
+{
+        sqlite3_stmt *st = stmt(s, S_MI_EVENT);
+        void *v = NULL;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        bt(st, 2, room);
+        r = read_rows(s, st, sizeof(**items), read_mitem_rec, clear_mitem_rec, &v, n);
+        if (r == GV_OK)
+                *items = v;
+        return r;
+}
+
+enum gv_err gv_store_mitem_set_text(struct gv_store *s, int64_t id, const char *text)
+{
+        return id_text(s, S_MI_TEXT, id, text);
+}
+
+enum gv_err gv_store_mitem_delete(struct gv_store *s, int64_t id)
+{
+        sqlite3_stmt *st = stmt(s, S_MI_GET);
+        int64_t meeting;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        r = step_row(s, st);
+        if (r)
+                return r;
+        meeting = sqlite3_column_int64(st, 9);
+        sqlite3_reset(st);
+        /* The foreign keys would refuse to delete a topic with items under it. */
+        r = set_int(s, S_MI_REPARENT, id, meeting);
+        if (r == GV_OK)
+                r = set_int(s, S_MI_UNTOPIC, id, meeting);
+        if (r == GV_OK) {
+                st = stmt(s, S_MI_DEL);
+                if (!st)
+                        return GV_EDB;
+                bi(st, 1, id);
+                r = exec_done(s, st);
+        }
         return r;
 }
 

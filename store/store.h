@@ -54,6 +54,20 @@ struct gv_mitem {
         char *text;
         int64_t topic;          /* id of the topic it falls under, 0 if none */
         int64_t agenda_item;    /* for topics: the agenda item taken up, 0 if none */
+        char *event_id;         /* the event it was noted from, may be NULL */
+        char *sender;           /* that event's full sender, may be NULL */
+        int64_t meeting;        /* filled when read; ignored by gv_store_mitem_add */
+};
+
+/* One line of a meeting's log, as gv_store_lines_by_event reads it. */
+struct gv_line {
+        int64_t id;
+        int64_t meeting;
+        char *nick;
+        char *sender;           /* full sender, NULL for lines logged before schema 2 */
+        char *text;             /* "" once redacted */
+        bool action;
+        bool redacted;
 };
 
 struct gv_vote {
@@ -105,6 +119,12 @@ GV_MUST_CHECK enum gv_err gv_store_event_mark(struct gv_store *s, const char *ev
  * existing item when the same event_id was added before. */
 GV_MUST_CHECK enum gv_err gv_store_item_add(struct gv_store *s, const struct gv_item *it, int64_t *id);
 GV_MUST_CHECK enum gv_err gv_store_item_get(struct gv_store *s, int64_t id, struct gv_item *out);
+/* The item raised in room by event_id; GV_ENOTFOUND when there is none. */
+GV_MUST_CHECK enum gv_err gv_store_item_by_event(struct gv_store *s, const char *room,
+                                                 const char *event_id, struct gv_item *out);
+/* New description and mentions (space-separated, NULL means ""). */
+GV_MUST_CHECK enum gv_err gv_store_item_set_text(struct gv_store *s, int64_t id,
+                                                 const char *description, const char *mentions);
 /* The agenda as shown: open and postponed items, pinned first, then by
  * position, postponed last. */
 GV_MUST_CHECK enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda,
@@ -147,11 +167,30 @@ GV_MUST_CHECK enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting,
 GV_MUST_CHECK enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
                                          void (*cb)(void *ud, const char *nick), void *ud);
 
-/* Every line said during a meeting. */
+/* Every line said during a meeting. gv_store_line_add records no sender. */
 GV_MUST_CHECK enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts,
                                             const char *nick, const char *text, bool action,
                                             const char *event_id);
-/* cb returns non-zero to stop. */
+GV_MUST_CHECK enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t ts,
+                                                 const char *nick, const char *text, bool action,
+                                                 const char *event_id, const char *sender);
+/* The lines logged from event_id in meetings of room, oldest first; *n may
+ * be 0. Free with gv_lines_free. */
+GV_MUST_CHECK enum gv_err gv_store_lines_by_event(struct gv_store *s, const char *room,
+                                                  const char *event_id, struct gv_line **lines,
+                                                  size_t *n);
+/* Sets one line's text; a redacted line keeps "" (*changed false then). */
+GV_MUST_CHECK enum gv_err gv_store_line_set_text(struct gv_store *s, int64_t id, const char *text,
+                                                 bool *changed);
+GV_MUST_CHECK enum gv_err gv_store_line_delete(struct gv_store *s, int64_t id);
+/* Marks every line of event_id in meetings of room redacted and forgets its
+ * text; *n is how many were not redacted before. */
+GV_MUST_CHECK enum gv_err gv_store_lines_redact(struct gv_store *s, const char *room,
+                                                const char *event_id, size_t *n);
+void gv_line_clear(struct gv_line *l);
+void gv_lines_free(struct gv_line *lines, size_t n);
+/* Oldest first; a redacted line's text reads "[redacted]". cb returns
+ * non-zero to stop. */
 GV_MUST_CHECK enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,
                                          int (*cb)(void *ud, int64_t ts, const char *nick,
                                                    const char *text, bool action),
@@ -161,9 +200,18 @@ GV_MUST_CHECK enum gv_err gv_store_line_counts(struct gv_store *s, int64_t meeti
                                                void (*cb)(void *ud, const char *nick, int64_t n),
                                                void *ud);
 
-/* Meeting items (#info, #action, ...). */
+/* Meeting items (#info, #action, ...). event_id and sender may be NULL. */
 GV_MUST_CHECK enum gv_err gv_store_mitem_add(struct gv_store *s, int64_t meeting,
                                              const struct gv_mitem *it, int64_t *id);
+/* The items noted from event_id in meetings of room, oldest first; *n may be 0. */
+GV_MUST_CHECK enum gv_err gv_store_mitems_by_event(struct gv_store *s, const char *room,
+                                                   const char *event_id, struct gv_mitem **items,
+                                                   size_t *n);
+GV_MUST_CHECK enum gv_err gv_store_mitem_set_text(struct gv_store *s, int64_t id, const char *text);
+/* Removes one item. Items under it (when it is a topic) move to the topic
+ * before it, or to none; a meeting whose current topic it was falls back to
+ * its newest remaining topic. GV_ENOTFOUND when there is no such item. */
+GV_MUST_CHECK enum gv_err gv_store_mitem_delete(struct gv_store *s, int64_t id);
 /* Removes the newest item, returning it in *out (GV_ENOTFOUND if none). */
 GV_MUST_CHECK enum gv_err gv_store_mitem_undo(struct gv_store *s, int64_t meeting,
                                               struct gv_mitem *out);

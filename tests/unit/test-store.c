@@ -1,7 +1,8 @@
 /* tests/unit/test-store.c - store/store on ":memory:" and on a file: schema
  * version, key-value, processed events, agenda items and their order,
  * meetings, chairs, nicks, lines, meeting items and undo, votes, the outbox,
- * transactions and savepoints. Prints "ok - name" or "FAIL - name: detail"
+ * transactions and savepoints, edits and redactions by event ID, and the
+ * migration of a version-1 file. Prints "ok - name" or "FAIL - name: detail"
  * per case and "N passed, M failed" at the end; exits 1 on a failure. */
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -670,6 +671,196 @@ static void test_mitems(struct gv_store *s, int64_t meeting, int64_t item)
         check(r == GV_ENOTFOUND, "undo when empty again", "got %s", gv_strerror(r));
 }
 
+/* Lines, meeting items and agenda items found by event ID: edits and redactions. */
+static void test_by_event(struct gv_store *s)
+{
+        static const char room[] = "!edits:example.org";
+        struct gv_meeting m;
+        struct gv_line *ln = NULL;
+        struct gv_mitem *mi = NULL, it;
+        struct gv_item item;
+        struct list l;
+        size_t n = 0, k = 0;
+        int64_t mtg = 0, t1 = 0, i1 = 0, t2 = 0, i2 = 0, i3 = 0, item_id;
+        bool changed = true;
+        enum gv_err r;
+
+        memset(&m, 0, sizeof(m));
+        m.room = (char *)room;
+        m.name = "edits";
+        m.agenda = "edits";
+        m.starter = "alice";
+        m.started = 1;
+        r = gv_store_meeting_start(s, &m, &mtg);
+        r = r ? r : gv_store_line_add_from(s, mtg, 1, "alice", "#info old", false, "$e1",
+                                           "@alice:example.org");
+        r = r ? r : gv_store_line_add_from(s, mtg, 1, "alice", "second line", false, "$e1",
+                                           "@alice:example.org");
+        r = r ? r : gv_store_line_add_from(s, mtg, 2, "bob", "chatter", false, "$e2",
+                                           "@bob:example.org");
+        r = r ? r : gv_store_line_add(s, mtg, 3, "carol", "no sender", false, "$e3");
+        check(r == GV_OK, "line add with a sender", "%s", gv_strerror(r));
+
+        r = gv_store_lines_by_event(s, room, "$e1", &ln, &n);
+        check(r == GV_OK && n == 2 && ln[0].id < ln[1].id && ln[0].meeting == mtg &&
+              str_eq(ln[0].nick, "alice") && str_eq(ln[0].sender, "@alice:example.org") &&
+              str_eq(ln[0].text, "#info old") && str_eq(ln[1].text, "second line") &&
+              !ln[0].action && !ln[0].redacted,
+              "lines by event: both lines with sender, in order", "got %s n %zu", gv_strerror(r), n);
+        if (r == GV_OK && n == 2) {
+                r = gv_store_line_set_text(s, ln[0].id, "#info new", &changed);
+                check(r == GV_OK && changed, "line set text", "%s", gv_strerror(r));
+                r = gv_store_line_delete(s, ln[1].id);
+                check(r == GV_OK, "line delete", "%s", gv_strerror(r));
+        }
+        gv_lines_free(ln, n);
+        ln = NULL;
+        r = gv_store_lines_by_event(s, "!elsewhere:example.org", "$e1", &ln, &n);
+        check(r == GV_OK && n == 0, "lines by event: another room's meeting finds none",
+              "got %s n %zu", gv_strerror(r), n);
+        gv_lines_free(ln, n);
+        ln = NULL;
+        r = gv_store_lines_by_event(s, room, "$e3", &ln, &n);
+        check(r == GV_OK && n == 1 && ln[0].sender == NULL, "lines by event: no sender is NULL",
+              "got %s n %zu", gv_strerror(r), n);
+        gv_lines_free(ln, n);
+        ln = NULL;
+        r = gv_store_lines_by_event(s, room, "$nosuch", &ln, &n);
+        check(r == GV_OK && n == 0, "lines by event: unknown event", "got %s n %zu", gv_strerror(r),
+              n);
+        gv_lines_free(ln, n);
+        ln = NULL;
+
+        r = gv_store_lines_redact(s, "!elsewhere:example.org", "$e2", &k);
+        check(r == GV_OK && k == 0, "redact in another room changes nothing", "got %s %zu",
+              gv_strerror(r), k);
+        r = gv_store_lines_redact(s, room, "$e2", &k);
+        check(r == GV_OK && k == 1, "redact a line", "got %s %zu", gv_strerror(r), k);
+        r = gv_store_lines_redact(s, room, "$e2", &k);
+        check(r == GV_OK && k == 0, "redact again is a no-op", "got %s %zu", gv_strerror(r), k);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, mtg, on_line, &l);
+        check(r == GV_OK &&
+              strcmp(l.s, "1/alice/#info new,2/bob/[redacted],3/carol/no sender") == 0,
+              "lines: edited text, a redacted line reads [redacted]", "got %s [%s]",
+              gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_line_counts(s, mtg, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "alice=1,bob=1,carol=1") == 0,
+              "line counts keep redacted lines", "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_lines_by_event(s, room, "$e2", &ln, &n);
+        check(r == GV_OK && n == 1 && ln[0].redacted && str_eq(ln[0].text, ""),
+              "a redacted line's text is forgotten", "got %s n %zu \"%s\"", gv_strerror(r), n,
+              n ? nn(ln[0].text) : "-");
+        if (r == GV_OK && n == 1) {
+                r = gv_store_line_set_text(s, ln[0].id, "back", &changed);
+                check(r == GV_OK && !changed, "a redacted line cannot be edited", "%s changed %d",
+                      gv_strerror(r), changed);
+        }
+        gv_lines_free(ln, n);
+        ln = NULL;
+
+        /* Meeting items: t1 <- i1, t2 <- i2, i3; t2 and i2 from one event. */
+        memset(&it, 0, sizeof(it));
+        it.nick = "alice";
+        it.sender = "@alice:example.org";
+        it.ts = 10;
+        it.kind = GV_M_TOPIC;
+        it.text = "first";
+        it.event_id = "$t1";
+        r = gv_store_mitem_add(s, mtg, &it, &t1);
+        it.kind = GV_M_INFO;
+        it.text = "under first";
+        it.topic = t1;
+        it.event_id = "$i1";
+        r = r ? r : gv_store_mitem_add(s, mtg, &it, &i1);
+        it.kind = GV_M_TOPIC;
+        it.text = "second";
+        it.topic = 0;
+        it.event_id = "$two";
+        r = r ? r : gv_store_mitem_add(s, mtg, &it, &t2);
+        it.kind = GV_M_INFO;
+        it.text = "under second";
+        it.topic = t2;
+        r = r ? r : gv_store_mitem_add(s, mtg, &it, &i2);
+        it.kind = GV_M_ACTION;
+        it.text = "no event";
+        it.event_id = NULL;
+        it.sender = NULL;
+        r = r ? r : gv_store_mitem_add(s, mtg, &it, &i3);
+        r = r ? r : gv_store_meeting_set_topic(s, mtg, t2);
+        check(r == GV_OK, "mitem add with event and sender", "%s", gv_strerror(r));
+
+        r = gv_store_mitems_by_event(s, room, "$two", &mi, &n);
+        check(r == GV_OK && n == 2 && mi[0].id == t2 && mi[1].id == i2 &&
+              mi[1].kind == GV_M_INFO && str_eq(mi[1].event_id, "$two") &&
+              str_eq(mi[1].sender, "@alice:example.org") && mi[1].meeting == mtg &&
+              mi[1].topic == t2, "mitems by event: fields", "got %s n %zu", gv_strerror(r), n);
+        gv_mitems_free(mi, n);
+        mi = NULL;
+        r = gv_store_mitems_by_event(s, "!elsewhere:example.org", "$two", &mi, &n);
+        check(r == GV_OK && n == 0, "mitems by event: another room finds none", "got %s n %zu",
+              gv_strerror(r), n);
+        gv_mitems_free(mi, n);
+        mi = NULL;
+
+        r = gv_store_mitem_set_text(s, i1, "edited");
+        check(r == GV_OK, "mitem set text", "%s", gv_strerror(r));
+        /* Deleting the current topic: its items move to the first, the meeting's topic too. */
+        r = gv_store_mitem_delete(s, t2);
+        check(r == GV_OK, "mitem delete a topic with items under it", "%s", gv_strerror(r));
+        r = gv_store_mitem_delete(s, t2);
+        check(r == GV_ENOTFOUND, "mitem delete twice", "got %s", gv_strerror(r));
+        r = gv_store_mitems(s, mtg, &mi, &n);
+        check(r == GV_OK && n == 4 && mi[0].id == t1 && str_eq(mi[1].text, "edited") &&
+              mi[2].id == i2 && mi[2].topic == t1 && mi[3].id == i3 && mi[3].topic == t1 &&
+              mi[3].event_id == NULL && mi[3].sender == NULL,
+              "mitem delete: items under the topic move to the one before", "got %s n %zu",
+              gv_strerror(r), n);
+        gv_mitems_free(mi, n);
+        mi = NULL;
+        memset(&m, 0, sizeof(m));
+        r = gv_store_meeting_get(s, mtg, &m);
+        check(r == GV_OK && m.topic == t1, "mitem delete: the meeting falls back to the first topic",
+              "got %s topic %" PRId64, gv_strerror(r), m.topic);
+        gv_meeting_clear(&m);
+        r = gv_store_mitem_delete(s, t1);
+        r = r ? r : gv_store_meeting_get(s, mtg, &m);
+        check(r == GV_OK && m.topic == 0, "mitem delete the last topic: no topic", "got %s %" PRId64,
+              gv_strerror(r), m.topic);
+        gv_meeting_clear(&m);
+        r = gv_store_mitems(s, mtg, &mi, &n);
+        check(r == GV_OK && n == 3 && mi[0].topic == 0 && mi[1].topic == 0 && mi[2].topic == 0,
+              "mitem delete the first topic: items under none", "got %s n %zu", gv_strerror(r), n);
+        gv_mitems_free(mi, n);
+        mi = NULL;
+
+        /* Agenda items. */
+        item_id = add_item(s, "edits", "tagged", "$tag", 5);
+        memset(&item, 0, sizeof(item));
+        r = gv_store_item_by_event(s, "!room:example.org", "$tag", &item);
+        check(r == GV_OK && item.id == item_id && str_eq(item.description, "tagged"),
+              "item by event", "got %s", gv_strerror(r));
+        gv_item_clear(&item);
+        r = gv_store_item_by_event(s, room, "$tag", &item);
+        check(r == GV_ENOTFOUND, "item by event in another room", "got %s", gv_strerror(r));
+        r = gv_store_item_by_event(s, "!room:example.org", "$nosuch", &item);
+        check(r == GV_ENOTFOUND, "item by unknown event", "got %s", gv_strerror(r));
+        r = gv_store_item_set_text(s, item_id, "retagged", "@x:example.org @y");
+        r = r ? r : gv_store_item_get(s, item_id, &item);
+        check(r == GV_OK && str_eq(item.description, "retagged") &&
+              str_eq(item.mentions, "@x:example.org @y"), "item set description and mentions",
+              "got %s \"%s\" \"%s\"", gv_strerror(r), nn(item.description), nn(item.mentions));
+        gv_item_clear(&item);
+        r = gv_store_item_set_text(s, item_id, "no mentions", NULL);
+        r = r ? r : gv_store_item_get(s, item_id, &item);
+        check(r == GV_OK && str_eq(item.mentions, ""), "item set text: NULL mentions stored as \"\"",
+              "got %s", gv_strerror(r));
+        gv_item_clear(&item);
+        r = gv_store_meeting_end(s, mtg, 100);
+        check(r == GV_OK, "end the edits meeting", "%s", gv_strerror(r));
+}
+
 static void test_votes(struct gv_store *s, int64_t meeting)
 {
         struct gv_vote v;
@@ -848,6 +1039,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_lines(s, meeting, other);
         item = add_item(s, "arch", "for a topic", "$topic-item", 1);
         test_mitems(s, other, item);
+        test_by_event(s);
         test_votes(s, meeting);
         test_outbox(s);
         test_transactions(s);
@@ -861,7 +1053,7 @@ static void test_memory(void)
         check(r == GV_OK && s, "open :memory:", "%s", gv_strerror(r));
         if (r != GV_OK)
                 return;
-        check(gv_store_schema_version(s) == 1, "schema version 1 after open", "got %d",
+        check(gv_store_schema_version(s) == 2, "schema version 2 after open", "got %d",
               gv_store_schema_version(s));
         test_all_on(s, ":memory:");
         gv_store_free(s);
@@ -894,7 +1086,7 @@ static void test_file(void)
         }
         snprintf(path, sizeof(path), "%s/gavel.db", dir);
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 1, "open a new file: version 1",
+        check(r == GV_OK && gv_store_schema_version(s) == 2, "open a new file: version 2",
               "got %s", gv_strerror(r));
         if (r == GV_OK) {
                 r = gv_store_begin(s);
@@ -908,7 +1100,7 @@ static void test_file(void)
                 s = NULL;
         }
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 1, "reopen keeps version 1", "got %s",
+        check(r == GV_OK && gv_store_schema_version(s) == 2, "reopen keeps version 2", "got %s",
               gv_strerror(r));
         if (r == GV_OK) {
                 struct gv_item it;
@@ -955,12 +1147,155 @@ static void test_file(void)
         rmdir(dir);
 }
 
+/* Schema version 1 as gavel 0.1 created it: a frozen copy, not the store's. */
+static const char v1_schema[] =
+        "CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE processed(event_id TEXT PRIMARY KEY, ts INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE items("
+        "  id INTEGER PRIMARY KEY, agenda TEXT NOT NULL, description TEXT NOT NULL,"
+        "  reporter TEXT NOT NULL, mentions TEXT NOT NULL DEFAULT '', room TEXT NOT NULL,"
+        "  event_id TEXT UNIQUE, created INTEGER NOT NULL, position INTEGER NOT NULL,"
+        "  pinned INTEGER NOT NULL DEFAULT 0 CHECK(pinned IN (0, 1)),"
+        "  status INTEGER NOT NULL DEFAULT 0 CHECK(status BETWEEN 0 AND 3),"
+        "  discussed_in INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX items_agenda ON items(agenda, status);"
+        "CREATE TABLE meetings("
+        "  id INTEGER PRIMARY KEY, room TEXT NOT NULL, name TEXT NOT NULL, agenda TEXT NOT NULL,"
+        "  starter TEXT NOT NULL, started INTEGER NOT NULL, ended INTEGER,"
+        "  topic INTEGER REFERENCES mitems(id) ON DELETE SET NULL);"
+        "CREATE UNIQUE INDEX meetings_running ON meetings(room) WHERE ended IS NULL;"
+        "CREATE TABLE chairs(meeting INTEGER NOT NULL REFERENCES meetings(id), nick TEXT NOT NULL,"
+        "  PRIMARY KEY(meeting, nick COLLATE NOCASE));"
+        "CREATE TABLE nicks(meeting INTEGER NOT NULL REFERENCES meetings(id), nick TEXT NOT NULL,"
+        "  PRIMARY KEY(meeting, nick COLLATE NOCASE));"
+        "CREATE TABLE lines(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  ts INTEGER NOT NULL, nick TEXT NOT NULL, text TEXT NOT NULL,"
+        "  action INTEGER NOT NULL DEFAULT 0, event_id TEXT, redacted INTEGER NOT NULL DEFAULT 0);"
+        "CREATE INDEX lines_meeting ON lines(meeting);"
+        "CREATE TABLE mitems(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  ts INTEGER NOT NULL, nick TEXT NOT NULL, kind INTEGER NOT NULL, text TEXT NOT NULL,"
+        "  topic INTEGER REFERENCES mitems(id), agenda_item INTEGER REFERENCES items(id));"
+        "CREATE INDEX mitems_meeting ON mitems(meeting);"
+        "CREATE TABLE votes(id INTEGER PRIMARY KEY, meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  question TEXT NOT NULL, options TEXT NOT NULL, opened INTEGER NOT NULL, closed INTEGER);"
+        "CREATE TABLE ballots(vote INTEGER NOT NULL REFERENCES votes(id), nick TEXT NOT NULL,"
+        "  choice TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(vote, nick));"
+        "CREATE TABLE outbox(id INTEGER PRIMARY KEY, kind TEXT NOT NULL, room TEXT NOT NULL,"
+        "  body TEXT NOT NULL, html TEXT, extra TEXT, created INTEGER NOT NULL, sent INTEGER);"
+        "CREATE INDEX outbox_unsent ON outbox(id) WHERE sent IS NULL;";
+
+static const char v1_data[] =
+        "INSERT INTO items(id, agenda, description, reporter, mentions, room, event_id, created,"
+        "  position) VALUES(1, 'arch', 'old item', '@alice:example.org', '@bob', '!old:example.org',"
+        "  '$old-tag', 1, 1);"
+        "INSERT INTO meetings(id, room, name, agenda, starter, started) VALUES(1, '!old:example.org',"
+        "  'Old call', 'arch', 'alice', 2);"
+        "INSERT INTO lines(meeting, ts, nick, text, action, event_id) VALUES(1, 3, 'alice',"
+        "  '#info before', 0, '$old-info');"
+        "INSERT INTO mitems(id, meeting, ts, nick, kind, text) VALUES(1, 1, 3, 'alice', 1, 'before');"
+        "INSERT INTO processed(event_id, ts) VALUES('$old-info', 3);"
+        "PRAGMA user_version = 1;";
+
+/* A file made at version 1 is migrated to 2 on open, its data kept. */
+static void test_migrate_v1(void)
+{
+        char dir[] = "/tmp/gavel-test-store-v1-XXXXXX";
+        char path[512];
+        sqlite3 *db = NULL;
+        struct gv_store *s = NULL;
+        struct gv_item it;
+        struct gv_line *ln = NULL;
+        struct gv_mitem *mi = NULL;
+        struct list l;
+        size_t n = 0;
+        bool seen = false;
+        int64_t id = 0;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "v1: temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/gavel.db", dir);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, v1_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, v1_data, NULL, NULL, NULL) != SQLITE_OK) {
+                check(false, "v1: make a version-1 file", "%s", sqlite3_errmsg(db));
+                sqlite3_close(db);
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        sqlite3_close(db);
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == 2, "v1: reopened at version 2",
+              "got %s version %d", gv_strerror(r), s ? gv_store_schema_version(s) : -1);
+        if (r != GV_OK) {
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        memset(&it, 0, sizeof(it));
+        r = gv_store_item_by_event(s, "!old:example.org", "$old-tag", &it);
+        check(r == GV_OK && str_eq(it.description, "old item") && str_eq(it.mentions, "@bob"),
+              "v1: items kept and found by event", "got %s", gv_strerror(r));
+        gv_item_clear(&it);
+        r = gv_store_event_seen(s, "$old-info", &seen);
+        check(r == GV_OK && seen, "v1: processed events kept", "seen %d", seen);
+        r = gv_store_lines_by_event(s, "!old:example.org", "$old-info", &ln, &n);
+        check(r == GV_OK && n == 1 && str_eq(ln[0].text, "#info before") && ln[0].sender == NULL,
+              "v1: lines kept, without a sender", "got %s n %zu", gv_strerror(r), n);
+        gv_lines_free(ln, n);
+        r = gv_store_mitems(s, 1, &mi, &n);
+        check(r == GV_OK && n == 1 && str_eq(mi[0].text, "before") && mi[0].event_id == NULL &&
+              mi[0].sender == NULL, "v1: meeting items kept, without event or sender",
+              "got %s n %zu", gv_strerror(r), n);
+        gv_mitems_free(mi, n);
+        /* The new columns work on the migrated file. */
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_line_add_from(s, 1, 4, "bob", "new line", false, "$new", "@bob:x");
+        if (r == GV_OK) {
+                struct gv_mitem m;
+
+                memset(&m, 0, sizeof(m));
+                m.ts = 4;
+                m.nick = "bob";
+                m.kind = GV_M_INFO;
+                m.text = "new";
+                m.event_id = "$new";
+                m.sender = "@bob:x";
+                r = gv_store_mitem_add(s, 1, &m, &id);
+        }
+        r = r ? r : gv_store_lines_redact(s, "!old:example.org", "$old-info", &n);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK, "v1: write with the new columns", "%s", gv_strerror(r));
+        gv_store_free(s);
+        s = NULL;
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == 2, "v1: reopened again at version 2",
+              "got %s", gv_strerror(r));
+        if (r == GV_OK) {
+                l.s[0] = '\0';
+                r = gv_store_lines(s, 1, on_line, &l);
+                check(r == GV_OK && strcmp(l.s, "3/alice/[redacted],4/bob/new line") == 0,
+                      "v1: old and new lines", "got %s [%s]", gv_strerror(r), l.s);
+                r = gv_store_mitems_by_event(s, "!old:example.org", "$new", &mi, &n);
+                check(r == GV_OK && n == 1 && mi[0].id == id && str_eq(mi[0].sender, "@bob:x"),
+                      "v1: new meeting item found by event", "got %s n %zu", gv_strerror(r), n);
+                gv_mitems_free(mi, n);
+                gv_store_free(s);
+        }
+        remove_db(path);
+        rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
         (void)argv;
         test_memory();
         test_file();
+        test_migrate_v1();
         printf("%u passed, %u failed\n", passed, failed);
         return failed ? 1 : 0;
 }
