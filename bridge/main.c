@@ -7,6 +7,7 @@
 #include "../util/config.h"
 #include "../util/log.h"
 #include "console.h"
+#include "matrix.h"
 #include "replay.h"
 
 #ifndef GAVEL_VERSION
@@ -22,8 +23,9 @@ static void usage(FILE *f)
 {
         fputs("Usage:\n"
               "  gavel [--config FILE] [--db PATH] [--shell]\n"
-              "      Run the bot. With no homeserver in the configuration (the default) it\n"
-              "      runs the console adapter: each input line is a chat message.\n"
+              "      Run the bot: a Matrix client when \"homeserver\" or \"user_id\" is set,\n"
+              "      else (the default) the console adapter, where each input line is a\n"
+              "      chat message.\n"
               "  gavel replay LOG [--out DIR] [--date YYYY-MM-DD] [--config FILE]\n"
               "      Read a MeetBot IRC log (.log.txt or .log.html) and write its minutes\n"
               "      (NAME.txt, .html, .log.txt, .log.html, .md, index.html) to DIR (default .).\n"
@@ -148,13 +150,11 @@ int main(int argc, char **argv)
                 ro.log_path = arg;
                 ro.db_path = db; /* replay keeps its state only when asked to */
                 status = gv_replay_run(cfg, &ro);
-        } else if (shell || !cfg->homeserver || !cfg->homeserver[0]) {
+        } else if (shell || ((!cfg->homeserver || !cfg->homeserver[0]) &&
+                             (!cfg->user_id || !cfg->user_id[0]))) {
                 status = gv_console_run(cfg, stdin, stdout);
         } else {
-                fprintf(stderr, "gavel: homeserver %s is configured, but this build has no "
-                                "Matrix client yet; run with --shell for the console\n",
-                        cfg->homeserver);
-                status = 2;
+                status = gv_matrix_run(cfg);
         }
         gv_config_free(cfg);
         return status;

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev"
+pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev libcurl4-openssl-dev"
 if [ "${1:-}" = "--test" ]; then
         pkgs="$pkgs valgrind clang python3 time"
 fi

@@ -1,0 +1,261 @@
+/* bridge/http.c - see http.h */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "../util/buf.h"
+#include "../util/log.h"
+#include "../util/text.h"
+#include "http.h"
+
+struct xfer {
+        struct gv_http *h;
+        CURL *easy;
+        struct curl_slist *headers;
+        char *body_out;
+        struct gv_buf in;
+        int64_t retry_after_ms;
+        gv_http_cb cb;
+        void *ud;
+        struct xfer *next;
+};
+
+struct gv_http {
+        CURLM *multi;
+        struct xfer *xfers;
+        size_t n;
+};
+
+static int curl_ready;
+
+enum gv_err gv_http_new(struct gv_http **ret)
+{
+        struct gv_http *h;
+
+        if (!curl_ready) {
+                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                        return GV_EHTTP;
+                curl_ready = 1;
+        }
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return GV_ENOMEM;
+        h->multi = curl_multi_init();
+        if (!h->multi) {
+                free(h);
+                return GV_ENOMEM;
+        }
+        *ret = h;
+        return GV_OK;
+}
+
+static void xfer_free(struct xfer *x)
+{
+        curl_multi_remove_handle(x->h->multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        curl_slist_free_all(x->headers);
+        free(x->body_out);
+        gv_buf_free(&x->in);
+        free(x);
+}
+
+struct gv_http *gv_http_free(struct gv_http *h)
+{
+        if (!h)
+                return NULL;
+        while (h->xfers) {
+                struct xfer *x = h->xfers;
+
+                h->xfers = x->next;
+                xfer_free(x);
+        }
+        curl_multi_cleanup(h->multi);
+        free(h);
+        return NULL;
+}
+
+size_t gv_http_in_flight(const struct gv_http *h)
+{
+        return h->n;
+}
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+
+        if (gv_buf_add(&x->in, p, n) != GV_OK)
+                return 0;       /* over the ceiling: curl aborts with CURLE_WRITE_ERROR */
+        return n;
+}
+
+/* Retry-After: delay-seconds (what homeservers send); an HTTP date is
+ * read as "soon". */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb, k = strlen("retry-after:");
+
+        if (n > k && strncasecmp(p, "retry-after:", k) == 0) {
+                char v[32];
+                size_t i = k, j = 0;
+                uint64_t secs;
+
+                while (i < n && (p[i] == ' ' || p[i] == '\t'))
+                        i++;
+                while (i < n && j + 1 < sizeof(v) && p[i] != '\r' && p[i] != '\n')
+                        v[j++] = p[i++];
+                v[j] = '\0';
+                if (gv_parse_u64(v, 86400, &secs) == GV_OK)
+                        x->retry_after_ms = (int64_t)secs * 1000;
+                else
+                        x->retry_after_ms = 1000;
+        }
+        return n;
+}
+
+enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *url,
+                            const char *token, const char *body, long timeout_ms, size_t max_body,
+                            gv_http_cb cb, void *ud)
+{
+        struct xfer *x = calloc(1, sizeof(*x));
+        struct curl_slist *l;
+        enum gv_err r = GV_ENOMEM;
+
+        if (!x)
+                return GV_ENOMEM;
+        x->h = h;
+        x->cb = cb;
+        x->ud = ud;
+        x->retry_after_ms = -1;
+        gv_buf_init(&x->in, max_body);
+        x->easy = curl_easy_init();
+        if (!x->easy)
+                goto fail;
+        l = curl_slist_append(NULL, "Accept: application/json");
+        if (l)
+                x->headers = l;
+        if (l && body)
+                l = curl_slist_append(x->headers, "Content-Type: application/json");
+        if (l && token) {
+                struct gv_buf auth = GV_BUF_INIT(8192);
+
+                if (gv_buf_printf(&auth, "Authorization: Bearer %s", token) == GV_OK)
+                        l = curl_slist_append(x->headers, auth.p);
+                else
+                        l = NULL;
+                gv_buf_free(&auth);
+        }
+        if (!l)
+                goto fail;
+        if (body) {
+                x->body_out = strdup(body);
+                if (!x->body_out)
+                        goto fail;
+        }
+        r = GV_EHTTP;
+        if (curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "gavel") != CURLE_OK ||
+            curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK)
+                goto fail;
+        if (body && (curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body_out) != CURLE_OK ||
+                     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                                      (curl_off_t)strlen(x->body_out)) != CURLE_OK))
+                goto fail;
+        if (!body && strcmp(method, "GET") != 0 &&
+            (curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, "") != CURLE_OK))
+                goto fail;
+        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+                goto fail;
+        x->next = h->xfers;
+        h->xfers = x;
+        h->n++;
+        return GV_OK;
+fail:
+        curl_easy_cleanup(x->easy);
+        curl_slist_free_all(x->headers);
+        free(x->body_out);
+        gv_buf_free(&x->in);
+        free(x);
+        return r;
+}
+
+static void finish(struct gv_http *h, CURLMsg *m)
+{
+        struct xfer *x = NULL, **pp;
+        struct gv_http_resp resp;
+
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (!x)
+                return;
+        for (pp = &h->xfers; *pp && *pp != x; pp = &(*pp)->next)
+                ;
+        if (*pp)
+                *pp = x->next;
+        h->n--;
+        memset(&resp, 0, sizeof(resp));
+        resp.retry_after_ms = x->retry_after_ms;
+        resp.body = gv_buf_str(&x->in);
+        resp.len = x->in.len;
+        if (m->data.result == CURLE_OK) {
+                resp.err = GV_OK;
+                curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+        } else {
+                resp.err = m->data.result == CURLE_WRITE_ERROR ? GV_ETOOBIG : GV_EHTTP;
+                resp.errmsg = curl_easy_strerror(m->data.result);
+        }
+        x->cb(x->ud, &resp);
+        xfer_free(x);
+}
+
+enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
+{
+        struct curl_waitfd wfd = { wake_fd, CURL_WAIT_POLLIN, 0 };
+        CURLMsg *m;
+        int running = 0, left;
+
+        /* start what was added since the last call, so that its sockets exist */
+        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+                return GV_EHTTP;
+        if (curl_multi_poll(h->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
+                            timeout_ms < 0 ? 0 : timeout_ms, NULL) != CURLM_OK)
+                return GV_EHTTP;
+        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+                return GV_EHTTP;
+        while ((m = curl_multi_info_read(h->multi, &left)))
+                if (m->msg == CURLMSG_DONE)
+                        finish(h, m);
+        return GV_OK;
+}
+
+enum gv_err gv_url_escape(struct gv_buf *b, const char *s)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        enum gv_err r = GV_OK;
+
+        for (; *s && r == GV_OK; s++) {
+                unsigned char c = (unsigned char)*s;
+
+                if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '.' || c == '_' || c == '~') {
+                        r = gv_buf_addc(b, (char)c);
+                } else {
+                        char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+                        r = gv_buf_add(b, e, 3);
+                }
+        }
+        return r;
+}

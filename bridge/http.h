@@ -1,0 +1,47 @@
+/* bridge/http.h - asynchronous HTTP for the one event loop, over libcurl's
+ * multi interface. Knows HTTP; knows nothing about Matrix or meetings.
+ * Every response body has a ceiling; nothing here blocks or sleeps. */
+#ifndef GV_HTTP_H
+#define GV_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../util/err.h"
+
+struct gv_http;
+
+struct gv_http_resp {
+        enum gv_err err;        /* GV_OK: a response arrived (any status); GV_EHTTP: no
+                                 * response (refused, dropped, timed out); GV_ETOOBIG */
+        const char *errmsg;     /* curl's words when err != GV_OK */
+        long status;            /* HTTP status, 0 without a response */
+        const char *body;       /* NUL-terminated, "" when empty; valid during the callback */
+        size_t len;
+        int64_t retry_after_ms; /* from a Retry-After header (seconds or date), -1 if none */
+};
+
+typedef void (*gv_http_cb)(void *ud, const struct gv_http_resp *r);
+
+GV_MUST_CHECK enum gv_err gv_http_new(struct gv_http **ret);
+/* Cancels what is in flight without calling back. NULL is fine. */
+struct gv_http *gv_http_free(struct gv_http *h);
+
+/* Starts a request: method "GET", "POST", "PUT"; body JSON or NULL; token
+ * sent as "Authorization: Bearer" when not NULL; timeout_ms for the whole
+ * exchange; max_body ceiling on the response (over it: GV_ETOOBIG). cb is
+ * called exactly once, from gv_http_poll(). */
+GV_MUST_CHECK enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *url,
+                                          const char *token, const char *body, long timeout_ms,
+                                          size_t max_body, gv_http_cb cb, void *ud);
+
+/* Moves transfers on and calls back those that ended. Waits at most
+ * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
+GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
+size_t gv_http_in_flight(const struct gv_http *h);
+
+/* Appends s to b percent-encoded for a URL path segment or query value
+ * (everything but A-Z a-z 0-9 - . _ ~). */
+struct gv_buf;
+GV_MUST_CHECK enum gv_err gv_url_escape(struct gv_buf *b, const char *s);
+
+#endif

@@ -1,0 +1,272 @@
+/* bridge/sync.c - see sync.h */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync.h"
+
+static const cJSON *js_get(const cJSON *o, const char *k)
+{
+        return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+static const char *js_str(const cJSON *o, const char *k)
+{
+        const cJSON *v = js_get(o, k);
+
+        return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
+}
+
+static const cJSON *js_obj(const cJSON *o, const char *k)
+{
+        const cJSON *v = js_get(o, k);
+
+        return cJSON_IsObject(v) ? v : NULL;
+}
+
+static const cJSON *js_arr(const cJSON *o, const char *k)
+{
+        const cJSON *v = js_get(o, k);
+
+        return cJSON_IsArray(v) ? v : NULL;
+}
+
+static int64_t js_int(const cJSON *o, const char *k)
+{
+        const cJSON *v = js_get(o, k);
+
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
+            v->valuedouble > 9007199254740992.0)
+                return 0;
+        return (int64_t)v->valuedouble;
+}
+
+/* Fills an array from a JSON array of events; stripped: invite_state
+ * events (no event_id, no ts). */
+static enum gv_err read_events(const cJSON *arr, bool stripped, struct gv_sync_event **ret,
+                               size_t *n, size_t *skipped)
+{
+        struct gv_sync_event *v;
+        const cJSON *e;
+        size_t cap = (size_t)cJSON_GetArraySize(arr), len = 0;
+
+        *ret = NULL;
+        *n = 0;
+        if (!arr || cap == 0)
+                return GV_OK;
+        v = calloc(cap, sizeof(*v));
+        if (!v)
+                return GV_ENOMEM;
+        cJSON_ArrayForEach(e, arr) {
+                struct gv_sync_event *d = &v[len];
+                const cJSON *sk = js_get(e, "state_key");
+
+                d->type = js_str(e, "type");
+                d->sender = js_str(e, "sender");
+                d->event_id = js_str(e, "event_id");
+                d->content = js_obj(e, "content");
+                d->unsigned_ = js_obj(e, "unsigned");
+                d->redacts = js_str(e, "redacts");
+                d->ts = js_int(e, "origin_server_ts");
+                d->state_key = cJSON_IsString(sk) ? sk->valuestring : NULL;
+                if (!d->type || !d->sender || !d->content || (!stripped && !d->event_id) ||
+                    (sk && !cJSON_IsString(sk))) {
+                        (*skipped)++;
+                        continue;
+                }
+                len++;
+        }
+        *ret = v;
+        *n = len;
+        return GV_OK;
+}
+
+struct gv_sync *gv_sync_free(struct gv_sync *s)
+{
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n_rooms; i++) {
+                free(s->rooms[i].state);
+                free(s->rooms[i].timeline);
+        }
+        free(s->rooms);
+        free(s->chunk);
+        cJSON_Delete(s->root);
+        free(s);
+        return NULL;
+}
+
+static enum gv_err parse_root(const char *json, size_t len, struct gv_sync **ret)
+{
+        struct gv_sync *s;
+
+        if (len > GV_SYNC_MAX_BYTES)
+                return GV_ETOOBIG;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return GV_ENOMEM;
+        s->root = cJSON_ParseWithLength(json, len);
+        if (!cJSON_IsObject(s->root)) {
+                gv_sync_free(s);
+                return GV_EPARSE;
+        }
+        *ret = s;
+        return GV_OK;
+}
+
+static enum gv_err add_rooms(struct gv_sync *s, const cJSON *group, enum gv_room_kind kind)
+{
+        const cJSON *r;
+        size_t extra = (size_t)cJSON_GetArraySize(group);
+        struct gv_sync_room *rooms;
+        enum gv_err err;
+
+        if (!cJSON_IsObject(group) || extra == 0)
+                return GV_OK;
+        rooms = realloc(s->rooms, (s->n_rooms + extra) * sizeof(*rooms));
+        if (!rooms)
+                return GV_ENOMEM;
+        s->rooms = rooms;
+        cJSON_ArrayForEach(r, group) {
+                struct gv_sync_room *d = &s->rooms[s->n_rooms];
+                const cJSON *tl = js_obj(r, "timeline");
+
+                memset(d, 0, sizeof(*d));
+                if (!r->string || r->string[0] != '!' || !cJSON_IsObject(r)) {
+                        s->skipped++;
+                        continue;
+                }
+                d->room_id = r->string;
+                d->kind = kind;
+                s->n_rooms++;   /* counted now so that gv_sync_free() sees its arrays */
+                if (kind == GV_ROOM_INVITE)
+                        err = read_events(js_arr(js_obj(r, "invite_state"), "events"), true,
+                                          &d->state, &d->n_state, &s->skipped);
+                else
+                        err = read_events(js_arr(js_obj(r, "state"), "events"), false, &d->state,
+                                          &d->n_state, &s->skipped);
+                if (err == GV_OK && kind != GV_ROOM_INVITE)
+                        err = read_events(js_arr(tl, "events"), false, &d->timeline,
+                                          &d->n_timeline, &s->skipped);
+                if (err)
+                        return err;
+                d->limited = cJSON_IsTrue(js_get(tl, "limited"));
+                d->prev_batch = js_str(tl, "prev_batch");
+        }
+        return GV_OK;
+}
+
+enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
+{
+        struct gv_sync *s = NULL;
+        const cJSON *rooms;
+        enum gv_err r = parse_root(json, len, &s);
+
+        if (r)
+                return r;
+        s->next_batch = js_str(s->root, "next_batch");
+        if (!s->next_batch) {
+                gv_sync_free(s);
+                return GV_EPARSE;
+        }
+        rooms = js_obj(s->root, "rooms");
+        r = add_rooms(s, js_obj(rooms, "join"), GV_ROOM_JOIN);
+        if (r == GV_OK)
+                r = add_rooms(s, js_obj(rooms, "invite"), GV_ROOM_INVITE);
+        if (r == GV_OK)
+                r = add_rooms(s, js_obj(rooms, "leave"), GV_ROOM_LEAVE);
+        if (r) {
+                gv_sync_free(s);
+                return r;
+        }
+        *ret = s;
+        return GV_OK;
+}
+
+enum gv_err gv_sync_parse_messages(const char *json, size_t len, struct gv_sync **ret)
+{
+        struct gv_sync *s = NULL;
+        enum gv_err r = parse_root(json, len, &s);
+
+        if (r)
+                return r;
+        s->next_batch = js_str(s->root, "end");
+        r = read_events(js_arr(s->root, "chunk"), false, &s->chunk, &s->n_chunk, &s->skipped);
+        if (r) {
+                gv_sync_free(s);
+                return r;
+        }
+        *ret = s;
+        return GV_OK;
+}
+
+int gv_sync_power_of(const cJSON *pl, const char *user)
+{
+        const cJSON *v = js_get(js_obj(pl, "users"), user);
+
+        if (!cJSON_IsNumber(v))
+                v = js_get(pl, "users_default");
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+                return 0;
+        if (v->valuedouble > 1000000)
+                return 1000000;
+        if (v->valuedouble < -1000000)
+                return -1000000;
+        return (int)v->valuedouble;
+}
+
+enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room, int power,
+                                const char **mentions, struct gv_event *out)
+{
+        const cJSON *c = e->content, *rel, *ids, *id;
+        const char *rel_type;
+
+        memset(out, 0, sizeof(*out));
+        out->room = room;
+        out->sender = e->sender;
+        out->event_id = e->event_id;
+        out->ts = e->ts;
+        out->power = power;
+        out->mentions = mentions;
+        if (e->state_key || !e->event_id)
+                return GV_ENOTFOUND;
+        if (strcmp(e->type, "m.room.redaction") == 0) {
+                /* v1-v10 rooms: top-level "redacts"; v11: in content */
+                out->redacts = e->redacts ? e->redacts : js_str(c, "redacts");
+                if (!out->redacts)
+                        return GV_ENOTFOUND;
+                out->body = "";
+                return GV_OK;
+        }
+        if (strcmp(e->type, "m.room.message") != 0)
+                return GV_ENOTFOUND;
+        out->msgtype = js_str(c, "msgtype");
+        rel = js_obj(c, "m.relates_to");
+        rel_type = js_str(rel, "rel_type");
+        if (rel_type && strcmp(rel_type, "m.replace") == 0) {
+                const cJSON *nc = js_obj(c, "m.new_content");
+
+                out->replaces = js_str(rel, "event_id");
+                if (!out->replaces || !nc)
+                        return GV_ENOTFOUND;
+                c = nc;
+                out->msgtype = js_str(c, "msgtype");
+        } else if (rel_type && strcmp(rel_type, "m.thread") == 0) {
+                out->thread_root = js_str(rel, "event_id");
+        }
+        out->reply_to = js_str(js_obj(rel, "m.in_reply_to"), "event_id");
+        out->body = js_str(c, "body");
+        if (!out->body || !out->msgtype)
+                return GV_ENOTFOUND;
+        out->body_len = strlen(out->body);
+        if (js_str(c, "format") && strcmp(js_str(c, "format"), "org.matrix.custom.html") == 0)
+                out->formatted_body = js_str(c, "formatted_body");
+        ids = js_arr(js_obj(e->content, "m.mentions"), "user_ids");
+        cJSON_ArrayForEach(id, ids) {
+                if (out->n_mentions >= GV_SYNC_MAX_MENTIONS)
+                        break;
+                if (cJSON_IsString(id) && id->valuestring)
+                        mentions[out->n_mentions++] = id->valuestring;
+        }
+        return GV_OK;
+}

@@ -1,0 +1,73 @@
+/* bridge/sync.h - reading /sync and /messages responses. Pure: JSON text in,
+ * a checked view of it out (and the handlers' event for a message). Knows the
+ * Matrix wire format; knows nothing about HTTP, the store or meetings. */
+#ifndef GV_SYNC_H
+#define GV_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "../handlers/event.h"
+#include "../util/err.h"
+
+#define GV_SYNC_MAX_BYTES (64u << 20)
+#define GV_SYNC_MAX_MENTIONS 64
+
+struct gv_sync_event {
+        const char *type;
+        const char *sender;
+        const char *event_id;           /* NULL for stripped invite state */
+        const char *state_key;          /* NULL when not a state event */
+        int64_t ts;                     /* origin_server_ts, 0 if absent */
+        const cJSON *content;           /* an object, never NULL */
+        const cJSON *unsigned_;         /* may be NULL */
+        const char *redacts;            /* m.room.redaction, rooms v1-v10: top level */
+};
+
+enum gv_room_kind { GV_ROOM_JOIN = 0, GV_ROOM_INVITE, GV_ROOM_LEAVE };
+
+struct gv_sync_room {
+        const char *room_id;
+        enum gv_room_kind kind;
+        struct gv_sync_event *state;    /* state.events, or invite_state.events */
+        size_t n_state;
+        struct gv_sync_event *timeline;
+        size_t n_timeline;
+        bool limited;
+        const char *prev_batch;         /* may be NULL */
+};
+
+struct gv_sync {
+        cJSON *root;
+        const char *next_batch;         /* for /sync; for /messages: "end", may be NULL */
+        struct gv_sync_room *rooms;
+        size_t n_rooms;
+        struct gv_sync_event *chunk;    /* /messages: chunk, in the order received */
+        size_t n_chunk;
+        size_t skipped;                 /* malformed events and rooms left out */
+};
+
+/* A /sync response. Malformed events (no type, sender or event_id where
+ * required, content not an object) are skipped and counted; a response
+ * without next_batch is GV_EPARSE. */
+GV_MUST_CHECK enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret);
+/* A /messages response (chunk, end). */
+GV_MUST_CHECK enum gv_err gv_sync_parse_messages(const char *json, size_t len,
+                                                 struct gv_sync **ret);
+struct gv_sync *gv_sync_free(struct gv_sync *s);
+
+/* The handlers' view of a timeline event: m.room.message (m.text, m.emote,
+ * m.notice; edits through m.new_content) and m.room.redaction.
+ * GV_ENOTFOUND for anything else. mentions must hold GV_SYNC_MAX_MENTIONS
+ * pointers; the strings stay owned by the sync. room and power are the
+ * caller's. */
+GV_MUST_CHECK enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
+                                              int power, const char **mentions,
+                                              struct gv_event *out);
+
+/* m.room.power_levels content: the level of user (users[user], else
+ * users_default, else 0). NULL content: 0. */
+int gv_sync_power_of(const cJSON *power_levels_content, const char *user);
+
+#endif

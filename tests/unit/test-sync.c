@@ -1,0 +1,159 @@
+/* tests/unit/test-sync.c - reading /sync and /messages responses. */
+#include <string.h>
+
+#include "../../bridge/sync.h"
+#include "check.h"
+
+static bool eq(const char *a, const char *b)
+{
+        return a && b && strcmp(a, b) == 0;
+}
+
+static void test_initial(void)
+{
+        static const char json[] =
+                "{\"next_batch\":\"s1\",\"rooms\":{\"join\":{\"!a:x\":{"
+                "\"state\":{\"events\":[{\"type\":\"m.room.power_levels\",\"state_key\":\"\","
+                "\"sender\":\"@o:x\",\"event_id\":\"$p\",\"content\":{\"users\":{\"@o:x\":100},"
+                "\"users_default\":10}}]},"
+                "\"timeline\":{\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@a:x\","
+                "\"event_id\":\"$1\",\"origin_server_ts\":1700000000000,\"content\":{"
+                "\"msgtype\":\"m.text\",\"body\":\"#architecture x cc @b\","
+                "\"m.mentions\":{\"user_ids\":[\"@b:x\",7]}}},"
+                "{\"type\":\"m.room.message\",\"sender\":\"@a:x\",\"content\":{}}],"
+                "\"limited\":true,\"prev_batch\":\"p0\"}}},"
+                "\"invite\":{\"!i:x\":{\"invite_state\":{\"events\":[{\"type\":\"m.room.member\","
+                "\"state_key\":\"@gavel:x\",\"sender\":\"@o:x\",\"content\":{\"membership\":\"invite\"}}]}}},"
+                "\"leave\":{\"!l:x\":{\"timeline\":{\"events\":[]}}}}}";
+        struct gv_sync *s = NULL;
+        const char *mentions[GV_SYNC_MAX_MENTIONS];
+        struct gv_event ev;
+        enum gv_err r = gv_sync_parse(json, strlen(json), &s);
+
+        check(r == GV_OK && s, "parse: initial sync", "%s", gv_strerror(r));
+        if (!s)
+                return;
+        check(eq(s->next_batch, "s1"), "parse: next_batch", "%s", s->next_batch);
+        check(s->n_rooms == 3, "parse: join, invite, leave rooms", "%zu", s->n_rooms);
+        check(s->rooms[0].kind == GV_ROOM_JOIN && eq(s->rooms[0].room_id, "!a:x") &&
+              s->rooms[0].limited && eq(s->rooms[0].prev_batch, "p0"),
+              "parse: joined room, limited, prev_batch", "kind %d", s->rooms[0].kind);
+        check(s->rooms[0].n_timeline == 1 && s->skipped == 1,
+              "parse: an event without event_id is skipped and counted",
+              "%zu events, %zu skipped", s->rooms[0].n_timeline, s->skipped);
+        check(gv_sync_power_of(s->rooms[0].state[0].content, "@o:x") == 100 &&
+              gv_sync_power_of(s->rooms[0].state[0].content, "@z:x") == 10 &&
+              gv_sync_power_of(NULL, "@o:x") == 0,
+              "power_of: users, users_default, none", "wrong level");
+        check(s->rooms[1].kind == GV_ROOM_INVITE && s->rooms[1].n_state == 1 &&
+              eq(s->rooms[1].state[0].sender, "@o:x") && !s->rooms[1].state[0].event_id,
+              "parse: invite_state (stripped, no event_id)", "wrong invite");
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[0], "!a:x", 50, mentions, &ev);
+        check(r == GV_OK && eq(ev.body, "#architecture x cc @b") && ev.body_len == 21 &&
+              ev.n_mentions == 1 && eq(ev.mentions[0], "@b:x") && ev.power == 50 &&
+              ev.ts == 1700000000000 && eq(ev.event_id, "$1") && eq(ev.msgtype, "m.text"),
+              "to_gv: message with m.mentions (non-strings dropped)", "%s", gv_strerror(r));
+        r = gv_sync_event_to_gv(&s->rooms[0].state[0], "!a:x", 0, mentions, &ev);
+        check(r == GV_ENOTFOUND, "to_gv: state events are not messages", "%s", gv_strerror(r));
+        gv_sync_free(s);
+}
+
+static void test_relations(void)
+{
+        static const char json[] =
+                "{\"next_batch\":\"s2\",\"rooms\":{\"join\":{\"!a:x\":{\"timeline\":{\"events\":["
+                "{\"type\":\"m.room.message\",\"sender\":\"@a:x\",\"event_id\":\"$2\",\"content\":{"
+                "\"msgtype\":\"m.text\",\"body\":\"* #info new\",\"m.new_content\":{\"msgtype\":"
+                "\"m.text\",\"body\":\"#info new\"},\"m.relates_to\":{\"rel_type\":\"m.replace\","
+                "\"event_id\":\"$1\"}}},"
+                "{\"type\":\"m.room.redaction\",\"sender\":\"@a:x\",\"event_id\":\"$3\","
+                "\"redacts\":\"$1\",\"content\":{}},"
+                "{\"type\":\"m.room.redaction\",\"sender\":\"@a:x\",\"event_id\":\"$4\","
+                "\"content\":{\"redacts\":\"$2\"}},"
+                "{\"type\":\"m.room.message\",\"sender\":\"@a:x\",\"event_id\":\"$5\",\"content\":{"
+                "\"msgtype\":\"m.text\",\"body\":\"!agenda\",\"m.relates_to\":{\"rel_type\":"
+                "\"m.thread\",\"event_id\":\"$root\",\"m.in_reply_to\":{\"event_id\":\"$q\"}}}},"
+                "{\"type\":\"m.reaction\",\"sender\":\"@a:x\",\"event_id\":\"$6\",\"content\":{}}"
+                "]}}}}}";
+        struct gv_sync *s = NULL;
+        const char *mentions[GV_SYNC_MAX_MENTIONS];
+        struct gv_event ev;
+        enum gv_err r = gv_sync_parse(json, strlen(json), &s);
+
+        check(r == GV_OK && s && s->n_rooms == 1 && s->rooms[0].n_timeline == 5,
+              "parse: relations batch", "%s", gv_strerror(r));
+        if (!s || s->n_rooms != 1 || s->rooms[0].n_timeline != 5) {
+                gv_sync_free(s);
+                return;
+        }
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[0], "!a:x", 0, mentions, &ev);
+        check(r == GV_OK && eq(ev.replaces, "$1") && eq(ev.body, "#info new"),
+              "to_gv: an edit carries m.new_content and what it replaces", "%s",
+              ev.body ? ev.body : "NULL");
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[1], "!a:x", 0, mentions, &ev);
+        check(r == GV_OK && eq(ev.redacts, "$1") && eq(ev.body, ""),
+              "to_gv: redaction with top-level redacts (rooms v1-v10)", "%s", gv_strerror(r));
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[2], "!a:x", 0, mentions, &ev);
+        check(r == GV_OK && eq(ev.redacts, "$2"), "to_gv: redaction with content.redacts (v11)",
+              "%s", gv_strerror(r));
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[3], "!a:x", 0, mentions, &ev);
+        check(r == GV_OK && eq(ev.thread_root, "$root") && eq(ev.reply_to, "$q"),
+              "to_gv: thread root and reply", "%s", gv_strerror(r));
+        r = gv_sync_event_to_gv(&s->rooms[0].timeline[4], "!a:x", 0, mentions, &ev);
+        check(r == GV_ENOTFOUND, "to_gv: other event types are not for the handlers", "%s",
+              gv_strerror(r));
+        gv_sync_free(s);
+}
+
+static void test_bad(void)
+{
+        static const struct {
+                const char *name, *json;
+                enum gv_err want;
+        } cases[] = {
+                { "empty", "", GV_EPARSE },
+                { "not JSON", "{\"next_batch\":", GV_EPARSE },
+                { "array", "[]", GV_EPARSE },
+                { "no next_batch", "{\"rooms\":{}}", GV_EPARSE },
+                { "next_batch not a string", "{\"next_batch\":5}", GV_EPARSE },
+                { "rooms of the wrong type", "{\"next_batch\":\"a\",\"rooms\":[1]}", GV_OK },
+                { "room not an object", "{\"next_batch\":\"a\",\"rooms\":{\"join\":{\"!a:x\":5}}}",
+                  GV_OK },
+        };
+        struct gv_sync *s;
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                enum gv_err r;
+
+                s = NULL;
+                r = gv_sync_parse(cases[i].json, strlen(cases[i].json), &s);
+                check(r == cases[i].want && (r != GV_OK || s->n_rooms == 0), cases[i].name,
+                      "got %s", gv_strerror(r));
+                gv_sync_free(s);
+        }
+        check(gv_sync_parse("{}", GV_SYNC_MAX_BYTES + 1, &s) == GV_ETOOBIG,
+              "over the size ceiling", "accepted");
+}
+
+static void test_messages(void)
+{
+        static const char json[] =
+                "{\"start\":\"t5\",\"end\":\"t2\",\"chunk\":[{\"type\":\"m.room.message\","
+                "\"sender\":\"@a:x\",\"event_id\":\"$9\",\"origin_server_ts\":9,\"content\":{"
+                "\"msgtype\":\"m.text\",\"body\":\"late\"}}]}";
+        struct gv_sync *s = NULL;
+        enum gv_err r = gv_sync_parse_messages(json, strlen(json), &s);
+
+        check(r == GV_OK && s && s->n_chunk == 1 && eq(s->next_batch, "t2") &&
+              eq(s->chunk[0].event_id, "$9"), "messages: chunk and end", "%s", gv_strerror(r));
+        gv_sync_free(s);
+}
+
+int main(void)
+{
+        test_initial();
+        test_relations();
+        test_bad();
+        test_messages();
+        return check_finish();
+}
