@@ -377,6 +377,8 @@ enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_
         if (!it.text)
                 return GV_ENOMEM;
         it.topic = x->m.topic;
+        it.event_id = (char *)x->ev->event_id;
+        it.sender = (char *)x->ev->sender;
         r = gv_store_mitem_add(x->c->s, x->m.id, &it, NULL);
         free(it.text);
         return r;
@@ -397,6 +399,8 @@ static enum gv_err start_topic(struct ctx *x, const char *text, const struct gv_
         it.kind = GV_M_TOPIC;
         it.text = (char *)text;
         it.agenda_item = item ? item->id : 0;
+        it.event_id = (char *)x->ev->event_id;
+        it.sender = (char *)x->ev->sender;
         r = gv_store_mitem_add(x->c->s, x->m.id, &it, &id);
         if (r == GV_OK)
                 r = gv_store_meeting_set_topic(x->c->s, x->m.id, id);
@@ -1047,6 +1051,16 @@ void gv_commands_describe(void (*line)(void *ud, const char *text), void *ud)
 bool is_command(const struct gv_cmdline *cl)
 {
         return find_cmd(cl->name, cl->name_len) != NULL;
+}
+
+bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind)
+{
+        const struct cmd *c = find_cmd(cl->name, cl->name_len);
+
+        if (!c || (c->fn != cmd_note && c->fn != cmd_helpitem))
+                return false;
+        *kind = c->kind;
+        return true;
 }
 
 enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl)

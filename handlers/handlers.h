@@ -22,7 +22,11 @@ struct gv_core *gv_core_free(struct gv_core *c);
  * reply and returns GV_OK; commands check their input before they write, so
  * what a refused command leaves is only the logged line and the reply. Only
  * GV_EDB / GV_ENOMEM are returned: the caller must then roll back the whole
- * transaction (which also forgets that the event was seen) and try again. */
+ * transaction (which also forgets that the event was seen) and try again.
+ * An edit (ev->replaces, by the original's sender only) or a redaction
+ * (ev->redacts) changes what the earlier event made in the same room (its
+ * agenda item, log lines and noted items) and is never read as commands or
+ * a tag itself. */
 GV_MUST_CHECK enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev);
 
 /* One line per command, "#topic <text>  start a new topic (chairs)": for

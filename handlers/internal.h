@@ -54,6 +54,9 @@ GV_MUST_CHECK enum gv_err replyf(struct ctx *x, const char *fmt, ...)
 GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
 
 bool is_command(const struct gv_cmdline *cl);
+/* True for the commands that note an item (#info, #action, #idea, #link,
+ * #agreed, #accepted, #rejected, #help, #halp), with the item's kind. */
+bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind);
 GV_MUST_CHECK enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl);
 GV_MUST_CHECK enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_t len);
 /* 1-based index of item id in the agenda as shown; 0 when not shown. */

@@ -1,7 +1,7 @@
 /* tests/unit/test-handlers.c - gv_handle() end to end on a ":memory:" store:
  * tags become agenda items (exactly once), acks, !agenda, a whole meeting
  * with its minutes, files and cross-posts, permissions, ignored events,
- * the size limit and hostile input; every effect is read back from the store
+ * the size limit and hostile input, edits and redactions; every effect is read back from the store
  * and the outbox. Prints "ok - name" or "FAIL - name: detail" per case and
  * "N passed, M failed" at the end; exits 1 on a failure. */
 #include <cjson/cJSON.h>
@@ -804,6 +804,304 @@ static void test_ignored(void)
         }
 }
 
+/* ---- edits and redactions ---- */
+
+/* An m.replace of target by sender with the new body. */
+static struct gv_event *mk_edit(struct fx *f, struct ev *v, const char *sender, const char *target,
+                                const char *body)
+{
+        mk(f, v, sender, body);
+        v->e.replaces = target;
+        return &v->e;
+}
+
+/* An m.room.redaction of target by sender. */
+static struct gv_event *mk_redact(struct fx *f, struct ev *v, const char *sender, const char *target)
+{
+        mk(f, v, sender, "");
+        v->e.msgtype = NULL;
+        v->e.redacts = target;
+        return &v->e;
+}
+
+/* The meeting rendered in fmt; "" on failure. Freed by the caller. */
+static char *render(struct fx *f, int64_t meeting, enum gv_minutes_fmt fmt)
+{
+        struct gv_buf b = GV_BUF_INIT(1 << 20);
+        char *out = NULL;
+
+        if (gv_minutes_render(f->s, f->cfg, meeting, fmt, &b) == GV_OK && b.p)
+                out = strdup(b.p);
+        gv_buf_free(&b);
+        return out ? out : strdup("");
+}
+
+static void test_redactions(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_item it;
+        char tag_id[48], info_id[48], keep_id[48], topic_id[48], under_id[48];
+        char *log = NULL, *min = NULL;
+        int64_t id, item_id = 0;
+        size_t before;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        /* A tag, redacted: the item is dropped, quietly. */
+        say(&f, "@alice:example.org", "#architecture Redact me cc @bob:example.org");
+        snprintf(tag_id, sizeof(tag_id), "%s", f.last_id);
+        say(&f, "@alice:example.org", "#architecture Keep me");
+        check(agenda_len(&f, "architecture") == 2, "redact: two items to start with", "%zu items",
+              agenda_len(&f, "architecture"));
+        r = handle(&f, mk_redact(&f, &v, "@mod:example.org", tag_id));
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "redact: a tag's item is dropped with no reply", "%s, %zu items, %zu rows",
+              gv_strerror(r), agenda_len(&f, "architecture"), f.n_out);
+        if (first_item(&f, "architecture", &it)) {
+                check(str_eq(it.description, "Keep me"), "redact: the other item stays", "\"%s\"",
+                      show(it.description));
+                gv_item_clear(&it);
+        }
+        /* The same redaction event again, and another redaction of the same tag. */
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "redact: the same redaction event twice is a no-op", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+        r = handle(&f, mk_redact(&f, &v, "@alice:example.org", tag_id));
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "redact: a redacted tag redacted again is a no-op", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+        /* Unknown targets. */
+        r = handle(&f, mk_redact(&f, &v, "@alice:example.org", "$nosuch:example.org"));
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "redact: an unknown event is a no-op", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+
+        /* In a meeting: lines become "[redacted]", noted items leave the minutes. */
+        say(&f, "@alice:example.org", "#startmeeting Redactions");
+        id = running(&f);
+        say(&f, "@bob:example.org", "#info secret plans");
+        snprintf(info_id, sizeof(info_id), "%s", f.last_id);
+        say(&f, "@bob:example.org", "#info public plans");
+        snprintf(keep_id, sizeof(keep_id), "%s", f.last_id);
+        say(&f, "@alice:example.org", "#topic Keep me");
+        snprintf(topic_id, sizeof(topic_id), "%s", f.last_id);
+        say(&f, "@bob:example.org", "#idea under the topic");
+        snprintf(under_id, sizeof(under_id), "%s", f.last_id);
+        if (first_item(&f, "architecture", &it)) {
+                item_id = it.id;
+                check(it.discussed_in == id, "redact: the topic took up the item", "%" PRId64,
+                      it.discussed_in);
+                gv_item_clear(&it);
+        }
+        before = mitem_count(&f, id);
+        r = handle(&f, mk_redact(&f, &v, "@bob:example.org", info_id));
+        take(&f);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        min = render(&f, id, GV_MIN_TEXT);
+        check(r == GV_OK && f.n_out == 0 && has(log, "<bob> [redacted]") &&
+              !has(log, "secret plans") && has(log, "<bob> #info public plans"),
+              "redact: the log line reads [redacted]", "%s %zu rows log \"%s\"", gv_strerror(r),
+              f.n_out, show(log));
+        check(mitem_count(&f, id) == before - 1 && !has(min, "secret plans") &&
+              has(min, "public plans") && has(min, "under the topic"),
+              "redact: its #info leaves the minutes", "%zu -> %zu items, minutes \"%s\"", before,
+              mitem_count(&f, id), show(min));
+        free(log);
+        free(min);
+        /* A topic with an item under it: the item stays, the agenda item is not discussed. */
+        r = handle(&f, mk_redact(&f, &v, "@alice:example.org", topic_id));
+        take(&f);
+        min = render(&f, id, GV_MIN_TEXT);
+        check(r == GV_OK && f.handle_errors == 0 && mitem_count(&f, id) == before - 2 &&
+              !has(min, "Keep me") && has(min, "under the topic"),
+              "redact: a topic goes, what was noted under it stays", "%s %zu items \"%s\"",
+              gv_strerror(r), mitem_count(&f, id), show(min));
+        free(min);
+        memset(&it, 0, sizeof(it));
+        r = gv_store_item_get(f.s, item_id, &it);
+        check(r == GV_OK && it.discussed_in == 0 && it.status == GV_ITEM_OPEN,
+              "redact: the topic's agenda item is no longer discussed", "%s discussed %" PRId64,
+              gv_strerror(r), it.discussed_in);
+        gv_item_clear(&it);
+        say(&f, "@bob:example.org", "#info after the redacted topic");
+        check(f.handle_errors == 0 && mitem_count(&f, id) == before - 1,
+              "redact: noting goes on after a redacted topic", "%zu items", mitem_count(&f, id));
+        /* Redacted in another room: nothing. */
+        mk_redact(&f, &v, "@bob:example.org", under_id);
+        v.e.room = "!elsewhere:example.org";
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && mitem_count(&f, id) == before - 1,
+              "redact: a redaction in another room changes nothing", "%zu items",
+              mitem_count(&f, id));
+        say(&f, "@alice:example.org", "#endmeeting");
+        check(running(&f) == 0, "redact: the meeting ends", "still running");
+        fx_close(&f, "redact");
+}
+
+static void test_edits(void)
+{
+        static const char *const cc[] = { "@dave:example.org" };
+        struct fx f;
+        struct ev v;
+        struct gv_item it;
+        char tag_id[48], info_id[48], multi_id[48], chat_id[48];
+        char *log = NULL, *min = NULL;
+        int64_t id;
+        size_t before;
+        bool got;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@alice:example.org", "#architecture Old description cc @bob:example.org");
+        snprintf(tag_id, sizeof(tag_id), "%s", f.last_id);
+        /* Someone else's edit changes nothing. */
+        r = handle(&f, mk_edit(&f, &v, "@mallory:example.org", tag_id,
+                               "#architecture Hijacked cc @mallory:example.org"));
+        take(&f);
+        got = first_item(&f, "architecture", &it);
+        check(r == GV_OK && got &&
+              str_eq(it.description, "Old description") && str_eq(it.mentions, "@bob:example.org") &&
+              f.n_out == 0 && agenda_len(&f, "architecture") == 1,
+              "edit: by another sender changes nothing", "\"%s\" \"%s\" %zu rows",
+              show(it.description), show(it.mentions), f.n_out);
+        gv_item_clear(&it);
+        /* The sender's edit: new description and mentions, no new item, no reply. */
+        mk_edit(&f, &v, "@alice:example.org", tag_id,
+                "#architecture New description cc @carol:example.org");
+        v.e.mentions = cc;
+        v.e.n_mentions = 1;
+        r = handle(&f, &v.e);
+        take(&f);
+        got = first_item(&f, "architecture", &it);
+        check(r == GV_OK && got &&
+              str_eq(it.description, "New description") &&
+              str_eq(it.mentions, "@carol:example.org @dave:example.org") &&
+              str_eq(it.event_id, tag_id) && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "edit: by the sender changes description and mentions", "\"%s\" \"%s\" %zu items %zu rows",
+              show(it.description), show(it.mentions), agenda_len(&f, "architecture"), f.n_out);
+        gv_item_clear(&it);
+        /* An edit without the tag leaves the item as it is. */
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", tag_id, "no tag any more"));
+        take(&f);
+        got = first_item(&f, "architecture", &it);
+        check(r == GV_OK && got &&
+              str_eq(it.description, "New description") && f.n_out == 0,
+              "edit: a first line without a tag leaves the item", "\"%s\"", show(it.description));
+        gv_item_clear(&it);
+        /* An edit runs no command. */
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", tag_id, "!agenda"));
+        take(&f);
+        got = first_item(&f, "architecture", &it);
+        check(r == GV_OK && f.n_out == 0 && got &&
+              str_eq(it.description, "New description"),
+              "edit: an edit to !agenda gets no reply and leaves the item", "%zu rows", f.n_out);
+        gv_item_clear(&it);
+        /* Unknown targets. */
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", "$nosuch:example.org",
+                               "#architecture Unknown"));
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 && f.n_out == 0,
+              "edit: of an unknown event is a no-op", "%zu items, %zu rows",
+              agenda_len(&f, "architecture"), f.n_out);
+
+        /* In a meeting. */
+        say(&f, "@alice:example.org", "#startmeeting Edits");
+        id = running(&f);
+        say(&f, "@bob:example.org", "#info old");
+        snprintf(info_id, sizeof(info_id), "%s", f.last_id);
+        before = mitem_count(&f, id);
+        r = handle(&f, mk_edit(&f, &v, "@bob:example.org", info_id, "#info new"));
+        take(&f);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        min = render(&f, id, GV_MIN_TEXT);
+        check(r == GV_OK && has(min, "new") && !has(min, "old") && mitem_count(&f, id) == before &&
+              f.n_out == 0, "edit: #info old -> #info new changes the item",
+              "%zu -> %zu items, minutes \"%s\"", before, mitem_count(&f, id), show(min));
+        check(has(log, "<bob> #info new") && !has(log, "#info old") && !has(log, "* #info"),
+              "edit: ... and its log line, with no new line", "log \"%s\"", show(log));
+        free(log);
+        free(min);
+        /* Another sender's edit of a line: nothing. */
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", info_id, "#info hijacked"));
+        take(&f);
+        min = render(&f, id, GV_MIN_TEXT);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        check(r == GV_OK && !has(min, "hijacked") && !has(log, "hijacked"),
+              "edit: another sender's edit of a line changes nothing", "minutes \"%s\"", show(min));
+        free(log);
+        free(min);
+        /* A different command, or no argument: the item stays. */
+        r = handle(&f, mk_edit(&f, &v, "@bob:example.org", info_id, "#idea not an info"));
+        take(&f);
+        min = render(&f, id, GV_MIN_TEXT);
+        check(r == GV_OK && has(min, "new") && !has(min, "not an info") &&
+              mitem_count(&f, id) == before, "edit: another command leaves the item",
+              "minutes \"%s\"", show(min));
+        free(min);
+        /* Several lines: each #info keeps its place. */
+        say(&f, "@bob:example.org", "#info first\nchatter\n#action bob: one\n#info second");
+        snprintf(multi_id, sizeof(multi_id), "%s", f.last_id);
+        before = mitem_count(&f, id);
+        r = handle(&f, mk_edit(&f, &v, "@bob:example.org", multi_id,
+                               "#info first!\n#info second!\n#action bob: one"));
+        take(&f);
+        min = render(&f, id, GV_MIN_TEXT);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        check(r == GV_OK && has(min, "first!") && has(min, "second!") && has(min, "bob: one") &&
+              mitem_count(&f, id) == before, "edit: several items edited in their order",
+              "minutes \"%s\"", show(min));
+        check(has(log, "<bob> #info first!\n") && has(log, "<bob> #info second!\n") &&
+              has(log, "<bob> #action bob: one\n") && !has(log, "chatter"),
+              "edit: the lines follow, the extra line goes", "log \"%s\"", show(log));
+        free(log);
+        free(min);
+        /* An edit whose new text is #endmeeting does not end the meeting. */
+        say(&f, "@alice:example.org", "almost done");
+        snprintf(chat_id, sizeof(chat_id), "%s", f.last_id);
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", chat_id, "#endmeeting"));
+        take(&f);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        check(r == GV_OK && running(&f) == id && f.n_out == 0 && has(log, "<alice> #endmeeting\n") &&
+              !has(log, "almost done"),
+              "edit: an edit to #endmeeting does not end the meeting", "running %" PRId64
+              ", %zu rows, log \"%s\"", running(&f), f.n_out, show(log));
+        free(log);
+        r = handle(&f, mk_edit(&f, &v, "@alice:example.org", chat_id,
+                               "#info from an edit\n#architecture Sneaked in by an edit"));
+        take(&f);
+        check(r == GV_OK && mitem_count(&f, id) == before && agenda_len(&f, "architecture") == 1 &&
+              f.n_out == 0, "edit: an edit adds no #info and no item", "%zu notes, %zu items",
+              mitem_count(&f, id), agenda_len(&f, "architecture"));
+        /* The same edit event twice, and an edit of a redacted line. */
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && f.n_out == 0 && mitem_count(&f, id) == before,
+              "edit: the same edit event twice is a no-op", "%zu rows", f.n_out);
+        r = handle(&f, mk_redact(&f, &v, "@bob:example.org", info_id));
+        take(&f);
+        r = r ? r : handle(&f, mk_edit(&f, &v, "@bob:example.org", info_id, "#info back again"));
+        take(&f);
+        log = render(&f, id, GV_MIN_LOG_TEXT);
+        min = render(&f, id, GV_MIN_TEXT);
+        check(r == GV_OK && !has(log, "back again") && !has(min, "back again") &&
+              has(log, "<bob> [redacted]"), "edit: of a redacted line changes nothing",
+              "log \"%s\"", show(log));
+        free(log);
+        free(min);
+        say(&f, "@alice:example.org", "#endmeeting");
+        check(running(&f) == 0, "edit: #endmeeting still works", "still running");
+        fx_close(&f, "edit");
+}
+
 /* ---- the size limit ---- */
 
 static void test_limit(void)
@@ -992,5 +1290,7 @@ int main(int argc, char **argv)
         test_ignored();
         test_limit();
         test_hostile();
+        test_redactions();
+        test_edits();
         return check_finish();
 }
