@@ -111,7 +111,57 @@ static enum gv_err queue_message(struct ctx *x, const char *room, const char *bo
         return r;
 }
 
-static enum gv_err text_html(const char *text, struct gv_buf *html)
+/* Bytes that may continue a Matrix user ID: a pill needs none on either side. */
+static bool id_byte(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               (c != '\0' && strchr("._=-/+:@[]", c));
+}
+
+/* Length of the pinged user ID that starts at p (a whole word of line), or 0. */
+static size_t pill_at(const char *line, const char *p, const char *const *pings, size_t n)
+{
+        if (*p != '@' || (p > line && id_byte(p[-1])))
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                size_t len;
+
+                if (!is_matrix_user(pings[i]))
+                        continue;
+                len = strlen(pings[i]);
+                if (strncmp(p, pings[i], len) != 0)
+                        continue;
+                /* "@a:b.org." ends a sentence; "@a:b.org.uk" is someone else. */
+                if (!id_byte(p[len]) || (p[len] == '.' && !id_byte(p[len + 1])))
+                        return len;
+        }
+        return 0;
+}
+
+/* <a href="https://matrix.to/#/@alice:example.org">@alice:example.org</a> */
+static enum gv_err put_pill(struct gv_buf *html, const char *user_id)
+{
+        struct gv_buf link = GV_BUF_INIT(4096);
+        enum gv_err r;
+
+        r = gv_permalink_user(&link, user_id);
+        if (r == GV_OK)
+                r = gv_buf_adds(html, "<a href=\"");
+        if (r == GV_OK)
+                r = gv_html_escape(html, gv_buf_str(&link));
+        if (r == GV_OK)
+                r = gv_buf_adds(html, "\">");
+        if (r == GV_OK)
+                r = gv_html_escape(html, user_id);
+        if (r == GV_OK)
+                r = gv_buf_adds(html, "</a>");
+        gv_buf_free(&link);
+        return r;
+}
+
+/* The text escaped, lines joined by <br>, and each pinged Matrix ID a pill. */
+static enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
+                             struct gv_buf *html)
 {
         enum gv_err r = GV_OK;
         const char *p = text;
@@ -119,11 +169,31 @@ static enum gv_err text_html(const char *text, struct gv_buf *html)
         while (r == GV_OK && *p) {
                 const char *nl = strchr(p, '\n');
                 size_t n = nl ? (size_t)(nl - p) : strlen(p);
-                char *line = strndup(p, n);
+                char *line = strndup(p, n), *seg, *q;
 
                 if (!line)
                         return GV_ENOMEM;
-                r = gv_html_escape(html, line);
+                for (seg = q = line; r == GV_OK && *q;) {
+                        size_t len = pill_at(line, q, pings, n_pings);
+                        char saved;
+
+                        if (!len) {
+                                q++;
+                                continue;
+                        }
+                        saved = *q;
+                        *q = '\0';
+                        r = gv_html_escape(html, seg);
+                        *q = saved;
+                        saved = q[len];
+                        q[len] = '\0';
+                        if (r == GV_OK)
+                                r = put_pill(html, q);
+                        q[len] = saved;
+                        seg = q += len;
+                }
+                if (r == GV_OK)
+                        r = gv_html_escape(html, seg);
                 free(line);
                 if (r == GV_OK && nl)
                         r = gv_buf_adds(html, "<br>");
@@ -132,13 +202,15 @@ static enum gv_err text_html(const char *text, struct gv_buf *html)
         return r;
 }
 
+/* A reply; the Matrix IDs among mentions are pinged: listed in m.mentions and
+ * shown as pills. */
 static enum gv_err reply_pinging(struct ctx *x, const char *text, const char *const *mentions,
                                  size_t n)
 {
         struct gv_buf html = GV_BUF_INIT(1 << 20);
         enum gv_err r;
 
-        r = text_html(text, &html);
+        r = text_html(text, mentions, n, &html);
         if (r == GV_OK)
                 r = queue_message(x, x->ev->room, text, gv_buf_str(&html), true, mentions, n);
         gv_buf_free(&html);

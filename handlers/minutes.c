@@ -117,6 +117,24 @@ enum gv_err gv_permalink(struct gv_buf *out, const char *room, const char *event
         return r;
 }
 
+enum gv_err gv_permalink_user(struct gv_buf *out, const char *user_id)
+{
+        size_t start;
+        enum gv_err r;
+
+        if (!out || !user_id)
+                return GV_EINVAL;
+        start = out->len;
+        r = gv_buf_adds(out, "https://matrix.to/#/");
+        if (r == GV_OK)
+                r = pct_encode(out, user_id);
+        if (r != GV_OK && out->p) {
+                out->len = start;
+                out->p[start] = '\0';
+        }
+        return r;
+}
+
 /* ---- the writer ---- */
 
 struct w {

@@ -50,5 +50,7 @@ const char *gv_mkind_command(enum gv_mkind k);
 
 /* matrix.to permalink of an event. */
 GV_MUST_CHECK enum gv_err gv_permalink(struct gv_buf *out, const char *room, const char *event_id);
+/* matrix.to link of a user: "https://matrix.to/#/@alice:example.org". */
+GV_MUST_CHECK enum gv_err gv_permalink_user(struct gv_buf *out, const char *user_id);
 
 #endif

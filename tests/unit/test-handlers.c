@@ -1,7 +1,7 @@
 /* tests/unit/test-handlers.c - gv_handle() end to end on a ":memory:" store:
  * tags become agenda items (exactly once), acks, !agenda, a whole meeting
  * with its minutes, files and cross-posts, permissions, ignored events,
- * the size limit and hostile input, edits and redactions; every effect is read back from the store
+ * the size limit and hostile input, edits and redactions, pills; every effect is read back from the store
  * and the outbox. Prints "ok - name" or "FAIL - name: detail" per case and
  * "N passed, M failed" at the end; exits 1 on a failure. */
 #include <cjson/cJSON.h>
@@ -1102,6 +1102,61 @@ static void test_edits(void)
         fx_close(&f, "edit");
 }
 
+/* ---- pills ---- */
+
+static void test_pills(void)
+{
+        struct fx f;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@alice:example.org", "#architecture Pill <me> cc @bob:example.org @nick");
+        say(&f, "@alice:example.org", "#startmeeting");
+        say(&f, "@alice:example.org", "!agenda take 1");
+        check(f.n_out == 1 &&
+              str_eq(f.out[0].body, "Topic: Pill <me> (agenda item raised by @alice:example.org; "
+                                    "cc @bob:example.org @nick)") &&
+              json_array_has(f.out[0].extra, "mentions", "@alice:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@bob:example.org") &&
+              json_array_len(f.out[0].extra, "mentions") == 2,
+              "pills: the topic reply pings reporter and mentions", "\"%s\" extra %s",
+              f.n_out ? show(f.out[0].body) : "-", f.n_out ? show(f.out[0].extra) : "-");
+        check(f.n_out == 1 &&
+              str_eq(f.out[0].html,
+                     "Topic: Pill &lt;me&gt; (agenda item raised by "
+                     "<a href=\"https://matrix.to/#/@alice:example.org\">@alice:example.org</a>; "
+                     "cc <a href=\"https://matrix.to/#/@bob:example.org\">@bob:example.org</a> "
+                     "@nick)"),
+              "pills: pinged IDs are matrix.to pills, the rest escaped", "html \"%s\"",
+              f.n_out ? show(f.out[0].html) : "-");
+        say(&f, "@alice:example.org", "#topic nobody");
+        check(f.n_out == 1 && json_array_len(f.out[0].extra, "mentions") == 0 &&
+              !has(f.out[0].html, "<a "), "pills: a reply pinging nobody has mentions []",
+              "extra %s html \"%s\"", f.n_out ? show(f.out[0].extra) : "-",
+              f.n_out ? show(f.out[0].html) : "-");
+        fx_close(&f, "pills");
+
+        /* IDs that need escaping, and IDs inside longer words. */
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@a&b:example.org",
+            "#architecture Odd @x:example.org.uk x@x:example.org @x:example.org. cc @x:example.org");
+        say(&f, "@a&b:example.org", "#startmeeting");
+        say(&f, "@a&b:example.org", "!agenda take 1");
+        check(f.n_out == 1 &&
+              has(f.out[0].html, "raised by <a href=\"https://matrix.to/#/@a%26b:example.org\">"
+                                 "@a&amp;b:example.org</a>;") &&
+              begins(f.out[0].html, "Topic: Odd @x:example.org.uk x@x:example.org "
+                                    "<a href=\"https://matrix.to/#/@x:example.org\">"
+                                    "@x:example.org</a>. (agenda") &&
+              has(f.out[0].html, "; cc <a href=\"https://matrix.to/#/@x:example.org\">"
+                                 "@x:example.org</a>)") &&
+              json_array_len(f.out[0].extra, "mentions") == 2,
+              "pills: href percent-encoded, text escaped, only whole IDs", "html \"%s\" extra %s",
+              f.n_out ? show(f.out[0].html) : "-", f.n_out ? show(f.out[0].extra) : "-");
+        fx_close(&f, "pills escaped");
+}
+
 /* ---- the size limit ---- */
 
 static void test_limit(void)
@@ -1292,5 +1347,6 @@ int main(int argc, char **argv)
         test_hostile();
         test_redactions();
         test_edits();
+        test_pills();
         return check_finish();
 }
