@@ -261,7 +261,7 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
         out->body_len = strlen(out->body);
         if (js_str(c, "format") && strcmp(js_str(c, "format"), "org.matrix.custom.html") == 0)
                 out->formatted_body = js_str(c, "formatted_body");
-        ids = js_arr(js_obj(e->content, "m.mentions"), "user_ids");
+        ids = js_arr(js_obj(c, "m.mentions"), "user_ids"); /* an edit: the new content's */
         cJSON_ArrayForEach(id, ids) {
                 if (out->n_mentions >= GV_SYNC_MAX_MENTIONS)
                         break;
