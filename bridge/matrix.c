@@ -420,33 +420,95 @@ static enum gv_err handle_invite(struct mx *m, const struct gv_sync_room *sr)
                                    wall_ms());
 }
 
-static enum gv_err apply_room(struct mx *m, const struct gv_sync_room *sr, const struct gap *gap,
-                              bool history)
-{
+/* One room's events of a batch, oldest first: the gap (pages newest first,
+ * each page newest first), then the timeline. */
+struct cursor {
         struct room *rm;
+        const struct gv_sync_room *sr;
+        const struct gap *gap;
+        size_t page, i;         /* in the gap: page counts down from n_pages */
+        bool in_gap;
+};
+
+static const struct gv_sync_event *cursor_peek(struct cursor *c)
+{
+        while (c->in_gap) {
+                if (c->page == 0) {
+                        c->in_gap = false;
+                        c->i = 0;
+                        break;
+                }
+                if (c->i < c->gap->pages[c->page - 1]->n_chunk) {
+                        const struct gv_sync *pg = c->gap->pages[c->page - 1];
+
+                        return &pg->chunk[pg->n_chunk - 1 - c->i];
+                }
+                c->page--;
+                c->i = 0;
+        }
+        return c->i < c->sr->n_timeline ? &c->sr->timeline[c->i] : NULL;
+}
+
+/* Applies a batch's rooms. Rooms come as a map, so events of different rooms
+ * are merged by origin_server_ts (each room's own order kept): a tag in one
+ * room and !agenda in another are handled in the order they were sent. */
+static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool history)
+{
+        struct cursor *cur = calloc(b->n_rooms ? b->n_rooms : 1, sizeof(*cur));
+        size_t n = 0;
         enum gv_err r = GV_OK;
         char ts[24];
 
-        if (sr->kind == GV_ROOM_INVITE)
-                return handle_invite(m, sr);
-        rm = room_get(m, sr->room_id);
-        if (!rm)
+        if (!cur)
                 return GV_ENOMEM;
-        for (size_t i = 0; i < sr->n_state && r == GV_OK; i++)
-                r = track_state(m, rm, &sr->state[i]);
-        /* the gap, oldest first: pages are newest first, each page newest first */
-        for (size_t p = gap ? gap->n_pages : 0; p-- > 0 && r == GV_OK;) {
-                const struct gv_sync *pg = gap->pages[p];
+        for (size_t i = 0; i < b->n_rooms && r == GV_OK; i++) {
+                const struct gv_sync_room *sr = &b->rooms[i];
+                struct room *rm;
 
-                for (size_t i = pg->n_chunk; i-- > 0 && r == GV_OK;)
-                        r = handle_timeline_event(m, rm, &pg->chunk[i], history);
+                if (sr->kind == GV_ROOM_INVITE) {
+                        r = handle_invite(m, sr);
+                        continue;
+                }
+                rm = room_get(m, sr->room_id);
+                if (!rm) {
+                        r = GV_ENOMEM;
+                        break;
+                }
+                for (size_t k = 0; k < sr->n_state && r == GV_OK; k++)
+                        r = track_state(m, rm, &sr->state[k]);
+                cur[n].rm = rm;
+                cur[n].sr = sr;
+                for (size_t g = 0; g < m->n_gaps; g++)
+                        if (m->gaps[g].room == i)
+                                cur[n].gap = &m->gaps[g];
+                cur[n].in_gap = cur[n].gap != NULL;
+                cur[n].page = cur[n].gap ? cur[n].gap->n_pages : 0;
+                n++;
         }
-        for (size_t i = 0; i < sr->n_timeline && r == GV_OK; i++)
-                r = handle_timeline_event(m, rm, &sr->timeline[i], history);
-        if (r == GV_OK && rm->last_ts) {
-                snprintf(ts, sizeof(ts), "%lld", (long long)rm->last_ts);
-                r = room_set(m, rm->id, "last", ts);
+        while (r == GV_OK) {
+                struct cursor *best = NULL;
+                const struct gv_sync_event *be = NULL;
+
+                for (size_t i = 0; i < n; i++) {
+                        const struct gv_sync_event *e = cursor_peek(&cur[i]);
+
+                        if (e && (!be || e->ts < be->ts)) {
+                                best = &cur[i];
+                                be = e;
+                        }
+                }
+                if (!best)
+                        break;
+                r = handle_timeline_event(m, best->rm, be, history);
+                best->i++;
         }
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                if (!cur[i].rm->last_ts)
+                        continue;
+                snprintf(ts, sizeof(ts), "%lld", (long long)cur[i].rm->last_ts);
+                r = room_set(m, cur[i].rm->id, "last", ts);
+        }
+        free(cur);
         return r;
 }
 
@@ -472,14 +534,8 @@ static void apply_batch(struct mx *m)
         enum gv_err r;
 
         r = gv_store_begin(m->s);
-        for (size_t i = 0; i < b->n_rooms && r == GV_OK; i++) {
-                const struct gap *gap = NULL;
-
-                for (size_t g = 0; g < m->n_gaps; g++)
-                        if (m->gaps[g].room == i)
-                                gap = &m->gaps[g];
-                r = apply_room(m, &b->rooms[i], gap, history);
-        }
+        if (r == GV_OK)
+                r = apply_rooms(m, b, history);
         if (r == GV_OK)
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)

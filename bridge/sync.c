@@ -256,6 +256,11 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
         }
         out->reply_to = js_str(js_obj(rel, "m.in_reply_to"), "event_id");
         out->body = js_str(c, "body");
+        if (!out->body && js_get(e->unsigned_, "redacted_because")) {
+                out->redacted = true;   /* redacted before we saw it */
+                out->body = "";
+                return GV_OK;
+        }
         if (!out->body || !out->msgtype)
                 return GV_ENOTFOUND;
         out->body_len = strlen(out->body);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev libcurl4-openssl-dev"
 if [ "${1:-}" = "--test" ]; then
-        pkgs="$pkgs valgrind clang python3 time"
+        pkgs="$pkgs valgrind clang python3 time python3-matrix-nio python3-olm"
 fi
 
 missing=""
@@ -22,6 +22,12 @@ if [ -n "$missing" ]; then
         echo "setup: installing$missing" >&2
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+
+# matrix-js-sdk for the interop test, from npm, pinned by the lock file
+if [ "${1:-}" = "--test" ] && command -v npm >/dev/null 2>&1 &&
+        [ ! -d tests/interop/node_modules/matrix-js-sdk ]; then
+        (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
 [ -d build ] || meson setup build >&2

@@ -572,6 +572,15 @@ static enum gv_err handle_inner(struct ctx *x)
         r = ctx_load_meeting(x);
         if (r)
                 return r;
+        if (ev->redacted) {
+                /* redacted before we saw it: said, but nothing of it is kept */
+                if (x->in_meeting) {
+                        r = log_line(x, "-", 1, false);
+                        if (r == GV_OK)
+                                r = gv_store_lines_redact(x->c->s, ev->room, ev->event_id, &n);
+                }
+                goto out;
+        }
         if (ev->body_len > max) {
                 if (x->in_meeting) {
                         r = gv_utf8_clean(&clean, ev->body, max);

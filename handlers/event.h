@@ -3,6 +3,7 @@
 #ifndef GV_EVENT_H
 #define GV_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@ struct gv_event {
         const char *replaces;           /* m.replace: the event this edits (body is the new
                                          * content's body); NULL for a plain message */
         const char *redacts;            /* m.room.redaction: the event it removes; body empty */
+        bool redacted;                  /* a message the homeserver already redacted (its
+                                         * content is gone): logged as "[redacted]" */
         int power;                      /* the sender's power level in the room */
 };
 

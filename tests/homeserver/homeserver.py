@@ -26,6 +26,7 @@ Test-control API (no auth; never subject to faults):
     DELETE /_test/faults
     POST   /_test/invalidate_token  {"user_id": ...} or {"access_token": ...}
     POST   /_test/duplicate_sync    {"count": N, "user_id": optional}
+    POST   /_test/clock             {"now_ms": N|null}  fixes origin_server_ts of new events
     GET    /_test/rooms             room ids
     GET    /_test/rooms/{roomId}/events     {"room_id", "events": [full events]}
     POST   /_test/rooms/{roomId}/events     {"sender","type","content","state_key"?}
@@ -65,8 +66,14 @@ def to_int(v, default=0):
         return default
 
 
+# POST /_test/clock {"now_ms": N} fixes origin_server_ts of new events (tests that
+# compare minutes across runs need the same times); {"now_ms": null} lets it run.
+FIXED_CLOCK = {"now_ms": None}
+
+
 def now_ms():
-    return int(time.time() * 1000)
+    fixed = FIXED_CLOCK["now_ms"]
+    return fixed if fixed is not None else int(time.time() * 1000)
 
 
 def log(*args):
@@ -2434,6 +2441,10 @@ class FaultRule:
             raise invalid_param("count, retry_after_ms, delay_ms must be integers, "
                                 "probability a number")
         self.retry_after_header = bool(d.get("retry_after_header", False))
+        # "user_id": only requests whose access token belongs to this user
+        self.user_id = d.get("user_id")
+        if self.user_id is not None and not isinstance(self.user_id, str):
+            raise invalid_param("user_id must be a string")
         self.process = bool(d.get("process", self.action == "close_after_headers"))
         self.hits = 0
 
@@ -2443,13 +2454,26 @@ class FaultRule:
         return d
 
 
-def fault_for(hs, method, raw_path):
+def token_owner(hs, headers):
+    ah = headers.get("Authorization") or ""
+    parts = ah.split(None, 1)
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    with hs.lock:
+        t = hs.tokens.get(parts[1].strip())
+        return t["user_id"] if t else None
+
+
+def fault_for(hs, method, raw_path, headers=None):
     line = "%s %s" % (method, raw_path)
+    owner = token_owner(hs, headers) if headers is not None else None
     with hs.fault_lock:
         for rule in hs.faults:
             if rule.count == 0:
                 continue
             if not rule.re.search(line):
+                continue
+            if rule.user_id is not None and rule.user_id != owner:
                 continue
             if rule.probability < 1.0 and hs.rng.random() >= rule.probability:
                 continue
@@ -2493,6 +2517,13 @@ def test_api(req, api_path):
                     v["valid"] = False
                     n += 1
         return {"invalidated": n}
+    elif segs == ["clock"] and m == "POST":
+        body = req.obj()
+        v = body.get("now_ms")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise invalid_param("now_ms must be a non-negative integer or null")
+        FIXED_CLOCK["now_ms"] = v
+        return {}
     elif segs == ["duplicate_sync"] and m == "POST":
         body = req.obj()
         try:
@@ -2689,7 +2720,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 resp = Response(500, {"errcode": "M_UNKNOWN", "error": "Internal error"})
             return self.send(resp)
 
-        rule = fault_for(hs, method, raw_path)
+        rule = fault_for(hs, method, raw_path, self.headers)
         fault_key = "%s %s" % (method, raw_path)
         if rule is not None and not rule.process:
             _, _, chosen, fault_key = self.resolve(method, raw_path)
