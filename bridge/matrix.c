@@ -476,6 +476,14 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 }
                 for (size_t k = 0; k < sr->n_state && r == GV_OK; k++)
                         r = track_state(m, rm, &sr->state[k]);
+                /* our own join in this batch: what came before it is history */
+                for (size_t k = 0; k < sr->n_timeline && r == GV_OK; k++) {
+                        const struct gv_sync_event *e = &sr->timeline[k];
+
+                        if (e->state_key && strcmp(e->type, "m.room.member") == 0 &&
+                            strcmp(e->state_key, m->cfg->user_id) == 0)
+                                r = track_state(m, rm, e);
+                }
                 cur[n].rm = rm;
                 cur[n].sr = sr;
                 for (size_t g = 0; g < m->n_gaps; g++)
