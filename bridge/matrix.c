@@ -31,12 +31,12 @@
 #include "../util/log.h"
 #include "../util/text.h"
 #include "archive.h"
+#include "content.h"
 #include "http.h"
 #include "matrix.h"
 #include "sync.h"
 
 #define MAX_SMALL_BODY (1u << 20)       /* any response but /sync and /messages */
-#define MAX_EVENT_BYTES 60000           /* Matrix caps an event at 65536 bytes */
 #define MAX_GAP_PAGES 10
 #define GAP_PAGE 100
 #define BACKOFF_START_MS 250
@@ -733,101 +733,6 @@ static void start_sync(struct mx *m)
 
 /* ---- sending ---- */
 
-static enum gv_err add_mentions(cJSON *content, const cJSON *list)
-{
-        cJSON *mm = cJSON_AddObjectToObject(content, "m.mentions"), *ids = NULL;
-        const cJSON *u;
-
-        if (!mm)
-                return GV_ENOMEM;
-        cJSON_ArrayForEach(u, list) {
-                cJSON *s;
-
-                if (!cJSON_IsString(u))
-                        continue;
-                if (!ids && !(ids = cJSON_AddArrayToObject(mm, "user_ids")))
-                        return GV_ENOMEM;
-                s = cJSON_CreateString(u->valuestring);
-                if (!s || !cJSON_AddItemToArray(ids, s)) {
-                        cJSON_Delete(s);
-                        return GV_ENOMEM;
-                }
-        }
-        return GV_OK;
-}
-
-static enum gv_err add_relation(cJSON *content, const cJSON *extra)
-{
-        const char *reply = js_str(extra, "in_reply_to"), *thread = js_str(extra, "thread");
-        cJSON *rel, *irt;
-
-        if (!reply && !thread)
-                return GV_OK;
-        rel = cJSON_AddObjectToObject(content, "m.relates_to");
-        if (!rel)
-                return GV_ENOMEM;
-        if (thread && (!cJSON_AddStringToObject(rel, "rel_type", "m.thread") ||
-                       !cJSON_AddStringToObject(rel, "event_id", thread) ||
-                       !cJSON_AddBoolToObject(rel, "is_falling_back", !reply)))
-                return GV_ENOMEM;
-        if (reply) {
-                irt = cJSON_AddObjectToObject(rel, "m.in_reply_to");
-                if (!irt || !cJSON_AddStringToObject(irt, "event_id", reply))
-                        return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-/* The content of a message row; over the event size: HTML dropped, then the
- * text cut at a line with a note. */
-static char *message_content(const char *body, const char *html, const cJSON *extra)
-{
-        const char *msgtype = js_str(extra, "msgtype");
-        const cJSON *mentions = cJSON_IsObject(extra) ?
-                                cJSON_GetObjectItemCaseSensitive(extra, "mentions") : NULL;
-        struct gv_buf cut = GV_BUF_INIT(MAX_EVENT_BYTES);
-        char *out = NULL;
-
-        for (int attempt = 0; attempt < 3 && !out; attempt++) {
-                cJSON *c = cJSON_CreateObject();
-                char *text;
-
-                if (!c || !cJSON_AddStringToObject(c, "msgtype", msgtype ? msgtype : "m.notice") ||
-                    !cJSON_AddStringToObject(c, "body", body) ||
-                    (attempt == 0 && html && *html &&
-                     (!cJSON_AddStringToObject(c, "format", "org.matrix.custom.html") ||
-                      !cJSON_AddStringToObject(c, "formatted_body", html))) ||
-                    add_mentions(c, mentions) || add_relation(c, extra)) {
-                        cJSON_Delete(c);
-                        break;
-                }
-                text = cJSON_PrintUnformatted(c);
-                cJSON_Delete(c);
-                if (!text)
-                        break;
-                if (strlen(text) <= MAX_EVENT_BYTES) {
-                        out = strdup(text);
-                        cJSON_free(text);
-                        break;
-                }
-                cJSON_free(text);
-                if (attempt == 1) {
-                        /* text alone is too big: keep whole lines that fit */
-                        static const char note[] = "\n[... cut: the full minutes are in the archive]";
-                        size_t keep = MAX_EVENT_BYTES / 2;
-
-                        while (keep > 0 && body[keep] != '\n')
-                                keep--;
-                        gv_buf_reset(&cut);
-                        if (gv_buf_add(&cut, body, keep) || gv_buf_adds(&cut, note))
-                                break;
-                        body = cut.p;
-                }
-        }
-        gv_buf_free(&cut);
-        return out;
-}
-
 static void on_sent(void *ud, const struct gv_http_resp *resp);
 
 static void mark_sent(struct mx *m, int64_t id)
@@ -889,11 +794,11 @@ static void send_row(struct mx *m, const struct gv_out *o)
                 struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX), html = GV_BUF_INIT(GV_MINUTES_MAX);
 
                 if (gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, &html) == GV_OK)
-                        content = message_content(gv_buf_str(&body), gv_buf_str(&html), extra);
+                        content = gv_content_message(gv_buf_str(&body), gv_buf_str(&html), extra);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
         } else if (strcmp(o->kind, "message") == 0) {
-                content = message_content(o->body, o->html, extra);
+                content = gv_content_message(o->body, o->html, extra);
         }
         if (!content) {
                 gv_err_log("matrix", "outbox row %lld (%s) cannot be sent; dropped",

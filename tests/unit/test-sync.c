@@ -1,7 +1,9 @@
 /* tests/unit/test-sync.c - reading /sync and /messages responses. */
 #include <string.h>
 
+#include "../../bridge/content.h"
 #include "../../bridge/sync.h"
+#include <stdlib.h>
 #include "check.h"
 
 static bool eq(const char *a, const char *b)
@@ -149,8 +151,85 @@ static void test_messages(void)
         gv_sync_free(s);
 }
 
+static cJSON *content_of(const char *body, const char *html, const char *extra)
+{
+        cJSON *e = cJSON_Parse(extra);
+        char *c = gv_content_message(body, html, e);
+        cJSON *j = c ? cJSON_Parse(c) : NULL;
+
+        if (c && strlen(c) > GV_CONTENT_MAX_BYTES) {
+                cJSON_Delete(j);
+                j = NULL;
+        }
+        free(c);
+        cJSON_Delete(e);
+        return j;
+}
+
+static const char *jstr(const cJSON *o, const char *path1, const char *path2)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, path1);
+
+        if (path2)
+                v = cJSON_GetObjectItemCaseSensitive(v, path2);
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void test_content(void)
+{
+        cJSON *c, *mm, *rel;
+        char *big;
+        size_t n = 200000;
+
+        c = content_of("hi", "<b>hi</b>",
+                       "{\"msgtype\":\"m.notice\",\"in_reply_to\":\"$a\",\"mentions\":[]}");
+        mm = cJSON_GetObjectItemCaseSensitive(c, "m.mentions");
+        rel = cJSON_GetObjectItemCaseSensitive(c, "m.relates_to");
+        check(c && eq(jstr(c, "msgtype", NULL), "m.notice") && eq(jstr(c, "body", NULL), "hi") &&
+              eq(jstr(c, "format", NULL), "org.matrix.custom.html") &&
+              eq(jstr(c, "formatted_body", NULL), "<b>hi</b>") && cJSON_IsObject(mm) &&
+              cJSON_GetArraySize(mm) == 0 &&
+              eq(jstr(rel, "m.in_reply_to", "event_id"), "$a") && !jstr(rel, "rel_type", NULL),
+              "content: a reply, HTML, m.mentions {} when nobody is pinged", "wrong content");
+        cJSON_Delete(c);
+        c = content_of("x", NULL, "{\"mentions\":[\"@a:x\",5,\"@b:x\"]}");
+        mm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "m.mentions"),
+                                              "user_ids");
+        check(c && cJSON_GetArraySize(mm) == 2 && !jstr(c, "formatted_body", NULL) &&
+              !cJSON_GetObjectItemCaseSensitive(c, "m.relates_to"),
+              "content: pinged users in m.mentions.user_ids, no HTML when there is none",
+              "wrong content");
+        cJSON_Delete(c);
+        c = content_of("x", "", "{\"thread\":\"$root\",\"in_reply_to\":\"$q\",\"mentions\":[]}");
+        rel = cJSON_GetObjectItemCaseSensitive(c, "m.relates_to");
+        check(c && eq(jstr(rel, "rel_type", NULL), "m.thread") &&
+              eq(jstr(rel, "event_id", NULL), "$root") &&
+              cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(rel, "is_falling_back")) &&
+              eq(jstr(rel, "m.in_reply_to", "event_id"), "$q"),
+              "content: a reply in a thread stays in the thread", "wrong relation");
+        cJSON_Delete(c);
+        big = malloc(n + 1);
+        if (!big)
+                return;
+        for (size_t i = 0; i < n; i++)
+                big[i] = (i % 80 == 79) ? '\n' : 'a';
+        big[n] = '\0';
+        c = content_of("short text", big, "{\"mentions\":[]}");
+        check(c && eq(jstr(c, "body", NULL), "short text") && !jstr(c, "formatted_body", NULL),
+              "content: HTML over the event size is dropped, the text kept", "wrong content");
+        cJSON_Delete(c);
+        c = content_of(big, big, "{\"mentions\":[]}");
+        check(c && jstr(c, "body", NULL) && strlen(jstr(c, "body", NULL)) < n &&
+              strstr(jstr(c, "body", NULL), "[... cut: the full minutes are in the archive]") &&
+              !jstr(c, "formatted_body", NULL),
+              "content: text over the event size is cut at a line, with a note", "wrong content");
+        cJSON_Delete(c);
+        free(big);
+}
+
 int main(void)
 {
+        test_content();
         test_initial();
         test_relations();
         test_bad();
