@@ -220,23 +220,40 @@ static void finish(struct gv_http *h, CURLMsg *m)
         xfer_free(x);
 }
 
+/* Calls back every finished transfer; how many there were. */
+static size_t drain(struct gv_http *h)
+{
+        CURLMsg *m;
+        int left;
+        size_t n = 0;
+
+        while ((m = curl_multi_info_read(h->multi, &left))) {
+                if (m->msg == CURLMSG_DONE) {
+                        finish(h, m);
+                        n++;
+                }
+        }
+        return n;
+}
+
 enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
 {
         struct curl_waitfd wfd = { wake_fd, CURL_WAIT_POLLIN, 0 };
-        CURLMsg *m;
-        int running = 0, left;
+        int running = 0;
 
-        /* start what was added since the last call, so that its sockets exist */
+        /* Start what was added since the last call (so that its sockets
+         * exist) and hand out what is already done: a transfer that finished
+         * here must not wait for the poll's timeout. */
         if (curl_multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
+        if (drain(h))
+                return GV_OK;
         if (curl_multi_poll(h->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
                             timeout_ms < 0 ? 0 : timeout_ms, NULL) != CURLM_OK)
                 return GV_EHTTP;
         if (curl_multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
-        while ((m = curl_multi_info_read(h->multi, &left)))
-                if (m->msg == CURLMSG_DONE)
-                        finish(h, m);
+        drain(h);
         return GV_OK;
 }
 

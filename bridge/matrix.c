@@ -94,6 +94,7 @@ struct mx {
         size_t n_gaps;
 
         bool send_busy;
+        bool outbox_empty;      /* nothing to send until a batch or a retry adds some */
         int64_t send_at;
         int64_t send_backoff;
         int64_t send_row;       /* the row in flight */
@@ -569,6 +570,7 @@ static void apply_batch(struct mx *m)
         }
         m->batch = gv_sync_free(m->batch);
         gaps_free(m);
+        m->outbox_empty = false;
         start_sender(m);
 }
 
@@ -820,11 +822,13 @@ static void start_sender(struct mx *m)
         struct gv_out o;
         enum gv_err r;
 
-        while (!m->send_busy && !m->stop && !m->relogin && m->phase == PH_RUN &&
+        while (!m->send_busy && !m->outbox_empty && !m->stop && !m->relogin && m->phase == PH_RUN &&
                now_ms() >= m->send_at) {
                 r = gv_store_outbox_next(m->s, 0, &o);
-                if (r == GV_ENOTFOUND)
+                if (r == GV_ENOTFOUND) {
+                        m->outbox_empty = true;
                         return;
+                }
                 if (r) {
                         fatal(m, 1, "cannot read the outbox: %s", gv_store_errmsg(m->s));
                         return;
@@ -1120,7 +1124,7 @@ static int loop_timeout(const struct mx *m)
                 next = m->setup_at;
         if (m->phase == PH_RUN && !m->sync_busy && !m->batch && m->sync_at < next)
                 next = m->sync_at;
-        if (m->phase == PH_RUN && !m->send_busy && m->send_at < next)
+        if (m->phase == PH_RUN && !m->send_busy && !m->outbox_empty && m->send_at < next)
                 next = m->send_at;
         return next <= now ? 0 : (int)(next - now);
 }
