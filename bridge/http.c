@@ -1,5 +1,7 @@
 /* bridge/http.c - see http.h */
 #include <curl/curl.h>
+#include <dlfcn.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,19 +32,81 @@ struct gv_http {
 
 static int curl_ready;
 
+/* libcurl is opened when the first HTTP client is made, not linked: the
+ * console and `gavel replay` never pay for loading it and the ~35 libraries
+ * it pulls in (TLS, Kerberos, LDAP, ...): 4 ms and 6 MiB at every start. */
+static struct {
+        void *lib;
+        CURLcode (*global_init)(long flags);
+        CURL *(*easy_init)(void);
+        void (*easy_cleanup)(CURL *e);
+        CURLcode (*easy_setopt)(CURL *e, CURLoption o, ...);
+        CURLcode (*easy_getinfo)(CURL *e, CURLINFO i, ...);
+        const char *(*easy_strerror)(CURLcode c);
+        CURLM *(*multi_init)(void);
+        CURLMcode (*multi_cleanup)(CURLM *m);
+        CURLMcode (*multi_add_handle)(CURLM *m, CURL *e);
+        CURLMcode (*multi_remove_handle)(CURLM *m, CURL *e);
+        CURLMcode (*multi_perform)(CURLM *m, int *running);
+        CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd *fds, unsigned n, int ms, int *ret);
+        CURLMsg *(*multi_info_read)(CURLM *m, int *left);
+        struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+        void (*slist_free_all)(struct curl_slist *l);
+} C;
+
+static enum gv_err load_curl(void)
+{
+        static const struct {
+                const char *name;
+                size_t off;
+        } syms[] = {
+#define SYM(n) { "curl_" #n, offsetof(__typeof__(C), n) }
+                SYM(global_init), SYM(easy_init), SYM(easy_cleanup), SYM(easy_setopt),
+                SYM(easy_getinfo), SYM(easy_strerror), SYM(multi_init), SYM(multi_cleanup),
+                SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_perform),
+                SYM(multi_poll), SYM(multi_info_read), SYM(slist_append), SYM(slist_free_all),
+#undef SYM
+        };
+        void *lib;
+
+        if (C.lib)
+                return GV_OK;
+        lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+                gv_err_log("http", "cannot load libcurl (package libcurl4): %s", dlerror());
+                return GV_EHTTP;
+        }
+        for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+                void *f = dlsym(lib, syms[i].name);
+
+                if (!f) {
+                        gv_err_log("http", "libcurl has no %s: too old (7.66 or later needed)",
+                                   syms[i].name);
+                        dlclose(lib);
+                        return GV_EHTTP;
+                }
+                memcpy((char *)&C + syms[i].off, &f, sizeof(f));
+        }
+        C.lib = lib;
+        return GV_OK;
+}
+
+
 enum gv_err gv_http_new(struct gv_http **ret)
 {
         struct gv_http *h;
 
+        if (load_curl() != GV_OK)
+                return GV_EHTTP;
         if (!curl_ready) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                         return GV_EHTTP;
                 curl_ready = 1;
         }
         h = calloc(1, sizeof(*h));
         if (!h)
                 return GV_ENOMEM;
-        h->multi = curl_multi_init();
+        h->multi = C.multi_init();
         if (!h->multi) {
                 free(h);
                 return GV_ENOMEM;
@@ -53,9 +117,9 @@ enum gv_err gv_http_new(struct gv_http **ret)
 
 static void xfer_free(struct xfer *x)
 {
-        curl_multi_remove_handle(x->h->multi, x->easy);
-        curl_easy_cleanup(x->easy);
-        curl_slist_free_all(x->headers);
+        C.multi_remove_handle(x->h->multi, x->easy);
+        C.easy_cleanup(x->easy);
+        C.slist_free_all(x->headers);
         free(x->body_out);
         gv_buf_free(&x->in);
         free(x);
@@ -71,7 +135,7 @@ struct gv_http *gv_http_free(struct gv_http *h)
                 h->xfers = x->next;
                 xfer_free(x);
         }
-        curl_multi_cleanup(h->multi);
+        C.multi_cleanup(h->multi);
         free(h);
         return NULL;
 }
@@ -131,19 +195,19 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
         x->ud = ud;
         x->retry_after_ms = -1;
         gv_buf_init(&x->in, max_body);
-        x->easy = curl_easy_init();
+        x->easy = C.easy_init();
         if (!x->easy)
                 goto fail;
-        l = curl_slist_append(NULL, "Accept: application/json");
+        l = C.slist_append(NULL, "Accept: application/json");
         if (l)
                 x->headers = l;
         if (l && body)
-                l = curl_slist_append(x->headers, "Content-Type: application/json");
+                l = C.slist_append(x->headers, "Content-Type: application/json");
         if (l && token) {
                 struct gv_buf auth = GV_BUF_INIT(8192);
 
                 if (gv_buf_printf(&auth, "Authorization: Bearer %s", token) == GV_OK)
-                        l = curl_slist_append(x->headers, auth.p);
+                        l = C.slist_append(x->headers, auth.p);
                 else
                         l = NULL;
                 gv_buf_free(&auth);
@@ -156,36 +220,36 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                         goto fail;
         }
         r = GV_EHTTP;
-        if (curl_easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_USERAGENT, "gavel") != CURLE_OK ||
-            curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK)
+        if (C.easy_setopt(x->easy, CURLOPT_URL, url) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_WRITEDATA, x) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_HEADERDATA, x) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_USERAGENT, "gavel") != CURLE_OK ||
+            C.easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK)
                 goto fail;
-        if (body && (curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body_out) != CURLE_OK ||
-                     curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+        if (body && (C.easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->body_out) != CURLE_OK ||
+                     C.easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                                       (curl_off_t)strlen(x->body_out)) != CURLE_OK))
                 goto fail;
         if (!body && strcmp(method, "GET") != 0 &&
-            (curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, "") != CURLE_OK))
+            (C.easy_setopt(x->easy, CURLOPT_POSTFIELDS, "") != CURLE_OK))
                 goto fail;
-        if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+        if (C.multi_add_handle(h->multi, x->easy) != CURLM_OK)
                 goto fail;
         x->next = h->xfers;
         h->xfers = x;
         h->n++;
         return GV_OK;
 fail:
-        curl_easy_cleanup(x->easy);
-        curl_slist_free_all(x->headers);
+        C.easy_cleanup(x->easy);
+        C.slist_free_all(x->headers);
         free(x->body_out);
         gv_buf_free(&x->in);
         free(x);
@@ -197,7 +261,7 @@ static void finish(struct gv_http *h, CURLMsg *m)
         struct xfer *x = NULL, **pp;
         struct gv_http_resp resp;
 
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        C.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         if (!x)
                 return;
         for (pp = &h->xfers; *pp && *pp != x; pp = &(*pp)->next)
@@ -211,10 +275,10 @@ static void finish(struct gv_http *h, CURLMsg *m)
         resp.len = x->in.len;
         if (m->data.result == CURLE_OK) {
                 resp.err = GV_OK;
-                curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+                C.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &resp.status);
         } else {
                 resp.err = m->data.result == CURLE_WRITE_ERROR ? GV_ETOOBIG : GV_EHTTP;
-                resp.errmsg = curl_easy_strerror(m->data.result);
+                resp.errmsg = C.easy_strerror(m->data.result);
         }
         x->cb(x->ud, &resp);
         xfer_free(x);
@@ -227,7 +291,7 @@ static size_t drain(struct gv_http *h)
         int left;
         size_t n = 0;
 
-        while ((m = curl_multi_info_read(h->multi, &left))) {
+        while ((m = C.multi_info_read(h->multi, &left))) {
                 if (m->msg == CURLMSG_DONE) {
                         finish(h, m);
                         n++;
@@ -244,14 +308,14 @@ enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
         /* Start what was added since the last call (so that its sockets
          * exist) and hand out what is already done: a transfer that finished
          * here must not wait for the poll's timeout. */
-        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+        if (C.multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
         if (drain(h))
                 return GV_OK;
-        if (curl_multi_poll(h->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
+        if (C.multi_poll(h->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
                             timeout_ms < 0 ? 0 : timeout_ms, NULL) != CURLM_OK)
                 return GV_EHTTP;
-        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+        if (C.multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
         drain(h);
         return GV_OK;

@@ -50,7 +50,7 @@ struct room {
         char *id;
         cJSON *power;           /* m.room.power_levels content, may be NULL */
         int64_t joined_at;      /* ts of our join, 0 if unknown */
-        int64_t last_ts;        /* newest event seen */
+        int64_t last_ts;        /* newest event seen since start (bounds gap filling) */
         struct room *next;
 };
 
@@ -370,8 +370,13 @@ static enum gv_err handle_timeline_event(struct mx *m, struct room *rm,
                 return track_state(m, rm, e);
         if (e->ts > rm->last_ts)
                 rm->last_ts = e->ts;
-        if (history)
-                return GV_OK;                   /* first start: old messages stay old */
+        if (history) {
+                /* first start: old messages stay old, and count as seen, so that
+                 * no later gap filling goes back to them */
+                bool fresh;
+
+                return gv_store_event_claim(m->s, e->event_id, e->ts, &fresh);
+        }
         if (strcmp(e->sender, m->cfg->user_id) == 0)
                 return GV_OK;                   /* never our own */
         if (rm->joined_at && e->ts && e->ts < rm->joined_at)
@@ -458,7 +463,6 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
         struct cursor *cur = calloc(b->n_rooms ? b->n_rooms : 1, sizeof(*cur));
         size_t n = 0;
         enum gv_err r = GV_OK;
-        char ts[24];
 
         if (!cur)
                 return GV_ENOMEM;
@@ -510,12 +514,6 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                         break;
                 r = handle_timeline_event(m, best->rm, be, history);
                 best->i++;
-        }
-        for (size_t i = 0; i < n && r == GV_OK; i++) {
-                if (!cur[i].rm->last_ts)
-                        continue;
-                snprintf(ts, sizeof(ts), "%lld", (long long)cur[i].rm->last_ts);
-                r = room_set(m, cur[i].rm->id, "last", ts);
         }
         free(cur);
         return r;

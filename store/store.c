@@ -162,7 +162,6 @@ static const char *const migrations[] = {
         "ALTER TABLE lines ADD COLUMN sender TEXT;"
         "ALTER TABLE mitems ADD COLUMN event_id TEXT;"
         "ALTER TABLE mitems ADD COLUMN sender TEXT;"
-        "CREATE INDEX lines_event ON lines(event_id);"
         "CREATE INDEX mitems_event ON mitems(event_id);",
 };
 
