@@ -11,6 +11,7 @@
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/text.h"
+#include "../handlers/minutes.h"
 #include "archive.h"
 
 #define MAX_INDEX_ENTRIES 100000
@@ -31,49 +32,72 @@ static int valid_name(const char *name)
         return 1;
 }
 
-static enum gv_err write_file(const char *dir, const char *name, const char *data, size_t len)
-{
+/* A file being written: NAME.tmp until finish() renames it. */
+struct out {
         char path[4096], tmp[4096];
-        int fd = -1;
-        size_t off = 0;
-        enum gv_err r = GV_EIO;
+        int fd;
+};
 
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
-            (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name) >= sizeof(tmp))
+static enum gv_err out_open(struct out *o, const char *dir, const char *name)
+{
+        if ((size_t)snprintf(o->path, sizeof(o->path), "%s/%s", dir, name) >= sizeof(o->path) ||
+            (size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.tmp", dir, name) >= sizeof(o->tmp))
                 return GV_ETOOBIG;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-                gv_err_log("archive", "%s: %s", tmp, strerror(errno));
+        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (o->fd < 0) {
+                gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
                 return GV_EIO;
         }
+        return GV_OK;
+}
+
+static enum gv_err out_write(void *ud, const char *data, size_t len)
+{
+        struct out *o = ud;
+        size_t off = 0;
+
         while (off < len) {
-                ssize_t w = write(fd, data + off, len - off);
+                ssize_t w = write(o->fd, data + off, len - off);
 
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w <= 0) {
-                        gv_err_log("archive", "%s: %s", tmp, strerror(errno));
-                        goto out;
+                        gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
+                        return GV_EIO;
                 }
                 off += (size_t)w;
         }
-        if (fsync(fd) != 0 || close(fd) != 0) {
-                fd = -1;
-                gv_err_log("archive", "%s: %s", tmp, strerror(errno));
-                goto out;
+        return GV_OK;
+}
+
+/* r == GV_OK: make it the real file; else throw it away. */
+static enum gv_err out_finish(struct out *o, enum gv_err r)
+{
+        if (r == GV_OK && (fsync(o->fd) != 0 || close(o->fd) != 0)) {
+                o->fd = -1;
+                gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
+                r = GV_EIO;
         }
-        fd = -1;
-        if (rename(tmp, path) != 0) {
-                gv_err_log("archive", "%s: %s", path, strerror(errno));
-                goto out;
+        if (o->fd >= 0 && r != GV_OK)
+                close(o->fd);
+        o->fd = -1;
+        if (r == GV_OK && rename(o->tmp, o->path) != 0) {
+                gv_err_log("archive", "%s: %s", o->path, strerror(errno));
+                r = GV_EIO;
         }
-        r = GV_OK;
-out:
-        if (fd >= 0)
-                close(fd);
         if (r)
-                unlink(tmp);
+                unlink(o->tmp);
         return r;
+}
+
+static enum gv_err write_file(const char *dir, const char *name, const char *data, size_t len)
+{
+        struct out o;
+        enum gv_err r = out_open(&o, dir, name);
+
+        if (r)
+                return r;
+        return out_finish(&o, out_write(&o, data, len));
 }
 
 static int cmp_desc(const void *a, const void *b)
@@ -158,10 +182,8 @@ out:
         return r;
 }
 
-enum gv_err gv_archive_write(const char *dir, const char *name, const char *data, size_t len)
+static enum gv_err prepare(const char *dir, const char *name)
 {
-        enum gv_err r;
-
         if (!valid_name(name) || strcmp(name, "index.html") == 0) {
                 gv_err_log("archive", "refusing to write a file named '%s'", name);
                 return GV_EINVAL;
@@ -170,8 +192,29 @@ enum gv_err gv_archive_write(const char *dir, const char *name, const char *data
                 gv_err_log("archive", "%s: %s", dir, strerror(errno));
                 return GV_EIO;
         }
-        r = write_file(dir, name, data, len);
-        if (r == GV_OK && ends_with(name, ".html") && !ends_with(name, ".log.html"))
-                r = write_index(dir);
+        return GV_OK;
+}
+
+static enum gv_err written(const char *dir, const char *name)
+{
+        if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
+                return write_index(dir);
+        return GV_OK;
+}
+
+enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
+                               const struct gv_config *cfg, const char *extra)
+{
+        struct out o;
+        struct gv_sink_fn sink = { out_write, &o };
+        enum gv_err r = prepare(dir, name);
+
+        if (r == GV_OK)
+                r = out_open(&o, dir, name);
+        if (r)
+                return r;
+        r = out_finish(&o, gv_minutes_file(s, cfg, extra, &sink));
+        if (r == GV_OK)
+                r = written(dir, name);
         return r;
 }

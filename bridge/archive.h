@@ -6,10 +6,14 @@
 #include <stddef.h>
 #include "../util/err.h"
 
-/* name must be a plain file name ([A-Za-z0-9._-], no leading dot).
- * Creates dir (one level) if needed; writes NAME via a temporary file and
- * rename(); regenerates index.html when NAME ends in ".html". */
-GV_MUST_CHECK enum gv_err gv_archive_write(const char *dir, const char *name, const char *data,
-                                           size_t len);
+/* A "file" outbox row: its minutes rendered straight into dir/name, in
+ * pieces (a long meeting's log is never held whole in memory), through a
+ * temporary file and rename(). name must be a plain file name ([A-Za-z0-9._-],
+ * no leading dot). dir is created (one level) if needed; index.html is
+ * written anew after every NAME.html. */
+struct gv_store;
+struct gv_config;
+GV_MUST_CHECK enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
+                                             const struct gv_config *cfg, const char *extra);
 
 #endif

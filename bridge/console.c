@@ -80,13 +80,7 @@ static enum gv_err deliver(void *ud, const struct gv_out *o)
                 fprintf(c->out, "* %s reacts %s to %.*s\n", c->cfg->bot_name, o->body, n,
                         ev ? ev : "");
         } else if (strcmp(o->kind, "file") == 0) {
-                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
-
-                r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, NULL);
-                if (r == GV_OK)
-                        r = gv_archive_write(c->cfg->archive_dir, o->room, gv_buf_str(&body),
-                                             body.len);
-                gv_buf_free(&body);
+                r = gv_archive_minutes(c->cfg->archive_dir, o->room, c->s, c->cfg, o->extra);
                 if (r == GV_OK)
                         fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
                                 o->room);

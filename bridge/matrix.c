@@ -754,16 +754,12 @@ static void send_row(struct mx *m, const struct gv_out *o)
 
         snprintf(txn, sizeof(txn), "gv%s.%lld", m->nonce, (long long)o->id);
         if (strcmp(o->kind, "file") == 0) {
-                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
-                enum gv_err r = gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, NULL);
+                enum gv_err r = gv_archive_minutes(m->cfg->archive_dir, o->room, m->s, m->cfg,
+                                                   o->extra);
 
-                if (r == GV_OK)
-                        r = gv_archive_write(m->cfg->archive_dir, o->room, gv_buf_str(&body),
-                                             body.len);
                 if (r)
                         gv_err_log("matrix", "minutes file %s not written: %s", o->room,
                                    gv_strerror(r));
-                gv_buf_free(&body);
                 mark_sent(m, o->id);
                 goto out;
         }

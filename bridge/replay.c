@@ -24,15 +24,11 @@ struct sink {
 static enum gv_err deliver(void *ud, const struct gv_out *o)
 {
         struct sink *s = ud;
-        struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
         enum gv_err r;
 
         if (strcmp(o->kind, "file") != 0)
                 return GV_OK;   /* the room's messages stay in the log's past */
-        r = gv_minutes_for_outbox(s->s, s->cfg, o->kind, o->extra, &body, NULL);
-        if (r == GV_OK)
-                r = gv_archive_write(s->dir, o->room, gv_buf_str(&body), body.len);
-        gv_buf_free(&body);
+        r = gv_archive_minutes(s->dir, o->room, s->s, s->cfg, o->extra);
         if (r)
                 return r;
         s->files++;

@@ -247,6 +247,7 @@ struct minutes {
         struct gv_store *s;
         const struct gv_config *cfg;
         struct w w;
+        const struct gv_sink_fn *sink;  /* streaming: what is rendered goes out in pieces */
         struct gv_meeting m;
         bool have_m;
         struct gv_mitem *mi;    /* every noted item, in order */
@@ -1013,6 +1014,7 @@ struct log_ctx {
         struct w *w;
         bool html;
         uint64_t n;
+        const struct gv_sink_fn *sink;
 };
 
 /* Nicks in a log are one word so that the line reads back. */
@@ -1050,11 +1052,23 @@ static void log_hms(int64_t ms, char out[9])
         out[8] = '\0';
 }
 
+/* Between two log lines nothing refers back into the buffer: when the
+ * caller streams, a full buffer is handed out here and emptied. */
+static void maybe_flush(struct w *w, const struct gv_sink_fn *sink)
+{
+        if (!sink || w->r != GV_OK || w->b->len < GV_MINUTES_CHUNK)
+                return;
+        w->r = sink->write(sink->ud, w->b->p, w->b->len);
+        gv_buf_reset(w->b);
+}
+
 static int on_line(void *ud, int64_t ts, const char *nick, const char *text, bool action)
 {
         struct log_ctx *lc = ud;
         struct w *w = lc->w;
         char hms[9];
+
+        maybe_flush(w, lc->sink);
 
         log_hms(ts, hms);
         if (!lc->html) {
@@ -1089,7 +1103,7 @@ static int on_line(void *ud, int64_t ts, const char *nick, const char *text, boo
 static enum gv_err render_log(struct minutes *mn, bool html)
 {
         struct w *w = &mn->w;
-        struct log_ctx lc = { w, html, 0 };
+        struct log_ctx lc = { w, html, 0, mn->sink };
         enum gv_err r;
 
         /* The header's text is one line that starts with '#', so the irclog
@@ -1114,13 +1128,15 @@ static enum gv_err render_log(struct minutes *mn, bool html)
         return w->r;
 }
 
-enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
-                              enum gv_minutes_fmt fmt, struct gv_buf *out)
+static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
+                          enum gv_minutes_fmt fmt, struct gv_buf *out,
+                          const struct gv_sink_fn *sink)
 {
         struct minutes mn = { 0 };
         size_t start;
         enum gv_err r;
 
+        mn.sink = sink;
         if (!s || !out)
                 return GV_EINVAL;
         if ((unsigned)fmt > GV_MIN_LOG_HTML)
@@ -1167,6 +1183,12 @@ out:
         return r;
 }
 
+enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
+                              enum gv_minutes_fmt fmt, struct gv_buf *out)
+{
+        return render(s, cfg, meeting, fmt, out, NULL);
+}
+
 static const char *const format_names[] = {
         [GV_MIN_TEXT] = "txt",          [GV_MIN_HTML] = "fragment",
         [GV_MIN_HTML_PAGE] = "html",    [GV_MIN_MARKDOWN] = "md",
@@ -1178,8 +1200,27 @@ const char *gv_minutes_format_name(enum gv_minutes_fmt f)
         return (unsigned)f < sizeof(format_names) / sizeof(format_names[0]) ? format_names[f] : "txt";
 }
 
+enum gv_err gv_minutes_file(struct gv_store *s, const struct gv_config *cfg, const char *extra,
+                            const struct gv_sink_fn *sink)
+{
+        struct gv_buf b = GV_BUF_INIT(GV_MINUTES_MAX);
+        enum gv_err r = gv_minutes_for_outbox_to(s, cfg, "file", extra, &b, NULL, sink);
+
+        if (r == GV_OK && b.len)
+                r = sink->write(sink->ud, b.p, b.len);
+        gv_buf_free(&b);
+        return r;
+}
+
 enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg, const char *kind,
                                   const char *extra, struct gv_buf *body, struct gv_buf *html)
+{
+        return gv_minutes_for_outbox_to(s, cfg, kind, extra, body, html, NULL);
+}
+
+enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config *cfg,
+                                     const char *kind, const char *extra, struct gv_buf *body,
+                                     struct gv_buf *html, const struct gv_sink_fn *sink)
 {
         cJSON *o = extra ? cJSON_Parse(extra) : NULL;
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meeting");
@@ -1201,7 +1242,7 @@ enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cf
                                 break;
                 if (i == sizeof(format_names) / sizeof(format_names[0]))
                         goto out;
-                r = gv_minutes_render(s, cfg, meeting, (enum gv_minutes_fmt)i, body);
+                r = render(s, cfg, meeting, (enum gv_minutes_fmt)i, body, sink);
         } else if (strcmp(kind, "minutes") == 0) {
                 r = GV_OK;
                 if (cJSON_IsString(h))

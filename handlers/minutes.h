@@ -36,6 +36,24 @@ GV_MUST_CHECK enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_
 GV_MUST_CHECK enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg,
                                                 const char *kind, const char *extra,
                                                 struct gv_buf *body, struct gv_buf *html);
+/* Where a streamed rendering goes, a piece at a time. */
+struct gv_sink_fn {
+        enum gv_err (*write)(void *ud, const char *p, size_t n);
+        void *ud;
+};
+
+/* Streams a "file" row's rendering to sink, in pieces of about
+ * GV_MINUTES_CHUNK bytes: the logs of a long meeting are never held whole. */
+#define GV_MINUTES_CHUNK (64u << 10)
+GV_MUST_CHECK enum gv_err gv_minutes_file(struct gv_store *s, const struct gv_config *cfg,
+                                          const char *extra, const struct gv_sink_fn *sink);
+/* gv_minutes_for_outbox(), streaming the log formats to sink when not NULL
+ * (body then holds only what is left to write). */
+GV_MUST_CHECK enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config *cfg,
+                                                   const char *kind, const char *extra,
+                                                   struct gv_buf *body, struct gv_buf *html,
+                                                   const struct gv_sink_fn *sink);
+
 /* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md". */
 const char *gv_minutes_format_name(enum gv_minutes_fmt f);
 
