@@ -35,6 +35,7 @@ static void usage(FILE *f)
               "\nOptions:\n"
               "  -c, --config FILE   configuration (JSON); built-in defaults without one\n"
               "      --db PATH       database file, overriding \"database\" in the config\n"
+              "                      (replay: keep its state there, not in memory)\n"
               "      --shell         run the console adapter even if a homeserver is set\n"
               "  -v, --verbose       log more (repeat for debug)\n"
               "  -q, --quiet         replay: print nothing but errors\n"

@@ -115,8 +115,9 @@ _Static_assert(sizeof(enum gv_ack) == sizeof(int), "K_CHOICE fields are stored a
  * default is derived from it. */
 static const struct key keys[] = {
         STRING(homeserver, 0, MAX_STRING, NULL, "\"\"",
-               "Matrix homeserver base URL, e.g. \"https://matrix.example.org\"; "
-               "empty runs the bot on the console (stdin/stdout) instead"),
+               "Matrix homeserver base URL, e.g. \"https://matrix.example.org\"; empty: "
+               "found through /.well-known from user_id, or, without a user_id either, "
+               "the bot runs on the console (stdin/stdout)"),
         STRING(user_id, 0, MAX_USER_ID, &user_id_rule, "\"\"",
                "the bot's Matrix user ID, used to log in and to ignore its own messages; "
                "empty on the console"),
