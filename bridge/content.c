@@ -3,14 +3,8 @@
 #include <string.h>
 
 #include "../util/buf.h"
+#include "../util/json.h"
 #include "content.h"
-
-static const char *js_str(const cJSON *o, const char *k)
-{
-        const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-
-        return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
 
 static enum gv_err add_mentions(cJSON *content, const cJSON *list)
 {
@@ -37,7 +31,7 @@ static enum gv_err add_mentions(cJSON *content, const cJSON *list)
 
 static enum gv_err add_relation(cJSON *content, const cJSON *extra)
 {
-        const char *reply = js_str(extra, "in_reply_to"), *thread = js_str(extra, "thread");
+        const char *reply = gv_js_str(extra, "in_reply_to"), *thread = gv_js_str(extra, "thread");
         cJSON *rel, *irt;
 
         if (!reply && !thread)
@@ -61,9 +55,8 @@ static enum gv_err add_relation(cJSON *content, const cJSON *extra)
  * text cut at a line with a note. */
 char *gv_content_message(const char *body, const char *html, const cJSON *extra)
 {
-        const char *msgtype = js_str(extra, "msgtype");
-        const cJSON *mentions = cJSON_IsObject(extra) ?
-                                cJSON_GetObjectItemCaseSensitive(extra, "mentions") : NULL;
+        const char *msgtype = gv_js_str(extra, "msgtype");
+        const cJSON *mentions = gv_js_arr(extra, "mentions");
         struct gv_buf cut = GV_BUF_INIT(GV_CONTENT_MAX_BYTES);
         char *out = NULL;
 

@@ -30,6 +30,7 @@
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/text.h"
+#include "../util/json.h"
 #include "archive.h"
 #include "content.h"
 #include "http.h"
@@ -156,30 +157,20 @@ static int64_t backoff(struct mx *m, int64_t *cur)
         return j;
 }
 
-/* ---- JSON helpers (type-checked, NULL passes through) ---- */
-
-static const char *js_str(const cJSON *o, const char *k)
-{
-        const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-
-        return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
+/* ---- answers ---- */
 
 static const char *errcode(const struct gv_http_resp *r, cJSON **json)
 {
         *json = r->len ? cJSON_ParseWithLength(r->body, r->len) : NULL;
-        return js_str(*json, "errcode");
+        return gv_js_str(*json, "errcode");
 }
 
 /* retry_after_ms from the body, else the Retry-After header, else -1. */
 static int64_t retry_after(const struct gv_http_resp *r, const cJSON *json)
 {
-        const cJSON *v = cJSON_IsObject(json) ?
-                         cJSON_GetObjectItemCaseSensitive(json, "retry_after_ms") : NULL;
+        int64_t ms = gv_js_uint(json, "retry_after_ms", -1);
 
-        if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 86400000.0)
-                return (int64_t)v->valuedouble;
-        return r->retry_after_ms;
+        return ms >= 0 && ms < 86400000 ? ms : r->retry_after_ms;
 }
 
 /* ---- URLs ---- */
@@ -338,7 +329,7 @@ static enum gv_err track_state(struct mx *m, struct room *rm, const struct gv_sy
                 return r;
         }
         if (strcmp(e->type, "m.room.member") == 0 && strcmp(e->state_key, m->cfg->user_id) == 0) {
-                const char *ms = js_str(e->content, "membership");
+                const char *ms = gv_js_str(e->content, "membership");
                 char ts[24];
 
                 if (ms && strcmp(ms, "join") == 0 && (!rm->joined_at || e->ts > rm->joined_at) &&
@@ -777,8 +768,8 @@ static void send_row(struct mx *m, const struct gv_out *o)
 
                 type = "m.reaction";
                 if (rel && cJSON_AddStringToObject(rel, "rel_type", "m.annotation") &&
-                    js_str(extra, "event_id") &&
-                    cJSON_AddStringToObject(rel, "event_id", js_str(extra, "event_id")) &&
+                    gv_js_str(extra, "event_id") &&
+                    cJSON_AddStringToObject(rel, "event_id", gv_js_str(extra, "event_id")) &&
                     cJSON_AddStringToObject(rel, "key", o->body)) {
                         char *t = cJSON_PrintUnformatted(c);
 
@@ -886,7 +877,7 @@ static void on_filter(void *ud, const struct gv_http_resp *resp)
                 return;
         }
         json = cJSON_ParseWithLength(resp->body, resp->len);
-        id = js_str(json, "filter_id");
+        id = gv_js_str(json, "filter_id");
         if (id && (m->filter_id = strdup(id)) &&
             gv_store_kv_set(m->s, "filter_id", id) == GV_OK) {
                 m->phase = PH_RUN;
@@ -902,7 +893,7 @@ static void on_login(void *ud, const struct gv_http_resp *resp)
         struct mx *m = ud;
         cJSON *json = NULL;
         const char *code = resp->err ? NULL : errcode(resp, &json);
-        const char *token = js_str(json, "access_token"), *device = js_str(json, "device_id");
+        const char *token = gv_js_str(json, "access_token"), *device = gv_js_str(json, "device_id");
 
         m->busy = false;
         if (resp->err == GV_OK && resp->status == 200 && token) {
@@ -925,7 +916,7 @@ static void on_login(void *ud, const struct gv_http_resp *resp)
         } else if (resp->err == GV_OK && (resp->status == 403 || resp->status == 400 ||
                                           resp->status == 401)) {
                 fatal(m, 2, "login as %s refused: %ld %s %s", m->cfg->user_id, resp->status,
-                      code ? code : "", js_str(json, "error") ? js_str(json, "error") : "");
+                      code ? code : "", gv_js_str(json, "error") ? gv_js_str(json, "error") : "");
         } else if (resp->status == 429) {
                 int64_t ra = retry_after(resp, json);
 
@@ -981,7 +972,7 @@ static void on_whoami(void *ud, const struct gv_http_resp *resp)
         struct mx *m = ud;
         cJSON *json = NULL;
         const char *code = resp->err ? NULL : errcode(resp, &json);
-        const char *uid = js_str(json, "user_id"), *dev = js_str(json, "device_id");
+        const char *uid = gv_js_str(json, "user_id"), *dev = gv_js_str(json, "device_id");
 
         m->busy = false;
         if (resp->err == GV_OK && resp->status == 200 && uid) {
@@ -1005,13 +996,14 @@ static void on_whoami(void *ud, const struct gv_http_resp *resp)
 static void on_versions(void *ud, const struct gv_http_resp *resp)
 {
         struct mx *m = ud;
-        cJSON *json = NULL, *v;
+        cJSON *json = NULL;
+        const cJSON *v;
         bool ok = false;
 
         m->busy = false;
         if (resp->err == GV_OK && resp->status == 200)
                 json = cJSON_ParseWithLength(resp->body, resp->len);
-        v = cJSON_IsObject(json) ? cJSON_GetObjectItemCaseSensitive(json, "versions") : NULL;
+        v = gv_js_arr(json, "versions");
         {
                 const cJSON *e;
 
@@ -1045,8 +1037,7 @@ static void on_wellknown(void *ud, const struct gv_http_resp *resp)
         m->busy = false;
         if (resp->err == GV_OK && resp->status == 200)
                 json = cJSON_ParseWithLength(resp->body, resp->len);
-        base = js_str(cJSON_IsObject(json) ?
-                      cJSON_GetObjectItemCaseSensitive(json, "m.homeserver") : NULL, "base_url");
+        base = gv_js_str(gv_js_obj(json, "m.homeserver"), "base_url");
         if (base && (strncmp(base, "https://", 8) == 0 || strncmp(base, "http://", 7) == 0)) {
                 free(m->base);
                 m->base = strdup(base);

@@ -3,43 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/json.h"
 #include "sync.h"
-
-static const cJSON *js_get(const cJSON *o, const char *k)
-{
-        return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-}
-
-static const char *js_str(const cJSON *o, const char *k)
-{
-        const cJSON *v = js_get(o, k);
-
-        return cJSON_IsString(v) && v->valuestring ? v->valuestring : NULL;
-}
-
-static const cJSON *js_obj(const cJSON *o, const char *k)
-{
-        const cJSON *v = js_get(o, k);
-
-        return cJSON_IsObject(v) ? v : NULL;
-}
-
-static const cJSON *js_arr(const cJSON *o, const char *k)
-{
-        const cJSON *v = js_get(o, k);
-
-        return cJSON_IsArray(v) ? v : NULL;
-}
-
-static int64_t js_int(const cJSON *o, const char *k)
-{
-        const cJSON *v = js_get(o, k);
-
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0 ||
-            v->valuedouble > 9007199254740992.0)
-                return 0;
-        return (int64_t)v->valuedouble;
-}
 
 /* Fills an array from a JSON array of events; stripped: invite_state
  * events (no event_id, no ts). */
@@ -59,15 +24,15 @@ static enum gv_err read_events(const cJSON *arr, bool stripped, struct gv_sync_e
                 return GV_ENOMEM;
         cJSON_ArrayForEach(e, arr) {
                 struct gv_sync_event *d = &v[len];
-                const cJSON *sk = js_get(e, "state_key");
+                const cJSON *sk = gv_js_get(e, "state_key");
 
-                d->type = js_str(e, "type");
-                d->sender = js_str(e, "sender");
-                d->event_id = js_str(e, "event_id");
-                d->content = js_obj(e, "content");
-                d->unsigned_ = js_obj(e, "unsigned");
-                d->redacts = js_str(e, "redacts");
-                d->ts = js_int(e, "origin_server_ts");
+                d->type = gv_js_str(e, "type");
+                d->sender = gv_js_str(e, "sender");
+                d->event_id = gv_js_str(e, "event_id");
+                d->content = gv_js_obj(e, "content");
+                d->unsigned_ = gv_js_obj(e, "unsigned");
+                d->redacts = gv_js_str(e, "redacts");
+                d->ts = gv_js_uint(e, "origin_server_ts", 0);
                 d->state_key = cJSON_IsString(sk) ? sk->valuestring : NULL;
                 if (!d->type || !d->sender || !d->content || (!stripped && !d->event_id) ||
                     (sk && !cJSON_IsString(sk))) {
@@ -129,7 +94,7 @@ static enum gv_err add_rooms(struct gv_sync *s, const cJSON *group, enum gv_room
         s->rooms = rooms;
         cJSON_ArrayForEach(r, group) {
                 struct gv_sync_room *d = &s->rooms[s->n_rooms];
-                const cJSON *tl = js_obj(r, "timeline");
+                const cJSON *tl = gv_js_obj(r, "timeline");
 
                 memset(d, 0, sizeof(*d));
                 if (!r->string || r->string[0] != '!' || !cJSON_IsObject(r)) {
@@ -140,18 +105,18 @@ static enum gv_err add_rooms(struct gv_sync *s, const cJSON *group, enum gv_room
                 d->kind = kind;
                 s->n_rooms++;   /* counted now so that gv_sync_free() sees its arrays */
                 if (kind == GV_ROOM_INVITE)
-                        err = read_events(js_arr(js_obj(r, "invite_state"), "events"), true,
+                        err = read_events(gv_js_arr(gv_js_obj(r, "invite_state"), "events"), true,
                                           &d->state, &d->n_state, &s->skipped);
                 else
-                        err = read_events(js_arr(js_obj(r, "state"), "events"), false, &d->state,
+                        err = read_events(gv_js_arr(gv_js_obj(r, "state"), "events"), false, &d->state,
                                           &d->n_state, &s->skipped);
                 if (err == GV_OK && kind != GV_ROOM_INVITE)
-                        err = read_events(js_arr(tl, "events"), false, &d->timeline,
+                        err = read_events(gv_js_arr(tl, "events"), false, &d->timeline,
                                           &d->n_timeline, &s->skipped);
                 if (err)
                         return err;
-                d->limited = cJSON_IsTrue(js_get(tl, "limited"));
-                d->prev_batch = js_str(tl, "prev_batch");
+                d->limited = cJSON_IsTrue(gv_js_get(tl, "limited"));
+                d->prev_batch = gv_js_str(tl, "prev_batch");
         }
         return GV_OK;
 }
@@ -164,17 +129,17 @@ enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
 
         if (r)
                 return r;
-        s->next_batch = js_str(s->root, "next_batch");
+        s->next_batch = gv_js_str(s->root, "next_batch");
         if (!s->next_batch) {
                 gv_sync_free(s);
                 return GV_EPARSE;
         }
-        rooms = js_obj(s->root, "rooms");
-        r = add_rooms(s, js_obj(rooms, "join"), GV_ROOM_JOIN);
+        rooms = gv_js_obj(s->root, "rooms");
+        r = add_rooms(s, gv_js_obj(rooms, "join"), GV_ROOM_JOIN);
         if (r == GV_OK)
-                r = add_rooms(s, js_obj(rooms, "invite"), GV_ROOM_INVITE);
+                r = add_rooms(s, gv_js_obj(rooms, "invite"), GV_ROOM_INVITE);
         if (r == GV_OK)
-                r = add_rooms(s, js_obj(rooms, "leave"), GV_ROOM_LEAVE);
+                r = add_rooms(s, gv_js_obj(rooms, "leave"), GV_ROOM_LEAVE);
         if (r) {
                 gv_sync_free(s);
                 return r;
@@ -190,8 +155,8 @@ enum gv_err gv_sync_parse_messages(const char *json, size_t len, struct gv_sync 
 
         if (r)
                 return r;
-        s->next_batch = js_str(s->root, "end");
-        r = read_events(js_arr(s->root, "chunk"), false, &s->chunk, &s->n_chunk, &s->skipped);
+        s->next_batch = gv_js_str(s->root, "end");
+        r = read_events(gv_js_arr(s->root, "chunk"), false, &s->chunk, &s->n_chunk, &s->skipped);
         if (r) {
                 gv_sync_free(s);
                 return r;
@@ -202,10 +167,10 @@ enum gv_err gv_sync_parse_messages(const char *json, size_t len, struct gv_sync 
 
 int gv_sync_power_of(const cJSON *pl, const char *user)
 {
-        const cJSON *v = js_get(js_obj(pl, "users"), user);
+        const cJSON *v = gv_js_get(gv_js_obj(pl, "users"), user);
 
         if (!cJSON_IsNumber(v))
-                v = js_get(pl, "users_default");
+                v = gv_js_get(pl, "users_default");
         if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
                 return 0;
         if (v->valuedouble > 1000000)
@@ -232,7 +197,7 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
                 return GV_ENOTFOUND;
         if (strcmp(e->type, "m.room.redaction") == 0) {
                 /* v1-v10 rooms: top-level "redacts"; v11: in content */
-                out->redacts = e->redacts ? e->redacts : js_str(c, "redacts");
+                out->redacts = e->redacts ? e->redacts : gv_js_str(c, "redacts");
                 if (!out->redacts)
                         return GV_ENOTFOUND;
                 out->body = "";
@@ -240,23 +205,23 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
         }
         if (strcmp(e->type, "m.room.message") != 0)
                 return GV_ENOTFOUND;
-        out->msgtype = js_str(c, "msgtype");
-        rel = js_obj(c, "m.relates_to");
-        rel_type = js_str(rel, "rel_type");
+        out->msgtype = gv_js_str(c, "msgtype");
+        rel = gv_js_obj(c, "m.relates_to");
+        rel_type = gv_js_str(rel, "rel_type");
         if (rel_type && strcmp(rel_type, "m.replace") == 0) {
-                const cJSON *nc = js_obj(c, "m.new_content");
+                const cJSON *nc = gv_js_obj(c, "m.new_content");
 
-                out->replaces = js_str(rel, "event_id");
+                out->replaces = gv_js_str(rel, "event_id");
                 if (!out->replaces || !nc)
                         return GV_ENOTFOUND;
                 c = nc;
-                out->msgtype = js_str(c, "msgtype");
+                out->msgtype = gv_js_str(c, "msgtype");
         } else if (rel_type && strcmp(rel_type, "m.thread") == 0) {
-                out->thread_root = js_str(rel, "event_id");
+                out->thread_root = gv_js_str(rel, "event_id");
         }
-        out->reply_to = js_str(js_obj(rel, "m.in_reply_to"), "event_id");
-        out->body = js_str(c, "body");
-        if (!out->body && js_get(e->unsigned_, "redacted_because")) {
+        out->reply_to = gv_js_str(gv_js_obj(rel, "m.in_reply_to"), "event_id");
+        out->body = gv_js_str(c, "body");
+        if (!out->body && gv_js_get(e->unsigned_, "redacted_because")) {
                 out->redacted = true;   /* redacted before we saw it */
                 out->body = "";
                 return GV_OK;
@@ -264,9 +229,9 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
         if (!out->body || !out->msgtype)
                 return GV_ENOTFOUND;
         out->body_len = strlen(out->body);
-        if (js_str(c, "format") && strcmp(js_str(c, "format"), "org.matrix.custom.html") == 0)
-                out->formatted_body = js_str(c, "formatted_body");
-        ids = js_arr(js_obj(c, "m.mentions"), "user_ids"); /* an edit: the new content's */
+        if (gv_js_str(c, "format") && strcmp(gv_js_str(c, "format"), "org.matrix.custom.html") == 0)
+                out->formatted_body = gv_js_str(c, "formatted_body");
+        ids = gv_js_arr(gv_js_obj(c, "m.mentions"), "user_ids"); /* an edit: the new content's */
         cJSON_ArrayForEach(id, ids) {
                 if (out->n_mentions >= GV_SYNC_MAX_MENTIONS)
                         break;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
+#include "../util/json.h"
 
 #include "minutes.h"
 #include "../util/text.h"
@@ -1223,34 +1223,31 @@ enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config 
                                      struct gv_buf *html, const struct gv_sink_fn *sink)
 {
         cJSON *o = extra ? cJSON_Parse(extra) : NULL;
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "meeting");
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "format");
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "header");
-        int64_t meeting;
+        const char *format = gv_js_str(o, "format"), *header = gv_js_str(o, "header");
+        int64_t meeting = gv_js_uint(o, "meeting", 0);
         enum gv_err r = GV_EPARSE;
 
-        if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 9007199254740992.0)
+        if (meeting < 1)
                 goto out;
-        meeting = (int64_t)m->valuedouble;
         if (strcmp(kind, "file") == 0) {
                 size_t i;
 
-                if (!cJSON_IsString(f))
+                if (!format)
                         goto out;
                 for (i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++)
-                        if (strcmp(format_names[i], f->valuestring) == 0)
+                        if (strcmp(format_names[i], format) == 0)
                                 break;
                 if (i == sizeof(format_names) / sizeof(format_names[0]))
                         goto out;
                 r = render(s, cfg, meeting, (enum gv_minutes_fmt)i, body, sink);
         } else if (strcmp(kind, "minutes") == 0) {
                 r = GV_OK;
-                if (cJSON_IsString(h))
-                        r = gv_buf_printf(body, "%s\n\n", h->valuestring);
-                if (r == GV_OK && html && cJSON_IsString(h)) {
+                if (header)
+                        r = gv_buf_printf(body, "%s\n\n", header);
+                if (r == GV_OK && html && header) {
                         r = gv_buf_adds(html, "<p>");
                         if (r == GV_OK)
-                                r = gv_html_escape(html, h->valuestring);
+                                r = gv_html_escape(html, header);
                         if (r == GV_OK)
                                 r = gv_buf_adds(html, "</p>\n");
                 }
