@@ -29,32 +29,6 @@
 
 #include "check.h"
 
-/* Printable, bounded view of s for failure messages; a ring of buffers. */
-static const char *show(const char *s)
-{
-        static char ring[6][400];
-        static unsigned next;
-        char *out = ring[next++ % 6];
-        size_t o = 0;
-
-        if (!s)
-                return "(null)";
-        for (; *s && o + 8 < sizeof(ring[0]); s++) {
-                unsigned char c = (unsigned char)*s;
-
-                if (c == '\n')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\n");
-                else if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\x%02x", c);
-                else
-                        out[o++] = (char)c;
-        }
-        if (*s)
-                o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "...");
-        out[o] = '\0';
-        return out;
-}
-
 static bool has(const char *hay, const char *needle)
 {
         return hay && strstr(hay, needle) != NULL;

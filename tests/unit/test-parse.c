@@ -15,37 +15,6 @@
 
 #include "check.h"
 
-/* s[0..n) made printable; a ring of buffers. */
-static const char *shown(const char *s, size_t n)
-{
-        static char ring[6][512];
-        static unsigned next;
-        char *out = ring[next++ % 6];
-        size_t o = 0;
-
-        if (!s)
-                return "(null)";
-        for (size_t i = 0; i < n && o + 8 < sizeof(ring[0]); i++) {
-                unsigned char c = (unsigned char)s[i];
-
-                if (c == '\n')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\n");
-                else if (c == '\t')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\t");
-                else if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\x%02x", c);
-                else
-                        out[o++] = (char)c;
-        }
-        out[o] = '\0';
-        return out;
-}
-
-static const char *show(const char *s)
-{
-        return s ? shown(s, strlen(s)) : "(null)";
-}
-
 static bool span_eq(const char *p, size_t n, const char *want)
 {
         return p && strlen(want) == n && memcmp(p, want, n) == 0;

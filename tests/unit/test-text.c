@@ -17,40 +17,6 @@
 
 #include "check.h"
 
-/* s[0..n) made printable: C escapes for anything outside ASCII 0x20..0x7e.
- * A ring of buffers, so several may appear in one printf. */
-static const char *shown(const char *s, size_t n)
-{
-        static char ring[4][512];
-        static unsigned next;
-        char *out = ring[next++ % 4];
-        size_t o = 0;
-
-        if (!s)
-                return "(null)";
-        for (size_t i = 0; i < n && o + 8 < sizeof(ring[0]); i++) {
-                unsigned char c = (unsigned char)s[i];
-
-                if (c == '\n')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\n");
-                else if (c == '\t')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\t");
-                else if (c == '\\' || c == '"')
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\%c", c);
-                else if (c < 0x20 || c >= 0x7f)
-                        o += (size_t)snprintf(out + o, sizeof(ring[0]) - o, "\\x%02x", c);
-                else
-                        out[o++] = (char)c;
-        }
-        out[o] = '\0';
-        return out;
-}
-
-static const char *show(const char *s)
-{
-        return s ? shown(s, strlen(s)) : "(null)";
-}
-
 static void check_str(const char *name, const char *got, const char *want)
 {
         check(got && strcmp(got, want) == 0, name, "got \"%s\", want \"%s\"", show(got), show(want));
