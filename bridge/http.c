@@ -27,7 +27,6 @@ struct xfer {
 struct gv_http {
         CURLM *multi;
         struct xfer *xfers;
-        size_t n;
 };
 
 static int curl_ready;
@@ -140,11 +139,6 @@ struct gv_http *gv_http_free(struct gv_http *h)
         return NULL;
 }
 
-size_t gv_http_in_flight(const struct gv_http *h)
-{
-        return h->n;
-}
-
 static size_t on_data(char *p, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
@@ -245,7 +239,6 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                 goto fail;
         x->next = h->xfers;
         h->xfers = x;
-        h->n++;
         return GV_OK;
 fail:
         C.easy_cleanup(x->easy);
@@ -268,7 +261,6 @@ static void finish(struct gv_http *h, CURLMsg *m)
                 ;
         if (*pp)
                 *pp = x->next;
-        h->n--;
         memset(&resp, 0, sizeof(resp));
         resp.retry_after_ms = x->retry_after_ms;
         resp.body = gv_buf_str(&x->in);

@@ -37,7 +37,6 @@ GV_MUST_CHECK enum gv_err gv_http_request(struct gv_http *h, const char *method,
 /* Moves transfers on and calls back those that ended. Waits at most
  * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
 GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
-size_t gv_http_in_flight(const struct gv_http *h);
 
 /* Appends s to b percent-encoded for a URL path segment or query value
  * (everything but A-Z a-z 0-9 - . _ ~). */

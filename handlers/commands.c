@@ -849,7 +849,6 @@ static enum gv_err cmd_vote(struct ctx *x, const struct cmd *c, char *args)
 
 struct tally {
         struct gv_buf *b;
-        const char *options;
         enum gv_err r;
 };
 
@@ -866,7 +865,7 @@ static enum gv_err cmd_endvote(struct ctx *x, const struct cmd *c, char *args)
 {
         struct gv_vote v;
         struct gv_buf res = GV_BUF_INIT(1 << 16), text = GV_BUF_INIT(1 << 17);
-        struct tally t = { &res, NULL, GV_OK };
+        struct tally t = { &res, GV_OK };
         enum gv_err r;
 
         (void)c;
