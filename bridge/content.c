@@ -51,52 +51,72 @@ static enum gv_err add_relation(cJSON *content, const cJSON *extra)
         return GV_OK;
 }
 
+/* The most of body, cut at a line end (or, with no line end in reach, at a
+ * UTF-8 boundary), that is at most max bytes. */
+static size_t cut_at(const char *body, size_t len, size_t max)
+{
+        size_t keep = len < max ? len : max, at = keep;
+
+        if (keep == len)
+                return keep;
+        while (at > 0 && body[at] != '\n')
+                at--;
+        if (at > 0)
+                return at;
+        while (keep > 0 && ((unsigned char)body[keep] & 0xc0) == 0x80)
+                keep--;
+        return keep;
+}
+
+static char *build(const char *msgtype, const char *body, const char *html,
+                   const cJSON *mentions, const cJSON *extra)
+{
+        cJSON *c = cJSON_CreateObject();
+        char *text = NULL;
+
+        if (c && cJSON_AddStringToObject(c, "msgtype", msgtype ? msgtype : "m.notice") &&
+            cJSON_AddStringToObject(c, "body", body) &&
+            (!html || !*html ||
+             (cJSON_AddStringToObject(c, "format", "org.matrix.custom.html") &&
+              cJSON_AddStringToObject(c, "formatted_body", html))) &&
+            add_mentions(c, mentions) == GV_OK && add_relation(c, extra) == GV_OK)
+                text = cJSON_PrintUnformatted(c);
+        cJSON_Delete(c);
+        return text;
+}
+
 /* The content of a message row; over the event size: HTML dropped, then the
- * text cut at a line with a note. */
+ * text cut at a line with a note, shorter each time until it fits (escaping
+ * can make a body's JSON six times its length). Never refused whole. */
 char *gv_content_message(const char *body, const char *html, const cJSON *extra)
 {
+        static const char note[] = "\n[... cut: the full minutes are in the archive]";
         const char *msgtype = gv_js_str(extra, "msgtype");
         const cJSON *mentions = gv_js_arr(extra, "mentions");
         struct gv_buf cut = GV_BUF_INIT(GV_CONTENT_MAX_BYTES);
-        char *out = NULL;
+        size_t len = strlen(body), max = GV_CONTENT_MAX_BYTES;
+        char *text, *out = NULL;
 
-        for (int attempt = 0; attempt < 3 && !out; attempt++) {
-                cJSON *c = cJSON_CreateObject();
-                char *text;
-
-                if (!c || !cJSON_AddStringToObject(c, "msgtype", msgtype ? msgtype : "m.notice") ||
-                    !cJSON_AddStringToObject(c, "body", body) ||
-                    (attempt == 0 && html && *html &&
-                     (!cJSON_AddStringToObject(c, "format", "org.matrix.custom.html") ||
-                      !cJSON_AddStringToObject(c, "formatted_body", html))) ||
-                    add_mentions(c, mentions) || add_relation(c, extra)) {
-                        cJSON_Delete(c);
-                        break;
-                }
-                text = cJSON_PrintUnformatted(c);
-                cJSON_Delete(c);
-                if (!text)
-                        break;
-                if (strlen(text) <= GV_CONTENT_MAX_BYTES) {
-                        out = strdup(text);
-                        cJSON_free(text);
-                        break;
-                }
+        text = build(msgtype, body, html, mentions, extra);
+        if (text && strlen(text) > GV_CONTENT_MAX_BYTES && html && *html) {
                 cJSON_free(text);
-                if (attempt == 1) {
-                        /* text alone is too big: keep whole lines that fit */
-                        static const char note[] = "\n[... cut: the full minutes are in the archive]";
-                        size_t keep = GV_CONTENT_MAX_BYTES / 2;
-
-                        while (keep > 0 && body[keep] != '\n')
-                                keep--;
-                        gv_buf_reset(&cut);
-                        if (gv_buf_add(&cut, body, keep) || gv_buf_adds(&cut, note))
-                                break;
-                        body = cut.p;
-                }
+                text = build(msgtype, body, NULL, mentions, extra);
         }
+        while (text && strlen(text) > GV_CONTENT_MAX_BYTES && max > 0) {
+                size_t keep;
+
+                cJSON_free(text);
+                text = NULL;
+                max = max > len ? len / 2 : max / 2;
+                keep = cut_at(body, len, max);
+                gv_buf_reset(&cut);
+                if (gv_buf_add(&cut, body, keep) || gv_buf_adds(&cut, note))
+                        break;
+                text = build(msgtype, gv_buf_str(&cut), NULL, mentions, extra);
+        }
+        if (text && strlen(text) <= GV_CONTENT_MAX_BYTES)
+                out = strdup(text);
+        cJSON_free(text);
         gv_buf_free(&cut);
         return out;
 }
-

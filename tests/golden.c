@@ -10,6 +10,10 @@
  *       Runs `GAVEL replay LOG --out TMP`; every file in EXPECTED_DIR must
  *       equal TMP's file of the same name.
  *
+ *   golden status N NEEDLE CMD [ARG...]
+ *       Runs CMD; it must exit with status N and write NEEDLE on stderr (a
+ *       rejected config file: status 2 and the key named).
+ *
  * GAVEL_UPDATE_GOLDEN=1 writes the actual outputs over the expected ones
  * (review the diff before committing). Exit 0 pass, 1 fail. */
 #include <dirent.h>
@@ -347,9 +351,48 @@ static int replay(const char *gavel, const char *log, const char *expdir)
         return fail;
 }
 
+static int expect_status(int want, const char *needle, char *const argv[])
+{
+        char tmpl[] = "/tmp/gavel-golden-err-XXXXXX";
+        int efd = mkstemp(tmpl), status, fail = 0;
+        char *err;
+        size_t len;
+        pid_t pid;
+
+        if (efd < 0)
+                return 1;
+        pid = fork();
+        if (pid == 0) {
+                dup2(efd, 2);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        close(efd);
+        if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+                unlink(tmpl);
+                return 1;
+        }
+        err = slurp(tmpl, &len);
+        unlink(tmpl);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != want) {
+                fprintf(stderr, "%s: expected exit status %d, got %s %d\n", argv[0], want,
+                        WIFEXITED(status) ? "status" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                fail = 1;
+        }
+        if (!err || !strstr(err, needle)) {
+                fprintf(stderr, "stderr does not name \"%s\":\n%s\n", needle, err ? err : "");
+                fail = 1;
+        }
+        if (!fail)
+                printf("ok: status %d, stderr: %s", want, err);
+        free(err);
+        return fail;
+}
+
 int main(int argc, char **argv)
 {
-        update = getenv("GAVEL_UPDATE_GOLDEN") != NULL;
+        update = getenv("GAVEL_UPDATE_GOLDEN") && strcmp(getenv("GAVEL_UPDATE_GOLDEN"), "1") == 0;
         if (argc == 5 && (strcmp(argv[1], "console") == 0 || strcmp(argv[1], "replay") == 0)) {
                 char *gavel = absolute(argv[2]), *log = NULL;
                 int rc;
@@ -364,6 +407,8 @@ int main(int argc, char **argv)
                 free(log);
                 return rc;
         }
+        if (argc >= 5 && strcmp(argv[1], "status") == 0)
+                return expect_status((int)strtol(argv[2], NULL, 10), argv[3], argv + 4);
         fprintf(stderr, "usage: golden console GAVEL IN OUT | golden replay GAVEL LOG DIR\n");
         return 2;
 }

@@ -724,6 +724,62 @@ static size_t skip_space(const char *s, size_t i, size_t len)
         return i;
 }
 
+/* cJSON turns "\u0000" into a NUL that silently ends the string ("tag\u0000x"
+ * would read as "tag"), so the raw text is scanned for it first. Returns the
+ * offset of the first string holding one (or len), and in *key the top-level
+ * key it sits under (NULL when it is in a top-level key itself). */
+static size_t find_escaped_nul(const char *s, size_t len, const char **key, size_t *keylen)
+{
+        const char *cur = NULL;
+        size_t curlen = 0, i = 0;
+        int depth = 0;
+
+        *key = NULL;
+        *keylen = 0;
+        while (i < len) {
+                char ch = s[i];
+
+                if (ch == '{' || ch == '[') {
+                        depth++;
+                        i++;
+                } else if (ch == '}' || ch == ']') {
+                        depth--;
+                        i++;
+                } else if (ch == '"') {
+                        size_t start = ++i;
+                        bool nul = false, is_key;
+
+                        while (i < len && s[i] != '"') {
+                                if (s[i] == '\\' && i + 1 < len) {
+                                        if (s[i + 1] == 'u' && i + 5 < len &&
+                                            memcmp(s + i + 2, "0000", 4) == 0)
+                                                nul = true;
+                                        i += 2;
+                                } else {
+                                        i++;
+                                }
+                        }
+                        is_key = depth == 1 && skip_space(s, i + 1, len) < len &&
+                                 s[skip_space(s, i + 1, len)] == ':';
+                        if (nul) {
+                                if (!is_key) {
+                                        *key = cur;
+                                        *keylen = curlen;
+                                }
+                                return start - 1;
+                        }
+                        if (is_key) {
+                                cur = s + start;
+                                curlen = i - start;
+                        }
+                        i++;
+                } else {
+                        i++;
+                }
+        }
+        return len;
+}
+
 enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret, char *err,
                             size_t errlen)
 {
@@ -731,7 +787,8 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
         cJSON *root = NULL;
         const cJSON *v;
         const struct key *k;
-        const char *end = NULL, *nul;
+        const char *end = NULL, *nul, *nulkey;
+        size_t nulkeylen;
         bool seen[ARRAY_SIZE(keys)] = { false };
         char got[GOT_SIZE];
         size_t pos;
@@ -763,6 +820,17 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
                 pos = skip_space(json, pos, len);
         if (!root || pos < len) {
                 r = fail(err, errlen, GV_EPARSE, "not valid JSON near byte %zu", pos);
+                goto out;
+        }
+        if (find_escaped_nul(json, len, &nulkey, &nulkeylen) < len) {
+                if (!nulkey) {
+                        r = fail(err, errlen, GV_ECONFIG, "a key must not contain \\u0000");
+                } else {
+                        snprintf(got, sizeof(got), "%.*s", (int)(nulkeylen < 64 ? nulkeylen : 64),
+                                 nulkey);
+                        show_text(got, got, sizeof(got));
+                        r = bad_key(err, errlen, got, "must not contain \\u0000 (a NUL character)");
+                }
                 goto out;
         }
         if (!cJSON_IsObject(root)) {

@@ -224,6 +224,25 @@ static void test_content(void)
               !jstr(c, "formatted_body", NULL),
               "content: text over the event size is cut at a line, with a note", "wrong content");
         cJSON_Delete(c);
+        /* Short in bytes, long as JSON: quotes double, control characters
+         * become \u00XX. The cut stays inside the body (ASan: no over-read)
+         * and the result fits. Exactly n bytes, no slack past the NUL. */
+        for (size_t len = 20000; len <= 40000; len += 20000) {
+                char *q = malloc(len + 1);
+
+                if (!q)
+                        break;
+                for (size_t i = 0; i < len; i++)
+                        q[i] = i % 3 == 0 ? '"' : (i % 3 == 1 ? '\x01' : '\\');
+                q[len] = '\0';
+                c = content_of(q, q, "{\"mentions\":[]}");
+                check(c && jstr(c, "body", NULL) && strlen(jstr(c, "body", NULL)) < len &&
+                      strstr(jstr(c, "body", NULL), "[... cut: the full minutes are in the archive]"),
+                      "content: a quote- and control-heavy body is cut to fit, never refused",
+                      "len %zu: no content", len);
+                cJSON_Delete(c);
+                free(q);
+        }
         free(big);
 }
 
