@@ -2,9 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,22 +34,54 @@ static int valid_name(const char *name)
         return 1;
 }
 
-/* A file being written: NAME.tmp until finish() renames it. */
+/* A file being written: .NAME.<random>.tmp, created owner-only and never
+ * through a planted file or symlink (O_EXCL|O_NOFOLLOW), until finish()
+ * renames it and syncs the directory. */
 struct out {
         char path[4096], tmp[4096];
+        const char *dir;
         int fd;
 };
 
 static enum gv_err out_open(struct out *o, const char *dir, const char *name)
 {
-        if ((size_t)snprintf(o->path, sizeof(o->path), "%s/%s", dir, name) >= sizeof(o->path) ||
-            (size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.tmp", dir, name) >= sizeof(o->tmp))
+        o->fd = -1;
+        o->dir = dir;
+        if ((size_t)snprintf(o->path, sizeof(o->path), "%s/%s", dir, name) >= sizeof(o->path))
                 return GV_ETOOBIG;
-        o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        for (int attempt = 0; attempt < 8 && o->fd < 0; attempt++) {
+                uint64_t rnd = 0;
+
+                if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+                        gv_err_log("archive", "getrandom: %s", strerror(errno));
+                        return GV_EIO;
+                }
+                if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.%016" PRIx64 ".tmp", dir, name,
+                                     rnd) >= sizeof(o->tmp))
+                        return GV_ETOOBIG;
+                o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (o->fd < 0 && errno != EEXIST)
+                        break;
+        }
         if (o->fd < 0) {
-                gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
+                gv_err_log("archive", "cannot create a file in %s: %s", dir, strerror(errno));
                 return GV_EIO;
         }
+        return GV_OK;
+}
+
+/* After a rename, the directory entry itself is made durable. */
+static enum gv_err sync_dir(const char *dir)
+{
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || fsync(fd) != 0) {
+                gv_err_log("archive", "%s: cannot sync the directory: %s", dir, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return GV_EIO;
+        }
+        close(fd);
         return GV_OK;
 }
 
@@ -87,6 +121,8 @@ static enum gv_err out_finish(struct out *o, enum gv_err r)
         }
         if (r)
                 unlink(o->tmp);
+        else
+                r = sync_dir(o->dir);
         return r;
 }
 
@@ -188,7 +224,7 @@ static enum gv_err prepare(const char *dir, const char *name)
                 gv_err_log("archive", "refusing to write a file named '%s'", name);
                 return GV_EINVAL;
         }
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
                 gv_err_log("archive", "%s: %s", dir, strerror(errno));
                 return GV_EIO;
         }
