@@ -1,27 +1,14 @@
-/* store/store.c - see store.h. Every statement is prepared once and cached. */
+/* store/store.c - see store.h. Opening the database, the schema and its
+ * migrations, transactions and savepoints, the generation counter, the
+ * key-value table and processed event IDs; also the statement cache and the
+ * helpers in internal.h. Every statement is prepared once and cached. */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../util/log.h"
-#include "store.h"
-
-enum stmt_id {
-        S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-        S_KV_GET, S_KV_SET, S_SEEN, S_MARK,
-        S_ITEM_BY_EVENT, S_ITEM_MAXPOS, S_ITEM_ADD, S_ITEM_GET, S_ITEM_GET_EVENT, S_ITEM_TEXT,
-        S_AGENDA, S_DISCUSSED,
-        S_ITEM_STATUS, S_ITEM_PIN, S_ITEM_DISC, S_ITEM_SETPOS, S_CLOSE_DONE, S_CLOSE_POSTPONED,
-        S_M_RUNNING, S_M_GET, S_M_START, S_M_END, S_M_NAME, S_M_TOPIC,
-        S_CHAIR_ADD, S_CHAIR_DEL, S_CHAIR_IS, S_CHAIRS, S_NICK_ADD, S_NICKS,
-        S_LINE_ADD, S_LINES, S_COUNTS, S_LINES_EVENT, S_LINE_TEXT, S_LINE_DEL, S_LINES_REDACT,
-        S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC, S_MI_EVENT, S_MI_TEXT, S_MI_GET,
-        S_MI_REPARENT, S_MI_UNTOPIC,
-        S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
-        S_O_ADD, S_O_NEXT, S_O_SENT,
-        S__COUNT
-};
+#include "internal.h"
 
 #define MITEM_COLS "id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0), " \
                    "event_id, sender, meeting"
@@ -165,13 +152,6 @@ static const char *const migrations[] = {
         "CREATE INDEX mitems_event ON mitems(event_id);",
 };
 
-struct gv_store {
-        sqlite3 *db;
-        sqlite3_stmt *st[S__COUNT];
-        int version;
-        uint64_t generation;
-};
-
 const char *gv_store_errmsg(const struct gv_store *s)
 {
         return s && s->db ? sqlite3_errmsg(s->db) : "no database";
@@ -182,7 +162,7 @@ int gv_store_schema_version(const struct gv_store *s)
         return s->version;
 }
 
-static sqlite3_stmt *stmt(struct gv_store *s, enum stmt_id id)
+sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id)
 {
         if (!s->st[id]) {
                 if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
@@ -198,22 +178,6 @@ static sqlite3_stmt *stmt(struct gv_store *s, enum stmt_id id)
         return s->st[id];
 }
 
-/* Binding helpers; any failure is caught at the step. Text is bound
- * without a copy: every caller's string outlives the step that reads it,
- * and stmt() clears the bindings before the statement is used again. */
-static void bt(sqlite3_stmt *st, int i, const char *v)
-{
-        if (v)
-                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(st, i);
-}
-
-static void bi(sqlite3_stmt *st, int i, int64_t v)
-{
-        sqlite3_bind_int64(st, i, v);
-}
-
 static enum gv_err db_err(struct gv_store *s, int rc)
 {
         gv_err_log("store", "%s", sqlite3_errmsg(s->db));
@@ -221,7 +185,7 @@ static enum gv_err db_err(struct gv_store *s, int rc)
 }
 
 /* Runs a statement that returns no rows. */
-static enum gv_err exec_done(struct gv_store *s, sqlite3_stmt *st)
+enum gv_err store_exec_done(struct gv_store *s, sqlite3_stmt *st)
 {
         int rc;
 
@@ -235,7 +199,7 @@ static enum gv_err exec_done(struct gv_store *s, sqlite3_stmt *st)
 }
 
 /* Steps a row: GV_OK with a row, GV_ENOTFOUND when done. */
-static enum gv_err step_row(struct gv_store *s, sqlite3_stmt *st)
+enum gv_err store_step_row(struct gv_store *s, sqlite3_stmt *st)
 {
         int rc;
 
@@ -248,20 +212,6 @@ static enum gv_err step_row(struct gv_store *s, sqlite3_stmt *st)
         if (rc == SQLITE_DONE)
                 return GV_ENOTFOUND;
         return db_err(s, rc);
-}
-
-static char *col_dup(sqlite3_stmt *st, int i)
-{
-        const unsigned char *t = sqlite3_column_text(st, i);
-
-        return t ? strdup((const char *)t) : NULL;
-}
-
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-        const unsigned char *t = sqlite3_column_text(st, i);
-
-        return t ? (const char *)t : "";
 }
 
 static enum gv_err exec_sql(struct gv_store *s, const char *text)
@@ -359,12 +309,12 @@ struct gv_store *gv_store_free(struct gv_store *s)
 
 enum gv_err gv_store_begin(struct gv_store *s)
 {
-        return exec_done(s, stmt(s, S_BEGIN));
+        return store_exec_done(s, store_stmt(s, S_BEGIN));
 }
 
 enum gv_err gv_store_commit(struct gv_store *s)
 {
-        return exec_done(s, stmt(s, S_COMMIT));
+        return store_exec_done(s, store_stmt(s, S_COMMIT));
 }
 
 uint64_t gv_store_generation(const struct gv_store *s)
@@ -376,35 +326,35 @@ void gv_store_rollback(struct gv_store *s)
 {
         s->generation++;
         if (!sqlite3_get_autocommit(s->db))
-                (void)exec_done(s, stmt(s, S_ROLLBACK));
+                (void)store_exec_done(s, store_stmt(s, S_ROLLBACK));
 }
 
 enum gv_err gv_store_savepoint(struct gv_store *s)
 {
-        return exec_done(s, stmt(s, S_SAVEPOINT));
+        return store_exec_done(s, store_stmt(s, S_SAVEPOINT));
 }
 
 enum gv_err gv_store_release(struct gv_store *s)
 {
-        return exec_done(s, stmt(s, S_RELEASE));
+        return store_exec_done(s, store_stmt(s, S_RELEASE));
 }
 
 void gv_store_rollback_savepoint(struct gv_store *s)
 {
         s->generation++;
-        if (exec_done(s, stmt(s, S_ROLLBACK_TO)) == GV_OK)
-                (void)exec_done(s, stmt(s, S_RELEASE));
+        if (store_exec_done(s, store_stmt(s, S_ROLLBACK_TO)) == GV_OK)
+                (void)store_exec_done(s, store_stmt(s, S_RELEASE));
 }
 
 enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val)
 {
-        sqlite3_stmt *st = stmt(s, S_KV_GET);
+        sqlite3_stmt *st = store_stmt(s, S_KV_GET);
         enum gv_err r;
 
         if (!st)
                 return GV_EDB;
         bt(st, 1, key);
-        r = step_row(s, st);
+        r = store_step_row(s, st);
         if (r == GV_ENOTFOUND) {
                 *val = NULL;
                 return GV_OK;
@@ -418,24 +368,24 @@ enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val)
 
 enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val)
 {
-        sqlite3_stmt *st = stmt(s, S_KV_SET);
+        sqlite3_stmt *st = store_stmt(s, S_KV_SET);
 
         if (!st)
                 return GV_EDB;
         bt(st, 1, key);
         bt(st, 2, val);
-        return exec_done(s, st);
+        return store_exec_done(s, st);
 }
 
 enum gv_err gv_store_event_seen(struct gv_store *s, const char *event_id, bool *seen)
 {
-        sqlite3_stmt *st = stmt(s, S_SEEN);
+        sqlite3_stmt *st = store_stmt(s, S_SEEN);
         enum gv_err r;
 
         if (!st)
                 return GV_EDB;
         bt(st, 1, event_id);
-        r = step_row(s, st);
+        r = store_step_row(s, st);
         if (r == GV_OK)
                 sqlite3_reset(st);
         else if (r != GV_ENOTFOUND)
@@ -456,164 +406,25 @@ enum gv_err gv_store_event_claim(struct gv_store *s, const char *event_id, int64
 
 enum gv_err gv_store_event_mark(struct gv_store *s, const char *event_id, int64_t ts)
 {
-        sqlite3_stmt *st = stmt(s, S_MARK);
+        sqlite3_stmt *st = store_stmt(s, S_MARK);
 
         if (!st)
                 return GV_EDB;
         bt(st, 1, event_id);
         bi(st, 2, ts);
-        return exec_done(s, st);
-}
-
-/* ---- agenda items ---- */
-
-void gv_item_clear(struct gv_item *it)
-{
-        free(it->agenda);
-        free(it->description);
-        free(it->reporter);
-        free(it->mentions);
-        free(it->room);
-        free(it->event_id);
-        memset(it, 0, sizeof(*it));
-}
-
-void gv_items_free(struct gv_item *items, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                gv_item_clear(&items[i]);
-        free(items);
-}
-
-static enum gv_err read_item(sqlite3_stmt *st, struct gv_item *it)
-{
-        memset(it, 0, sizeof(*it));
-        it->id = sqlite3_column_int64(st, 0);
-        it->agenda = col_dup(st, 1);
-        it->description = col_dup(st, 2);
-        it->reporter = col_dup(st, 3);
-        it->mentions = col_dup(st, 4);
-        it->room = col_dup(st, 5);
-        it->event_id = col_dup(st, 6);
-        it->created = sqlite3_column_int64(st, 7);
-        it->position = sqlite3_column_int64(st, 8);
-        it->pinned = sqlite3_column_int(st, 9) != 0;
-        it->status = (enum gv_item_status)sqlite3_column_int(st, 10);
-        it->discussed_in = sqlite3_column_int64(st, 11);
-        if (!it->agenda || !it->description || !it->reporter || !it->mentions || !it->room ||
-            (!it->event_id && sqlite3_column_type(st, 6) != SQLITE_NULL)) {
-                gv_item_clear(it);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-enum gv_err gv_store_item_add(struct gv_store *s, const struct gv_item *it, int64_t *id)
-{
-        sqlite3_stmt *st;
-        int64_t pos;
-        enum gv_err r;
-
-        if (it->event_id) {
-                st = stmt(s, S_ITEM_BY_EVENT);
-                if (!st)
-                        return GV_EDB;
-                bt(st, 1, it->event_id);
-                r = step_row(s, st);
-                if (r == GV_OK) {
-                        *id = sqlite3_column_int64(st, 0);
-                        sqlite3_reset(st);
-                        return GV_OK;
-                }
-                if (r != GV_ENOTFOUND)
-                        return r;
-        }
-        st = stmt(s, S_ITEM_MAXPOS);
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, it->agenda);
-        r = step_row(s, st);
-        if (r)
-                return r == GV_ENOTFOUND ? GV_EDB : r;
-        pos = sqlite3_column_int64(st, 0) + 1;
-        sqlite3_reset(st);
-
-        st = stmt(s, S_ITEM_ADD);
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, it->agenda);
-        bt(st, 2, it->description);
-        bt(st, 3, it->reporter);
-        bt(st, 4, it->mentions ? it->mentions : "");
-        bt(st, 5, it->room);
-        bt(st, 6, it->event_id);
-        bi(st, 7, it->created);
-        bi(st, 8, pos);
-        bi(st, 9, it->pinned ? 1 : 0);
-        r = exec_done(s, st);
-        if (r)
-                return r;
-        *id = sqlite3_last_insert_rowid(s->db);
-        return GV_OK;
-}
-
-enum gv_err gv_store_item_get(struct gv_store *s, int64_t id, struct gv_item *out)
-{
-        sqlite3_stmt *st = stmt(s, S_ITEM_GET);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        r = read_item(st, out);
-        sqlite3_reset(st);
-        return r;
-}
-
-enum gv_err gv_store_item_by_event(struct gv_store *s, const char *room, const char *event_id,
-                                   struct gv_item *out)
-{
-        sqlite3_stmt *st = stmt(s, S_ITEM_GET_EVENT);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, event_id);
-        bt(st, 2, room);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        r = read_item(st, out);
-        sqlite3_reset(st);
-        return r;
-}
-
-enum gv_err gv_store_item_set_text(struct gv_store *s, int64_t id, const char *description,
-                                   const char *mentions)
-{
-        sqlite3_stmt *st = stmt(s, S_ITEM_TEXT);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        bt(st, 2, description);
-        bt(st, 3, mentions ? mentions : "");
-        return exec_done(s, st);
+        return store_exec_done(s, st);
 }
 
 /* Reads every row of st into a growing array of elem-sized records. */
-static enum gv_err read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
-                             enum gv_err (*read)(sqlite3_stmt *st, void *rec),
-                             void (*clear)(void *rec), void **ret, size_t *n)
+enum gv_err store_read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
+                            enum gv_err (*read)(sqlite3_stmt *st, void *rec),
+                            void (*clear)(void *rec), void **ret, size_t *n)
 {
         char *v = NULL;
         size_t len = 0, cap = 0;
         enum gv_err r;
 
-        while ((r = step_row(s, st)) == GV_OK) {
+        while ((r = store_step_row(s, st)) == GV_OK) {
                 if (len == cap) {
                         size_t nc = cap ? cap * 2 : 16;
                         char *nv = realloc(v, nc * elem);
@@ -642,769 +453,34 @@ static enum gv_err read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
         return GV_OK;
 }
 
-static enum gv_err read_item_rec(sqlite3_stmt *st, void *rec)
+enum gv_err store_set_int(struct gv_store *s, enum stmt_id id, int64_t a, int64_t b)
 {
-        return read_item(st, rec);
-}
-
-static void clear_item_rec(void *rec)
-{
-        gv_item_clear(rec);
-}
-
-static enum gv_err read_items(struct gv_store *s, sqlite3_stmt *st, struct gv_item **items,
-                              size_t *n)
-{
-        void *v = NULL;
-        enum gv_err r = read_rows(s, st, sizeof(**items), read_item_rec, clear_item_rec, &v, n);
-
-        if (r == GV_OK)
-                *items = v;
-        return r;
-}
-
-enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda, struct gv_item **items, size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_AGENDA);
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, agenda);
-        return read_items(s, st, items, n);
-}
-
-enum gv_err gv_store_items_discussed(struct gv_store *s, int64_t meeting, struct gv_item **items,
-                                     size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_DISCUSSED);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        return read_items(s, st, items, n);
-}
-
-static enum gv_err set_int(struct gv_store *s, enum stmt_id id, int64_t a, int64_t b)
-{
-        sqlite3_stmt *st = stmt(s, id);
+        sqlite3_stmt *st = store_stmt(s, id);
 
         if (!st)
                 return GV_EDB;
         bi(st, 1, a);
         bi(st, 2, b);
-        return exec_done(s, st);
+        return store_exec_done(s, st);
 }
 
-enum gv_err gv_store_item_set_status(struct gv_store *s, int64_t id, enum gv_item_status stt)
+enum gv_err store_id_text(struct gv_store *s, enum stmt_id id, int64_t a, const char *t)
 {
-        return set_int(s, S_ITEM_STATUS, id, stt);
-}
-
-enum gv_err gv_store_item_set_pinned(struct gv_store *s, int64_t id, bool pinned)
-{
-        return set_int(s, S_ITEM_PIN, id, pinned ? 1 : 0);
-}
-
-enum gv_err gv_store_item_set_discussed(struct gv_store *s, int64_t id, int64_t meeting)
-{
-        return set_int(s, S_ITEM_DISC, id, meeting);
-}
-
-enum gv_err gv_store_item_move(struct gv_store *s, const char *agenda, int64_t id, int64_t before)
-{
-        struct gv_item *items = NULL;
-        size_t n = 0, i;
-        int64_t pos = 1;
-        enum gv_err r;
-
-        if (id == before)
-                return GV_OK;
-        r = gv_store_agenda(s, agenda, &items, &n);
-        if (r)
-                return r;
-        /* A `before` not on the agenda means the end. */
-        for (i = 0; i < n && items[i].id != before; i++)
-                ;
-        if (i == n)
-                before = 0;
-        /* Renumber in shown order, with id placed before `before`. */
-        for (i = 0; i < n && r == GV_OK; i++) {
-                if (items[i].id == id)
-                        continue;
-                if (items[i].id == before)
-                        r = set_int(s, S_ITEM_SETPOS, id, pos++);
-                if (r == GV_OK)
-                        r = set_int(s, S_ITEM_SETPOS, items[i].id, pos++);
-        }
-        if (r == GV_OK && before == 0)
-                r = set_int(s, S_ITEM_SETPOS, id, pos++);
-        gv_items_free(items, n);
-        return r;
-}
-
-enum gv_err gv_store_agenda_close_meeting(struct gv_store *s, const char *agenda, int64_t meeting)
-{
-        sqlite3_stmt *st = stmt(s, S_CLOSE_DONE);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, agenda);
-        bi(st, 2, meeting);
-        r = exec_done(s, st);
-        if (r)
-                return r;
-        st = stmt(s, S_CLOSE_POSTPONED);
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, agenda);
-        return exec_done(s, st);
-}
-
-/* ---- meetings ---- */
-
-void gv_meeting_clear(struct gv_meeting *m)
-{
-        free(m->room);
-        free(m->name);
-        free(m->agenda);
-        free(m->starter);
-        memset(m, 0, sizeof(*m));
-}
-
-static enum gv_err read_meeting(struct gv_store *s, sqlite3_stmt *st, struct gv_meeting *m)
-{
-        enum gv_err r = step_row(s, st);
-
-        if (r)
-                return r;
-        memset(m, 0, sizeof(*m));
-        m->id = sqlite3_column_int64(st, 0);
-        m->room = col_dup(st, 1);
-        m->name = col_dup(st, 2);
-        m->agenda = col_dup(st, 3);
-        m->starter = col_dup(st, 4);
-        m->started = sqlite3_column_int64(st, 5);
-        m->ended = sqlite3_column_int64(st, 6);
-        m->topic = sqlite3_column_int64(st, 7);
-        sqlite3_reset(st);
-        if (!m->room || !m->name || !m->agenda || !m->starter) {
-                gv_meeting_clear(m);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-enum gv_err gv_store_meeting_running(struct gv_store *s, const char *room, struct gv_meeting *out)
-{
-        sqlite3_stmt *st = stmt(s, S_M_RUNNING);
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, room);
-        return read_meeting(s, st, out);
-}
-
-enum gv_err gv_store_meeting_get(struct gv_store *s, int64_t id, struct gv_meeting *out)
-{
-        sqlite3_stmt *st = stmt(s, S_M_GET);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        return read_meeting(s, st, out);
-}
-
-enum gv_err gv_store_meeting_start(struct gv_store *s, const struct gv_meeting *m, int64_t *id)
-{
-        sqlite3_stmt *st = stmt(s, S_M_START);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, m->room);
-        bt(st, 2, m->name);
-        bt(st, 3, m->agenda);
-        bt(st, 4, m->starter);
-        bi(st, 5, m->started);
-        r = exec_done(s, st);
-        if (r)
-                return r;
-        *id = sqlite3_last_insert_rowid(s->db);
-        return GV_OK;
-}
-
-enum gv_err gv_store_meeting_end(struct gv_store *s, int64_t id, int64_t ts)
-{
-        return set_int(s, S_M_END, id, ts);
-}
-
-enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t id, const char *name)
-{
-        sqlite3_stmt *st = stmt(s, S_M_NAME);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        bt(st, 2, name);
-        return exec_done(s, st);
-}
-
-enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic)
-{
-        return set_int(s, S_M_TOPIC, id, topic);
-}
-
-static enum gv_err id_text(struct gv_store *s, enum stmt_id id, int64_t a, const char *t)
-{
-        sqlite3_stmt *st = stmt(s, id);
+        sqlite3_stmt *st = store_stmt(s, id);
 
         if (!st)
                 return GV_EDB;
         bi(st, 1, a);
         bt(st, 2, t);
-        return exec_done(s, st);
+        return store_exec_done(s, st);
 }
 
-static enum gv_err each_nick(struct gv_store *s, enum stmt_id id, int64_t meeting,
-                             void (*cb)(void *ud, const char *nick), void *ud)
-{
-        sqlite3_stmt *st = stmt(s, id);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        while ((r = step_row(s, st)) == GV_OK)
-                cb(ud, col_str(st, 0));
-        return r == GV_ENOTFOUND ? GV_OK : r;
-}
-
-enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting, const char *nick, bool chair)
-{
-        return id_text(s, chair ? S_CHAIR_ADD : S_CHAIR_DEL, meeting, nick);
-}
-
-enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *nick, bool *is)
-{
-        sqlite3_stmt *st = stmt(s, S_CHAIR_IS);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        bt(st, 2, nick);
-        r = step_row(s, st);
-        if (r == GV_OK)
-                sqlite3_reset(st);
-        else if (r != GV_ENOTFOUND)
-                return r;
-        *is = r == GV_OK;
-        return GV_OK;
-}
-
-enum gv_err gv_store_chairs(struct gv_store *s, int64_t meeting,
-                            void (*cb)(void *ud, const char *nick), void *ud)
-{
-        return each_nick(s, S_CHAIRS, meeting, cb, ud);
-}
-
-enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting, const char *nick)
-{
-        return id_text(s, S_NICK_ADD, meeting, nick);
-}
-
-enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
-                           void (*cb)(void *ud, const char *nick), void *ud)
-{
-        return each_nick(s, S_NICKS, meeting, cb, ud);
-}
-
-/* ---- lines ---- */
-
-enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts, const char *nick,
-                              const char *text, bool action, const char *event_id)
-{
-        return gv_store_line_add_from(s, meeting, ts, nick, text, action, event_id, NULL);
-}
-
-enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t ts,
-                                   const char *nick, const char *text, bool action,
-                                   const char *event_id, const char *sender)
-{
-        sqlite3_stmt *st = stmt(s, S_LINE_ADD);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        bi(st, 2, ts);
-        bt(st, 3, nick);
-        bt(st, 4, text);
-        bi(st, 5, action ? 1 : 0);
-        bt(st, 6, event_id);
-        bt(st, 7, sender);
-        return exec_done(s, st);
-}
-
-void gv_line_clear(struct gv_line *l)
-{
-        free(l->nick);
-        free(l->sender);
-        free(l->text);
-        memset(l, 0, sizeof(*l));
-}
-
-void gv_lines_free(struct gv_line *lines, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                gv_line_clear(&lines[i]);
-        free(lines);
-}
-
-static enum gv_err read_line_rec(sqlite3_stmt *st, void *rec)
-{
-        struct gv_line *l = rec;
-
-        memset(l, 0, sizeof(*l));
-        l->id = sqlite3_column_int64(st, 0);
-        l->meeting = sqlite3_column_int64(st, 1);
-        l->nick = col_dup(st, 2);
-        l->sender = col_dup(st, 3);
-        l->text = col_dup(st, 4);
-        l->action = sqlite3_column_int(st, 5) != 0;
-        l->redacted = sqlite3_column_int(st, 6) != 0;
-        if (!l->nick || !l->text || (!l->sender && sqlite3_column_type(st, 3) != SQLITE_NULL)) {
-                gv_line_clear(l);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-static void clear_line_rec(void *rec)
-{
-        gv_line_clear(rec);
-}
-
-enum gv_err gv_store_lines_by_event(struct gv_store *s, const char *room, const char *event_id,
-                                    struct gv_line **lines, size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_LINES_EVENT);
-        void *v = NULL;
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, event_id);
-        bt(st, 2, room);
-        r = read_rows(s, st, sizeof(**lines), read_line_rec, clear_line_rec, &v, n);
-        if (r == GV_OK)
-                *lines = v;
-        return r;
-}
-
-enum gv_err gv_store_line_set_text(struct gv_store *s, int64_t id, const char *text, bool *changed)
-{
-        enum gv_err r = id_text(s, S_LINE_TEXT, id, text);
-
-        if (r == GV_OK && changed)
-                *changed = sqlite3_changes(s->db) > 0;
-        return r;
-}
-
-enum gv_err gv_store_line_delete(struct gv_store *s, int64_t id)
-{
-        sqlite3_stmt *st = stmt(s, S_LINE_DEL);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        return exec_done(s, st);
-}
-
-enum gv_err gv_store_lines_redact(struct gv_store *s, const char *room, const char *event_id,
-                                  size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_LINES_REDACT);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, event_id);
-        bt(st, 2, room);
-        r = exec_done(s, st);
-        if (r == GV_OK && n)
-                *n = (size_t)sqlite3_changes(s->db);
-        return r;
-}
-
-enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,
-                           int (*cb)(void *ud, int64_t ts, const char *nick, const char *text,
-                                     bool action),
-                           void *ud)
-{
-        sqlite3_stmt *st = stmt(s, S_LINES);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        while ((r = step_row(s, st)) == GV_OK) {
-                if (cb(ud, sqlite3_column_int64(st, 0), col_str(st, 1), col_str(st, 2),
-                       sqlite3_column_int(st, 3) != 0)) {
-                        sqlite3_reset(st);
-                        return GV_OK;
-                }
-        }
-        return r == GV_ENOTFOUND ? GV_OK : r;
-}
-
-static enum gv_err each_count(struct gv_store *s, sqlite3_stmt *st,
-                              void (*cb)(void *ud, const char *name, int64_t n), void *ud)
+enum gv_err store_each_count(struct gv_store *s, sqlite3_stmt *st,
+                             void (*cb)(void *ud, const char *name, int64_t n), void *ud)
 {
         enum gv_err r;
 
-        while ((r = step_row(s, st)) == GV_OK)
+        while ((r = store_step_row(s, st)) == GV_OK)
                 cb(ud, col_str(st, 0), sqlite3_column_int64(st, 1));
         return r == GV_ENOTFOUND ? GV_OK : r;
-}
-
-enum gv_err gv_store_line_counts(struct gv_store *s, int64_t meeting,
-                                 void (*cb)(void *ud, const char *nick, int64_t n), void *ud)
-{
-        sqlite3_stmt *st = stmt(s, S_COUNTS);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        return each_count(s, st, cb, ud);
-}
-
-/* ---- meeting items ---- */
-
-void gv_mitem_clear(struct gv_mitem *it)
-{
-        free(it->nick);
-        free(it->text);
-        free(it->event_id);
-        free(it->sender);
-        memset(it, 0, sizeof(*it));
-}
-
-void gv_mitems_free(struct gv_mitem *items, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                gv_mitem_clear(&items[i]);
-        free(items);
-}
-
-static enum gv_err read_mitem(sqlite3_stmt *st, struct gv_mitem *it)
-{
-        int kind = sqlite3_column_int(st, 3);
-
-        memset(it, 0, sizeof(*it));
-        it->id = sqlite3_column_int64(st, 0);
-        it->ts = sqlite3_column_int64(st, 1);
-        it->nick = col_dup(st, 2);
-        it->kind = (kind >= 0 && kind < GV_M__COUNT) ? (enum gv_mkind)kind : GV_M_INFO;
-        it->text = col_dup(st, 4);
-        it->topic = sqlite3_column_int64(st, 5);
-        it->agenda_item = sqlite3_column_int64(st, 6);
-        it->event_id = col_dup(st, 7);
-        it->sender = col_dup(st, 8);
-        it->meeting = sqlite3_column_int64(st, 9);
-        if (!it->nick || !it->text ||
-            (!it->event_id && sqlite3_column_type(st, 7) != SQLITE_NULL) ||
-            (!it->sender && sqlite3_column_type(st, 8) != SQLITE_NULL)) {
-                gv_mitem_clear(it);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-enum gv_err gv_store_mitem_add(struct gv_store *s, int64_t meeting, const struct gv_mitem *it,
-                               int64_t *id)
-{
-        sqlite3_stmt *st = stmt(s, S_MI_ADD);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        bi(st, 2, it->ts);
-        bt(st, 3, it->nick);
-        bi(st, 4, it->kind);
-        bt(st, 5, it->text);
-        bi(st, 6, it->topic);
-        bi(st, 7, it->agenda_item);
-        bt(st, 8, it->event_id);
-        bt(st, 9, it->sender);
-        r = exec_done(s, st);
-        if (r)
-                return r;
-        if (id)
-                *id = sqlite3_last_insert_rowid(s->db);
-        return GV_OK;
-}
-
-enum gv_err gv_store_mitem_undo(struct gv_store *s, int64_t meeting, struct gv_mitem *out)
-{
-        sqlite3_stmt *st = stmt(s, S_MI_LAST);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        r = read_mitem(st, out);
-        sqlite3_reset(st);
-        if (r)
-                return r;
-        st = stmt(s, S_MI_DEL);
-        if (!st) {
-                gv_mitem_clear(out);
-                return GV_EDB;
-        }
-        bi(st, 1, out->id);
-        r = exec_done(s, st);
-        if (r)
-                gv_mitem_clear(out);
-        return r;
-}
-
-static enum gv_err read_mitem_rec(sqlite3_stmt *st, void *rec)
-{
-        return read_mitem(st, rec);
-}
-
-static void clear_mitem_rec(void *rec)
-{
-        gv_mitem_clear(rec);
-}
-
-enum gv_err gv_store_mitems(struct gv_store *s, int64_t meeting, struct gv_mitem **items, size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_MITEMS);
-        void *v = NULL;
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        r = read_rows(s, st, sizeof(**items), read_mitem_rec, clear_mitem_rec, &v, n);
-        if (r == GV_OK)
-                *items = v;
-        return r;
-}
-
-enum gv_err gv_store_mitems_by_event(struct gv_store *s, const char *room, const char *event_id,
-                                     struct gv_mitem **items, size_t *n)
-{
-        sqlite3_stmt *st = stmt(s, S_MI_EVENT);
-        void *v = NULL;
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, event_id);
-        bt(st, 2, room);
-        r = read_rows(s, st, sizeof(**items), read_mitem_rec, clear_mitem_rec, &v, n);
-        if (r == GV_OK)
-                *items = v;
-        return r;
-}
-
-enum gv_err gv_store_mitem_set_text(struct gv_store *s, int64_t id, const char *text)
-{
-        return id_text(s, S_MI_TEXT, id, text);
-}
-
-enum gv_err gv_store_mitem_delete(struct gv_store *s, int64_t id)
-{
-        sqlite3_stmt *st = stmt(s, S_MI_GET);
-        int64_t meeting;
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, id);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        meeting = sqlite3_column_int64(st, 9);
-        sqlite3_reset(st);
-        /* The foreign keys would refuse to delete a topic with items under it. */
-        r = set_int(s, S_MI_REPARENT, id, meeting);
-        if (r == GV_OK)
-                r = set_int(s, S_MI_UNTOPIC, id, meeting);
-        if (r == GV_OK) {
-                st = stmt(s, S_MI_DEL);
-                if (!st)
-                        return GV_EDB;
-                bi(st, 1, id);
-                r = exec_done(s, st);
-        }
-        return r;
-}
-
-enum gv_err gv_store_last_topic(struct gv_store *s, int64_t meeting, int64_t *topic)
-{
-        sqlite3_stmt *st = stmt(s, S_LAST_TOPIC);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        r = step_row(s, st);
-        if (r == GV_ENOTFOUND) {
-                *topic = 0;
-                return GV_OK;
-        }
-        if (r)
-                return r;
-        *topic = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return GV_OK;
-}
-
-/* ---- votes ---- */
-
-void gv_vote_clear(struct gv_vote *v)
-{
-        free(v->question);
-        free(v->options);
-        memset(v, 0, sizeof(*v));
-}
-
-enum gv_err gv_store_vote_open(struct gv_store *s, int64_t meeting, const char *question,
-                               const char *options, int64_t ts, int64_t *id)
-{
-        sqlite3_stmt *st = stmt(s, S_V_OPEN);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        bt(st, 2, question);
-        bt(st, 3, options);
-        bi(st, 4, ts);
-        r = exec_done(s, st);
-        if (r)
-                return r;
-        *id = sqlite3_last_insert_rowid(s->db);
-        return GV_OK;
-}
-
-enum gv_err gv_store_vote_current(struct gv_store *s, int64_t meeting, struct gv_vote *out)
-{
-        sqlite3_stmt *st = stmt(s, S_V_CUR);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, meeting);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        memset(out, 0, sizeof(*out));
-        out->id = sqlite3_column_int64(st, 0);
-        out->question = col_dup(st, 1);
-        out->options = col_dup(st, 2);
-        out->opened = sqlite3_column_int64(st, 3);
-        sqlite3_reset(st);
-        if (!out->question || !out->options) {
-                gv_vote_clear(out);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *nick,
-                               const char *choice, int64_t ts)
-{
-        sqlite3_stmt *st = stmt(s, S_V_CAST);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, vote);
-        bt(st, 2, nick);
-        bt(st, 3, choice);
-        bi(st, 4, ts);
-        return exec_done(s, st);
-}
-
-enum gv_err gv_store_vote_close(struct gv_store *s, int64_t vote, int64_t ts)
-{
-        return set_int(s, S_V_CLOSE, vote, ts);
-}
-
-enum gv_err gv_store_vote_tally(struct gv_store *s, int64_t vote,
-                                void (*cb)(void *ud, const char *choice, int64_t n), void *ud)
-{
-        sqlite3_stmt *st = stmt(s, S_V_TALLY);
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, vote);
-        return each_count(s, st, cb, ud);
-}
-
-/* ---- outbox ---- */
-
-void gv_out_clear(struct gv_out *o)
-{
-        free(o->kind);
-        free(o->room);
-        free(o->body);
-        free(o->html);
-        free(o->extra);
-        memset(o, 0, sizeof(*o));
-}
-
-enum gv_err gv_store_outbox_add(struct gv_store *s, const char *kind, const char *room,
-                                const char *body, const char *html, const char *extra, int64_t ts)
-{
-        sqlite3_stmt *st = stmt(s, S_O_ADD);
-
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, kind);
-        bt(st, 2, room);
-        bt(st, 3, body);
-        bt(st, 4, html);
-        bt(st, 5, extra);
-        bi(st, 6, ts);
-        return exec_done(s, st);
-}
-
-enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_out *out)
-{
-        sqlite3_stmt *st = stmt(s, S_O_NEXT);
-        enum gv_err r;
-
-        if (!st)
-                return GV_EDB;
-        bi(st, 1, after);
-        r = step_row(s, st);
-        if (r)
-                return r;
-        memset(out, 0, sizeof(*out));
-        out->id = sqlite3_column_int64(st, 0);
-        out->kind = col_dup(st, 1);
-        out->room = col_dup(st, 2);
-        out->body = col_dup(st, 3);
-        out->html = col_dup(st, 4);
-        out->extra = col_dup(st, 5);
-        sqlite3_reset(st);
-        if (!out->kind || !out->room || !out->body) {
-                gv_out_clear(out);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
-}
-
-enum gv_err gv_store_outbox_sent(struct gv_store *s, int64_t id, int64_t ts)
-{
-        return set_int(s, S_O_SENT, id, ts);
 }

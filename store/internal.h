@@ -1,0 +1,86 @@
+/* store/internal.h - private to store/: the store handle, the prepared
+ * statement cache and the bind, column and row helpers its files share.
+ * Never included from outside store/. */
+#ifndef GV_STORE_INTERNAL_H
+#define GV_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store.h"
+
+/* One id per statement; the SQL text is the table sql[] in store.c. */
+enum stmt_id {
+        S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+        S_KV_GET, S_KV_SET, S_SEEN, S_MARK,
+        S_ITEM_BY_EVENT, S_ITEM_MAXPOS, S_ITEM_ADD, S_ITEM_GET, S_ITEM_GET_EVENT, S_ITEM_TEXT,
+        S_AGENDA, S_DISCUSSED,
+        S_ITEM_STATUS, S_ITEM_PIN, S_ITEM_DISC, S_ITEM_SETPOS, S_CLOSE_DONE, S_CLOSE_POSTPONED,
+        S_M_RUNNING, S_M_GET, S_M_START, S_M_END, S_M_NAME, S_M_TOPIC,
+        S_CHAIR_ADD, S_CHAIR_DEL, S_CHAIR_IS, S_CHAIRS, S_NICK_ADD, S_NICKS,
+        S_LINE_ADD, S_LINES, S_COUNTS, S_LINES_EVENT, S_LINE_TEXT, S_LINE_DEL, S_LINES_REDACT,
+        S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC, S_MI_EVENT, S_MI_TEXT, S_MI_GET,
+        S_MI_REPARENT, S_MI_UNTOPIC,
+        S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
+        S_O_ADD, S_O_NEXT, S_O_SENT,
+        S__COUNT
+};
+
+struct gv_store {
+        sqlite3 *db;
+        sqlite3_stmt *st[S__COUNT];
+        int version;
+        uint64_t generation;
+};
+
+/* The cached statement id, prepared on first use, else reset with its
+ * bindings cleared. NULL (logged) when it does not prepare. */
+sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id);
+
+/* Binding helpers; any failure is caught at the step. Text is bound
+ * without a copy: every caller's string outlives the step that reads it,
+ * and store_stmt() clears the bindings before the statement is used again. */
+static inline void bt(sqlite3_stmt *st, int i, const char *v)
+{
+        if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static inline void bi(sqlite3_stmt *st, int i, int64_t v)
+{
+        sqlite3_bind_int64(st, i, v);
+}
+
+static inline char *col_dup(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+
+        return t ? strdup((const char *)t) : NULL;
+}
+
+static inline const char *col_str(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+
+        return t ? (const char *)t : "";
+}
+
+/* Runs a statement that returns no rows. */
+enum gv_err store_exec_done(struct gv_store *s, sqlite3_stmt *st);
+/* Steps a row: GV_OK with a row, GV_ENOTFOUND when done. */
+enum gv_err store_step_row(struct gv_store *s, sqlite3_stmt *st);
+/* Reads every row of st into a growing array of elem-sized records. */
+enum gv_err store_read_rows(struct gv_store *s, sqlite3_stmt *st, size_t elem,
+                            enum gv_err (*read)(sqlite3_stmt *st, void *rec),
+                            void (*clear)(void *rec), void **ret, size_t *n);
+/* Runs statement id with ?1 = a and ?2 = b (or ?2 = t). */
+enum gv_err store_set_int(struct gv_store *s, enum stmt_id id, int64_t a, int64_t b);
+enum gv_err store_id_text(struct gv_store *s, enum stmt_id id, int64_t a, const char *t);
+/* Calls cb for each (text, count) row of st. */
+enum gv_err store_each_count(struct gv_store *s, sqlite3_stmt *st,
+                             void (*cb)(void *ud, const char *name, int64_t n), void *ud);
+
+#endif
