@@ -59,7 +59,7 @@ PERSON = "@person:" + DOMAIN
 ECHO = "@echo:" + DOMAIN
 CLIENT = "/_matrix/client/v3"
 TARGETS = {"ratio": 1.1, "rss_mib": 8.0, "cpu_us": 50.0}
-# gavel's own sync filter (bridge/matrix.c), used by the echo client too
+# gavel's own sync filter (bridge/matrix_setup.c), used by the echo client too
 GAVEL_FILTER = {
     "presence": {"types": []}, "account_data": {"types": []},
     "room": {"timeline": {"limit": 50, "types": ["m.room.message", "m.room.redaction",

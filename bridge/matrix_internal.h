@@ -1,0 +1,134 @@
+/* bridge/matrix_internal.h - what the bridge/matrix*.c files share: the
+ * client's state (struct mx) and the helpers each of them uses. Private to
+ * bridge/matrix*.c; everyone else sees only matrix.h. */
+#ifndef GV_MATRIX_INTERNAL_H
+#define GV_MATRIX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "../util/config.h"
+#include "../util/err.h"
+#include "http.h"
+#include "sync.h"
+
+struct gv_store;
+struct gv_core;
+
+#define MAX_SMALL_BODY (1u << 20)       /* any response but /sync and /messages */
+#define REQUEST_TIMEOUT_MS 30000L
+#define MAX_SECRET 4096
+
+#define TIMELINE_TYPES "[\"m.room.message\",\"m.room.redaction\",\"m.room.member\"," \
+                       "\"m.room.power_levels\",\"m.room.encryption\"]"
+
+struct room {
+        char *id;
+        cJSON *power;           /* m.room.power_levels content, may be NULL */
+        int64_t joined_at;      /* ts of our join, 0 if unknown */
+        int64_t last_ts;        /* newest event seen since start (bounds gap filling) */
+        struct room *next;
+};
+
+/* A /sync batch whose limited timelines are being filled in. */
+struct gap {
+        size_t room;            /* index into batch->rooms */
+        struct gv_sync **pages; /* /messages answers, newest first */
+        size_t n_pages;
+        char *from;
+        bool done;
+};
+
+enum phase { PH_DISCOVER, PH_VERSIONS, PH_WHOAMI, PH_LOGIN, PH_FILTER, PH_RUN };
+
+struct mx {
+        const struct gv_config *cfg;
+        struct gv_store *s;
+        struct gv_core *core;
+        struct gv_http *http;
+        char *base;             /* "https://matrix.example.org", no trailing slash */
+        char *token;
+        char *password;
+        char *device_id;
+        char *filter_id;
+        char *since;            /* NULL before the first sync */
+        char *nonce;            /* txnId prefix, per database */
+        struct room *rooms;
+
+        enum phase phase;
+        bool busy;              /* a setup request is in flight */
+        int64_t setup_at;
+        int64_t setup_backoff;
+        bool said_down;         /* "homeserver unreachable" logged once */
+        bool token_from_file;
+
+        bool sync_busy;
+        int64_t sync_at;
+        int64_t sync_backoff;
+        struct gv_sync *batch;  /* waiting for its gaps */
+        struct gap *gaps;
+        size_t n_gaps;
+
+        bool send_busy;
+        bool outbox_empty;      /* nothing to send until a batch or a retry adds some */
+        int64_t send_at;
+        int64_t send_backoff;
+        int64_t send_row;       /* the row in flight */
+
+        bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
+        int status;             /* exit status once stopping */
+        bool stop;
+};
+
+/* matrix.c: clocks, backoff, answers, URLs, requests */
+int64_t mx_now_ms(void);
+int64_t mx_wall_ms(void);
+/* Logs to stderr and stops the loop with this exit status. */
+void mx_fatal(struct mx *m, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Exponential backoff with jitter: the next wait, and the one after. */
+int64_t mx_backoff(struct mx *m, int64_t *cur);
+/* Parses the body into *json (may be NULL) and returns its errcode. */
+const char *mx_errcode(const struct gv_http_resp *r, cJSON **json);
+/* retry_after_ms from the body, else the Retry-After header, else -1. */
+int64_t mx_retry_after(const struct gv_http_resp *r, const cJSON *json);
+/* base + path, where each "%s" in path is a URL-escaped argument. */
+char *mx_url(struct mx *m, const char *path, ...);
+/* Starts a request with m as user data; takes u (may be NULL: out of memory).
+ * On failure stops the loop and returns false. */
+bool mx_request(struct mx *m, const char *method, char *u, const char *body,
+                long timeout_ms, size_t max_body, gv_http_cb cb);
+
+/* matrix_setup.c */
+/* The configured file, else $CREDENTIALS_DIRECTORY/name. */
+char *mx_secret(const char *file, const char *name, bool *given);
+/* "@gavel:example.org" -> "https://example.org"; loopback uses http. */
+char *mx_base_from_user(const char *user_id);
+/* One step towards PH_RUN, unless a request is in flight or backing off. */
+void mx_step_setup(struct mx *m);
+void mx_start_login(struct mx *m);
+/* After M_UNKNOWN_TOKEN: log in again with the password, or stop. */
+void mx_start_relogin(struct mx *m);
+
+/* matrix_sync.c */
+void mx_start_sync(struct mx *m);
+void mx_gaps_free(struct mx *m);
+
+/* matrix_send.c */
+/* Sends outbox rows until one is in flight, the outbox is empty or a wait is due. */
+void mx_start_sender(struct mx *m);
+
+/* matrix_rooms.c */
+struct room *mx_room_get(struct mx *m, const char *id);
+void mx_rooms_free(struct mx *m);
+/* Forgets the cached rooms: after a rollback the store is the truth. */
+void mx_rooms_forget(struct mx *m);
+enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);
+enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
+                                     const struct gv_sync_event *e, bool history);
+enum gv_err mx_handle_invite(struct mx *m, const struct gv_sync_room *sr);
+
+#endif

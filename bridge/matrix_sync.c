@@ -1,0 +1,320 @@
+/* bridge/matrix_sync.c - the /sync long poll, gap filling with /messages
+ * for limited timelines, and applying a batch: rooms merged by timestamp,
+ * in one transaction with next_batch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "../store/store.h"
+#include "../util/log.h"
+#include "http.h"
+#include "matrix_internal.h"
+#include "sync.h"
+
+#define MAX_GAP_PAGES 10
+#define GAP_PAGE 100
+
+/* ---- applying a sync batch ---- */
+
+/* One room's events of a batch, oldest first: the gap (pages newest first,
+ * each page newest first), then the timeline. */
+struct cursor {
+        struct room *rm;
+        const struct gv_sync_room *sr;
+        const struct gap *gap;
+        size_t page, i;         /* in the gap: page counts down from n_pages */
+        bool in_gap;
+};
+
+static const struct gv_sync_event *cursor_peek(struct cursor *c)
+{
+        while (c->in_gap) {
+                if (c->page == 0) {
+                        c->in_gap = false;
+                        c->i = 0;
+                        break;
+                }
+                if (c->i < c->gap->pages[c->page - 1]->n_chunk) {
+                        const struct gv_sync *pg = c->gap->pages[c->page - 1];
+
+                        return &pg->chunk[pg->n_chunk - 1 - c->i];
+                }
+                c->page--;
+                c->i = 0;
+        }
+        return c->i < c->sr->n_timeline ? &c->sr->timeline[c->i] : NULL;
+}
+
+/* Applies a batch's rooms. Rooms come as a map, so events of different rooms
+ * are merged by origin_server_ts (each room's own order kept): a tag in one
+ * room and !agenda in another are handled in the order they were sent. */
+static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool history)
+{
+        struct cursor *cur = calloc(b->n_rooms ? b->n_rooms : 1, sizeof(*cur));
+        size_t n = 0;
+        enum gv_err r = GV_OK;
+
+        if (!cur)
+                return GV_ENOMEM;
+        for (size_t i = 0; i < b->n_rooms && r == GV_OK; i++) {
+                const struct gv_sync_room *sr = &b->rooms[i];
+                struct room *rm;
+
+                if (sr->kind == GV_ROOM_INVITE) {
+                        r = mx_handle_invite(m, sr);
+                        continue;
+                }
+                rm = mx_room_get(m, sr->room_id);
+                if (!rm) {
+                        r = GV_ENOMEM;
+                        break;
+                }
+                for (size_t k = 0; k < sr->n_state && r == GV_OK; k++)
+                        r = mx_track_state(m, rm, &sr->state[k]);
+                /* our own join in this batch: what came before it is history */
+                for (size_t k = 0; k < sr->n_timeline && r == GV_OK; k++) {
+                        const struct gv_sync_event *e = &sr->timeline[k];
+
+                        if (e->state_key && strcmp(e->type, "m.room.member") == 0 &&
+                            strcmp(e->state_key, m->cfg->user_id) == 0)
+                                r = mx_track_state(m, rm, e);
+                }
+                cur[n].rm = rm;
+                cur[n].sr = sr;
+                for (size_t g = 0; g < m->n_gaps; g++)
+                        if (m->gaps[g].room == i)
+                                cur[n].gap = &m->gaps[g];
+                cur[n].in_gap = cur[n].gap != NULL;
+                cur[n].page = cur[n].gap ? cur[n].gap->n_pages : 0;
+                n++;
+        }
+        while (r == GV_OK) {
+                struct cursor *best = NULL;
+                const struct gv_sync_event *be = NULL;
+
+                for (size_t i = 0; i < n; i++) {
+                        const struct gv_sync_event *e = cursor_peek(&cur[i]);
+
+                        if (e && (!be || e->ts < be->ts)) {
+                                best = &cur[i];
+                                be = e;
+                        }
+                }
+                if (!best)
+                        break;
+                r = mx_handle_timeline_event(m, best->rm, be, history);
+                best->i++;
+        }
+        free(cur);
+        return r;
+}
+
+void mx_gaps_free(struct mx *m)
+{
+        for (size_t i = 0; i < m->n_gaps; i++) {
+                for (size_t p = 0; p < m->gaps[i].n_pages; p++)
+                        gv_sync_free(m->gaps[i].pages[p]);
+                free(m->gaps[i].pages);
+                free(m->gaps[i].from);
+        }
+        free(m->gaps);
+        m->gaps = NULL;
+        m->n_gaps = 0;
+}
+
+static void apply_batch(struct mx *m)
+{
+        struct gv_sync *b = m->batch;
+        bool history = !m->since && m->cfg->initial_history == 0;
+        enum gv_err r;
+
+        r = gv_store_begin(m->s);
+        if (r == GV_OK)
+                r = apply_rooms(m, b, history);
+        if (r == GV_OK)
+                r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
+        if (r == GV_OK)
+                r = gv_store_commit(m->s);
+        if (r) {
+                gv_store_rollback(m->s);
+                mx_rooms_forget(m);
+                gv_err_log("matrix", "applying a sync batch failed (%s: %s); it will be fetched "
+                           "again", gv_strerror(r), gv_store_errmsg(m->s));
+                m->sync_at = mx_now_ms() + mx_backoff(m, &m->sync_backoff);
+        } else {
+                char *since = strdup(b->next_batch);
+
+                if (since) {
+                        free(m->since);
+                        m->since = since;
+                }
+                m->sync_backoff = 0;
+                m->sync_at = 0;
+                if (b->skipped)
+                        gv_warn("matrix", "%zu malformed events in a sync batch left out",
+                                b->skipped);
+        }
+        m->batch = gv_sync_free(m->batch);
+        mx_gaps_free(m);
+        m->outbox_empty = false;
+        mx_start_sender(m);
+}
+
+/* ---- gap filling ---- */
+
+static void next_gap(struct mx *m);
+
+static bool gap_reached_known(struct mx *m, const struct gv_sync_room *sr, const struct gv_sync *pg)
+{
+        struct room *rm = mx_room_get(m, sr->room_id);
+
+        for (size_t i = 0; i < pg->n_chunk; i++) {
+                bool seen = false;
+
+                if (rm && rm->last_ts && pg->chunk[i].ts && pg->chunk[i].ts <= rm->last_ts)
+                        return true;
+                if (gv_store_event_seen(m->s, pg->chunk[i].event_id, &seen) == GV_OK && seen)
+                        return true;
+        }
+        return pg->n_chunk == 0 || !pg->next_batch;
+}
+
+static void on_messages(void *ud, const struct gv_http_resp *resp)
+{
+        struct mx *m = ud;
+        struct gap *g = NULL;
+        struct gv_sync *pg = NULL, **pages;
+
+        for (size_t i = 0; i < m->n_gaps && !g; i++)
+                if (!m->gaps[i].done)
+                        g = &m->gaps[i];
+        m->sync_busy = false;
+        if (!g || !m->batch)
+                return;
+        if (resp->err || resp->status != 200 ||
+            gv_sync_parse_messages(resp->body, resp->len, &pg) != GV_OK) {
+                /* a gap we cannot fill: go on with what we have */
+                gv_warn("matrix", "filling a gap in %s failed (%s %ld); some messages may be "
+                        "missed", m->batch->rooms[g->room].room_id,
+                        resp->err ? resp->errmsg : "HTTP", resp->status);
+                g->done = true;
+                next_gap(m);
+                return;
+        }
+        pages = realloc(g->pages, (g->n_pages + 1) * sizeof(*pages));
+        if (!pages) {
+                gv_sync_free(pg);
+                g->done = true;
+                next_gap(m);
+                return;
+        }
+        g->pages = pages;
+        g->pages[g->n_pages++] = pg;
+        free(g->from);
+        g->from = pg->next_batch ? strdup(pg->next_batch) : NULL;
+        if (!g->from || g->n_pages >= MAX_GAP_PAGES ||
+            gap_reached_known(m, &m->batch->rooms[g->room], pg))
+                g->done = true;
+        next_gap(m);
+}
+
+static void next_gap(struct mx *m)
+{
+        for (size_t i = 0; i < m->n_gaps; i++) {
+                struct gap *g = &m->gaps[i];
+                char lim[16];
+
+                if (g->done)
+                        continue;
+                snprintf(lim, sizeof(lim), "%d", GAP_PAGE);
+                m->sync_busy = true;
+                mx_request(m, "GET",
+                        mx_url(m, "/_matrix/client/v3/rooms/%s/messages?dir=b&limit=%s&from=%s"
+                               "&filter=%s", m->batch->rooms[g->room].room_id, lim, g->from,
+                            "{\"types\":" TIMELINE_TYPES "}"),
+                        NULL, REQUEST_TIMEOUT_MS, GV_SYNC_MAX_BYTES, on_messages);
+                return;
+        }
+        apply_batch(m);
+}
+
+/* ---- sync ---- */
+
+static void on_sync(void *ud, const struct gv_http_resp *resp)
+{
+        struct mx *m = ud;
+        cJSON *json = NULL;
+        const char *code;
+        struct gv_sync *b = NULL;
+        enum gv_err r;
+
+        m->sync_busy = false;
+        if (resp->err == GV_OK && resp->status == 200) {
+                r = gv_sync_parse(resp->body, resp->len, &b);
+                if (r) {
+                        gv_err_log("matrix", "unreadable /sync response (%s); retrying",
+                                   gv_strerror(r));
+                        m->sync_at = mx_now_ms() + mx_backoff(m, &m->sync_backoff);
+                        return;
+                }
+                m->said_down = false;
+                m->batch = b;
+                /* limited timelines: fill the gap back to what we saw */
+                for (size_t i = 0; i < b->n_rooms && m->since; i++) {
+                        struct gap *gs;
+
+                        if (b->rooms[i].kind != GV_ROOM_JOIN || !b->rooms[i].limited ||
+                            !b->rooms[i].prev_batch)
+                                continue;
+                        gs = realloc(m->gaps, (m->n_gaps + 1) * sizeof(*gs));
+                        if (!gs)
+                                break;
+                        m->gaps = gs;
+                        memset(&gs[m->n_gaps], 0, sizeof(gs[0]));
+                        gs[m->n_gaps].room = i;
+                        gs[m->n_gaps].from = strdup(b->rooms[i].prev_batch);
+                        gs[m->n_gaps].done = !gs[m->n_gaps].from;
+                        m->n_gaps++;
+                }
+                next_gap(m);
+                return;
+        }
+        code = resp->err ? NULL : mx_errcode(resp, &json);
+        if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
+                mx_start_relogin(m);
+        } else if (resp->status == 429) {
+                int64_t ra = mx_retry_after(resp, json);
+
+                m->sync_at = mx_now_ms() + (ra >= 0 ? ra : mx_backoff(m, &m->sync_backoff));
+        } else {
+                if (resp->err && !m->said_down) {
+                        gv_warn("matrix", "/sync failed: %s; retrying with backoff", resp->errmsg);
+                        m->said_down = true;
+                } else if (!resp->err && resp->status != 200) {
+                        gv_warn("matrix", "/sync answered %ld %s; retrying with backoff",
+                                resp->status, code ? code : "");
+                }
+                m->sync_at = mx_now_ms() + mx_backoff(m, &m->sync_backoff);
+        }
+        cJSON_Delete(json);
+}
+
+void mx_start_sync(struct mx *m)
+{
+        char timeout[24];
+
+        snprintf(timeout, sizeof(timeout), "%lld", m->since ? (long long)m->cfg->sync_timeout_ms : 0LL);
+        m->sync_busy = true;
+        if (m->since)
+                mx_request(m, "GET",
+                        mx_url(m, "/_matrix/client/v3/sync?filter=%s&timeout=%s&since=%s",
+                            m->filter_id, timeout, m->since),
+                        NULL, (long)m->cfg->sync_timeout_ms + REQUEST_TIMEOUT_MS,
+                        GV_SYNC_MAX_BYTES, on_sync);
+        else
+                mx_request(m, "GET", mx_url(m, "/_matrix/client/v3/sync?filter=%s&timeout=%s",
+                                      m->filter_id, timeout),
+                        NULL, REQUEST_TIMEOUT_MS * 4, GV_SYNC_MAX_BYTES, on_sync);
+}
