@@ -1,66 +1,60 @@
-/* handlers/internal.h - shared between core.c (the event path) and
- * commands.c (the command table). Not for the bridge. */
+/* handlers/internal.h - the command layer and the event path, for the files
+ * of handlers/ only (not the bridge). Who calls whom, never the other way:
+ *   core.c -> commands.c -> meeting.c, agenda.c, votes.c -> effects.c
+ *   core.c -> edits.c -> commands.c (which lines are commands)
+ * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
 #define GV_HANDLERS_INTERNAL_H
 
 #include <stdbool.h>
-#include "../store/store.h"
-#include "../util/buf.h"
-#include "../util/config.h"
-#include "event.h"
-#include "handlers.h"
+#include "effects.h"
 #include "parse.h"
 
-struct gv_core {
-        struct gv_store *s;
-        const struct gv_config *cfg;
-        /* The running meeting of the last room seen, so that chatter (most
-         * lines) costs no query. Valid while cache_set, for cache_room, as long
-         * as the store has not rolled back since (cache_gen); handed over to
-         * the event's ctx before any command runs. */
-        struct gv_meeting cache;
-        char *cache_room;
-        uint64_t cache_gen;
-        bool cache_set;
-        bool cache_has;
-};
+/* ---- commands.c: the one command table ---- */
 
-/* What one event's processing knows. */
-struct ctx {
-        struct gv_core *c;
-        const struct gv_event *ev;
-        char nick[128];
-        struct gv_meeting m;            /* valid when in_meeting */
-        bool in_meeting;
-        bool m_owned;                   /* m's strings are ours, not the cache's */
-        char echo[4][GV_ECHO_MAX + 8];  /* ring for ech() */
-        unsigned echo_next;
-};
-
-bool gv_fatal(enum gv_err r);
-GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
-/* Before anything may change the meeting: x->m becomes x's own copy and
- * the cache is forgotten. */
-void ctx_own_meeting(struct ctx *x);
-void ctx_drop_meeting(struct ctx *x);
-
-/* User text made safe to echo: bounded, one line. Valid until four more calls. */
-const char *ech(struct ctx *x, const char *s);
-
-/* Effects. */
-GV_MUST_CHECK enum gv_err reply(struct ctx *x, const char *text);
-GV_MUST_CHECK enum gv_err replyf(struct ctx *x, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
-
-bool is_command(const struct gv_cmdline *cl);
+/* Is this line run as a command rather than read as a tag? A known command
+ * wins; "#architecture ..." on the first line is a tag, not a command. */
+bool command_line(const struct gv_config *cfg, const char *line, size_t len, bool first,
+                  struct gv_cmdline *cl);
 /* True for the commands that note an item (#info, #action, #idea, #link,
  * #agreed, #accepted, #rejected, #help, #halp), with the item's kind. */
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind);
 GV_MUST_CHECK enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl);
-GV_MUST_CHECK enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_t len);
+
+/* The commands, each a row of the table in commands.c, which checks arity,
+ * "meeting running" and permission first; c is the row. */
+struct cmd;
+
+/* meeting.c */
+enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_topic(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_chair(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_unchair(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_undo(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_meetingname(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_nick(struct ctx *x, const struct cmd *c, char *args);
+
+/* votes.c */
+enum gv_err cmd_startvote(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_vote(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_endvote(struct ctx *x, const struct cmd *c, char *args);
+
+/* ---- agenda.c ---- */
+
+enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args);
+const char *tag_for_agenda(const struct gv_config *cfg, const char *agenda);
 /* 1-based index of item id in the agenda as shown; 0 when not shown. */
 GV_MUST_CHECK enum gv_err agenda_index_of(struct ctx *x, const char *agenda, int64_t id, size_t *index);
-const char *tag_for_agenda(const struct gv_config *cfg, const char *agenda);
+/* An item's mentions: the cc names, then the event's m.mentions not among them. */
+GV_MUST_CHECK enum gv_err tag_mentions(struct ctx *x, const struct gv_tagged *t,
+                                       struct gv_buf *mentions);
+
+/* ---- edits.c ---- */
+
+/* An edit (m.replace; body is the new text, cleaned) or a redaction of an
+ * earlier event changes what that event made. */
+GV_MUST_CHECK enum gv_err handle_edit(struct ctx *x, const char *body, size_t n);
+GV_MUST_CHECK enum gv_err handle_redaction(struct ctx *x);
 
 #endif

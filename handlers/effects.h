@@ -1,0 +1,97 @@
+/* handlers/effects.h - the bottom of handlers/, shared by core.c and the
+ * commands: the gv_core handle, one event's ctx (the running meeting, cached
+ * per room), permission checks, the meeting's record and the effects
+ * (replies, reactions, outbox rows). Knows the store and util; calls nothing
+ * in core.c or the commands. Not for the bridge. */
+#ifndef GV_HANDLERS_EFFECTS_H
+#define GV_HANDLERS_EFFECTS_H
+
+#include <stdbool.h>
+#include "../store/store.h"
+#include "../util/buf.h"
+#include "../util/config.h"
+#include "event.h"
+#include "handlers.h"
+
+struct gv_core {
+        struct gv_store *s;
+        const struct gv_config *cfg;
+        /* The running meeting of the last room seen, so that chatter (most
+         * lines) costs no query. Valid while cache_set, for cache_room, as long
+         * as the store has not rolled back since (cache_gen); handed over to
+         * the event's ctx before any command runs. */
+        struct gv_meeting cache;
+        char *cache_room;
+        uint64_t cache_gen;
+        bool cache_set;
+        bool cache_has;
+};
+
+/* What one event's processing knows. */
+struct ctx {
+        struct gv_core *c;
+        const struct gv_event *ev;
+        char nick[128];
+        struct gv_meeting m;            /* valid when in_meeting */
+        bool in_meeting;
+        bool m_owned;                   /* m's strings are ours, not the cache's */
+        char echo[4][GV_ECHO_MAX + 8];  /* ring for ech() */
+        unsigned echo_next;
+};
+
+bool gv_fatal(enum gv_err r);
+
+/* ---- the event's ctx ---- */
+
+/* The cached running meeting is forgotten: after a failed event (the caller
+ * may roll back) or a change the cache does not follow. */
+void cache_forget(struct gv_core *c);
+GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
+/* Before anything may change the meeting: x->m becomes x's own copy and
+ * the cache is forgotten. */
+void ctx_own_meeting(struct ctx *x);
+void ctx_drop_meeting(struct ctx *x);
+
+/* User text made safe to echo: bounded, one line. Valid until four more calls. */
+const char *ech(struct ctx *x, const char *s);
+
+/* ---- permissions ---- */
+
+/* Chair by power level, or made one (#chair) in the running meeting. */
+GV_MUST_CHECK enum gv_err is_chair(struct ctx *x, bool *chair);
+/* The running meeting's chairs, ", "-separated, appended to b. */
+GV_MUST_CHECK enum gv_err chairs_text(struct ctx *x, struct gv_buf *b);
+/* A gv_store_chairs()/gv_store_nicks() callback: nick appended to the
+ * gv_buf ud, ", "-separated. */
+void add_nick(void *ud, const char *nick);
+
+/* ---- the meeting's record ---- */
+
+GV_MUST_CHECK enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_t len);
+/* A new topic of the running meeting, announced in a reply; item (NULL for
+ * none) is the agenda item it takes up, whose reporter and mentions are
+ * pinged. */
+GV_MUST_CHECK enum gv_err start_topic(struct ctx *x, const char *text, const struct gv_item *item);
+
+/* ---- effects ---- */
+
+GV_MUST_CHECK enum gv_err reply(struct ctx *x, const char *text);
+GV_MUST_CHECK enum gv_err replyf(struct ctx *x, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+/* A reply; the Matrix IDs among mentions are pinged: listed in m.mentions and
+ * shown as pills. */
+GV_MUST_CHECK enum gv_err reply_pinging(struct ctx *x, const char *text,
+                                        const char *const *mentions, size_t n);
+/* A "message" outbox row: an m.notice with body and html, in reply to the
+ * event (and in its thread) when as_reply; the Matrix IDs among mentions
+ * go in m.mentions. */
+GV_MUST_CHECK enum gv_err queue_message(struct ctx *x, const char *room, const char *body,
+                                        const char *html, bool as_reply,
+                                        const char *const *mentions, size_t n_mentions);
+GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
+/* An outbox row of kind ("minutes", "file") naming the running meeting, in
+ * format or under header (either may be NULL); rendered when delivered. */
+GV_MUST_CHECK enum gv_err queue_minutes(struct ctx *x, const char *kind, const char *room,
+                                        const char *format, const char *header);
+
+#endif
