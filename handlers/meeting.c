@@ -1,13 +1,17 @@
 /* handlers/meeting.c - the MeetBot commands: #startmeeting, #endmeeting,
  * #topic, #chair, #unchair, #undo, #meetingname, #nick. The note commands
  * (#info, #action, ...) are table rows in commands.c over note_item(). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/log.h"
 #include "../util/text.h"
 #include "internal.h"
 #include "minutes.h"
+
+#define MAX_NAME_TRIES 100000   /* archive file names one meeting may try */
 
 enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
@@ -50,10 +54,8 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
  * rendered from the store when each row is delivered (see minutes.h). */
 enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
-        static const enum gv_minutes_fmt files[] = {
-                GV_MIN_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
-        };
-        char base[96], date[16], name[128], header[512];
+        char base[GV_MINUTES_BASE_SIZE], date[16], name[GV_MINUTES_BASE_SIZE + 16], header[512];
+        bool reserved = false;
         enum gv_err r;
 
         (void)c;
@@ -71,9 +73,19 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
                 if (strcmp(room, x->ev->room) != 0)
                         r = queue_minutes(x, "minutes", room, NULL, header);
         }
-        gv_minutes_basename(x->m.name, x->m.started, base);
-        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && r == GV_OK; i++) {
-                const char *fmt = gv_minutes_format_name(files[i]);
+        /* The files' names are the meeting's alone: today's NAME.YYYY-MM-DD-HH.MM
+         * when free, else with the room and seconds, then a -2, -3, ... */
+        for (unsigned k = 0; r == GV_OK && !reserved; k++) {
+                if (k > MAX_NAME_TRIES) {
+                        gv_err_log("meeting", "no free archive file name for meeting %" PRId64
+                                   " after %d tries", x->m.id, MAX_NAME_TRIES);
+                        return GV_EINVAL;
+                }
+                gv_minutes_basename_try(x->m.name, x->ev->room, x->m.started, k, base);
+                r = gv_store_meeting_reserve_file(x->c->s, x->m.id, base, &reserved);
+        }
+        for (size_t i = 0; i < GV_MINUTES_N_FILES && r == GV_OK; i++) {
+                const char *fmt = gv_minutes_format_name(gv_minutes_files[i]);
 
                 snprintf(name, sizeof(name), "%s.%s", base, fmt);
                 r = queue_minutes(x, "file", name, fmt, NULL);

@@ -7,6 +7,7 @@
  * from the store straight into the buffer, with no allocation per line. */
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #endif
 
 #define BASENAME_NAME_MAX 64    /* bytes of the file-safe meeting name */
+#define BASENAME_ROOM_MAX 48    /* bytes of the file-safe room, when it is needed */
 
 static const char *const labels[GV_M__COUNT] = {
         [GV_M_TOPIC] = "TOPIC",       [GV_M_INFO] = "INFO",         [GV_M_ACTION] = "ACTION",
@@ -45,14 +47,15 @@ const char *gv_mkind_command(enum gv_mkind k)
         return ((unsigned)k < GV_M__COUNT) ? commands[k] : "info";
 }
 
-void gv_minutes_basename(const char *name, int64_t started, char out[96])
+/* s made file-safe into out: [A-Za-z0-9_-] kept, any other character (not
+ * byte: UTF-8 continuations are dropped) becomes '_', at most max bytes.
+ * Returns the length. */
+static size_t file_safe(const char *s, char *out, size_t max)
 {
-        char stamp[17];
+        const unsigned char *p = (const unsigned char *)(s ? s : "");
         size_t n = 0;
-        const unsigned char *p = (const unsigned char *)(name ? name : "");
 
-        /* One '_' per character, not per byte: UTF-8 continuations are dropped. */
-        for (; *p && n < BASENAME_NAME_MAX; p++) {
+        for (; *p && n < max; p++) {
                 unsigned char c = *p;
 
                 if ((c & 0xc0) == 0x80)
@@ -63,6 +66,14 @@ void gv_minutes_basename(const char *name, int64_t started, char out[96])
                 else
                         out[n++] = '_';
         }
+        return n;
+}
+
+void gv_minutes_basename(const char *name, int64_t started, char out[96])
+{
+        char stamp[17];
+        size_t n = file_safe(name, out, BASENAME_NAME_MAX);
+
         if (n == 0) {
                 memcpy(out, "meeting", 7);
                 n = 7;
@@ -71,6 +82,59 @@ void gv_minutes_basename(const char *name, int64_t started, char out[96])
         out[n++] = '.';
         memcpy(out + n, stamp, strlen(stamp) + 1);
 }
+
+void gv_minutes_basename_try(const char *name, const char *room, int64_t started, unsigned k,
+                             char out[GV_MINUTES_BASE_SIZE])
+{
+        char legacy[96], safe_room[BASENAME_ROOM_MAX + 1], stamp[17];
+        const char *r = room ? room : "";
+        size_t n, rn;
+        int64_t secs = started / 1000 - (started % 1000 < 0);
+        unsigned sec = (unsigned)(secs % 60 + (secs % 60 < 0 ? 60 : 0));
+
+        if (k == 0) {
+                gv_minutes_basename(name, started, legacy);
+                memcpy(out, legacy, strlen(legacy) + 1);
+                return;
+        }
+        n = file_safe(name, out, BASENAME_NAME_MAX);
+        if (n == 0) {
+                memcpy(out, "meeting", 7);
+                n = 7;
+        }
+        /* "!abc:example.org" reads better as "abc_example_org" */
+        while (*r && !((*r >= 'a' && *r <= 'z') || (*r >= 'A' && *r <= 'Z') ||
+                       (*r >= '0' && *r <= '9') || (unsigned char)*r >= 0x80))
+                r++;
+        rn = file_safe(r, safe_room, BASENAME_ROOM_MAX);
+        if (rn == 0) {
+                memcpy(safe_room, "room", 4);
+                rn = 4;
+        }
+        safe_room[rn] = '\0';
+        gv_fmt_stamp(started, stamp);
+        if (k == 1)
+                snprintf(out + n, GV_MINUTES_BASE_SIZE - n, ".%s.%s.%02u", safe_room, stamp, sec);
+        else
+                snprintf(out + n, GV_MINUTES_BASE_SIZE - n, ".%s.%s.%02u-%u", safe_room, stamp, sec, k);
+}
+
+void gv_minutes_file_base(const struct gv_meeting *m, char out[GV_MINUTES_BASE_SIZE])
+{
+        char legacy[96];
+        size_t n = m->file_base ? strlen(m->file_base) : 0;
+
+        if (n > 0 && n < GV_MINUTES_BASE_SIZE) {
+                memcpy(out, m->file_base, n + 1);
+                return;
+        }
+        gv_minutes_basename(m->name, m->started, legacy);
+        memcpy(out, legacy, strlen(legacy) + 1);
+}
+
+const enum gv_minutes_fmt gv_minutes_files[GV_MINUTES_N_FILES] = {
+        GV_MIN_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
+};
 
 static bool url_keep(unsigned char c)
 {
@@ -594,7 +658,7 @@ static size_t utf8_chars(const char *s, size_t n)
 static void render_text(struct minutes *mn)
 {
         struct w *w = &mn->w;
-        char base[96];
+        char base[GV_MINUTES_BASE_SIZE];
         size_t i, t, o, cols;
         bool any = false;
 
@@ -608,7 +672,7 @@ static void render_text(struct minutes *mn)
         for (i = 0; i < cols; i++)
                 put(w, "=");
         put(w, "\n");
-        gv_minutes_basename(mn->m.name, mn->m.started, base);
+        gv_minutes_file_base(&mn->m, base);
         put(w, "\n\nMeeting started by ");
         put_text(w, mn->m.starter);
         put(w, " at ");
@@ -938,7 +1002,7 @@ static enum gv_err render_markdown(struct minutes *mn)
 {
         struct w *w = &mn->w;
         size_t *sec_of = NULL, *items = NULL, n_sec = 0, next = 0, t, k, n, o;
-        char date[16], base[96];
+        char date[16], base[GV_MINUTES_BASE_SIZE];
         const char *p;
         enum gv_err r;
 
@@ -993,7 +1057,7 @@ static enum gv_err render_markdown(struct minutes *mn)
                 md_section(mn, ag ? ag->description : topic->text, ag, topic->nick, items, n);
         }
         /* The basename is file-safe; only '_' could start emphasis. */
-        gv_minutes_basename(mn->m.name, mn->m.started, base);
+        gv_minutes_file_base(&mn->m, base);
         put(w, "Minutes: ");
         for (p = base; *p; p++) {
                 if (*p == '_')

@@ -61,6 +61,25 @@ const char *gv_minutes_format_name(enum gv_minutes_fmt f);
  * become '_', at most 64 bytes, "meeting" if empty) and the start time. */
 void gv_minutes_basename(const char *name, int64_t started, char out[96]);
 
+/* Archive file base names: at most GV_MINUTES_BASE_SIZE - 1 bytes, so that
+ * "BASE.log.html" stays a plain file name of at most 200 bytes. */
+#define GV_MINUTES_BASE_SIZE 160
+/* The k-th name a meeting may take, tried in turn until one is free (see
+ * gv_store_meeting_reserve_file): k = 0 is gv_minutes_basename(); 1 adds the
+ * room made file-safe and the start to the second,
+ * "Weekly.abc_example_org.2024-07-12-10.00.05"; k >= 2 adds "-k" to that. */
+void gv_minutes_basename_try(const char *name, const char *room, int64_t started, unsigned k,
+                             char out[GV_MINUTES_BASE_SIZE]);
+/* The base name of a meeting's archive files: the one reserved when it
+ * ended, else (running, or ended before names were reserved) gv_minutes_basename(). */
+void gv_minutes_file_base(const struct gv_meeting *m, char out[GV_MINUTES_BASE_SIZE]);
+
+/* The archive files of a meeting, in the order #endmeeting queues them:
+ * BASE.txt, .html, .log.txt, .log.html, .md (the names are
+ * gv_minutes_format_name()). */
+#define GV_MINUTES_N_FILES 5
+extern const enum gv_minutes_fmt gv_minutes_files[GV_MINUTES_N_FILES];
+
 /* Upper-case label of a kind: "INFO", "ACTION", ... */
 const char *gv_mkind_label(enum gv_mkind k);
 /* Command word of a kind: "info", "action", ... */

@@ -12,12 +12,14 @@ void gv_meeting_clear(struct gv_meeting *m)
         free(m->name);
         free(m->agenda);
         free(m->starter);
+        free(m->file_base);
         memset(m, 0, sizeof(*m));
 }
 
 static enum gv_err read_meeting(struct gv_store *s, sqlite3_stmt *st, struct gv_meeting *m)
 {
         enum gv_err r = store_step_row(s, st);
+        bool oom;
 
         if (r)
                 return r;
@@ -30,8 +32,10 @@ static enum gv_err read_meeting(struct gv_store *s, sqlite3_stmt *st, struct gv_
         m->started = sqlite3_column_int64(st, 5);
         m->ended = sqlite3_column_int64(st, 6);
         m->topic = sqlite3_column_int64(st, 7);
+        m->file_base = col_dup(st, 8);
+        oom = !m->file_base && sqlite3_column_type(st, 8) != SQLITE_NULL;
         sqlite3_reset(st);
-        if (!m->room || !m->name || !m->agenda || !m->starter) {
+        if (!m->room || !m->name || !m->agenda || !m->starter || oom) {
                 gv_meeting_clear(m);
                 return GV_ENOMEM;
         }
@@ -91,6 +95,50 @@ enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t id, const char
         bi(st, 1, id);
         bt(st, 2, name);
         return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id, const char *base,
+                                          bool *reserved)
+{
+        enum gv_err r = store_id_text(s, S_M_FILE_BASE, id, base);
+
+        if (r)
+                return r;
+        *reserved = sqlite3_changes(s->db) > 0;
+        return GV_OK;
+}
+
+enum gv_err gv_store_meetings_ended(struct gv_store *s, int64_t **ids, size_t *n)
+{
+        sqlite3_stmt *st = store_stmt(s, S_M_ENDED);
+        int64_t *v = NULL;
+        size_t len = 0, cap = 0;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        while ((r = store_step_row(s, st)) == GV_OK) {
+                if (len == cap) {
+                        size_t nc = cap ? cap * 2 : 16;
+                        int64_t *nv = realloc(v, nc * sizeof(*nv));
+
+                        if (!nv) {
+                                sqlite3_reset(st);
+                                r = GV_ENOMEM;
+                                break;
+                        }
+                        v = nv;
+                        cap = nc;
+                }
+                v[len++] = sqlite3_column_int64(st, 0);
+        }
+        if (r != GV_ENOTFOUND) {
+                free(v);
+                return r;
+        }
+        *ids = v;
+        *n = len;
+        return GV_OK;
 }
 
 enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic)

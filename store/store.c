@@ -10,6 +10,7 @@
 #include "../util/log.h"
 #include "internal.h"
 
+#define MEETING_COLS "id, room, name, agenda, starter, started, ended, topic, file_base"
 #define MITEM_COLS "id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0), " \
                    "event_id, sender, meeting"
 
@@ -50,15 +51,16 @@ static const char *const sql[S__COUNT] = {
         [S_CLOSE_DONE] = "UPDATE items SET status = 2 WHERE agenda = ?1 AND discussed_in = ?2 "
                          "AND pinned = 0 AND status IN (0, 1)",
         [S_CLOSE_POSTPONED] = "UPDATE items SET status = 0 WHERE agenda = ?1 AND status = 1",
-        [S_M_RUNNING] = "SELECT id, room, name, agenda, starter, started, ended, topic FROM meetings "
-                        "WHERE room = ?1 AND ended IS NULL",
-        [S_M_GET] = "SELECT id, room, name, agenda, starter, started, ended, topic FROM meetings "
-                    "WHERE id = ?1",
+        [S_M_RUNNING] = "SELECT " MEETING_COLS " FROM meetings WHERE room = ?1 AND ended IS NULL",
+        [S_M_GET] = "SELECT " MEETING_COLS " FROM meetings WHERE id = ?1",
         [S_M_START] = "INSERT INTO meetings(room, name, agenda, starter, started) "
                       "VALUES(?1, ?2, ?3, ?4, ?5)",
         [S_M_END] = "UPDATE meetings SET ended = ?2 WHERE id = ?1",
         [S_M_NAME] = "UPDATE meetings SET name = ?2 WHERE id = ?1",
         [S_M_TOPIC] = "UPDATE meetings SET topic = nullif(?2, 0) WHERE id = ?1",
+        /* A name taken (the unique index) leaves the row alone: no change. */
+        [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
+        [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_CHAIR_ADD] = "INSERT OR IGNORE INTO chairs(meeting, nick) VALUES(?1, ?2)",
         [S_CHAIR_DEL] = "DELETE FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
         [S_CHAIR_IS] = "SELECT 1 FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
@@ -150,6 +152,11 @@ static const char *const migrations[] = {
         "ALTER TABLE mitems ADD COLUMN event_id TEXT;"
         "ALTER TABLE mitems ADD COLUMN sender TEXT;"
         "CREATE INDEX mitems_event ON mitems(event_id);",
+        /* 3: the base name of each ended meeting's archive files, reserved at
+         * #endmeeting so that no two meetings share one (case-insensitively:
+         * some file systems are). NULL for meetings ended before. */
+        "ALTER TABLE meetings ADD COLUMN file_base TEXT;"
+        "CREATE UNIQUE INDEX meetings_file_base ON meetings(file_base COLLATE NOCASE);",
 };
 
 const char *gv_store_errmsg(const struct gv_store *s)

@@ -38,6 +38,8 @@ struct gv_meeting {
         int64_t started;        /* ms */
         int64_t ended;          /* ms, 0 while running */
         int64_t topic;          /* meeting item id of the current topic, 0 if none */
+        char *file_base;        /* archive files' base name, reserved when it ended; NULL
+                                 * while running and for meetings ended before schema 3 */
 };
 
 /* Kinds of things noted during a meeting. */
@@ -154,6 +156,12 @@ GV_MUST_CHECK enum gv_err gv_store_meeting_start(struct gv_store *s, const struc
 GV_MUST_CHECK enum gv_err gv_store_meeting_end(struct gv_store *s, int64_t id, int64_t ts);
 GV_MUST_CHECK enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t id, const char *name);
 GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic);
+/* Reserves base as the meeting's archive file base name: *reserved is false
+ * (and nothing changes) when another meeting has it, compared ignoring case. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id,
+                                                        const char *base, bool *reserved);
+/* Ids of every ended meeting, oldest first; *n may be 0. Free *ids. */
+GV_MUST_CHECK enum gv_err gv_store_meetings_ended(struct gv_store *s, int64_t **ids, size_t *n);
 void gv_meeting_clear(struct gv_meeting *m);
 
 /* Chairs and people known by #nick, case-insensitive. */

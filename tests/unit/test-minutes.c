@@ -622,6 +622,29 @@ static const struct base_case base_cases[] = {
         { "new year",           1514764799000LL,       "new_year.2017-12-31-23.59" },
 };
 
+struct base_try_case {
+        const char *name;
+        const char *room;
+        int64_t started;
+        unsigned k;
+        const char *want;
+};
+
+static const struct base_try_case base_try_cases[] = {
+        { "Weekly",    "!abc:example.org", T(10, 0, 5),  0, "Weekly.2017-05-08-10.00" },
+        { "Weekly",    "!abc:example.org", T(10, 0, 5),  1, "Weekly.abc_example_org.2017-05-08-10.00.05" },
+        { "Weekly",    "!abc:example.org", T(10, 0, 5),  2, "Weekly.abc_example_org.2017-05-08-10.00.05-2" },
+        { "Weekly",    "!abc:example.org", T(10, 0, 59), 17, "Weekly.abc_example_org.2017-05-08-10.00.59-17" },
+        { "Arch call", "r/one",            T(13, 0, 44), 1, "Arch_call.r_one.2017-05-08-13.00.44" },
+        { "\xc3\xa9t\xc3\xa9", "#\xc3\xa9:x", T(13, 0, 0),  1, "_t_.__x.2017-05-08-13.00.00" },
+        { "",          "!!!",              T(13, 0, 0),  1, "meeting.room.2017-05-08-13.00.00" },
+        { "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+          "!yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy:example.org",
+          T(13, 0, 0), 4294967295u,
+          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx."
+          "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy.2017-05-08-13.00.00-4294967295" },
+};
+
 struct link_case {
         const char *room;
         const char *event;
@@ -656,6 +679,25 @@ static void test_small(void)
                 memset(base, 'Z', sizeof(base));
                 gv_minutes_basename(base_cases[i].name, base_cases[i].started, base);
                 CHECK_STR("basename", base, base_cases[i].want);
+        }
+        for (i = 0; i < sizeof(base_try_cases) / sizeof(base_try_cases[0]); i++) {
+                const struct base_try_case *c = &base_try_cases[i];
+                char b[GV_MINUTES_BASE_SIZE];
+
+                memset(b, 'Z', sizeof(b));
+                gv_minutes_basename_try(c->name, c->room, c->started, c->k, b);
+                CHECK_STR("basename try", b, c->want);
+                CHECK(strlen(b) + strlen(".log.html") <= 200, "basename try %zu: too long", i);
+        }
+        {
+                struct gv_meeting m = { .name = "Arch call", .started = T(13, 0, 44) };
+                char b[GV_MINUTES_BASE_SIZE];
+
+                gv_minutes_file_base(&m, b);
+                CHECK_STR("file base, none reserved", b, "Arch_call.2017-05-08-13.00");
+                m.file_base = "Arch_call.r_one.2017-05-08-13.00.44";
+                gv_minutes_file_base(&m, b);
+                CHECK_STR("file base, reserved", b, "Arch_call.r_one.2017-05-08-13.00.44");
         }
         for (i = 0; i < sizeof(link_cases) / sizeof(link_cases[0]); i++) {
                 struct gv_buf b = GV_BUF_INIT(4096);

@@ -17,6 +17,9 @@
 #include "../../store/store.h"
 #include "../../util/err.h"
 
+/* The schema version a new file has (one per migration in store.c). */
+#define SCHEMA_LATEST 3
+
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
 
@@ -484,6 +487,60 @@ static void test_meetings(struct gv_store *s, int64_t *meeting)
         r = gv_store_meeting_get(s, 999999, &got);
         check(r == GV_ENOTFOUND, "meeting get missing", "got %s", gv_strerror(r));
         *meeting = id;
+}
+
+/* Archive file base names: each reserved by one meeting only, ignoring case. */
+static void test_file_base(struct gv_store *s)
+{
+        struct gv_meeting m, got;
+        int64_t a = 0, b = 0, *ids = NULL;
+        size_t n = 0;
+        bool ok = false, a_ended = false, b_ended = false;
+        enum gv_err r;
+
+        memset(&m, 0, sizeof(m));
+        m.room = "!fb1:example.org";
+        m.name = "Weekly";
+        m.agenda = "arch";
+        m.starter = "alice";
+        m.started = 1720778405000LL;
+        r = gv_store_meeting_start(s, &m, &a);
+        m.room = "!fb2:example.org";
+        r = r ? r : gv_store_meeting_start(s, &m, &b);
+        r = r ? r : gv_store_meeting_get(s, a, &got);
+        check(r == GV_OK && got.file_base == NULL, "file base NULL while running", "got %s \"%s\"",
+              gv_strerror(r), nn(got.file_base));
+        gv_meeting_clear(&got);
+        r = r ? r : gv_store_meeting_end(s, a, 1720778406000LL);
+        r = r ? r : gv_store_meeting_end(s, b, 1720778407000LL);
+        r = r ? r : gv_store_meeting_reserve_file(s, a, "Weekly.2024-07-12-10.00", &ok);
+        check(r == GV_OK && ok, "file base reserved", "got %s %d", gv_strerror(r), ok);
+        r = r ? r : gv_store_meeting_reserve_file(s, b, "Weekly.2024-07-12-10.00", &ok);
+        check(r == GV_OK && !ok, "a taken file base is refused", "got %s %d", gv_strerror(r), ok);
+        r = r ? r : gv_store_meeting_reserve_file(s, b, "weekly.2024-07-12-10.00", &ok);
+        check(r == GV_OK && !ok, "a taken file base is refused whatever its case", "got %s %d",
+              gv_strerror(r), ok);
+        r = r ? r : gv_store_meeting_reserve_file(s, b, "Weekly.fb2.2024-07-12-10.00.05", &ok);
+        check(r == GV_OK && ok, "another file base reserved", "got %s %d", gv_strerror(r), ok);
+        memset(&got, 0, sizeof(got));
+        r = r ? r : gv_store_meeting_get(s, a, &got);
+        check(r == GV_OK && str_eq(got.file_base, "Weekly.2024-07-12-10.00"), "file base kept",
+              "got %s \"%s\"", gv_strerror(r), nn(got.file_base));
+        gv_meeting_clear(&got);
+        r = r ? r : gv_store_meeting_get(s, b, &got);
+        check(r == GV_OK && str_eq(got.file_base, "Weekly.fb2.2024-07-12-10.00.05"),
+              "second file base kept", "got %s \"%s\"", gv_strerror(r), nn(got.file_base));
+        gv_meeting_clear(&got);
+        r = r ? r : gv_store_meetings_ended(s, &ids, &n);
+        for (size_t i = 0; i < n; i++) {
+                a_ended |= ids[i] == a;
+                b_ended |= ids[i] == b;
+                if (i > 0 && ids[i] <= ids[i - 1])
+                        a_ended = false;
+        }
+        check(r == GV_OK && a_ended && b_ended, "ended meetings listed, oldest first",
+              "got %s n %zu", gv_strerror(r), n);
+        free(ids);
 }
 
 static void test_chairs_nicks(struct gv_store *s, int64_t meeting, int64_t other)
@@ -1027,6 +1084,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_move(s);
         test_close_meeting(s);
         test_meetings(s, &meeting);
+        test_file_base(s);
         memset(&m, 0, sizeof(m));
         m.room = "!third:example.org";
         m.name = "x";
@@ -1053,7 +1111,7 @@ static void test_memory(void)
         check(r == GV_OK && s, "open :memory:", "%s", gv_strerror(r));
         if (r != GV_OK)
                 return;
-        check(gv_store_schema_version(s) == 2, "schema version 2 after open", "got %d",
+        check(gv_store_schema_version(s) == SCHEMA_LATEST, "schema version latest after open", "got %d",
               gv_store_schema_version(s));
         test_all_on(s, ":memory:");
         gv_store_free(s);
@@ -1086,7 +1144,7 @@ static void test_file(void)
         }
         snprintf(path, sizeof(path), "%s/gavel.db", dir);
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 2, "open a new file: version 2",
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "open a new file: latest version",
               "got %s", gv_strerror(r));
         if (r == GV_OK) {
                 r = gv_store_begin(s);
@@ -1100,7 +1158,7 @@ static void test_file(void)
                 s = NULL;
         }
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 2, "reopen keeps version 2", "got %s",
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "reopen keeps the version", "got %s",
               gv_strerror(r));
         if (r == GV_OK) {
                 struct gv_item it;
@@ -1228,7 +1286,7 @@ static void test_migrate_v1(void)
         }
         sqlite3_close(db);
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 2, "v1: reopened at version 2",
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "v1: reopened at the latest version",
               "got %s version %d", gv_strerror(r), s ? gv_store_schema_version(s) : -1);
         if (r != GV_OK) {
                 remove_db(path);
@@ -1251,6 +1309,15 @@ static void test_migrate_v1(void)
               mi[0].sender == NULL, "v1: meeting items kept, without event or sender",
               "got %s n %zu", gv_strerror(r), n);
         gv_mitems_free(mi, n);
+        {
+                struct gv_meeting om;
+
+                memset(&om, 0, sizeof(om));
+                r = gv_store_meeting_get(s, 1, &om);
+                check(r == GV_OK && str_eq(om.name, "Old call") && om.file_base == NULL,
+                      "v1: meetings kept, without a file base", "got %s", gv_strerror(r));
+                gv_meeting_clear(&om);
+        }
         /* The new columns work on the migrated file. */
         r = gv_store_begin(s);
         r = r ? r : gv_store_line_add_from(s, 1, 4, "bob", "new line", false, "$new", "@bob:x");
@@ -1272,7 +1339,7 @@ static void test_migrate_v1(void)
         gv_store_free(s);
         s = NULL;
         r = gv_store_open(path, &s);
-        check(r == GV_OK && gv_store_schema_version(s) == 2, "v1: reopened again at version 2",
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "v1: reopened again, same version",
               "got %s", gv_strerror(r));
         if (r == GV_OK) {
                 l.s[0] = '\0';
