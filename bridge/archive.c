@@ -149,7 +149,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 /* index.html: every NAME.html minutes page, newest name first. */
-static enum gv_err write_index(const char *dir)
+enum gv_err gv_archive_index(const char *dir)
 {
         DIR *d = opendir(dir);
         struct dirent *de;
@@ -158,8 +158,10 @@ static enum gv_err write_index(const char *dir)
         struct gv_buf b = GV_BUF_INIT(64u << 20);
         enum gv_err r = GV_ENOMEM;
 
-        if (!d)
+        if (!d) {
+                gv_err_log("archive", "%s: cannot list the directory: %s", dir, strerror(errno));
                 return GV_EIO;
+        }
         while ((de = readdir(d)) && n < MAX_INDEX_ENTRIES) {
                 const char *nm = de->d_name;
 
@@ -234,12 +236,12 @@ static enum gv_err prepare(const char *dir, const char *name)
 static enum gv_err written(const char *dir, const char *name)
 {
         if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
-                return write_index(dir);
+                return gv_archive_index(dir);
         return GV_OK;
 }
 
-enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
-                               const struct gv_config *cfg, const char *extra)
+enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store *s,
+                             const struct gv_config *cfg, const char *extra)
 {
         struct out o;
         struct gv_sink_fn sink = { out_write, &o };
@@ -249,7 +251,14 @@ enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_stor
                 r = out_open(&o, dir, name);
         if (r)
                 return r;
-        r = out_finish(&o, gv_minutes_file(s, cfg, extra, &sink));
+        return out_finish(&o, gv_minutes_file(s, cfg, extra, &sink));
+}
+
+enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
+                               const struct gv_config *cfg, const char *extra)
+{
+        enum gv_err r = gv_archive_write(dir, name, s, cfg, extra);
+
         if (r == GV_OK)
                 r = written(dir, name);
         return r;

@@ -15,5 +15,10 @@ struct gv_store;
 struct gv_config;
 GV_MUST_CHECK enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
                                              const struct gv_config *cfg, const char *extra);
+/* gv_archive_minutes() without index.html (for writing many files at once). */
+GV_MUST_CHECK enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store *s,
+                                           const struct gv_config *cfg, const char *extra);
+/* Writes dir/index.html anew: every NAME.html in dir, newest name first. */
+GV_MUST_CHECK enum gv_err gv_archive_index(const char *dir);
 
 #endif

@@ -8,6 +8,7 @@
 #include "../util/log.h"
 #include "console.h"
 #include "matrix.h"
+#include "rebuild.h"
 #include "replay.h"
 
 #ifndef GAVEL_VERSION
@@ -26,9 +27,16 @@ static void usage(FILE *f)
               "      Run the bot: a Matrix client when \"homeserver\" or \"user_id\" is set,\n"
               "      else (the default) the console adapter, where each input line is a\n"
               "      chat message.\n"
-              "  gavel replay LOG [--out DIR] [--date YYYY-MM-DD] [--config FILE]\n"
+              "  gavel replay LOG [--out DIR] [--date YYYY-MM-DD] [--db PATH] [--config FILE]\n"
               "      Read a MeetBot IRC log (.log.txt or .log.html) and write its minutes\n"
               "      (NAME.txt, .html, .log.txt, .log.html, .md, index.html) to DIR (default .).\n"
+              "      With --db, a log whose contents were replayed into PATH before is refused\n"
+              "      (exit status 3, nothing written); any other log is replayed.\n"
+              "  gavel archive rebuild [MEETING] [--out DIR] [--db PATH] [--config FILE]\n"
+              "      Write the archive files again from the database: the five files of\n"
+              "      MEETING (an id, or its files' base name such as Arch_call.2017-05-08-13.00)\n"
+              "      or of every ended meeting, and index.html, into DIR (default: the\n"
+              "      \"archive_dir\" of the config). Exit status 1 when it cannot.\n"
               "  gavel check-config FILE\n"
               "      Validate a configuration file; exit status 2 if it is rejected.\n"
               "  gavel --help | --version\n"
@@ -36,9 +44,10 @@ static void usage(FILE *f)
               "  -c, --config FILE   configuration (JSON); built-in defaults without one\n"
               "      --db PATH       database file, overriding \"database\" in the config\n"
               "                      (replay: keep its state there, not in memory)\n"
+              "      --out DIR       replay, archive rebuild: where the files go\n"
               "      --shell         run the console adapter even if a homeserver is set\n"
               "  -v, --verbose       log more (repeat for debug)\n"
-              "  -q, --quiet         replay: print nothing but errors\n"
+              "  -q, --quiet         replay, archive rebuild: print nothing but errors\n"
               "\nConfiguration keys:\n", f);
         gv_config_describe(print_line, f);
         fputs("\nChat commands:\n", f);
@@ -73,7 +82,7 @@ static const char *value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-        const char *config = NULL, *db = NULL, *cmd = NULL, *arg = NULL;
+        const char *config = NULL, *db = NULL, *cmd = NULL, *arg = NULL, *arg2 = NULL;
         struct gv_replay_opts ro;
         struct gv_config *cfg = NULL;
         bool shell = false;
@@ -110,14 +119,23 @@ int main(int argc, char **argv)
                 } else if (a[0] == '-' && a[1]) {
                         fprintf(stderr, "gavel: unknown option %s (see gavel --help)\n", a);
                         return 2;
-                } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0)) {
+                } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0 ||
+                                    strcmp(a, "archive") == 0)) {
                         cmd = a;
                 } else if (cmd && !arg) {
                         arg = a;
+                } else if (cmd && strcmp(cmd, "archive") == 0 && !arg2) {
+                        arg2 = a;
                 } else {
                         fprintf(stderr, "gavel: unexpected argument '%s' (see gavel --help)\n", a);
                         return 2;
                 }
+        }
+        if (cmd && strcmp(cmd, "archive") == 0 && (!arg || strcmp(arg, "rebuild") != 0)) {
+                fprintf(stderr, "gavel: archive: %s%s%s (see gavel --help)\n",
+                        arg ? "unknown subcommand '" : "needs a subcommand: rebuild",
+                        arg ? arg : "", arg ? "'" : "");
+                return 2;
         }
         if (cmd && !arg) {
                 fprintf(stderr, "gavel: %s needs a file (see gavel --help)\n", cmd);
@@ -147,7 +165,9 @@ int main(int argc, char **argv)
                 free(cfg->database);
                 cfg->database = d;
         }
-        if (cmd) {
+        if (cmd && strcmp(cmd, "archive") == 0) {
+                status = gv_rebuild_run(cfg, arg2, ro.out_dir, ro.quiet);
+        } else if (cmd) {
                 ro.log_path = arg;
                 ro.db_path = db; /* replay keeps its state only when asked to */
                 status = gv_replay_run(cfg, &ro);

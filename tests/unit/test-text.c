@@ -13,6 +13,7 @@
 
 #include "../../util/buf.h"
 #include "../../util/err.h"
+#include "../../util/sha256.h"
 #include "../../util/text.h"
 
 #include "check.h"
@@ -671,6 +672,38 @@ static void test_buf(void)
         }
 }
 
+/* FIPS 180-4 vectors and the padding edges (55, 56, 64 bytes). */
+static void test_sha256(void)
+{
+        static const char *const inputs[] = {
+                "", "abc", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+        };
+        static const struct {
+                size_t len;
+                const char *hex;
+        } want[] = {
+        { 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+        { 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+        { 56, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+        { 55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318" },
+        { 56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a" },
+        { 64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb" },
+        { 1000, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3" },
+        };
+        char buf[1000], hex[2 * GV_SHA256_LEN + 1];
+
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+                const char *in = buf;
+
+                if (i < sizeof(inputs) / sizeof(inputs[0]))
+                        in = inputs[i];
+                else
+                        memset(buf, 'a', want[i].len);
+                gv_sha256_hex(in, want[i].len, hex);
+                check(strcmp(hex, want[i].hex) == 0, "sha256", "case %zu: got %s", i, hex);
+        }
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -687,5 +720,6 @@ int main(int argc, char **argv)
         test_parse_date();
         test_parse_hms();
         test_buf();
+        test_sha256();
         return check_finish();
 }
