@@ -1,12 +1,16 @@
 /* bridge/replay.c - see replay.h */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../handlers/handlers.h"
 #include "../handlers/minutes.h"
 #include "../util/log.h"
+#include "../util/sha256.h"
 #include "../util/text.h"
 #include "archive.h"
 #include "irclog.h"
@@ -19,6 +23,7 @@ struct sink {
         const char *dir;
         bool quiet;
         unsigned files;
+        char failed[4200];      /* the file that could not be written */
 };
 
 static enum gv_err deliver(void *ud, const struct gv_out *o)
@@ -29,35 +34,59 @@ static enum gv_err deliver(void *ud, const struct gv_out *o)
         if (strcmp(o->kind, "file") != 0)
                 return GV_OK;   /* the room's messages stay in the log's past */
         r = gv_archive_minutes(s->dir, o->room, s->s, s->cfg, o->extra);
-        if (r)
+        if (r) {
+                snprintf(s->failed, sizeof(s->failed), "%s/%s", s->dir, o->room);
                 return r;
+        }
         s->files++;
         if (!s->quiet)
                 printf("wrote %s/%s\n", s->dir, o->room);
         return GV_OK;
 }
 
+/* The whole log, or a message saying what went wrong where. */
 static enum gv_err read_all(const char *path, char **data, size_t *len)
 {
-        FILE *f = fopen(path, "rb");
         struct gv_buf b = GV_BUF_INIT(GV_IRCLOG_MAX_BYTES);
         char chunk[65536];
-        size_t n;
+        struct stat st;
         enum gv_err r = GV_OK;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t n;
 
-        if (!f) {
-                fprintf(stderr, "gavel: %s: cannot open: %s\n", path, strerror(errno));
+        if (fd < 0) {
+                fprintf(stderr, "gavel: %s: cannot open the log: %s\n", path, strerror(errno));
                 return GV_EIO;
         }
-        while (r == GV_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                r = gv_buf_add(&b, chunk, n);
-        if (r == GV_OK && ferror(f))
-                r = GV_EIO;
-        fclose(f);
-        if (r == GV_ETOOBIG)
-                fprintf(stderr, "gavel: %s: larger than %d bytes\n", path, GV_IRCLOG_MAX_BYTES);
-        else if (r)
-                fprintf(stderr, "gavel: %s: %s\n", path, gv_strerror(r));
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+                fprintf(stderr, "gavel: %s: is a directory, not a MeetBot log file "
+                                "(give one .log.txt or .log.html)\n", path);
+                close(fd);
+                return GV_EIO;
+        }
+        for (;;) {
+                ssize_t got = read(fd, chunk, sizeof(chunk));
+
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got < 0) {
+                        fprintf(stderr, "gavel: %s: cannot read the log: %s\n", path,
+                                strerror(errno));
+                        r = GV_EIO;
+                        break;
+                }
+                if (got == 0)
+                        break;
+                r = gv_buf_add(&b, chunk, (size_t)got);
+                if (r == GV_ETOOBIG)
+                        fprintf(stderr, "gavel: %s: larger than %d bytes\n", path,
+                                GV_IRCLOG_MAX_BYTES);
+                else if (r)
+                        fprintf(stderr, "gavel: %s: %s\n", path, gv_strerror(r));
+                if (r)
+                        break;
+        }
+        close(fd);
         n = b.len;
         if (r == GV_OK)
                 r = gv_buf_steal(&b, data);
@@ -65,6 +94,23 @@ static enum gv_err read_all(const char *path, char **data, size_t *len)
                 *len = n;
         gv_buf_free(&b);
         return r;
+}
+
+/* The output directory: made (owner-only, one level) when missing. */
+static int check_out_dir(const char *dir)
+{
+        struct stat st;
+
+        if (stat(dir, &st) == 0) {
+                if (S_ISDIR(st.st_mode))
+                        return 0;
+                fprintf(stderr, "gavel: --out %s: exists and is not a directory\n", dir);
+                return 1;
+        }
+        if (errno == ENOENT && mkdir(dir, 0700) == 0)
+                return 0;
+        fprintf(stderr, "gavel: --out %s: cannot create the directory: %s\n", dir, strerror(errno));
+        return 1;
 }
 
 /* A "YYYY-MM-DD" anywhere in the file name (MeetBot names its logs so). */
@@ -98,10 +144,11 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0 };
+        struct sink sk = { .cfg = cfg, .dir = o->out_dir ? o->out_dir : ".", .quiet = o->quiet };
         struct gv_sink sink = { &sk, deliver };
         struct gv_meeting m;
-        char *data = NULL;
+        char *data = NULL, *seen_as = NULL;
+        char hash[2 * GV_SHA256_LEN + 1], kv_key[2 * GV_SHA256_LEN + 16];
         size_t len = 0, n;
         int64_t day = -1, last = 0;
         int status = 1;
@@ -111,6 +158,10 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
+        /* The log's identity: its events are "$replay-HASH-N", so that another
+         * log replayed into the same --db is never taken for this one. */
+        gv_sha256_hex(data, len, hash);
+        snprintf(kv_key, sizeof(kv_key), "replayed:%s", hash);
         r = gv_irclog_parse(data, len, &log);
         free(data);
         if (r) {
@@ -135,9 +186,22 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         }
         r = gv_store_open(o->db_path ? o->db_path : ":memory:", &s);
         if (r == GV_OK)
+                r = gv_store_kv_get(s, kv_key, &seen_as);
+        if (r == GV_OK && seen_as) {
+                fprintf(stderr, "gavel: %s: already replayed into %s (as %s, same contents, "
+                                "sha256 %.16s...); nothing written\n",
+                        o->log_path, o->db_path, seen_as, hash);
+                status = 3;
+                goto out;
+        }
+        if (r == GV_OK && check_out_dir(sk.dir))
+                goto out;
+        if (r == GV_OK)
                 r = gv_core_new(s, cfg, &core);
         if (r == GV_OK)
                 r = gv_store_begin(s);
+        if (r == GV_OK)
+                r = gv_store_kv_set(s, kv_key, o->log_path);
         sk.s = s;
         if (r)
                 goto fail;
@@ -145,11 +209,11 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         for (size_t i = 0; i < n; i++) {
                 const struct gv_irc_line *l = gv_irclog_line(log, i);
                 struct gv_event ev;
-                char id[40];
+                char id[128];
 
                 if (ignored(cfg, l->nick))
                         continue;
-                snprintf(id, sizeof(id), "$replay-%zu", i + 1);
+                snprintf(id, sizeof(id), "$replay-%s-%zu", hash, i + 1);
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = l->nick;
@@ -170,13 +234,15 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         r = gv_store_meeting_running(s, "replay", &m);
         if (r == GV_OK) {
                 struct gv_event ev;
+                char id[128];
 
                 fprintf(stderr, "gavel: %s: the log ends without #endmeeting; ending the meeting "
                                 "at its last line\n", o->log_path);
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = m.starter;
-                ev.event_id = "$replay-end";
+                snprintf(id, sizeof(id), "$replay-%s-end", hash);
+                ev.event_id = id;
                 ev.ts = last;
                 ev.body = "#endmeeting";
                 ev.body_len = strlen(ev.body);
@@ -200,9 +266,14 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         status = 0;
         goto out;
 fail:
-        fprintf(stderr, "gavel: replay: %s%s%s\n", gv_strerror(r), s ? ": " : "",
-                s ? gv_store_errmsg(s) : "");
+        if (sk.failed[0])
+                fprintf(stderr, "gavel: replay: cannot write %s: %s%s\n", sk.failed, gv_strerror(r),
+                        r == GV_EIO ? " (the cause is logged above)" : "");
+        else
+                fprintf(stderr, "gavel: replay: %s%s%s\n", gv_strerror(r), s ? ": " : "",
+                        s ? gv_store_errmsg(s) : "");
 out:
+        free(seen_as);
         gv_meeting_clear(&m);
         gv_core_free(core);
         gv_store_free(s);
