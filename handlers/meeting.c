@@ -50,12 +50,56 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
                       when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
 }
 
+/* Does a meeting ended before names were reserved have the files of today's
+ * name (the same file-safe name, started in the same minute)? */
+struct legacy {
+        const char *base;
+        int64_t started;
+        bool taken;
+};
+
+static void legacy_name(void *ud, const char *name)
+{
+        struct legacy *l = ud;
+        char base[96];
+
+        gv_minutes_basename(name, l->started, base);
+        l->taken |= strcmp(base, l->base) == 0;
+}
+
+static enum gv_err reserve_file_base(struct ctx *x, char base[GV_MINUTES_BASE_SIZE])
+{
+        int64_t minute = x->m.started / 60000 - (x->m.started % 60000 < 0);
+        bool reserved = false;
+        enum gv_err r = GV_OK;
+
+        /* The files' names are the meeting's alone: today's NAME.YYYY-MM-DD-HH.MM
+         * when free, else with the room and seconds, then a -2, -3, ... */
+        for (unsigned k = 0; r == GV_OK && !reserved; k++) {
+                struct legacy l = { base, x->m.started, false };
+
+                if (k > MAX_NAME_TRIES) {
+                        gv_err_log("meeting", "no free archive file name for meeting %" PRId64
+                                   " after %d tries", x->m.id, MAX_NAME_TRIES);
+                        return GV_EINVAL;
+                }
+                gv_minutes_basename_try(x->m.name, x->m.room, x->m.started, k, base);
+                if (k == 0) {
+                        r = gv_store_meetings_unnamed(x->c->s, minute * 60000, minute * 60000 + 60000,
+                                                      x->m.id, legacy_name, &l);
+                        if (r || l.taken)
+                                continue;
+                }
+                r = gv_store_meeting_reserve_file(x->c->s, x->m.id, base, &reserved);
+        }
+        return r;
+}
+
 /* The minutes go out as outbox rows that name the meeting; the text is
  * rendered from the store when each row is delivered (see minutes.h). */
 enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
         char base[GV_MINUTES_BASE_SIZE], date[16], name[GV_MINUTES_BASE_SIZE + 16], header[512];
-        bool reserved = false;
         enum gv_err r;
 
         (void)c;
@@ -73,17 +117,8 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
                 if (strcmp(room, x->ev->room) != 0)
                         r = queue_minutes(x, "minutes", room, NULL, header);
         }
-        /* The files' names are the meeting's alone: today's NAME.YYYY-MM-DD-HH.MM
-         * when free, else with the room and seconds, then a -2, -3, ... */
-        for (unsigned k = 0; r == GV_OK && !reserved; k++) {
-                if (k > MAX_NAME_TRIES) {
-                        gv_err_log("meeting", "no free archive file name for meeting %" PRId64
-                                   " after %d tries", x->m.id, MAX_NAME_TRIES);
-                        return GV_EINVAL;
-                }
-                gv_minutes_basename_try(x->m.name, x->ev->room, x->m.started, k, base);
-                r = gv_store_meeting_reserve_file(x->c->s, x->m.id, base, &reserved);
-        }
+        if (r == GV_OK)
+                r = reserve_file_base(x, base);
         for (size_t i = 0; i < GV_MINUTES_N_FILES && r == GV_OK; i++) {
                 const char *fmt = gv_minutes_format_name(gv_minutes_files[i]);
 

@@ -108,6 +108,22 @@ enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id, const 
         return GV_OK;
 }
 
+enum gv_err gv_store_meetings_unnamed(struct gv_store *s, int64_t from, int64_t to, int64_t except,
+                                      void (*cb)(void *ud, const char *name), void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_M_UNNAMED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, from);
+        bi(st, 2, to);
+        bi(st, 3, except);
+        while ((r = store_step_row(s, st)) == GV_OK)
+                cb(ud, col_str(st, 0));
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
 enum gv_err gv_store_meetings_ended(struct gv_store *s, int64_t **ids, size_t *n)
 {
         sqlite3_stmt *st = store_stmt(s, S_M_ENDED);

@@ -61,6 +61,8 @@ static const char *const sql[S__COUNT] = {
         /* A name taken (the unique index) leaves the row alone: no change. */
         [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
+        [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
+                        "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
         [S_CHAIR_ADD] = "INSERT OR IGNORE INTO chairs(meeting, nick) VALUES(?1, ?2)",
         [S_CHAIR_DEL] = "DELETE FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
         [S_CHAIR_IS] = "SELECT 1 FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",

@@ -160,6 +160,13 @@ GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t
  * (and nothing changes) when another meeting has it, compared ignoring case. */
 GV_MUST_CHECK enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id,
                                                         const char *base, bool *reserved);
+/* The names of meetings other than `except` ended without a reserved file
+ * base (before schema 3) that started in [from, to): their files have
+ * today's names. */
+GV_MUST_CHECK enum gv_err gv_store_meetings_unnamed(struct gv_store *s, int64_t from, int64_t to,
+                                                    int64_t except,
+                                                    void (*cb)(void *ud, const char *name),
+                                                    void *ud);
 /* Ids of every ended meeting, oldest first; *n may be 0. Free *ids. */
 GV_MUST_CHECK enum gv_err gv_store_meetings_ended(struct gv_store *s, int64_t **ids, size_t *n);
 void gv_meeting_clear(struct gv_meeting *m);

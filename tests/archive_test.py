@@ -22,6 +22,7 @@ writes through any file mode).
 """
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -204,6 +205,18 @@ try:
     check(os.listdir(ro) == [], "nothing left in the unwritable directory", os.listdir(ro))
     h = run(["--help"])
     check("gavel archive rebuild [MEETING]" in h.stdout, "--help shows archive rebuild")
+
+    # a meeting ended before names were reserved (schema 2) keeps its files too
+    con = sqlite3.connect(os.path.join(d, "gavel.db"))
+    con.execute("UPDATE meetings SET file_base = NULL WHERE name = 'Arch call'")
+    con.commit()
+    con.close()
+    r = run(["--shell", "--config", cfg], cwd=d,
+            stdin="/at 2024-07-12 11:00:30\n/room r/three\n#startmeeting Arch call\n#endmeeting\n")
+    check(r.returncode == 0 and "wrote %s/minutes/Arch_call.r_three.2024-07-12-11.00.30.txt" % d
+          in r.stdout, "a name taken by a meeting from before schema 3 is not reused", r.stdout)
+    with open(os.path.join(mdir, "Arch_call.2024-07-12-11.00.txt"), "rb") as f:
+        check(f.read() == orig["Arch_call.2024-07-12-11.00.txt"], "... and its files are untouched")
 
     # ---- 4. replay --db: the log's identity ----
     db = os.path.join(top, "replay.db")

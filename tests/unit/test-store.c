@@ -531,6 +531,34 @@ static void test_file_base(struct gv_store *s)
         check(r == GV_OK && str_eq(got.file_base, "Weekly.fb2.2024-07-12-10.00.05"),
               "second file base kept", "got %s \"%s\"", gv_strerror(r), nn(got.file_base));
         gv_meeting_clear(&got);
+        {
+                struct list l;
+                int64_t c = 0;
+
+                m.room = "!fb3:example.org";
+                m.name = "Unnamed";
+                l.s[0] = '\0';
+                r = r ? r : gv_store_meeting_start(s, &m, &c);
+                r = r ? r : gv_store_meetings_unnamed(s, 1720778400000LL, 1720778460000LL, c,
+                                                      on_nick, &l);
+                check(r == GV_OK && l.s[0] == '\0', "unnamed: running and named meetings left out",
+                      "got %s [%s]", gv_strerror(r), l.s);
+                r = r ? r : gv_store_meeting_end(s, c, 1720778408000LL);
+                r = r ? r : gv_store_meetings_unnamed(s, 1720778400000LL, 1720778460000LL, c,
+                                                      on_nick, &l);
+                check(r == GV_OK && l.s[0] == '\0', "unnamed: the meeting asking is left out",
+                      "got %s [%s]", gv_strerror(r), l.s);
+                r = r ? r : gv_store_meetings_unnamed(s, 1720778400000LL, 1720778460000LL, a,
+                                                      on_nick, &l);
+                check(r == GV_OK && strcmp(l.s, "Unnamed") == 0, "unnamed: an ended, unnamed one",
+                      "got %s [%s]", gv_strerror(r), l.s);
+                l.s[0] = '\0';
+                r = r ? r : gv_store_meetings_unnamed(s, 1720778460000LL, 1720778520000LL, a,
+                                                      on_nick, &l);
+                check(r == GV_OK && l.s[0] == '\0', "unnamed: only in the minute asked",
+                      "got %s [%s]", gv_strerror(r), l.s);
+                r = r ? r : gv_store_meeting_reserve_file(s, c, "Unnamed.x", &ok);
+        }
         r = r ? r : gv_store_meetings_ended(s, &ids, &n);
         for (size_t i = 0; i < n; i++) {
                 a_ended |= ids[i] == a;
