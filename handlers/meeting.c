@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../util/log.h"
 #include "../util/text.h"
@@ -64,7 +65,7 @@ static void legacy_name(void *ud, const char *name)
         char base[96];
 
         gv_minutes_basename(name, l->started, base);
-        l->taken |= strcmp(base, l->base) == 0;
+        l->taken |= strcasecmp(base, l->base) == 0;   /* as the unique index compares */
 }
 
 static enum gv_err reserve_file_base(struct ctx *x, char base[GV_MINUTES_BASE_SIZE])
