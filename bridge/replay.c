@@ -149,6 +149,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         struct gv_meeting m;
         char *data = NULL, *seen_as = NULL;
         char hash[2 * GV_SHA256_LEN + 1], kv_key[2 * GV_SHA256_LEN + 16];
+        char id_prefix[2 * GV_SHA256_LEN + 16];
         size_t len = 0, n;
         int64_t day = -1, last = 0;
         int status = 1;
@@ -158,10 +159,16 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
-        /* The log's identity: its events are "$replay-HASH-N", so that another
-         * log replayed into the same --db is never taken for this one. */
+        /* The log's identity: with --db its events are "$replay-SHA256-N", so
+         * that another log replayed into the same database is never taken for
+         * this one. A fresh in-memory store needs no identity: "$replay-N"
+         * keeps a long log's processed-events table small. */
         gv_sha256_hex(data, len, hash);
         snprintf(kv_key, sizeof(kv_key), "replayed:%s", hash);
+        if (o->db_path)
+                snprintf(id_prefix, sizeof(id_prefix), "$replay-%s", hash);
+        else
+                snprintf(id_prefix, sizeof(id_prefix), "$replay");
         r = gv_irclog_parse(data, len, &log);
         free(data);
         if (r) {
@@ -213,7 +220,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
 
                 if (ignored(cfg, l->nick))
                         continue;
-                snprintf(id, sizeof(id), "$replay-%s-%zu", hash, i + 1);
+                snprintf(id, sizeof(id), "%s-%zu", id_prefix, i + 1);
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = l->nick;
@@ -241,7 +248,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = m.starter;
-                snprintf(id, sizeof(id), "$replay-%s-end", hash);
+                snprintf(id, sizeof(id), "%s-end", id_prefix);
                 ev.event_id = id;
                 ev.ts = last;
                 ev.body = "#endmeeting";
