@@ -39,7 +39,7 @@ static int valid_name(const char *name)
  * renames it and syncs the directory. */
 struct out {
         char path[4096], tmp[4096];
-        const char *dir;
+        const char *dir, *name;
         int fd;
 };
 
@@ -47,6 +47,7 @@ static enum gv_err out_open(struct out *o, const char *dir, const char *name)
 {
         o->fd = -1;
         o->dir = dir;
+        o->name = name;
         if ((size_t)snprintf(o->path, sizeof(o->path), "%s/%s", dir, name) >= sizeof(o->path))
                 return GV_ETOOBIG;
         for (int attempt = 0; attempt < 8 && o->fd < 0; attempt++) {
@@ -68,6 +69,34 @@ static enum gv_err out_open(struct out *o, const char *dir, const char *name)
                 return GV_EIO;
         }
         return GV_OK;
+}
+
+/* A writer killed between open and rename leaves .NAME.<16 hex>.tmp behind;
+ * once NAME is in place such leftovers are removed (unlink never follows a
+ * link, and only names of exactly that shape are touched). */
+static void sweep_leftovers(const char *dir, const char *name)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = strlen(name);
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                const char *e = de->d_name;
+                size_t len = strlen(e), i;
+
+                if (len != 1 + n + 1 + 16 + 4 || e[0] != '.' || strncmp(e + 1, name, n) != 0 ||
+                    e[1 + n] != '.' || strcmp(e + len - 4, ".tmp") != 0)
+                        continue;
+                for (i = 2 + n; i < 2 + n + 16; i++)
+                        if (!((e[i] >= '0' && e[i] <= '9') || (e[i] >= 'a' && e[i] <= 'f')))
+                                break;
+                if (i == 2 + n + 16 && unlinkat(dirfd(d), e, 0) != 0)
+                        gv_warn("archive", "%s/%s: cannot remove a leftover: %s", dir, e,
+                                strerror(errno));
+        }
+        closedir(d);
 }
 
 /* After a rename, the directory entry itself is made durable. */
@@ -119,11 +148,12 @@ static enum gv_err out_finish(struct out *o, enum gv_err r)
                 gv_err_log("archive", "%s: %s", o->path, strerror(errno));
                 r = GV_EIO;
         }
-        if (r)
+        if (r) {
                 unlink(o->tmp);
-        else
-                r = sync_dir(o->dir);
-        return r;
+                return r;
+        }
+        sweep_leftovers(o->dir, o->name);
+        return sync_dir(o->dir);
 }
 
 static enum gv_err write_file(const char *dir, const char *name, const char *data, size_t len)
