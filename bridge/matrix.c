@@ -270,8 +270,11 @@ int gv_matrix_run(const struct gv_config *cfg)
         if (r == GV_OK && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
                 r = GV_EIO;
         if (r) {
-                fprintf(stderr, "gavel: cannot start: %s%s%s\n", gv_strerror(r), m.s ? ": " : "",
-                        m.s ? gv_store_errmsg(m.s) : "");
+                if (m.base && !m.s)
+                        fprintf(stderr, "gavel: %s\n", gv_store_errmsg(NULL));
+                else
+                        fprintf(stderr, "gavel: cannot start: %s%s%s\n", gv_strerror(r),
+                                m.s ? ": " : "", m.s ? gv_store_errmsg(m.s) : "");
                 m.status = 1;
                 goto out;
         }

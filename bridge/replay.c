@@ -200,8 +200,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         status = 0;
         goto out;
 fail:
-        fprintf(stderr, "gavel: replay: %s%s%s\n", gv_strerror(r), s ? ": " : "",
-                s ? gv_store_errmsg(s) : "");
+        fprintf(stderr, "gavel: replay: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
 out:
         gv_meeting_clear(&m);
         gv_core_free(core);
