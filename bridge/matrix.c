@@ -158,6 +158,8 @@ static int loop_timeout(const struct mx *m)
                 next = m->setup_at;
         if (m->phase == PH_RUN && !m->sync_busy && !m->batch && m->sync_at < next)
                 next = m->sync_at;
+        if (m->phase == PH_RUN && !m->sync_busy && m->batch && m->gap_at < next)
+                next = m->gap_at;
         if (m->phase == PH_RUN && !m->send_busy && !m->outbox_empty && m->send_at < next)
                 next = m->send_at;
         return next <= now ? 0 : (int)(next - now);
@@ -175,6 +177,8 @@ static void run(struct mx *m)
                 if (m->phase == PH_RUN && !m->relogin) {
                         if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at)
                                 mx_start_sync(m);
+                        else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
+                                mx_fill_gaps(m);        /* a retry, or after a re-login */
                         mx_start_sender(m);
                 }
                 if (m->stop)
