@@ -56,6 +56,20 @@ static const struct gv_sync_event *cursor_peek(struct cursor *c)
         return c->i < c->sr->n_timeline ? &c->sr->timeline[c->i] : NULL;
 }
 
+/* Whether the gap's kept events hold event_id. */
+static bool in_gap(const struct gap *g, const char *event_id)
+{
+        for (size_t p = 0; g && p < g->n_pages; p++) {
+                const struct gv_sync *pg = g->pages[p];
+                size_t n = p + 1 == g->n_pages ? g->keep : pg->n_chunk;
+
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(pg->chunk[i].event_id, event_id) == 0)
+                                return true;
+        }
+        return false;
+}
+
 /* Applies a batch's rooms. Rooms come as a map, so events of different rooms
  * are merged by origin_server_ts (each room's own order kept): a tag in one
  * room and !agenda in another are handled in the order they were sent. */
@@ -69,7 +83,9 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 return GV_ENOMEM;
         for (size_t i = 0; i < b->n_rooms && r == GV_OK; i++) {
                 const struct gv_sync_room *sr = &b->rooms[i];
+                const struct gap *gap = NULL;
                 struct room *rm;
+                size_t g;
 
                 if (sr->kind == GV_ROOM_INVITE) {
                         r = mx_handle_invite(m, sr);
@@ -80,8 +96,16 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                         r = GV_ENOMEM;
                         break;
                 }
+                for (g = 0; g < m->n_gaps; g++)
+                        if (m->gaps[g].room == i)
+                                gap = &m->gaps[g];
+                /* the state at the start of the timeline, less what the gap
+                 * brings: that is applied in its place among the gap's events
+                 * (a power level change after a message in the gap must not
+                 * count for that message) */
                 for (size_t k = 0; k < sr->n_state && r == GV_OK; k++)
-                        r = mx_track_state(m, rm, &sr->state[k]);
+                        if (!in_gap(gap, sr->state[k].event_id))
+                                r = mx_track_state(m, rm, &sr->state[k]);
                 /* our own join in this batch: what came before it is history */
                 for (size_t k = 0; k < sr->n_timeline && r == GV_OK; k++) {
                         const struct gv_sync_event *e = &sr->timeline[k];
@@ -92,9 +116,7 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 }
                 cur[n].rm = rm;
                 cur[n].sr = sr;
-                for (size_t g = 0; g < m->n_gaps; g++)
-                        if (m->gaps[g].room == i)
-                                cur[n].gap = &m->gaps[g];
+                cur[n].gap = gap;
                 cur[n].in_gap = cur[n].gap != NULL;
                 cur[n].page = cur[n].gap ? cur[n].gap->n_pages : 0;
                 n++;

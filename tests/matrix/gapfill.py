@@ -113,6 +113,23 @@ def main():
         if not S.check(ready(hs, g, alice, room, "ready1"), "gavel joins and answers", g.text()):
             return
         S.check(g.stop() == 0, "gavel stops on SIGTERM", g.text()[-500:])
+        # in the gap: a power level change between two #topic by carol; the
+        # limited sync's state already holds it, but it counts only after it
+        carol = S.register(hs.url, "carol", "pw")["access_token"]
+        S.api(hs.url, "POST", "/_matrix/client/v3/rooms/%s/invite" % q(room),
+              {"user_id": "@carol:localhost"}, alice)
+        S.api(hs.url, "POST", "/_matrix/client/v3/rooms/%s/join" % q(room), {}, carol)
+        say = [(alice, "#startmeeting Gap call"), (carol, "#topic said before power 50")]
+        for k, (who, body) in enumerate(say):
+            S.api(hs.url, "PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/say%d" %
+                  (q(room), k), {"msgtype": "m.text", "body": body}, who)
+        pl = S.api(hs.url, "GET", "/_matrix/client/v3/rooms/%s/state/m.room.power_levels" % q(room),
+                   None, alice)
+        pl.setdefault("users", {})["@carol:localhost"] = 50
+        S.api(hs.url, "PUT", "/_matrix/client/v3/rooms/%s/state/m.room.power_levels" % q(room),
+              pl, alice)
+        S.api(hs.url, "PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/say2" % q(room),
+              {"msgtype": "m.text", "body": "#topic said after power 50"}, carol)
         missed = send_many(hs.url, alice, room, 1250, "away")
         S.api(hs.url, "POST", "/_test/faults", [
             {"match": "^GET .*/messages", "action": "500", "count": 2},
@@ -137,6 +154,12 @@ def main():
                     hits, g.text()[-1500:]))
         S.check(notices(hs.url, room) == [], "no notice when nothing was skipped",
                 notices(hs.url, room))
+        said = [e["content"].get("body", "") for e in S.room_events(hs.url, room)
+                if e["sender"] == BOT and e["type"] == "m.room.message"]
+        S.check(any("said after power 50" in b for b in said) and
+                not any(b.startswith("Topic: said before power 50") for b in said),
+                "a power level change in the gap counts from where it happened, not before",
+                said[:8])
         S.api(hs.url, "DELETE", "/_test/faults")
         S.check(g.stop() == 0, "gavel stops on SIGTERM again", g.text()[-500:])
 
