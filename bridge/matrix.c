@@ -18,6 +18,7 @@
  * This file: the shared helpers (clocks, backoff, URLs, requests), the loop,
  * and gv_matrix_run(), which sets up and tears down `struct mx`.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,10 +46,12 @@ static int wake_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
+        int saved = errno;      /* the code it interrupts may be about to read errno */
         char c = (char)sig;
         ssize_t n = write(wake_pipe[1], &c, 1);
 
         (void)n;
+        errno = saved;
 }
 
 int64_t mx_now_ms(void)
@@ -249,8 +252,8 @@ int gv_matrix_run(const struct gv_config *cfg)
                 fprintf(stderr, "gavel: cannot read the %s file (missing, empty or over %d "
                                 "bytes)\n", token_given && !m.token ? "access token" : "password",
                         MAX_SECRET);
-                free(m.token);
-                free(m.password);
+                mx_secret_free(m.token);
+                mx_secret_free(m.password);
                 return 2;
         }
         m.token_from_file = m.token != NULL;
@@ -308,11 +311,8 @@ out:
                 wake_pipe[0] = wake_pipe[1] = -1;
         }
         free(m.base);
-        free(m.token);
-        if (m.password) {
-                explicit_bzero(m.password, strlen(m.password));
-                free(m.password);
-        }
+        mx_secret_free(m.token);
+        mx_secret_free(m.password);
         free(m.device_id);
         free(m.filter_id);
         free(m.since);

@@ -117,6 +117,8 @@ bool mx_request(struct mx *m, const char *method, char *u, const char *body,
 /* matrix_setup.c */
 /* The configured file, else $CREDENTIALS_DIRECTORY/name. */
 char *mx_secret(const char *file, const char *name, bool *given);
+/* Frees a secret (token, password), wiped first. NULL is fine. */
+void mx_secret_free(char *s);
 /* "@gavel:example.org" -> "https://example.org"; loopback uses http. */
 char *mx_base_from_user(const char *user_id);
 /* One step towards PH_RUN, unless a request is in flight or backing off. */
