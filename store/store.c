@@ -496,9 +496,11 @@ enum gv_err gv_store_open(const char *path, struct gv_store **ret)
         return GV_OK;
 fail:
         snprintf(open_err, sizeof(open_err), "%s", s->errmsg[0] ? s->errmsg : "cannot open");
-        if (s->db) {
-                for (int i = 0; i < S__COUNT; i++)
+        if (s->db) {            /* closed before its files go */
+                for (int i = 0; i < S__COUNT; i++) {
                         sqlite3_finalize(s->st[i]);
+                        s->st[i] = NULL;
+                }
                 sqlite3_close(s->db);
                 s->db = NULL;
         }
