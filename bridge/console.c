@@ -260,8 +260,7 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
         snprintf(c.room, sizeof(c.room), "%s", "console");
         r = gv_store_open(cfg->database, &c.s);
         if (r) {
-                fprintf(stderr, "gavel: cannot open the database %s: %s\n", cfg->database,
-                        gv_strerror(r));
+                fprintf(stderr, "gavel: %s\n", gv_store_errmsg(NULL));
                 return 1;
         }
         r = gv_core_new(c.s, cfg, &c.core);

@@ -114,12 +114,26 @@ enum gv_err gv_http_new(struct gv_http **ret)
         return GV_OK;
 }
 
+/* Request headers (the access token) and bodies (a password at /login) are
+ * wiped before they are freed. */
+static void wipe_out(struct xfer *x)
+{
+        for (struct curl_slist *l = x->headers; l; l = l->next)
+                if (l->data)
+                        explicit_bzero(l->data, strlen(l->data));
+        C.slist_free_all(x->headers);
+        x->headers = NULL;
+        if (x->body_out)
+                explicit_bzero(x->body_out, strlen(x->body_out));
+        free(x->body_out);
+        x->body_out = NULL;
+}
+
 static void xfer_free(struct xfer *x)
 {
         C.multi_remove_handle(x->h->multi, x->easy);
         C.easy_cleanup(x->easy);
-        C.slist_free_all(x->headers);
-        free(x->body_out);
+        wipe_out(x);
         gv_buf_free(&x->in);
         free(x);
 }
@@ -204,6 +218,8 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                         l = C.slist_append(x->headers, auth.p);
                 else
                         l = NULL;
+                if (auth.p)
+                        explicit_bzero(auth.p, auth.len);
                 gv_buf_free(&auth);
         }
         if (!l)
@@ -242,8 +258,7 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
         return GV_OK;
 fail:
         C.easy_cleanup(x->easy);
-        C.slist_free_all(x->headers);
-        free(x->body_out);
+        wipe_out(x);
         gv_buf_free(&x->in);
         free(x);
         return r;

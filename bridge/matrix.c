@@ -18,6 +18,7 @@
  * This file: the shared helpers (clocks, backoff, URLs, requests), the loop,
  * and gv_matrix_run(), which sets up and tears down `struct mx`.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -45,10 +46,12 @@ static int wake_pipe[2] = { -1, -1 };
 
 static void on_signal(int sig)
 {
+        int saved = errno;      /* the code it interrupts may be about to read errno */
         char c = (char)sig;
         ssize_t n = write(wake_pipe[1], &c, 1);
 
         (void)n;
+        errno = saved;
 }
 
 int64_t mx_now_ms(void)
@@ -158,6 +161,8 @@ static int loop_timeout(const struct mx *m)
                 next = m->setup_at;
         if (m->phase == PH_RUN && !m->sync_busy && !m->batch && m->sync_at < next)
                 next = m->sync_at;
+        if (m->phase == PH_RUN && !m->sync_busy && m->batch && m->gap_at < next)
+                next = m->gap_at;
         if (m->phase == PH_RUN && !m->send_busy && !m->outbox_empty && m->send_at < next)
                 next = m->send_at;
         return next <= now ? 0 : (int)(next - now);
@@ -175,6 +180,8 @@ static void run(struct mx *m)
                 if (m->phase == PH_RUN && !m->relogin) {
                         if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at)
                                 mx_start_sync(m);
+                        else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
+                                mx_fill_gaps(m);        /* a retry, or after a re-login */
                         mx_start_sender(m);
                 }
                 if (m->stop)
@@ -245,8 +252,8 @@ int gv_matrix_run(const struct gv_config *cfg)
                 fprintf(stderr, "gavel: cannot read the %s file (missing, empty or over %d "
                                 "bytes)\n", token_given && !m.token ? "access token" : "password",
                         MAX_SECRET);
-                free(m.token);
-                free(m.password);
+                mx_secret_free(m.token);
+                mx_secret_free(m.password);
                 return 2;
         }
         m.token_from_file = m.token != NULL;
@@ -270,8 +277,11 @@ int gv_matrix_run(const struct gv_config *cfg)
         if (r == GV_OK && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
                 r = GV_EIO;
         if (r) {
-                fprintf(stderr, "gavel: cannot start: %s%s%s\n", gv_strerror(r), m.s ? ": " : "",
-                        m.s ? gv_store_errmsg(m.s) : "");
+                if (m.base && !m.s)
+                        fprintf(stderr, "gavel: %s\n", gv_store_errmsg(NULL));
+                else
+                        fprintf(stderr, "gavel: cannot start: %s%s%s\n", gv_strerror(r),
+                                m.s ? ": " : "", m.s ? gv_store_errmsg(m.s) : "");
                 m.status = 1;
                 goto out;
         }
@@ -301,11 +311,8 @@ out:
                 wake_pipe[0] = wake_pipe[1] = -1;
         }
         free(m.base);
-        free(m.token);
-        if (m.password) {
-                explicit_bzero(m.password, strlen(m.password));
-                free(m.password);
-        }
+        mx_secret_free(m.token);
+        mx_secret_free(m.password);
         free(m.device_id);
         free(m.filter_id);
         free(m.since);

@@ -25,11 +25,15 @@ struct gv_core;
 #define TIMELINE_TYPES "[\"m.room.message\",\"m.room.redaction\",\"m.room.member\"," \
                        "\"m.room.power_levels\",\"m.room.encryption\"]"
 
+/* A cache of the store's rooms row (gv_store_room_*), which is the truth:
+ * every change is written there in the batch's transaction. */
 struct room {
         char *id;
         cJSON *power;           /* m.room.power_levels content, may be NULL */
         int64_t joined_at;      /* ts of our join, 0 if unknown */
-        int64_t last_ts;        /* newest event seen since start (bounds gap filling) */
+        bool encrypted;         /* m.room.encryption seen */
+        char *last_event;       /* the newest timeline event applied: gaps stop there */
+        int64_t last_ts;        /* its ts */
         struct room *next;
 };
 
@@ -38,6 +42,12 @@ struct gap {
         size_t room;            /* index into batch->rooms */
         struct gv_sync **pages; /* /messages answers, newest first */
         size_t n_pages;
+        size_t keep;            /* of the oldest page, the newest `keep` events are new */
+        size_t n_events;        /* events kept to be handled */
+        uint64_t skipped;       /* beyond gap_fill_max_events: counted, never handled */
+        bool counting;          /* past the horizon: pages are only counted */
+        bool count_cut;         /* stopped counting: "more than" skipped */
+        size_t count_pages;
         char *from;
         bool done;
 };
@@ -71,6 +81,8 @@ struct mx {
         struct gv_sync *batch;  /* waiting for its gaps */
         struct gap *gaps;
         size_t n_gaps;
+        int64_t gap_at;         /* the next /messages request, after an error */
+        int64_t gap_backoff;
 
         bool send_busy;
         bool outbox_empty;      /* nothing to send until a batch or a retry adds some */
@@ -105,6 +117,8 @@ bool mx_request(struct mx *m, const char *method, char *u, const char *body,
 /* matrix_setup.c */
 /* The configured file, else $CREDENTIALS_DIRECTORY/name. */
 char *mx_secret(const char *file, const char *name, bool *given);
+/* Frees a secret (token, password), wiped first. NULL is fine. */
+void mx_secret_free(char *s);
 /* "@gavel:example.org" -> "https://example.org"; loopback uses http. */
 char *mx_base_from_user(const char *user_id);
 /* One step towards PH_RUN, unless a request is in flight or backing off. */
@@ -115,6 +129,9 @@ void mx_start_relogin(struct mx *m);
 
 /* matrix_sync.c */
 void mx_start_sync(struct mx *m);
+/* The next /messages request of the batch's gaps, or, once all are filled,
+ * applies the batch. Waits (returns) while gap_at is ahead. */
+void mx_fill_gaps(struct mx *m);
 void mx_gaps_free(struct mx *m);
 
 /* matrix_send.c */
@@ -127,6 +144,8 @@ void mx_rooms_free(struct mx *m);
 /* Forgets the cached rooms: after a rollback the store is the truth. */
 void mx_rooms_forget(struct mx *m);
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);
+/* The newest timeline event applied in the room, in the batch's transaction. */
+enum gv_err mx_room_set_last(struct mx *m, struct room *rm, const struct gv_sync_event *e);
 enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
                                      const struct gv_sync_event *e, bool history);
 enum gv_err mx_handle_invite(struct mx *m, const struct gv_sync_room *sr);

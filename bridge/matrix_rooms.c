@@ -1,6 +1,7 @@
 /* bridge/matrix_rooms.c - what gavel knows of its rooms (power levels,
  * when it joined, kept in the store), invites and whom to accept them from,
- * and one timeline event on its way to gv_handle(). */
+ * and one timeline event on its way to gv_handle(). What is known of a room
+ * lives in the store's rooms table (gv_store_room_*); struct room caches it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +11,25 @@
 #include "../handlers/handlers.h"
 #include "../store/store.h"
 #include "../util/log.h"
-#include "../util/text.h"
 #include "../util/json.h"
 #include "matrix_internal.h"
 #include "sync.h"
 
-/* ---- rooms: power levels, when we joined ---- */
+/* ---- rooms: power levels, when we joined, encryption, the last event ---- */
+
+static void room_free(struct room *r)
+{
+        cJSON_Delete(r->power);
+        free(r->last_event);
+        free(r->id);
+        free(r);
+}
 
 struct room *mx_room_get(struct mx *m, const char *id)
 {
         struct room *r;
-        char key[600], *v = NULL;
-        uint64_t n;
+        struct gv_room row;
+        enum gv_err e;
 
         for (r = m->rooms; r; r = r->next)
                 if (strcmp(r->id, id) == 0)
@@ -31,15 +39,20 @@ struct room *mx_room_get(struct mx *m, const char *id)
                 free(r);
                 return NULL;
         }
-        snprintf(key, sizeof(key), "room:%s:power", id);
-        if (gv_store_kv_get(m->s, key, &v) == GV_OK && v)
-                r->power = cJSON_Parse(v);
-        free(v);
-        v = NULL;
-        snprintf(key, sizeof(key), "room:%s:joined", id);
-        if (gv_store_kv_get(m->s, key, &v) == GV_OK && v && gv_parse_u64(v, INT64_MAX, &n) == GV_OK)
-                r->joined_at = (int64_t)n;
-        free(v);
+        memset(&row, 0, sizeof(row));
+        e = gv_store_room_get(m->s, id, &row);
+        if (e == GV_OK) {
+                r->power = row.power_levels ? cJSON_Parse(row.power_levels) : NULL;
+                r->joined_at = row.joined_at;
+                r->encrypted = row.encryption != NULL;
+                r->last_event = row.last_event;
+                row.last_event = NULL;
+                r->last_ts = row.last_ts;
+                gv_room_clear(&row);
+        } else if (e != GV_ENOTFOUND) {
+                room_free(r);
+                return NULL;
+        }
         r->next = m->rooms;
         m->rooms = r;
         return r;
@@ -51,9 +64,7 @@ void mx_rooms_free(struct mx *m)
                 struct room *r = m->rooms;
 
                 m->rooms = r->next;
-                cJSON_Delete(r->power);
-                free(r->id);
-                free(r);
+                room_free(r);
         }
 }
 
@@ -63,12 +74,22 @@ void mx_rooms_forget(struct mx *m)
         mx_rooms_free(m);
 }
 
-static enum gv_err room_set(struct mx *m, const char *id, const char *what, const char *value)
+enum gv_err mx_room_set_last(struct mx *m, struct room *rm, const struct gv_sync_event *e)
 {
-        char key[600];
+        char *id = strdup(e->event_id);
+        enum gv_err r;
 
-        snprintf(key, sizeof(key), "room:%s:%s", id, what);
-        return gv_store_kv_set(m->s, key, value);
+        if (!id)
+                return GV_ENOMEM;
+        r = gv_store_room_set_last_event(m->s, rm->id, e->event_id, e->ts);
+        if (r) {
+                free(id);
+                return r;
+        }
+        free(rm->last_event);
+        rm->last_event = id;
+        rm->last_ts = e->ts;
+        return GV_OK;
 }
 
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e)
@@ -78,25 +99,34 @@ enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_e
 
         if (!e->state_key)
                 return GV_OK;
-        if (strcmp(e->type, "m.room.power_levels") == 0 && !*e->state_key) {
+        if ((strcmp(e->type, "m.room.power_levels") == 0 ||
+             strcmp(e->type, "m.room.encryption") == 0) && !*e->state_key) {
+                bool power = e->type[7] == 'p';
+
                 text = cJSON_PrintUnformatted(e->content);
                 if (!text)
                         return GV_ENOMEM;
-                r = room_set(m, rm->id, "power", text);
+                r = power ? gv_store_room_set_power_levels(m->s, rm->id, text) :
+                            gv_store_room_set_encryption(m->s, rm->id, text);
                 cJSON_free(text);
-                cJSON_Delete(rm->power);
-                rm->power = cJSON_Duplicate(e->content, 1);
-                return r;
+                if (r)
+                        return r;
+                if (power) {
+                        cJSON_Delete(rm->power);
+                        rm->power = cJSON_Duplicate(e->content, 1);
+                } else {
+                        rm->encrypted = true;
+                }
+                return GV_OK;
         }
         if (strcmp(e->type, "m.room.member") == 0 && strcmp(e->state_key, m->cfg->user_id) == 0) {
                 const char *ms = gv_js_str(e->content, "membership");
-                char ts[24];
 
                 if (ms && strcmp(ms, "join") == 0 && (!rm->joined_at || e->ts > rm->joined_at) &&
                     e->ts) {
-                        rm->joined_at = e->ts;
-                        snprintf(ts, sizeof(ts), "%lld", (long long)e->ts);
-                        r = room_set(m, rm->id, "joined", ts);
+                        r = gv_store_room_set_joined(m->s, rm->id, e->ts);
+                        if (r == GV_OK)
+                                rm->joined_at = e->ts;
                 } else if (ms && (strcmp(ms, "leave") == 0 || strcmp(ms, "ban") == 0)) {
                         if (strcmp(e->sender, m->cfg->user_id) == 0)
                                 gv_info("matrix", "left %s", rm->id);
@@ -119,15 +149,9 @@ enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
 
         if (e->state_key)
                 return mx_track_state(m, rm, e);
-        if (e->ts > rm->last_ts)
-                rm->last_ts = e->ts;
-        if (history) {
-                /* first start: old messages stay old, and count as seen, so that
-                 * no later gap filling goes back to them */
-                bool fresh;
-
-                return gv_store_event_claim(m->s, e->event_id, e->ts, &fresh);
-        }
+        if (history)
+                return GV_OK;   /* first start: old messages stay old; the room's last
+                                 * event (set after the batch) keeps gap filling off them */
         if (strcmp(e->sender, m->cfg->user_id) == 0)
                 return GV_OK;                   /* never our own */
         if (rm->joined_at && e->ts && e->ts < rm->joined_at)

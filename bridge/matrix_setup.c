@@ -1,6 +1,8 @@
 /* bridge/matrix_setup.c - getting to PH_RUN: discovery (.well-known,
  * /versions), credentials (files, $CREDENTIALS_DIRECTORY), /login and the
  * re-login after M_UNKNOWN_TOKEN, /account/whoami, the sync filter. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,22 +19,39 @@
 
 /* ---- secrets ---- */
 
+/* Read with read(2), not stdio, so that no buffer but ours holds the
+ * secret; ours is wiped before it goes out of scope. */
 static char *read_secret(const char *path)
 {
-        FILE *f = fopen(path, "r");
-        char buf[MAX_SECRET + 2];
-        size_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[MAX_SECRET + 2], *ret = NULL;
+        size_t n = 0;
+        ssize_t k;
 
-        if (!f)
+        if (fd < 0)
                 return NULL;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        if (n > MAX_SECRET)
-                return NULL;
-        buf[n] = '\0';
-        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-                buf[--n] = '\0';
-        return n ? strdup(buf) : NULL;
+        while (n < sizeof(buf) - 1 &&
+               ((k = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0 || (k < 0 && errno == EINTR)))
+                if (k > 0)
+                        n += (size_t)k;
+        close(fd);
+        if (n <= MAX_SECRET) {
+                buf[n] = '\0';
+                while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+                        buf[--n] = '\0';
+                ret = n ? strdup(buf) : NULL;
+        }
+        explicit_bzero(buf, sizeof(buf));
+        return ret;
+}
+
+/* Frees a secret, wiped first. NULL is fine. */
+void mx_secret_free(char *s)
+{
+        if (s) {
+                explicit_bzero(s, strlen(s));
+                free(s);
+        }
 }
 
 /* The configured file, else $CREDENTIALS_DIRECTORY/name. */
@@ -121,7 +140,7 @@ static void on_login(void *ud, const struct gv_http_resp *resp)
 
         m->busy = false;
         if (resp->err == GV_OK && resp->status == 200 && token) {
-                free(m->token);
+                mx_secret_free(m->token);
                 m->token = strdup(token);
                 if (device) {
                         free(m->device_id);
@@ -148,12 +167,17 @@ static void on_login(void *ud, const struct gv_http_resp *resp)
         } else {
                 setup_retry(m, resp, "logging in");
         }
+        /* the token in the parsed answer and in the body (ours until we return) */
+        if (token)
+                explicit_bzero((char *)token, strlen(token));
+        if (resp->body && resp->len)
+                explicit_bzero((char *)resp->body, resp->len);
         cJSON_Delete(json);
 }
 
 void mx_start_login(struct mx *m)
 {
-        cJSON *o = cJSON_CreateObject(), *id = cJSON_AddObjectToObject(o, "identifier");
+        cJSON *o = cJSON_CreateObject(), *id = cJSON_AddObjectToObject(o, "identifier"), *pw;
         char *body = NULL;
 
         if (id && cJSON_AddStringToObject(o, "type", "m.login.password") &&
@@ -163,16 +187,20 @@ void mx_start_login(struct mx *m)
             cJSON_AddStringToObject(o, "initial_device_display_name", "gavel") &&
             (!m->device_id || cJSON_AddStringToObject(o, "device_id", m->device_id)))
                 body = cJSON_PrintUnformatted(o);
+        pw = cJSON_GetObjectItemCaseSensitive(o, "password");
+        if (cJSON_IsString(pw) && pw->valuestring)
+                explicit_bzero(pw->valuestring, strlen(pw->valuestring));
         cJSON_Delete(o);
         if (!body) {
                 mx_fatal(m, 1, "out of memory");
                 return;
         }
-        free(m->token);
+        mx_secret_free(m->token);
         m->token = NULL;
         m->busy = true;
         mx_request(m, "POST", mx_url(m, "/_matrix/client/v3/login"), body, REQUEST_TIMEOUT_MS,
                 MAX_SMALL_BODY, on_login);
+        explicit_bzero(body, strlen(body));
         cJSON_free(body);
 }
 

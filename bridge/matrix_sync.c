@@ -1,6 +1,12 @@
 /* bridge/matrix_sync.c - the /sync long poll, gap filling with /messages
  * for limited timelines, and applying a batch: rooms merged by timestamp,
- * in one transaction with next_batch. */
+ * in one transaction with next_batch.
+ *
+ * Gap filling: a limited timeline is filled back page by page until the
+ * room's last applied event (or an event already handled, or the room's
+ * start). Failed pages are retried with backoff, as timers of the loop.
+ * Beyond gap_fill_max_events the pages are only counted, and the batch
+ * queues one notice in the room saying how many events were skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +19,8 @@
 #include "matrix_internal.h"
 #include "sync.h"
 
-#define MAX_GAP_PAGES 10
-#define GAP_PAGE 100
+#define GAP_PAGE 100             /* events per /messages page */
+#define MAX_COUNT_PAGES 1000    /* past the horizon, pages counted at most */
 
 /* ---- applying a sync batch ---- */
 
@@ -31,20 +37,37 @@ struct cursor {
 static const struct gv_sync_event *cursor_peek(struct cursor *c)
 {
         while (c->in_gap) {
+                const struct gv_sync *pg;
+                size_t n;
+
                 if (c->page == 0) {
                         c->in_gap = false;
                         c->i = 0;
                         break;
                 }
-                if (c->i < c->gap->pages[c->page - 1]->n_chunk) {
-                        const struct gv_sync *pg = c->gap->pages[c->page - 1];
-
-                        return &pg->chunk[pg->n_chunk - 1 - c->i];
-                }
+                pg = c->gap->pages[c->page - 1];
+                /* of the oldest page only the newest `keep` events are new */
+                n = c->page == c->gap->n_pages ? c->gap->keep : pg->n_chunk;
+                if (c->i < n)
+                        return &pg->chunk[n - 1 - c->i];
                 c->page--;
                 c->i = 0;
         }
         return c->i < c->sr->n_timeline ? &c->sr->timeline[c->i] : NULL;
+}
+
+/* Whether the gap's kept events hold event_id. */
+static bool in_gap(const struct gap *g, const char *event_id)
+{
+        for (size_t p = 0; g && p < g->n_pages; p++) {
+                const struct gv_sync *pg = g->pages[p];
+                size_t n = p + 1 == g->n_pages ? g->keep : pg->n_chunk;
+
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(pg->chunk[i].event_id, event_id) == 0)
+                                return true;
+        }
+        return false;
 }
 
 /* Applies a batch's rooms. Rooms come as a map, so events of different rooms
@@ -60,7 +83,9 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 return GV_ENOMEM;
         for (size_t i = 0; i < b->n_rooms && r == GV_OK; i++) {
                 const struct gv_sync_room *sr = &b->rooms[i];
+                const struct gap *gap = NULL;
                 struct room *rm;
+                size_t g;
 
                 if (sr->kind == GV_ROOM_INVITE) {
                         r = mx_handle_invite(m, sr);
@@ -71,8 +96,16 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                         r = GV_ENOMEM;
                         break;
                 }
+                for (g = 0; g < m->n_gaps; g++)
+                        if (m->gaps[g].room == i)
+                                gap = &m->gaps[g];
+                /* the state at the start of the timeline, less what the gap
+                 * brings: that is applied in its place among the gap's events
+                 * (a power level change after a message in the gap must not
+                 * count for that message) */
                 for (size_t k = 0; k < sr->n_state && r == GV_OK; k++)
-                        r = mx_track_state(m, rm, &sr->state[k]);
+                        if (!in_gap(gap, sr->state[k].event_id))
+                                r = mx_track_state(m, rm, &sr->state[k]);
                 /* our own join in this batch: what came before it is history */
                 for (size_t k = 0; k < sr->n_timeline && r == GV_OK; k++) {
                         const struct gv_sync_event *e = &sr->timeline[k];
@@ -83,9 +116,7 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 }
                 cur[n].rm = rm;
                 cur[n].sr = sr;
-                for (size_t g = 0; g < m->n_gaps; g++)
-                        if (m->gaps[g].room == i)
-                                cur[n].gap = &m->gaps[g];
+                cur[n].gap = gap;
                 cur[n].in_gap = cur[n].gap != NULL;
                 cur[n].page = cur[n].gap ? cur[n].gap->n_pages : 0;
                 n++;
@@ -107,7 +138,38 @@ static enum gv_err apply_rooms(struct mx *m, const struct gv_sync *b, bool histo
                 r = mx_handle_timeline_event(m, best->rm, be, history);
                 best->i++;
         }
+        /* where the next gap in each room stops */
+        for (size_t i = 0; i < n && r == GV_OK; i++)
+                if (cur[i].sr->n_timeline)
+                        r = mx_room_set_last(m, cur[i].rm,
+                                             &cur[i].sr->timeline[cur[i].sr->n_timeline - 1]);
         free(cur);
+        return r;
+}
+
+/* One notice per room whose gap went past gap_fill_max_events. */
+static enum gv_err notice_skipped(struct mx *m, const struct gv_sync *b)
+{
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < m->n_gaps && r == GV_OK; i++) {
+                const struct gap *g = &m->gaps[i];
+                char body[512];
+
+                if (!g->skipped)
+                        continue;
+                snprintf(body, sizeof(body),
+                         "gavel was away for a while and did not handle %s%llu earlier events in "
+                         "this room (it fetches back at most %lld, its gap_fill_max_events). "
+                         "Say again anything it should act on.",
+                         g->count_cut ? "more than " : "", (unsigned long long)g->skipped,
+                         (long long)m->cfg->gap_fill_max_events);
+                gv_warn("matrix", "%s: %s%llu events beyond gap_fill_max_events (%lld) skipped",
+                        b->rooms[g->room].room_id, g->count_cut ? "more than " : "",
+                        (unsigned long long)g->skipped, (long long)m->cfg->gap_fill_max_events);
+                r = gv_store_outbox_add(m->s, "message", b->rooms[g->room].room_id, body, NULL,
+                                        NULL, mx_wall_ms());
+        }
         return r;
 }
 
@@ -133,6 +195,8 @@ static void apply_batch(struct mx *m)
         r = gv_store_begin(m->s);
         if (r == GV_OK)
                 r = apply_rooms(m, b, history);
+        if (r == GV_OK)
+                r = notice_skipped(m, b);
         if (r == GV_OK)
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)
@@ -164,80 +228,149 @@ static void apply_batch(struct mx *m)
 
 /* ---- gap filling ---- */
 
-static void next_gap(struct mx *m);
-
-static bool gap_reached_known(struct mx *m, const struct gv_sync_room *sr, const struct gv_sync *pg)
+/* An event at or before the end of what was applied: the room's last
+ * event, or one the handlers took already. */
+static bool known(struct mx *m, const struct room *rm, const struct gv_sync_event *e)
 {
+        bool seen = false;
+
+        if (rm->last_event && strcmp(e->event_id, rm->last_event) == 0)
+                return true;
+        return gv_store_event_seen(m->s, e->event_id, &seen) == GV_OK && seen;
+}
+
+static struct gap *gap_current(struct mx *m)
+{
+        for (size_t i = 0; i < m->n_gaps; i++)
+                if (!m->gaps[i].done)
+                        return &m->gaps[i];
+        return NULL;
+}
+
+/* A page arrived (newest first): keep what is new up to the horizon, count
+ * the rest. Returns false when out of memory (nothing changed: the page is
+ * asked for again). Takes pg. */
+static bool take_page(struct mx *m, struct gap *g, struct gv_sync *pg)
+{
+        const struct gv_sync_room *sr = &m->batch->rooms[g->room];
         struct room *rm = mx_room_get(m, sr->room_id);
+        size_t fresh = 0, keep, skip = 0;
+        bool reached = false, done;
+        char *from = NULL;
 
-        for (size_t i = 0; i < pg->n_chunk; i++) {
-                bool seen = false;
+        if (!rm)
+                goto nomem;
+        for (; fresh < pg->n_chunk; fresh++)
+                if (known(m, rm, &pg->chunk[fresh])) {
+                        reached = true;
+                        break;
+                }
+        done = reached || !pg->next_batch || pg->n_chunk == 0;
+        if (!done && !(from = strdup(pg->next_batch)))
+                goto nomem;
+        keep = g->counting ? 0 : fresh;
+        if (!g->counting && keep > (size_t)m->cfg->gap_fill_max_events - g->n_events)
+                keep = (size_t)m->cfg->gap_fill_max_events - g->n_events;
+        skip = fresh - keep;
+        if (keep) {
+                struct gv_sync **pages = realloc(g->pages, (g->n_pages + 1) * sizeof(*pages));
 
-                if (rm && rm->last_ts && pg->chunk[i].ts && pg->chunk[i].ts <= rm->last_ts)
-                        return true;
-                if (gv_store_event_seen(m->s, pg->chunk[i].event_id, &seen) == GV_OK && seen)
-                        return true;
+                if (!pages)
+                        goto nomem;
+                g->pages = pages;
+                g->pages[g->n_pages++] = pg;
+                g->keep = keep;
+                g->n_events += keep;
+                pg = NULL;
         }
-        return pg->n_chunk == 0 || !pg->next_batch;
+        if (skip || g->counting) {
+                g->counting = true;
+                g->skipped += skip;
+                if (++g->count_pages >= MAX_COUNT_PAGES && !done) {
+                        g->count_cut = true;
+                        done = true;
+                }
+        }
+        free(g->from);
+        g->from = from;
+        g->done = done;
+        gv_sync_free(pg);
+        return true;
+nomem:
+        free(from);
+        gv_sync_free(pg);
+        return false;
 }
 
 static void on_messages(void *ud, const struct gv_http_resp *resp)
 {
         struct mx *m = ud;
-        struct gap *g = NULL;
-        struct gv_sync *pg = NULL, **pages;
+        struct gap *g = gap_current(m);
+        struct gv_sync *pg = NULL;
+        cJSON *json = NULL;
+        const char *code;
 
-        for (size_t i = 0; i < m->n_gaps && !g; i++)
-                if (!m->gaps[i].done)
-                        g = &m->gaps[i];
         m->sync_busy = false;
         if (!g || !m->batch)
                 return;
-        if (resp->err || resp->status != 200 ||
-            gv_sync_parse_messages(resp->body, resp->len, &pg) != GV_OK) {
-                /* a gap we cannot fill: go on with what we have */
-                gv_warn("matrix", "filling a gap in %s failed (%s %ld); some messages may be "
-                        "missed", m->batch->rooms[g->room].room_id,
-                        resp->err ? resp->errmsg : "HTTP", resp->status);
-                g->done = true;
-                next_gap(m);
+        if (resp->err == GV_OK && resp->status == 200 &&
+            gv_sync_parse_messages(resp->body, resp->len, &pg) == GV_OK) {
+                m->gap_backoff = 0;
+                if (!take_page(m, g, pg)) {
+                        gv_err_log("matrix", "filling a gap in %s: out of memory; retrying",
+                                   m->batch->rooms[g->room].room_id);
+                        m->gap_at = mx_now_ms() + mx_backoff(m, &m->gap_backoff);
+                        return;
+                }
+                mx_fill_gaps(m);
                 return;
         }
-        pages = realloc(g->pages, (g->n_pages + 1) * sizeof(*pages));
-        if (!pages) {
-                gv_sync_free(pg);
+        code = resp->err ? NULL : mx_errcode(resp, &json);
+        if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
+                mx_start_relogin(m);    /* the loop goes on once logged in again */
+        } else if (resp->status == 429) {
+                int64_t ra = mx_retry_after(resp, json);
+
+                m->gap_at = mx_now_ms() + (ra >= 0 ? ra : mx_backoff(m, &m->gap_backoff));
+        } else if (resp->err || resp->status >= 500 || resp->status == 408 ||
+                   resp->status == 200) {
+                gv_info("matrix", "filling a gap in %s: %s %ld; retrying",
+                        m->batch->rooms[g->room].room_id,
+                        resp->err ? resp->errmsg : resp->status == 200 ? "unreadable answer" :
+                                                                         "HTTP",
+                        resp->status);
+                m->gap_at = mx_now_ms() + mx_backoff(m, &m->gap_backoff);
+        } else {
+                /* refused for good (403: no longer in the room, ...): it cannot be filled */
+                gv_err_log("matrix", "filling a gap in %s refused: %ld %s; messages before the "
+                           "newest %zu are not handled", m->batch->rooms[g->room].room_id,
+                           resp->status, code ? code : "", g->n_events);
                 g->done = true;
-                next_gap(m);
-                return;
+                mx_fill_gaps(m);
         }
-        g->pages = pages;
-        g->pages[g->n_pages++] = pg;
-        free(g->from);
-        g->from = pg->next_batch ? strdup(pg->next_batch) : NULL;
-        if (!g->from || g->n_pages >= MAX_GAP_PAGES ||
-            gap_reached_known(m, &m->batch->rooms[g->room], pg))
-                g->done = true;
-        next_gap(m);
+        cJSON_Delete(json);
 }
 
-static void next_gap(struct mx *m)
+void mx_fill_gaps(struct mx *m)
 {
-        for (size_t i = 0; i < m->n_gaps; i++) {
-                struct gap *g = &m->gaps[i];
-                char lim[16];
+        struct gap *g = gap_current(m);
+        char lim[16];
 
-                if (g->done)
-                        continue;
-                snprintf(lim, sizeof(lim), "%d", GAP_PAGE);
-                m->sync_busy = true;
-                mx_request(m, "GET",
-                        mx_url(m, "/_matrix/client/v3/rooms/%s/messages?dir=b&limit=%s&from=%s"
-                               "&filter=%s", m->batch->rooms[g->room].room_id, lim, g->from,
-                            "{\"types\":" TIMELINE_TYPES "}"),
-                        NULL, REQUEST_TIMEOUT_MS, GV_SYNC_MAX_BYTES, on_messages);
+        if (!m->batch || m->sync_busy)
+                return;
+        if (!g) {
+                apply_batch(m);
                 return;
         }
-        apply_batch(m);
+        if (m->relogin || mx_now_ms() < m->gap_at)
+                return;         /* the loop calls again */
+        snprintf(lim, sizeof(lim), "%d", GAP_PAGE);
+        m->sync_busy = true;
+        mx_request(m, "GET",
+                mx_url(m, "/_matrix/client/v3/rooms/%s/messages?dir=b&limit=%s&from=%s"
+                       "&filter=%s", m->batch->rooms[g->room].room_id, lim, g->from,
+                    "{\"types\":" TIMELINE_TYPES "}"),
+                NULL, REQUEST_TIMEOUT_MS, GV_SYNC_MAX_BYTES, on_messages);
 }
 
 /* ---- sync ---- */
@@ -278,7 +411,9 @@ static void on_sync(void *ud, const struct gv_http_resp *resp)
                         gs[m->n_gaps].done = !gs[m->n_gaps].from;
                         m->n_gaps++;
                 }
-                next_gap(m);
+                m->gap_at = 0;
+                m->gap_backoff = 0;
+                mx_fill_gaps(m);
                 return;
         }
         code = resp->err ? NULL : mx_errcode(resp, &json);

@@ -277,8 +277,7 @@ fail:
                 fprintf(stderr, "gavel: replay: cannot write %s: %s%s\n", sk.failed, gv_strerror(r),
                         r == GV_EIO ? " (the cause is logged above)" : "");
         else
-                fprintf(stderr, "gavel: replay: %s%s%s\n", gv_strerror(r), s ? ": " : "",
-                        s ? gv_store_errmsg(s) : "");
+                fprintf(stderr, "gavel: replay: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
 out:
         free(seen_as);
         gv_meeting_clear(&m);

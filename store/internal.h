@@ -24,6 +24,7 @@ enum stmt_id {
         S_MI_REPARENT, S_MI_UNTOPIC,
         S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
         S_O_ADD, S_O_NEXT, S_O_SENT,
+        S_ROOM_GET, S_ROOM_POWER, S_ROOM_JOINED, S_ROOM_ENC, S_ROOM_LAST,
         S__COUNT
 };
 
@@ -32,6 +33,8 @@ struct gv_store {
         sqlite3_stmt *st[S__COUNT];
         int version;
         uint64_t generation;
+        char *path;             /* as given to gv_store_open, for messages */
+        char errmsg[1024];      /* the last error, with the path; "" if none */
 };
 
 /* The cached statement id, prepared on first use, else reset with its
@@ -67,6 +70,9 @@ static inline const char *col_str(sqlite3_stmt *st, int i)
 
         return t ? (const char *)t : "";
 }
+
+/* Records (and logs) the last error of s->db: rc, what failed, with the path. */
+enum gv_err store_db_err(struct gv_store *s, int rc, const char *what);
 
 /* Runs a statement that returns no rows. */
 enum gv_err store_exec_done(struct gv_store *s, sqlite3_stmt *st);

@@ -2,10 +2,14 @@
  * migrations, transactions and savepoints, the generation counter, the
  * key-value table and processed event IDs; also the statement cache and the
  * helpers in internal.h. Every statement is prepared once and cached. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../util/log.h"
 #include "internal.h"
@@ -110,6 +114,17 @@ static const char *const sql[S__COUNT] = {
         [S_O_NEXT] = "SELECT id, kind, room, body, html, extra FROM outbox "
                      "WHERE sent IS NULL AND id > ?1 ORDER BY id LIMIT 1",
         [S_O_SENT] = "UPDATE outbox SET sent = ?2 WHERE id = ?1",
+        [S_ROOM_GET] = "SELECT joined_at, power_levels, encryption, last_event, last_ts FROM rooms "
+                       "WHERE id = ?1",
+        [S_ROOM_POWER] = "INSERT INTO rooms(id, power_levels) VALUES(?1, ?2) "
+                         "ON CONFLICT(id) DO UPDATE SET power_levels = excluded.power_levels",
+        [S_ROOM_JOINED] = "INSERT INTO rooms(id, joined_at) VALUES(?1, ?2) "
+                          "ON CONFLICT(id) DO UPDATE SET joined_at = excluded.joined_at",
+        [S_ROOM_ENC] = "INSERT INTO rooms(id, encryption) VALUES(?1, ?2) "
+                       "ON CONFLICT(id) DO UPDATE SET encryption = excluded.encryption",
+        [S_ROOM_LAST] = "INSERT INTO rooms(id, last_event, last_ts) VALUES(?1, ?2, ?3) "
+                        "ON CONFLICT(id) DO UPDATE SET last_event = excluded.last_event, "
+                        "last_ts = excluded.last_ts",
 };
 
 /* Migrations: migrations[i] takes the schema from version i to i + 1.
@@ -159,11 +174,31 @@ static const char *const migrations[] = {
          * some file systems are). NULL for meetings ended before. */
         "ALTER TABLE meetings ADD COLUMN file_base TEXT;"
         "CREATE UNIQUE INDEX meetings_file_base ON meetings(file_base COLLATE NOCASE);",
+        /* 4: what the bridge knows of each room, out of the kv table */
+        "CREATE TABLE rooms(id TEXT PRIMARY KEY, joined_at INTEGER NOT NULL DEFAULT 0,"
+        "  power_levels TEXT, encryption TEXT, last_event TEXT,"
+        "  last_ts INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+        "INSERT INTO rooms(id, power_levels) SELECT substr(key, 6, length(key) - 11), value "
+        "  FROM kv WHERE key GLOB 'room:?*:power';"
+        "INSERT INTO rooms(id, joined_at) SELECT substr(key, 6, length(key) - 12),"
+        "  CAST(value AS INTEGER) FROM kv WHERE key GLOB 'room:?*:joined'"
+        "  ON CONFLICT(id) DO UPDATE SET joined_at = excluded.joined_at;"
+        "DELETE FROM kv WHERE key GLOB 'room:?*:power' OR key GLOB 'room:?*:joined';",
 };
+
+/* The message of the last gv_store_open that failed: there is no handle to
+ * keep it in. One thread opens databases. */
+static char open_err[1024];
 
 const char *gv_store_errmsg(const struct gv_store *s)
 {
-        return s && s->db ? sqlite3_errmsg(s->db) : "no database";
+        if (!s)
+                return open_err[0] ? open_err : "no database";
+        if (s->errmsg[0])
+                return s->errmsg;
+        if (s->db && sqlite3_errcode(s->db) != SQLITE_OK)
+                return sqlite3_errmsg(s->db);
+        return "no database error recorded";
 }
 
 int gv_store_schema_version(const struct gv_store *s)
@@ -171,13 +206,49 @@ int gv_store_schema_version(const struct gv_store *s)
         return s->version;
 }
 
+/* What a newcomer can do about an SQLite result code, or "". */
+static const char *db_hint(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_CANTOPEN:
+                return " (is its directory read-only? SQLite creates the -wal and -shm files "
+                       "next to the database)";
+        case SQLITE_READONLY:
+        case SQLITE_PERM:
+                return " (is the file or its directory read-only, or owned by another user?)";
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+                return " (not a gavel database, or damaged: restore it from a backup)";
+        case SQLITE_FULL:
+                return " (the disk is full)";
+        default:
+                return "";
+        }
+}
+
+enum gv_err store_db_err(struct gv_store *s, int rc, const char *what)
+{
+        const char *msg;
+
+        if (rc == SQLITE_OK)
+                rc = SQLITE_ERROR;
+        /* the handle's message only when it still describes this failure */
+        msg = s->db && sqlite3_errcode(s->db) != SQLITE_OK ? sqlite3_errmsg(s->db) :
+                                                            sqlite3_errstr(rc);
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s: %s%s%s%s", s->path ? s->path : "database",
+                 what ? what : "", what ? ": " : "", msg, db_hint(rc));
+        return rc == SQLITE_NOMEM ? GV_ENOMEM : GV_EDB;
+}
+
 sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id)
 {
         if (!s->st[id]) {
-                if (sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->st[id],
-                                       NULL) != SQLITE_OK) {
-                        gv_err_log("store", "preparing statement %d: %s", (int)id,
-                                   sqlite3_errmsg(s->db));
+                int rc = sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                            &s->st[id], NULL);
+
+                if (rc != SQLITE_OK) {
+                        (void)store_db_err(s, rc, "preparing a statement");
+                        gv_err_log("store", "statement %d: %s", (int)id, s->errmsg);
                         return NULL;
                 }
         } else {
@@ -189,8 +260,10 @@ sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id)
 
 static enum gv_err db_err(struct gv_store *s, int rc)
 {
-        gv_err_log("store", "%s", sqlite3_errmsg(s->db));
-        return rc == SQLITE_NOMEM ? GV_ENOMEM : GV_EDB;
+        enum gv_err r = store_db_err(s, rc, NULL);
+
+        gv_err_log("store", "%s", s->errmsg);
+        return r;
 }
 
 /* Runs a statement that returns no rows. */
@@ -201,15 +274,20 @@ enum gv_err store_exec_done(struct gv_store *s, sqlite3_stmt *st)
         if (!st)
                 return GV_EDB;
         rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE) {
+                enum gv_err r = db_err(s, rc);
+
+                sqlite3_reset(st);
+                return r;
+        }
         sqlite3_reset(st);
-        if (rc != SQLITE_DONE)
-                return db_err(s, rc);
         return GV_OK;
 }
 
 /* Steps a row: GV_OK with a row, GV_ENOTFOUND when done. */
 enum gv_err store_step_row(struct gv_store *s, sqlite3_stmt *st)
 {
+        enum gv_err r;
         int rc;
 
         if (!st)
@@ -217,50 +295,62 @@ enum gv_err store_step_row(struct gv_store *s, sqlite3_stmt *st)
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 return GV_OK;
-        sqlite3_reset(st);
-        if (rc == SQLITE_DONE)
+        if (rc == SQLITE_DONE) {
+                sqlite3_reset(st);
                 return GV_ENOTFOUND;
-        return db_err(s, rc);
+        }
+        r = db_err(s, rc);
+        sqlite3_reset(st);
+        return r;
 }
 
-static enum gv_err exec_sql(struct gv_store *s, const char *text)
+/* Runs SQL text; a failure is recorded with what (may be NULL), not logged. */
+static enum gv_err exec_sql(struct gv_store *s, const char *text, const char *what)
 {
-        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, text, NULL, NULL, NULL);
 
-        if (sqlite3_exec(s->db, text, NULL, NULL, &msg) != SQLITE_OK) {
-                gv_err_log("store", "%s", msg ? msg : sqlite3_errmsg(s->db));
-                sqlite3_free(msg);
-                return GV_EDB;
-        }
+        if (rc != SQLITE_OK)
+                return store_db_err(s, rc, what);
         return GV_OK;
 }
 
 static enum gv_err migrate(struct gv_store *s)
 {
         sqlite3_stmt *st = NULL;
-        int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+        int n = (int)(sizeof(migrations) / sizeof(migrations[0])), rc;
         enum gv_err r = GV_EDB;
 
-        if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-            sqlite3_step(st) != SQLITE_ROW)
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                r = store_db_err(s, rc, NULL);
                 goto out;
+        }
         s->version = sqlite3_column_int(st, 0);
         if (s->version > n) {
-                gv_err_log("store", "database schema version %d is newer than this gavel (%d)",
-                           s->version, n);
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: database schema version %d is newer "
+                         "than this gavel knows (%d); use a newer gavel", s->path, s->version, n);
                 goto out;
         }
         while (s->version < n) {
-                char pragma[48];
+                char pragma[48], what[48];
 
-                if (exec_sql(s, "BEGIN IMMEDIATE"))
+                snprintf(what, sizeof(what), "migrating the schema to version %d", s->version + 1);
+                r = exec_sql(s, "BEGIN IMMEDIATE", what);
+                if (r)
                         goto out;
                 snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", s->version + 1);
-                if (exec_sql(s, migrations[s->version]) || exec_sql(s, pragma)) {
-                        (void)exec_sql(s, "ROLLBACK");
+                r = exec_sql(s, migrations[s->version], what);
+                if (r == GV_OK)
+                        r = exec_sql(s, pragma, what);
+                if (r) {
+                        if (!sqlite3_get_autocommit(s->db))
+                                (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
                         goto out;
                 }
-                if (exec_sql(s, "COMMIT"))
+                r = exec_sql(s, "COMMIT", what);
+                if (r)
                         goto out;
                 s->version++;
         }
@@ -270,39 +360,163 @@ out:
         return r;
 }
 
+static bool is_file_path(const char *path)
+{
+        return strcmp(path, ":memory:") != 0 && strncmp(path, "file:", 5) != 0;
+}
+
+/* Before SQLite sees the path: what is there, and can we write it? A new
+ * file is created owner-only whatever the umask: it will hold the access
+ * token. *created tells whether we made it. */
+static bool check_path(struct gv_store *s, bool *created)
+{
+        struct stat sb;
+        int fd;
+
+        *created = false;
+        if (stat(s->path, &sb) != 0) {
+                if (errno != ENOENT) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot open: %s", s->path,
+                                 strerror(errno));
+                        return false;
+                }
+                fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0) {
+                        int e = errno;
+
+                        snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot create: %s%s", s->path,
+                                 strerror(e),
+                                 e == EACCES || e == EROFS || e == EPERM ?
+                                         " (read-only directory?)" :
+                                 e == ENOENT ? " (does its directory exist?)" : "");
+                        return false;
+                }
+                *created = true;
+                if (fchmod(fd, 0600) != 0)
+                        gv_warn("store", "%s: cannot make it owner-only: %s", s->path,
+                                strerror(errno));
+                close(fd);
+                return true;
+        }
+        if (S_ISDIR(sb.st_mode)) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot open: it is a directory, not "
+                         "a database file", s->path);
+                return false;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot open: not a regular file",
+                         s->path);
+                return false;
+        }
+        fd = open(s->path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                int e = errno;
+
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot open for writing: %s%s",
+                         s->path, strerror(e),
+                         e == EACCES || e == EROFS || e == EPERM ?
+                                 " (read-only file, or owned by another user?)" : "");
+                return false;
+        }
+        close(fd);
+        return true;
+}
+
+/* The database, its -wal and its -shm owner-only, also when an older gavel
+ * or a loose umask made them readable by others. */
+static void tighten(const struct gv_store *s)
+{
+        static const char *const ext[] = { "", "-wal", "-shm" };
+        char p[4200];
+        struct stat sb;
+
+        for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+                if ((size_t)snprintf(p, sizeof(p), "%s%s", s->path, ext[i]) >= sizeof(p))
+                        return;
+                if (stat(p, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) &&
+                    chmod(p, sb.st_mode & 0700) == 0)
+                        gv_info("store", "%s: made owner-only (it holds the access token)", p);
+        }
+}
+
+static void unlink_created(const struct gv_store *s)
+{
+        static const char *const ext[] = { "", "-wal", "-shm", "-journal" };
+        char p[4200];
+
+        for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
+                if ((size_t)snprintf(p, sizeof(p), "%s%s", s->path, ext[i]) < sizeof(p))
+                        (void)unlink(p);
+}
+
 enum gv_err gv_store_open(const char *path, struct gv_store **ret)
 {
         struct gv_store *s;
-        enum gv_err r;
+        bool file, created = false;
+        enum gv_err r = GV_EDB;
+        int rc;
 
         /* One connection, one thread: no mutexes, no global memory statistics
          * (each of which costs a lock per malloc). Only possible before
          * SQLite initialises; later calls are refused, harmlessly. */
         (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+        open_err[0] = '\0';
+        if (!path || !*path) {
+                snprintf(open_err, sizeof(open_err), "no database file given");
+                return GV_EDB;
+        }
         s = calloc(1, sizeof(*s));
-        if (!s)
+        if (!s || !(s->path = strdup(path))) {
+                snprintf(open_err, sizeof(open_err), "%s: out of memory", path);
+                free(s);
                 return GV_ENOMEM;
-        if (sqlite3_open_v2(path, &s->db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL) !=
-            SQLITE_OK) {
-                gv_err_log("store", "%s: %s", path, gv_store_errmsg(s));
-                r = GV_EDB;
+        }
+        file = is_file_path(path);
+        if (file && !check_path(s, &created))
+                goto fail;
+        rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                r = store_db_err(s, rc, "cannot open");
+                goto fail;
+        }
+        if (sqlite3_db_readonly(s->db, "main") == 1) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: cannot open for writing: SQLite could "
+                         "open it read-only only (read-only file or directory?)", path);
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, 5000);
-        r = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
-                        "PRAGMA synchronous = NORMAL;");
-        if (r)
+        rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
+                                 "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+                int base = rc & 0xff;
+
+                r = store_db_err(s, rc, base == SQLITE_CANTOPEN || base == SQLITE_READONLY ||
+                                        base == SQLITE_PERM ? "cannot open" : NULL);
                 goto fail;
+        }
         r = migrate(s);
         if (r)
                 goto fail;
+        if (file)
+                tighten(s);
         *ret = s;
         return GV_OK;
 fail:
+        snprintf(open_err, sizeof(open_err), "%s", s->errmsg[0] ? s->errmsg : "cannot open");
+        if (s->db) {            /* closed before its files go */
+                for (int i = 0; i < S__COUNT; i++) {
+                        sqlite3_finalize(s->st[i]);
+                        s->st[i] = NULL;
+                }
+                sqlite3_close(s->db);
+                s->db = NULL;
+        }
+        if (created)
+                unlink_created(s);
         gv_store_free(s);
-        return r;
+        return r ? r : GV_EDB;
 }
 
 struct gv_store *gv_store_free(struct gv_store *s)
@@ -312,12 +526,14 @@ struct gv_store *gv_store_free(struct gv_store *s)
         for (int i = 0; i < S__COUNT; i++)
                 sqlite3_finalize(s->st[i]);
         sqlite3_close(s->db);
+        free(s->path);
         free(s);
         return NULL;
 }
 
 enum gv_err gv_store_begin(struct gv_store *s)
 {
+        s->errmsg[0] = '\0';   /* a new unit of work: older errors are done with */
         return store_exec_done(s, store_stmt(s, S_BEGIN));
 }
 

@@ -88,10 +88,25 @@ struct gv_out {
         char *extra;            /* JSON text, may be NULL */
 };
 
+/* What the Matrix bridge knows of a room. */
+struct gv_room {
+        int64_t joined_at;      /* origin_server_ts of gavel's latest join, 0 if unknown */
+        char *power_levels;     /* m.room.power_levels content (JSON text), may be NULL */
+        char *encryption;       /* m.room.encryption content (JSON text), NULL: not encrypted */
+        char *last_event;       /* the newest timeline event applied, may be NULL */
+        int64_t last_ts;        /* its origin_server_ts, 0 if unknown */
+};
+
 /* Opens (creating if needed) the database and applies migrations. ":memory:"
- * works. WAL and foreign keys on. */
+ * works. WAL and foreign keys on. A new file, its -wal and -shm are made
+ * owner-only (0600) whatever the umask: the database holds the access token;
+ * existing ones lose group and other permissions. On failure nothing is
+ * changed and gv_store_errmsg(NULL) says what and where, e.g.
+ * "gavel.db: file is not a database". */
 GV_MUST_CHECK enum gv_err gv_store_open(const char *path, struct gv_store **ret);
 struct gv_store *gv_store_free(struct gv_store *s);
+/* The last error, naming the file: "gavel.db: database or disk is full".
+ * With s NULL: why the last gv_store_open failed. */
 const char *gv_store_errmsg(const struct gv_store *s);
 int gv_store_schema_version(const struct gv_store *s);
 
@@ -107,15 +122,32 @@ GV_MUST_CHECK enum gv_err gv_store_savepoint(struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_release(struct gv_store *s);
 void gv_store_rollback_savepoint(struct gv_store *s);
 
-/* Key-value: *val is NULL (and GV_OK) when the key is absent. */
+/* Key-value, for singletons (next_batch, filter_id, device_id, access_token,
+ * txn_nonce): *val is NULL (and GV_OK) when the key is absent. */
 GV_MUST_CHECK enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val);
 GV_MUST_CHECK enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val);
 
-/* Records event_id as processed; *fresh is false when it already was. */
+/* Processed events: the handlers claim each event they handle (exactly
+ * once). Records event_id as processed; *fresh is false when it already was. */
 GV_MUST_CHECK enum gv_err gv_store_event_claim(struct gv_store *s, const char *event_id,
                                                int64_t ts, bool *fresh);
+/* Whether event_id was handled already. */
 GV_MUST_CHECK enum gv_err gv_store_event_seen(struct gv_store *s, const char *event_id, bool *seen);
 GV_MUST_CHECK enum gv_err gv_store_event_mark(struct gv_store *s, const char *event_id, int64_t ts);
+
+/* Rooms (the Matrix bridge's view). GV_ENOTFOUND for a room never recorded;
+ * each setter creates the room's row when needed. JSON may be NULL. */
+GV_MUST_CHECK enum gv_err gv_store_room_get(struct gv_store *s, const char *room,
+                                            struct gv_room *out);
+GV_MUST_CHECK enum gv_err gv_store_room_set_joined(struct gv_store *s, const char *room, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_room_set_power_levels(struct gv_store *s, const char *room,
+                                                         const char *json);
+GV_MUST_CHECK enum gv_err gv_store_room_set_encryption(struct gv_store *s, const char *room,
+                                                       const char *json);
+/* The newest timeline event applied in the room: gap filling stops there. */
+GV_MUST_CHECK enum gv_err gv_store_room_set_last_event(struct gv_store *s, const char *room,
+                                                       const char *event_id, int64_t ts);
+void gv_room_clear(struct gv_room *r);
 
 /* Agenda items. gv_store_item_add puts the item last; GV_OK with *id = the
  * existing item when the same event_id was added before. */

@@ -178,6 +178,9 @@ static const struct key keys[] = {
             "long-poll timeout of /sync in milliseconds"),
         INT(backoff_max_ms, 100, 3600000, "60000",
             "longest wait in milliseconds between retries after errors (backoff doubles up to it)"),
+        INT(gap_fill_max_events, 0, 10000000, "10000",
+            "after a time away, how many missed events per room gavel fetches back and handles; "
+            "beyond them it posts one notice in the room saying how many it skipped"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))

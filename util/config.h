@@ -54,6 +54,7 @@ struct gv_config {
         int initial_history;            /* "initial_history": "skip" (0) | "process" (1) */
         int64_t sync_timeout_ms;        /* "sync_timeout_ms": 30000 (0..120000) */
         int64_t backoff_max_ms;         /* "backoff_max_ms": 60000 (100..3600000) */
+        int64_t gap_fill_max_events;    /* "gap_fill_max_events": 10000 (0..10000000) */
 };
 
 /* The built-in defaults: with no config file at all seed 000's flow works

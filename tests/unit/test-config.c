@@ -92,6 +92,8 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%lld", (long long)c->sync_timeout_ms);
         else if (!strcmp(key, "backoff_max_ms"))
                 add(out, n, "%lld", (long long)c->backoff_max_ms);
+        else if (!strcmp(key, "gap_fill_max_events"))
+                add(out, n, "%lld", (long long)c->gap_fill_max_events);
         else if (!strcmp(key, "log_level"))
                 add(out, n, "%s", c->log_level == GV_LOG_ERROR ? "error" :
                                   c->log_level == GV_LOG_WARN ? "warning" :
@@ -131,6 +133,7 @@ static const struct expect defaults[] = {
         { "initial_history", "skip" },
         { "sync_timeout_ms", "30000" },
         { "backoff_max_ms", "60000" },
+        { "gap_fill_max_events", "10000" },
 };
 
 #define N_KEYS (sizeof(defaults) / sizeof(defaults[0]))
@@ -344,6 +347,13 @@ static const struct pcase cases[] = {
              "allow_invites_from", "@a:b,:example.org"),
         CONF("sync_timeout_ms too big", "{\"sync_timeout_ms\": 200000}",
              "key \"sync_timeout_ms\": must be an integer from 0 to 120000, got 200000"),
+        GOOD("gap_fill_max_events small", "{\"gap_fill_max_events\": 200}",
+             "gap_fill_max_events", "200"),
+        GOOD("gap_fill_max_events 0", "{\"gap_fill_max_events\": 0}", "gap_fill_max_events", "0"),
+        CONF("gap_fill_max_events negative", "{\"gap_fill_max_events\": -1}",
+             "key \"gap_fill_max_events\": must be an integer from 0 to 10000000, got -1"),
+        CONF("gap_fill_max_events not a number", "{\"gap_fill_max_events\": \"10\"}",
+             "key \"gap_fill_max_events\": must be an integer from 0 to 10000000, got \"10\""),
         CONF("initial_history unknown", "{\"initial_history\": \"all\"}",
              "key \"initial_history\": must be one of \"skip\", \"process\", got \"all\""),
         GOOD("password_file", "{\"password_file\": \"/run/pw\"}", "password_file", "/run/pw"),

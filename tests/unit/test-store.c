@@ -12,13 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../store/store.h"
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 3
+#define SCHEMA_LATEST 4
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -1098,6 +1102,48 @@ static void test_transactions(struct gv_store *s)
         check(r != GV_OK, "commit without a transaction fails", "got %s", gv_strerror(r));
 }
 
+/* The bridge's rooms: joined-at, power levels, encryption, the last event. */
+static void test_rooms(struct gv_store *s)
+{
+        struct gv_room rm;
+        enum gv_err r;
+
+        memset(&rm, 0, sizeof(rm));
+        r = gv_store_room_get(s, "!none:x", &rm);
+        check(r == GV_ENOTFOUND, "rooms: an unknown room is not found", "got %s", gv_strerror(r));
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_room_set_joined(s, "!r:x", 1234);
+        r = r ? r : gv_store_room_set_power_levels(s, "!r:x", "{\"users\":{\"@a:x\":100}}");
+        r = r ? r : gv_store_room_set_encryption(s, "!r:x", "{\"algorithm\":\"m.megolm.v1.aes-sha2\"}");
+        r = r ? r : gv_store_room_set_last_event(s, "!r:x", "$last", 99);
+        r = r ? r : gv_store_room_set_last_event(s, "!other:x", "$o", 7);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK, "rooms: set joined, power levels, encryption, last event", "%s",
+              gv_strerror(r));
+        r = gv_store_room_get(s, "!r:x", &rm);
+        check(r == GV_OK && rm.joined_at == 1234 &&
+              str_eq(rm.power_levels, "{\"users\":{\"@a:x\":100}}") &&
+              str_eq(rm.encryption, "{\"algorithm\":\"m.megolm.v1.aes-sha2\"}") &&
+              str_eq(rm.last_event, "$last") && rm.last_ts == 99,
+              "rooms: read back", "got %s joined %lld power %s enc %s last %s/%lld",
+              gv_strerror(r), (long long)rm.joined_at, nn(rm.power_levels), nn(rm.encryption),
+              nn(rm.last_event), (long long)rm.last_ts);
+        gv_room_clear(&rm);
+        r = gv_store_room_get(s, "!other:x", &rm);
+        check(r == GV_OK && rm.joined_at == 0 && !rm.power_levels && !rm.encryption &&
+              str_eq(rm.last_event, "$o"), "rooms: a room known only by its last event",
+              "got %s", gv_strerror(r));
+        gv_room_clear(&rm);
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_room_set_joined(s, "!r:x", 2000);
+        if (r == GV_OK)
+                gv_store_rollback(s);
+        r = r ? r : gv_store_room_get(s, "!r:x", &rm);
+        check(r == GV_OK && rm.joined_at == 1234, "rooms: a rollback undoes a change",
+              "got %s %lld", gv_strerror(r), (long long)rm.joined_at);
+        gv_room_clear(&rm);
+}
+
 static void test_all_on(struct gv_store *s, const char *where)
 {
         int64_t meeting = 0, other = 0;
@@ -1129,6 +1175,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_votes(s, meeting);
         test_outbox(s);
         test_transactions(s);
+        test_rooms(s);
 }
 
 static void test_memory(void)
@@ -1280,6 +1327,11 @@ static const char v1_data[] =
         "  '#info before', 0, '$old-info');"
         "INSERT INTO mitems(id, meeting, ts, nick, kind, text) VALUES(1, 1, 3, 'alice', 1, 'before');"
         "INSERT INTO processed(event_id, ts) VALUES('$old-info', 3);"
+        /* the Matrix bridge's room cache as gavel 0.1 kept it */
+        "INSERT INTO kv(key, value) VALUES"
+        "  ('room:!old:example.org:power', '{\"users\":{\"@alice:example.org\":100}}'),"
+        "  ('room:!old:example.org:joined', '1'), ('room:!j:x:joined', '42'),"
+        "  ('next_batch', 's9');"
         "PRAGMA user_version = 1;";
 
 /* A file made at version 1 is migrated to 2 on open, its data kept. */
@@ -1346,6 +1398,30 @@ static void test_migrate_v1(void)
                       "v1: meetings kept, without a file base", "got %s", gv_strerror(r));
                 gv_meeting_clear(&om);
         }
+        /* The kv room cache moved into the rooms table; singletons stay. */
+        {
+                struct gv_room rm;
+                char *v = NULL;
+
+                memset(&rm, 0, sizeof(rm));
+                r = gv_store_room_get(s, "!old:example.org", &rm);
+                check(r == GV_OK && rm.joined_at == 1 &&
+                      str_eq(rm.power_levels, "{\"users\":{\"@alice:example.org\":100}}"),
+                      "v1: room power levels and join moved to rooms", "got %s %lld %s",
+                      gv_strerror(r), (long long)rm.joined_at, nn(rm.power_levels));
+                gv_room_clear(&rm);
+                r = gv_store_room_get(s, "!j:x", &rm);
+                check(r == GV_OK && rm.joined_at == 42 && !rm.power_levels,
+                      "v1: a room with only a join moved", "got %s", gv_strerror(r));
+                gv_room_clear(&rm);
+                r = gv_store_kv_get(s, "room:!old:example.org:power", &v);
+                check(r == GV_OK && !v, "v1: room keys left kv", "got %s", nn(v));
+                free(v);
+                v = NULL;
+                r = gv_store_kv_get(s, "next_batch", &v);
+                check(r == GV_OK && str_eq(v, "s9"), "v1: kv singletons kept", "got %s", nn(v));
+                free(v);
+        }
         /* The new columns work on the migrated file. */
         r = gv_store_begin(s);
         r = r ? r : gv_store_line_add_from(s, 1, 4, "bob", "new line", false, "$new", "@bob:x");
@@ -1384,6 +1460,201 @@ static void test_migrate_v1(void)
         rmdir(dir);
 }
 
+static unsigned mode_of(const char *path)
+{
+        struct stat sb;
+
+        return stat(path, &sb) == 0 ? (unsigned)(sb.st_mode & 07777) : 01000000;
+}
+
+/* The database holds the access token: it, its -wal and its -shm are
+ * owner-only whatever the umask, and an old 0644 file is tightened. */
+static void test_modes(void)
+{
+        char dir[] = "/tmp/gavel-test-store-mode-XXXXXX";
+        char path[512], wal[520], shm[520];
+        struct gv_store *s = NULL;
+        mode_t old;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "modes: temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/gavel.db", dir);
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        snprintf(shm, sizeof(shm), "%s-shm", path);
+        old = umask(0);
+        r = gv_store_open(path, &s);
+        if (r == GV_OK) {
+                r = gv_store_begin(s);
+                r = r ? r : gv_store_kv_set(s, "access_token", "syt_secret");
+                r = r ? r : gv_store_commit(s);
+        }
+        check(r == GV_OK, "modes: open and write with umask 000", "%s", gv_store_errmsg(s));
+        check(mode_of(path) == 0600, "modes: the database is created 0600 under umask 000",
+              "mode %o", mode_of(path));
+        check(mode_of(wal) == 0600, "modes: its -wal is 0600", "mode %o", mode_of(wal));
+        check(mode_of(shm) == 0600, "modes: its -shm is 0600", "mode %o", mode_of(shm));
+        gv_store_free(s);
+        s = NULL;
+        /* an older gavel's 0644 files, -wal and -shm kept by another connection */
+        {
+                sqlite3 *db = NULL;
+
+                if (sqlite3_open(path, &db) != SQLITE_OK ||
+                    sqlite3_exec(db, "PRAGMA journal_mode = WAL; SELECT * FROM kv", NULL, NULL,
+                                 NULL) != SQLITE_OK ||
+                    chmod(path, 0644) != 0 || chmod(wal, 0644) != 0 || chmod(shm, 0644) != 0)
+                        check(false, "modes: make 0644 files", "%s", strerror(errno));
+                r = gv_store_open(path, &s);
+                sqlite3_close(db);
+        }
+        check(r == GV_OK && mode_of(path) == 0600 && mode_of(wal) == 0600 &&
+              mode_of(shm) == 0600, "modes: an existing 0644 database is made owner-only",
+              "got %s, modes %o %o %o", gv_strerror(r), mode_of(path), mode_of(wal),
+              mode_of(shm));
+        gv_store_free(s);
+        umask(old);
+        remove_db(path);
+        rmdir(dir);
+}
+
+/* Runs gv_store_open(path) in a child, as "nobody" when we are root (root
+ * writes read-only files): the message it leaves, and whether it failed. */
+static bool open_as_user(const char *path, char *msg, size_t len)
+{
+        int fd[2];
+        pid_t pid;
+        int st = 0;
+        ssize_t n;
+
+        if (pipe(fd) != 0)
+                return false;
+        pid = fork();
+        if (pid == 0) {
+                struct gv_store *s = NULL;
+                enum gv_err r;
+
+                close(fd[0]);
+                if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+                        _exit(3);
+                r = gv_store_open(path, &s);
+                if (write(fd[1], gv_store_errmsg(s), strlen(gv_store_errmsg(s))) < 0)
+                        _exit(4);
+                gv_store_free(s);
+                _exit(r == GV_OK ? 0 : 1);
+        }
+        close(fd[1]);
+        n = pid > 0 ? read(fd[0], msg, len - 1) : -1;
+        msg[n > 0 ? n : 0] = '\0';
+        close(fd[0]);
+        if (pid < 0 || waitpid(pid, &st, 0) < 0)
+                return false;
+        return WIFEXITED(st) && WEXITSTATUS(st) == 1;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+        FILE *f = fopen(path, "rb");
+        char *p = f ? malloc(1 << 16) : NULL;
+
+        *len = p ? fread(p, 1, 1 << 16, f) : 0;
+        if (f)
+                fclose(f);
+        return p;
+}
+
+/* Every way the database cannot be opened says what and where, and changes
+ * nothing. */
+static void test_open_errors(void)
+{
+        char dir[] = "/tmp/gavel-test-store-err-XXXXXX";
+        char path[512], aux[600], msg[1100];
+        struct gv_store *s = NULL;
+        unsigned char junk[8192];
+        size_t n0 = 0, n1 = 0;
+        char *before, *after;
+        FILE *f;
+        enum gv_err r;
+
+        if (!mkdtemp(dir) || chmod(dir, 0755) != 0) {
+                check(false, "errors: temporary directory", "mkdtemp failed");
+                return;
+        }
+        /* a directory where the file should be */
+        snprintf(path, sizeof(path), "%s/dir.db", dir);
+        mkdir(path, 0755);
+        r = gv_store_open(path, &s);
+        check(r != GV_OK && !s && strstr(gv_store_errmsg(NULL), path) &&
+              strstr(gv_store_errmsg(NULL), "is a directory"),
+              "errors: a directory in its place: named, and why", "got %s: %s", gv_strerror(r),
+              gv_store_errmsg(NULL));
+        rmdir(path);
+
+        /* random bytes */
+        snprintf(path, sizeof(path), "%s/junk.db", dir);
+        for (size_t i = 0; i < sizeof(junk); i++)
+                junk[i] = (unsigned char)(i * 7919u + 13u + (i >> 3));
+        f = fopen(path, "wb");
+        if (f) {
+                fwrite(junk, 1, sizeof(junk), f);
+                fclose(f);
+        }
+        chmod(path, 0644);
+        before = slurp(path, &n0);
+        r = gv_store_open(path, &s);
+        after = slurp(path, &n1);
+        check(r != GV_OK && !s && strstr(gv_store_errmsg(NULL), path) &&
+              strstr(gv_store_errmsg(NULL), "file is not a database"),
+              "errors: a corrupt file: named, and why", "got %s: %s", gv_strerror(r),
+              gv_store_errmsg(NULL));
+        snprintf(aux, sizeof(aux), "%s-wal", path);
+        check(before && after && n0 == n1 && memcmp(before, after, n0) == 0 &&
+              mode_of(path) == 0644 && access(aux, F_OK) != 0,
+              "errors: a corrupt file is left as it was", "size %zu -> %zu, mode %o", n0, n1,
+              mode_of(path));
+        free(before);
+        free(after);
+        remove_db(path);
+
+        /* a read-only file */
+        snprintf(path, sizeof(path), "%s/ro.db", dir);
+        r = gv_store_open(path, &s);
+        gv_store_free(s);
+        s = NULL;
+        remove_db(path);        /* a valid, checkpointed database ... */
+        r = gv_store_open(path, &s);
+        if (r == GV_OK) {
+                r = gv_store_begin(s);
+                r = r ? r : gv_store_kv_set(s, "next_batch", "s1");
+                r = r ? r : gv_store_commit(s);
+        }
+        gv_store_free(s);
+        s = NULL;
+        chmod(path, 0444);      /* ... made read-only */
+        before = slurp(path, &n0);
+        check(r == GV_OK && open_as_user(path, msg, sizeof(msg)) && strstr(msg, path) &&
+              strstr(msg, "cannot open") && strstr(msg, "read-only"),
+              "errors: a read-only file: named, and why", "got: %s", msg);
+        after = slurp(path, &n1);
+        check(before && after && n0 == n1 && memcmp(before, after, n0) == 0 &&
+              mode_of(path) == 0444, "errors: a read-only file is left as it was",
+              "size %zu -> %zu, mode %o", n0, n1, mode_of(path));
+        free(before);
+        free(after);
+
+        /* a read-only directory: no file can be made in it */
+        remove_db(path);
+        chmod(dir, 0555);
+        check(open_as_user(path, msg, sizeof(msg)) && strstr(msg, path) &&
+              strstr(msg, "read-only directory") && access(path, F_OK) != 0,
+              "errors: a read-only directory: named, and why, nothing made", "got: %s", msg);
+        chmod(dir, 0755);
+        remove_db(path);
+        rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -1391,6 +1662,8 @@ int main(int argc, char **argv)
         test_memory();
         test_file();
         test_migrate_v1();
+        test_modes();
+        test_open_errors();
         printf("%u passed, %u failed\n", passed, failed);
         return failed ? 1 : 0;
 }
