@@ -48,7 +48,7 @@ static enum gv_err log_line(struct ctx *x, const char *line, size_t len, bool ac
         t = strndup(line, len);
         if (!t)
                 return GV_ENOMEM;
-        r = gv_store_line_add_from(x->c->s, x->m.id, x->ev->ts, x->nick, t, action,
+        r = gv_store_line_add_from(x->c->s, x->m.id, meeting_ts(x), x->nick, t, action,
                                    x->ev->event_id, x->ev->sender);
         free(t);
         return r;

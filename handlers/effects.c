@@ -80,6 +80,13 @@ enum gv_err ctx_load_meeting(struct ctx *x)
         return GV_OK;
 }
 
+int64_t meeting_ts(const struct ctx *x)
+{
+        if (x->in_meeting && x->ev->ts < x->m.started)
+                return x->m.started;
+        return x->ev->ts;
+}
+
 const char *ech(struct ctx *x, const char *s)
 {
         char *out = x->echo[x->echo_next++ % 4];
@@ -365,7 +372,7 @@ enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_
         enum gv_err r;
 
         memset(&it, 0, sizeof(it));
-        it.ts = x->ev->ts;
+        it.ts = meeting_ts(x);
         it.nick = x->nick;
         it.kind = kind;
         it.text = strndup(text, len);
@@ -389,7 +396,7 @@ enum gv_err start_topic(struct ctx *x, const char *text, const struct gv_item *i
         char *mentions = NULL;
 
         memset(&it, 0, sizeof(it));
-        it.ts = x->ev->ts;
+        it.ts = meeting_ts(x);
         it.nick = x->nick;
         it.kind = GV_M_TOPIC;
         it.text = (char *)text;

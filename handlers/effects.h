@@ -52,6 +52,12 @@ GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
 void ctx_own_meeting(struct ctx *x);
 void ctx_drop_meeting(struct ctx *x);
 
+/* The event's time as the running meeting records it: never before the
+ * meeting started, whatever the sender's clock says (a clock set back, a
+ * replayed log out of order), so no meeting ends before it began. Lines
+ * keep the order they were said in either way. */
+int64_t meeting_ts(const struct ctx *x);
+
 /* User text made safe to echo: bounded, one line. Valid until four more calls. */
 const char *ech(struct ctx *x, const char *s);
 

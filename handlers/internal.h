@@ -2,6 +2,7 @@
  * of handlers/ only (not the bridge). Who calls whom, never the other way:
  *   core.c -> commands.c -> meeting.c, agenda.c, votes.c -> effects.c
  *   core.c -> edits.c -> commands.c (which lines are commands)
+ *   meeting.c -> edits.c (untake_item, for #undo)
  * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
 #define GV_HANDLERS_INTERNAL_H
@@ -56,5 +57,9 @@ GV_MUST_CHECK enum gv_err tag_mentions(struct ctx *x, const struct gv_tagged *t,
  * earlier event changes what that event made. */
 GV_MUST_CHECK enum gv_err handle_edit(struct ctx *x, const char *body, size_t n);
 GV_MUST_CHECK enum gv_err handle_redaction(struct ctx *x);
+/* A topic that had taken up agenda item id is gone (redacted or #undo):
+ * unless another topic of the meeting took it up too, it was not discussed
+ * there after all, as long as the meeting has not archived it. */
+GV_MUST_CHECK enum gv_err untake_item(struct ctx *x, int64_t meeting, int64_t id);
 
 #endif

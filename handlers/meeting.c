@@ -58,7 +58,7 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
 
         (void)c;
         (void)args;
-        r = gv_store_meeting_end(x->c->s, x->m.id, x->ev->ts);
+        r = gv_store_meeting_end(x->c->s, x->m.id, meeting_ts(x));
         if (r == GV_OK)
                 r = gv_store_agenda_close_meeting(x->c->s, x->m.agenda, x->m.id);
         if (r == GV_OK)
@@ -157,7 +157,7 @@ enum gv_err cmd_undo(struct ctx *x, const struct cmd *c, char *args)
                 if (r == GV_OK)
                         r = gv_store_meeting_set_topic(x->c->s, x->m.id, topic);
                 if (r == GV_OK && it.agenda_item)
-                        r = gv_store_item_set_discussed(x->c->s, it.agenda_item, 0);
+                        r = untake_item(x, x->m.id, it.agenda_item);
         }
         if (r == GV_OK)
                 r = replyf(x, "Removed item from minutes: %s: %s", gv_mkind_label(it.kind),

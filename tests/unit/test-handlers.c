@@ -1308,6 +1308,112 @@ static void test_hostile(void)
         fx_close(&f, "hostile");
 }
 
+/* ---- issue 6: votes, #undo, clocks ---- */
+
+static bool item_discussed_in(struct fx *f, const char *agenda, int64_t *meeting)
+{
+        struct gv_item it;
+
+        if (!first_item(f, agenda, &it))
+                return false;
+        *meeting = it.discussed_in;
+        gv_item_clear(&it);
+        return true;
+}
+
+static void test_undo_votes(void)
+{
+        struct fx f;
+        struct gv_buf q = GV_BUF_INIT(1 << 16);
+        int64_t id, disc = -1;
+        bool ok;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@carol:example.org", "#architecture Discuss keyframes");
+        say(&f, "@alice:example.org", "#startmeeting Undo");
+        id = running(&f);
+        say(&f, "@alice:example.org", "!agenda take 1");
+        say(&f, "@alice:example.org", "#info first pass");
+        say(&f, "@alice:example.org", "!agenda take 1");
+        say(&f, "@alice:example.org", "#undo");
+        check(f.n_out == 1 && begins(f.out[0].body, "Removed item from minutes: TOPIC"),
+              "undo: the second topic is undone", "%zu rows, \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        ok = item_discussed_in(&f, "architecture", &disc);
+        check(ok && disc == id,
+              "undo: an item another topic took up stays discussed (as with a redaction)",
+              "discussed_in %" PRId64 ", meeting %" PRId64, disc, id);
+        say(&f, "@alice:example.org", "#undo");
+        say(&f, "@alice:example.org", "#undo");
+        ok = item_discussed_in(&f, "architecture", &disc);
+        check(ok && disc == 0,
+              "undo: undoing the last topic that took it up reopens the item",
+              "discussed_in %" PRId64, disc);
+
+        /* #startvote: every failure answers, nothing leaks (valgrind). */
+        say(&f, "@alice:example.org", "#startvote Lunch? a, b, c, d, e, f, g, h, i, j, k, l, m, "
+                                       "n, o, p, q, r, s, t, u, v, w");
+        check(f.n_out == 1 && has(f.out[0].body, "at most 20 options"),
+              "startvote: 23 options are refused with the limit", "%zu rows, \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        {
+                enum gv_err qr = gv_buf_adds(&q, "#startvote ");
+
+                for (int i = 0; i < 900 && qr == GV_OK; i++)
+                        qr = gv_buf_adds(&q, "0123456789");
+                if (qr == GV_OK)
+                        qr = gv_buf_adds(&q, "? yes, no");
+                check(qr == GV_OK, "startvote: the long question is built", "%s", gv_strerror(qr));
+        }
+        say(&f, "@alice:example.org", gv_buf_str(&q));
+        check(f.n_out == 1 && has(f.out[0].body, "question may be at most 1024 bytes") &&
+              has(f.out[0].body, "this one is 9001"),
+              "startvote: a 9,000-byte question is refused with the limit", "%zu rows, \"%s\"",
+              f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:example.org", "#startvote Lunch? pizza, sushi");
+        check(f.n_out == 1 && begins(f.out[0].body, "Begin voting on: Lunch?"),
+              "startvote: a vote opens after the refusals", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        gv_buf_free(&q);
+        fx_close(&f, "undo-votes");
+}
+
+static void test_clock_back(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_meeting m;
+        struct gv_mitem *mi = NULL;
+        size_t n = 0;
+        int64_t id;
+        bool ok = true;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@alice:example.org", "#startmeeting Clock");
+        id = running(&f);
+        f.ts_base -= 3600 * 1000;       /* the clock goes back an hour */
+        say(&f, "@alice:example.org", "#info from the past");
+        mk(&f, &v, "@alice:example.org", "#endmeeting");
+        (void)handle(&f, &v.e);
+        take(&f);
+        memset(&m, 0, sizeof(m));
+        ok = gv_store_meeting_get(f.s, id, &m) == GV_OK;
+        check(ok && m.ended >= m.started && m.ended,
+              "clock: a meeting never ends before it started", "started %" PRId64 " ended %" PRId64,
+              m.started, m.ended);
+        if (gv_store_mitems(f.s, id, &mi, &n) == GV_OK)
+                for (size_t i = 0; i < n; i++)
+                        ok = ok && mi[i].ts >= m.started;
+        else
+                ok = false;
+        check(n == 1 && ok, "clock: items are stamped no earlier than the start", "%zu items", n);
+        gv_mitems_free(mi, n);
+        gv_meeting_clear(&m);
+        fx_close(&f, "clock");
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -1322,5 +1428,7 @@ int main(int argc, char **argv)
         test_redactions();
         test_edits();
         test_pills();
+        test_undo_votes();
+        test_clock_back();
         return check_finish();
 }
