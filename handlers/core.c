@@ -179,6 +179,8 @@ static enum gv_err handle_inner(struct ctx *x)
                 goto out;
         }
         r = ctx_load_meeting(x);
+        if (r == GV_OK)
+                r = ctx_person(x);
         if (r)
                 return r;
         if (ev->redacted) {
@@ -233,6 +235,10 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
         if (!ev->event_id || !ev->room || !ev->sender || !*ev->event_id || !*ev->room ||
             !*ev->sender) {
                 gv_warn("handlers", "event without ID, room or sender ignored");
+                return GV_OK;
+        }
+        if (strlen(ev->sender) > GV_SENDER_MAX) {
+                gv_warn("handlers", "event from a sender ID over %d bytes ignored", GV_SENDER_MAX);
                 return GV_OK;
         }
         /* Claimed in the caller's transaction: a rollback un-claims it too. */

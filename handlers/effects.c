@@ -80,6 +80,24 @@ enum gv_err ctx_load_meeting(struct ctx *x)
         return GV_OK;
 }
 
+enum gv_err ctx_person(struct ctx *x)
+{
+        const char *sender = x->ev->sender;
+        char alt[sizeof(x->nick)], *nick = NULL;
+        enum gv_err r;
+
+        if (!x->in_meeting)
+                return GV_OK;
+        /* A bare console or IRC nick is its own ID: nothing to add. */
+        snprintf(alt, sizeof(alt), is_matrix_user(sender) ? "%s (%s)" : "%.0s%s", x->nick, sender);
+        r = gv_store_person_nick(x->c->s, x->m.id, sender, x->nick, alt, &nick);
+        if (r)
+                return r;
+        snprintf(x->nick, sizeof(x->nick), "%s", nick);
+        free(nick);
+        return GV_OK;
+}
+
 int64_t meeting_ts(const struct ctx *x)
 {
         if (x->in_meeting && x->ev->ts < x->m.started)
@@ -109,7 +127,7 @@ const char *ech(struct ctx *x, const char *s)
 
 /* ---- effects ---- */
 
-static bool is_matrix_user(const char *s)
+bool is_matrix_user(const char *s)
 {
         return s && s[0] == '@' && strchr(s, ':') && !strchr(s, ' ');
 }
@@ -348,7 +366,7 @@ enum gv_err is_chair(struct ctx *x, bool *chair)
         *chair = x->ev->power >= x->c->cfg->chair_power_level;
         if (*chair || !x->in_meeting)
                 return GV_OK;
-        return gv_store_chair_is(x->c->s, x->m.id, x->nick, chair);
+        return gv_store_chair_is(x->c->s, x->m.id, x->ev->sender, chair);
 }
 
 void add_nick(void *ud, const char *nick)

@@ -27,11 +27,17 @@ struct gv_core {
         bool cache_has;
 };
 
+/* Room for a nick: a short one, or a short one and a whole sender ID. */
+#define GV_NICK_BYTES (128 + GV_SENDER_MAX + 4)
+
 /* What one event's processing knows. */
 struct ctx {
         struct gv_core *c;
         const struct gv_event *ev;
-        char nick[128];
+        /* The sender's nick: its short form ("alice"), or in a meeting the
+         * one it goes by there ("alice (@alice:evil.org)" for a second
+         * alice, see ctx_person()). */
+        char nick[GV_NICK_BYTES];
         struct gv_meeting m;            /* valid when in_meeting */
         bool in_meeting;
         bool m_owned;                   /* m's strings are ours, not the cache's */
@@ -57,6 +63,13 @@ void ctx_drop_meeting(struct ctx *x);
  * replayed log out of order), so no meeting ends before it began. Lines
  * keep the order they were said in either way. */
 int64_t meeting_ts(const struct ctx *x);
+
+/* In a running meeting, x->nick becomes the nick the sender goes by there,
+ * fixed the first time they appear: their short nick, unless another person
+ * of the meeting already has it; then "nick (@full:id)". */
+GV_MUST_CHECK enum gv_err ctx_person(struct ctx *x);
+/* Is s a Matrix user ID ("@local:server", no blanks)? */
+bool is_matrix_user(const char *s);
 
 /* User text made safe to echo: bounded, one line. Valid until four more calls. */
 const char *ech(struct ctx *x, const char *s);

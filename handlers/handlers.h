@@ -8,6 +8,10 @@
 #include "../util/config.h"
 #include "event.h"
 
+/* A sender ID is at most this many bytes (the Matrix spec's limit on user
+ * IDs); events from longer ones are ignored. */
+#define GV_SENDER_MAX 255
+
 /* Echoed user text is cut to this many bytes (Redis's habit). */
 #define GV_ECHO_MAX 128
 

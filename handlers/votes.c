@@ -108,7 +108,7 @@ enum gv_err cmd_vote(struct ctx *x, const struct cmd *c, char *args)
                 r = replyf(x, "'%s' is not a valid option; valid options are %s.", ech(x, args),
                            ech(x, v.options));
         else
-                r = gv_store_vote_cast(x->c->s, v.id, x->nick, choice, meeting_ts(x));
+                r = gv_store_vote_cast(x->c->s, v.id, x->ev->sender, choice, meeting_ts(x));
         free(choice);
         gv_vote_clear(&v);
         return r;

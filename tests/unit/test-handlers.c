@@ -561,7 +561,7 @@ static void test_meeting(void)
                                       "Meeting started Mon May  8 13:00:44 2017 UTC. The chair is alice.") &&
               has(f.out[0].body, "The architecture agenda has 1 item"),
               "meeting: start reply", "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
-        r = gv_store_chair_is(f.s, id, "alice", &chair);
+        r = gv_store_chair_is(f.s, id, "@alice:example.org", &chair);
         check(r == GV_OK && chair, "meeting: the starter is a chair", "%d", chair);
 
         say(&f, "@alice:example.org", "#startmeeting again");
@@ -609,7 +609,7 @@ static void test_meeting(void)
         check(f.n_out == 0 && mitem_count(&f, id) == before + 1,
               "meeting: power 50 (chair_power_level) makes a chair", "%zu rows, %zu items",
               f.n_out, mitem_count(&f, id));
-        say(&f, "@alice:example.org", "#chair bob");
+        say(&f, "@alice:example.org", "#chair @bob:example.org");
         say(&f, "@bob:example.org", "#idea sneaky no more");
         say(&f, "@bob:example.org", "#undo");
         check(f.n_out == 1 && str_eq(f.out[0].body, "Removed item from minutes: IDEA: sneaky no more") &&
@@ -1308,6 +1308,95 @@ static void test_hostile(void)
         fx_close(&f, "hostile");
 }
 
+/* ---- issue 6: chairs are people ---- */
+
+static bool chair_of(struct fx *f, int64_t meeting, const char *id)
+{
+        bool is = false;
+
+        return gv_store_chair_is(f->s, meeting, id, &is) == GV_OK && is;
+}
+
+static void test_people(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_buf text = GV_BUF_INIT(1 << 20);
+        int64_t id;
+        size_t before;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        r = gv_store_member_set(f.s, ROOM, "@alice:good.org", "alice", "Alice Liddell", "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@alice:evil.org", "alice", NULL, "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@bob:good.org", "bob", "Robert", "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@carol:good.org", "carol", NULL, "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@dave:good.org", "dave", NULL, "leave");
+        check(r == GV_OK, "people: members", "%s", gv_strerror(r));
+        say(&f, "@alice:good.org", "#startmeeting People");
+        id = running(&f);
+        before = mitem_count(&f, id);
+        say(&f, "@alice:evil.org", "#agreed the impostor decides");
+        check(f.n_out == 1 && begins(f.out[0].body, "Only chairs can use #agreed. Chairs: alice") &&
+              mitem_count(&f, id) == before, "people: a same-localpart impostor is no chair",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:evil.org", "#endmeeting");
+        check(running(&f) == id, "people: the impostor cannot end the meeting", "ended");
+
+        say(&f, "@alice:good.org", "#chair alice");
+        check(f.n_out == 1 && has(f.out[0].body, "'alice' is ambiguous here: @alice:evil.org, "
+                                                 "@alice:good.org") &&
+              !chair_of(&f, id, "@alice:evil.org"), "people: an ambiguous nick changes nothing",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#chair bob dave");
+        check(f.n_out == 1 && has(f.out[0].body, "Nobody in this room goes by 'dave'") &&
+              !chair_of(&f, id, "@bob:good.org"),
+              "people: one unknown nick (a member who left) changes nothing", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#chair robert");
+        check(chair_of(&f, id, "@bob:good.org") && f.n_out == 1 &&
+              str_eq(f.out[0].body, "Current chairs: alice, bob"),
+              "people: a display name names one member", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        mk(&f, &v, "@alice:good.org", "#chair Alice Liddell");
+        v.e.formatted_body = "#chair <a href=\"https://matrix.to/#/@alice:evil.org\">Alice "
+                             "Liddell</a>";
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(chair_of(&f, id, "@alice:evil.org"),
+              "people: a pill's text names the pill's user", "%zu rows \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        check(f.n_out == 1 && str_eq(f.out[0].body,
+                                     "Current chairs: alice, bob, alice (@alice:evil.org)"),
+              "people: a second alice is shown with her ID", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#unchair https://matrix.to/#/%40alice%3Aevil.org");
+        check(!chair_of(&f, id, "@alice:evil.org") && chair_of(&f, id, "@alice:good.org"),
+              "people: a matrix.to link names its user", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#unchair @alice:good.org");
+        check(f.n_out >= 1 && has(f.out[0].body, "alice started the meeting and stays a chair") &&
+              chair_of(&f, id, "@alice:good.org"), "people: the starter stays a chair",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+
+        /* Votes: one ballot per person, not per nick. */
+        say(&f, "@alice:good.org", "#startvote Lunch? pizza, sushi");
+        say(&f, "@alice:good.org", "#vote pizza");
+        say(&f, "@alice:evil.org", "#vote sushi");
+        say(&f, "@alice:evil.org", "#vote sushi");
+        say(&f, "@alice:good.org", "#endvote");
+        check(f.n_out == 1 && has(f.out[0].body, "Results: pizza (1), sushi (1)"),
+              "people: two alices each have a vote, the last counting", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        r = gv_minutes_render(f.s, f.cfg, id, GV_MIN_TEXT, &text);
+        check(r == GV_OK && has(text.p, "* alice (@alice:evil.org) (") &&
+              has(text.p, "Meeting started by alice at"),
+              "people: minutes tell the two alices apart", "%s", gv_strerror(r));
+        gv_buf_free(&text);
+        fx_close(&f, "people");
+}
+
 /* ---- issue 6: votes, #undo, clocks ---- */
 
 static bool item_discussed_in(struct fx *f, const char *agenda, int64_t *meeting)
@@ -1429,6 +1518,7 @@ int main(int argc, char **argv)
         test_edits();
         test_pills();
         test_undo_votes();
+        test_people();
         test_clock_back();
         return check_finish();
 }
