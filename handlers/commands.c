@@ -134,6 +134,11 @@ bool command_line(const struct gv_config *cfg, const char *line, size_t len, boo
                (find_cmd(cl->name, cl->name_len) || !first || cl->prefix != '#');
 }
 
+bool command_counts(const struct gv_cmdline *cl)
+{
+        return cl->prefix != '#' || find_cmd(cl->name, cl->name_len) != NULL;
+}
+
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind)
 {
         const struct cmd *c = find_cmd(cl->name, cl->name_len);

@@ -124,7 +124,14 @@ static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool
         }
         /* A known command wins; "#architecture ..." is a tag, not a command. */
         if (command_line(x->c->cfg, line, len, first, &cl)) {
-                r = run_command(x, &cl);
+                if (!command_counts(&cl))
+                        r = GV_OK;      /* a #hashtag: not a command, no reply */
+                else if (x->n_commands >= GV_MAX_COMMANDS_PER_MESSAGE)
+                        x->n_ignored++;
+                else {
+                        x->n_commands++;
+                        r = run_command(x, &cl);
+                }
         } else {
                 if (first)
                         r = handle_tag(x, line, len);
@@ -221,6 +228,10 @@ static enum gv_err handle_inner(struct ctx *x)
                 r = handle_line(x, p, len, p == body);
                 p += len + 1;
         }
+        if (r == GV_OK && x->n_ignored)
+                r = replyf(x, "%u more command%s in this message %s ignored: at most %d are run "
+                              "per message.", x->n_ignored, x->n_ignored == 1 ? "" : "s",
+                           x->n_ignored == 1 ? "was" : "were", GV_MAX_COMMANDS_PER_MESSAGE);
 out:
         gv_buf_free(&clean);
         return r;
@@ -245,11 +256,15 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
         r = gv_store_event_claim(c->s, ev->event_id, ev->ts, &fresh);
         if (r || !fresh)
                 return r;
-        memset(&x, 0, sizeof(x));
-        x.c = c;
-        x.ev = ev;
+        ctx_init(&x, c, ev);
         r = handle_inner(&x);
+        if (!gv_fatal(r)) {
+                enum gv_err f = flush_replies(&x);
+
+                r = f ? f : r;
+        }
         ctx_drop_meeting(&x);
+        ctx_fini(&x);
         if (r)
                 cache_forget(c); /* the caller may roll back what it saw */
         if (gv_fatal(r))

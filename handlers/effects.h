@@ -27,6 +27,12 @@ struct gv_core {
         bool cache_has;
 };
 
+/* The replies one event causes go out as one message: at most this much
+ * body (HTML four times as much) and this many distinct pings; beyond,
+ * another message starts. */
+#define GV_REPLY_MAX_BODY (1u << 20)
+#define GV_REPLY_MAX_MENTIONS 128
+
 /* Room for a nick: a short one, or a short one and a whole sender ID. */
 #define GV_NICK_BYTES (128 + GV_SENDER_MAX + 4)
 
@@ -43,7 +49,20 @@ struct ctx {
         bool m_owned;                   /* m's strings are ours, not the cache's */
         char echo[4][GV_ECHO_MAX + 8];  /* ring for ech() */
         unsigned echo_next;
+        /* The replies to this event so far, sent as one message (see
+         * flush_replies()); rbody/rhtml are set up by ctx_init(). */
+        struct gv_buf rbody, rhtml;
+        char *rmentions[GV_REPLY_MAX_MENTIONS];
+        size_t n_rmentions;
+        bool rpending;
+        /* Commands run from this event's message, and those over the cap. */
+        unsigned n_commands, n_ignored;
 };
+
+/* Ready for one event: zeroed, the reply buffers with their ceilings. */
+void ctx_init(struct ctx *x, struct gv_core *c, const struct gv_event *ev);
+/* Frees what ctx_init() and the replies hold. */
+void ctx_fini(struct ctx *x);
 
 bool gv_fatal(enum gv_err r);
 
@@ -94,6 +113,12 @@ GV_MUST_CHECK enum gv_err start_topic(struct ctx *x, const char *text, const str
 
 /* ---- effects ---- */
 
+/* Replies (reply(), replyf(), reply_pinging(), queue_message() as_reply to
+ * the event's room) are gathered: lines joined by newlines, HTML by <br>,
+ * mentions merged, in reply to the event (in its thread). flush_replies()
+ * queues them as ONE outbox message; it runs before any other outbox row
+ * (so the order holds) and at the end of gv_handle(). */
+GV_MUST_CHECK enum gv_err flush_replies(struct ctx *x);
 GV_MUST_CHECK enum gv_err reply(struct ctx *x, const char *text);
 GV_MUST_CHECK enum gv_err replyf(struct ctx *x, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,10 @@
  * IDs); events from longer ones are ignored. */
 #define GV_SENDER_MAX 255
 
+/* At most this many commands of one message are run; the rest are
+ * ignored, with one reply saying how many. */
+#define GV_MAX_COMMANDS_PER_MESSAGE 20
+
 /* Echoed user text is cut to this many bytes (Redis's habit). */
 #define GV_ECHO_MAX 128
 

@@ -17,6 +17,10 @@
  * wins; "#architecture ..." on the first line is a tag, not a command. */
 bool command_line(const struct gv_config *cfg, const char *line, size_t len, bool first,
                   struct gv_cmdline *cl);
+/* Does the line count as a command toward GV_MAX_COMMANDS_PER_MESSAGE? A
+ * known command or an unknown "!word" (which is answered) does; an unknown
+ * "#word" is a hashtag and does not. */
+bool command_counts(const struct gv_cmdline *cl);
 /* True for the commands that note an item (#info, #action, #idea, #link,
  * #agreed, #accepted, #rejected, #help, #halp), with the item's kind. */
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind);

@@ -1397,6 +1397,62 @@ static void test_people(void)
         fx_close(&f, "people");
 }
 
+/* ---- issue 6: one message cannot flood a room ---- */
+
+static void test_flood(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_buf big = GV_BUF_INIT(1 << 20);
+        enum gv_err r = GV_OK;
+        size_t lines = 0;
+
+        if (!fx_open(&f, NULL))
+                return;
+        for (int i = 0; i < 6000 && r == GV_OK; i++)
+                r = gv_buf_adds(&big, "!agenda\n");
+        check(r == GV_OK, "flood: built", "%s", gv_strerror(r));
+        say(&f, "@mallory:example.org", gv_buf_str(&big));
+        for (const char *p = f.n_out ? f.out[0].body : ""; *p; p++)
+                lines += *p == '\n';
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+              has(f.out[0].body, "5980 more commands in this message were ignored: at most 20") &&
+              str_eq(json_str(f.out[0].extra, "in_reply_to"), f.last_id),
+              "flood: 6,000 !agenda lines make one message, saying 5,980 were ignored",
+              "%zu rows, \"%.80s\"", f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        check(lines == 20, "flood: that message holds 20 answers and the note", "%zu newlines",
+              lines);
+        check(f.n_out == 1 && has(f.out[0].html, "<br>\n") && has(f.out[0].html, "ignored"),
+              "flood: the HTML is joined too", "%.80s", f.n_out ? show(f.out[0].html) : "-");
+
+        /* Hashtags are no commands; replies in a thread stay there; pings merge. */
+        say(&f, "@carol:example.org", "#architecture first cc @dave:example.org");
+        say(&f, "@erin:example.org", "#architecture second");
+        say(&f, "@alice:example.org", "#startmeeting Flood");
+        mk(&f, &v, "@alice:example.org", "!agenda take 1\n#notacommand\n!agenda take 2\n#info x");
+        v.e.thread_root = "$root:example.org";
+        v.e.power = 100;
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(f.n_out == 1 && str_eq(json_str(f.out[0].extra, "thread"), "$root:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@carol:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@erin:example.org") &&
+              begins(f.out[0].body, "Topic: first") && has(f.out[0].body, "\nTopic: second"),
+              "flood: two replies are one message in the thread, pinging both reporters",
+              "%zu rows, \"%s\" %s", f.n_out, f.n_out ? show(f.out[0].body) : "-",
+              f.n_out ? show(f.out[0].extra) : "-");
+        gv_buf_reset(&big);
+        r = GV_OK;
+        for (int i = 0; i < 25 && r == GV_OK; i++)
+                r = gv_buf_adds(&big, "#hashtag\n");
+        r = r ? r : gv_buf_adds(&big, "!agenda");
+        say(&f, "@alice:example.org", gv_buf_str(&big));
+        check(r == GV_OK && f.n_out == 1 && !has(f.out[0].body, "ignored"),
+              "flood: hashtags do not count toward the cap", "%zu rows", f.n_out);
+        gv_buf_free(&big);
+        fx_close(&f, "flood");
+}
+
 /* ---- issue 6: votes, #undo, clocks ---- */
 
 static bool item_discussed_in(struct fx *f, const char *agenda, int64_t *meeting)
@@ -1519,6 +1575,7 @@ int main(int argc, char **argv)
         test_pills();
         test_undo_votes();
         test_people();
+        test_flood();
         test_clock_back();
         return check_finish();
 }
