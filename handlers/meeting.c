@@ -201,10 +201,11 @@ static size_t find_pills(const char *html, struct pill *pills, size_t max)
                 if (!gt)
                         break;
                 end = strstr(gt, "</a>");
-                href = strstr(p, "href=\"");
                 if (!end)
                         break;
-                if (href && href < gt) {
+                /* only inside this tag: no quadratic scan of a hostile body */
+                href = memmem(p, (size_t)(gt - p), "href=\"", 6);
+                if (href) {
                         href += 6;
                         q = memchr(href, '"', (size_t)(gt - href));
                         if (q && link_user(href, (size_t)(q - href), pills[n].id,
