@@ -8,6 +8,7 @@
 
 #include "../handlers/handlers.h"
 #include "../handlers/minutes.h"
+#include "../handlers/parse.h"
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/text.h"
@@ -122,7 +123,7 @@ static enum gv_err next_id(struct console *c, char out[48])
 static enum gv_err send_line(struct console *c, const char *body, size_t len, const char *msgtype)
 {
         struct gv_event ev;
-        char id[48];
+        char id[48], nick[256];
         enum gv_err r;
 
         memset(&ev, 0, sizeof(ev));
@@ -140,6 +141,11 @@ static enum gv_err send_line(struct console *c, const char *body, size_t len, co
         ev.body = body;
         ev.body_len = len;
         ev.power = c->power;
+        /* Whoever speaks is a member of the room (for #chair by nick). */
+        gv_nick_of(c->user, nick, sizeof(nick));
+        r = gv_store_member_seen(c->s, c->room, c->user, nick);
+        if (r)
+                goto fail;
         r = gv_handle(c->core, &ev);
         if (r)
                 goto fail;

@@ -1,7 +1,8 @@
 /* bridge/matrix_rooms.c - what gavel knows of its rooms (power levels,
- * when it joined, kept in the store), invites and whom to accept them from,
- * and one timeline event on its way to gv_handle(). What is known of a room
- * lives in the store's rooms table (gv_store_room_*); struct room caches it. */
+ * when it joined, its members, kept in the store), invites and whom to
+ * accept them from, and one timeline event on its way to gv_handle(). What is
+ * known of a room lives in the store's rooms and members tables
+ * (gv_store_room_*, gv_store_member_*); struct room caches it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "../handlers/handlers.h"
+#include "../handlers/parse.h"
 #include "../store/store.h"
 #include "../util/log.h"
 #include "../util/json.h"
@@ -119,6 +121,18 @@ enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_e
                 }
                 return GV_OK;
         }
+        if (strcmp(e->type, "m.room.member") == 0 && e->state_key[0] == '@' &&
+            strlen(e->state_key) <= GV_SENDER_MAX) {
+                /* every member, for #chair by nick or display name */
+                const char *ms = gv_js_str(e->content, "membership");
+                char nick[GV_SENDER_MAX + 1];
+
+                gv_nick_of(e->state_key, nick, sizeof(nick));
+                r = gv_store_member_set(m->s, rm->id, e->state_key, nick,
+                                        gv_js_str(e->content, "displayname"), ms ? ms : "leave");
+                if (r)
+                        return r;
+        }
         if (strcmp(e->type, "m.room.member") == 0 && strcmp(e->state_key, m->cfg->user_id) == 0) {
                 const char *ms = gv_js_str(e->content, "membership");
 
@@ -161,6 +175,15 @@ enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
                 return GV_OK;
         if (r)
                 return r;
+        if (strlen(e->sender) <= GV_SENDER_MAX) {
+                /* whoever speaks is joined (members from before a lazy sync) */
+                char nick[GV_SENDER_MAX + 1];
+
+                gv_nick_of(e->sender, nick, sizeof(nick));
+                r = gv_store_member_seen(m->s, rm->id, e->sender, nick);
+                if (r)
+                        return r;
+        }
         return gv_handle(m->core, &ev);
 }
 

@@ -213,6 +213,16 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         if (r)
                 goto fail;
         n = gv_irclog_count(log);
+        /* Everyone who speaks in the log is a member of its channel, from
+         * the start (for #chair by nick). */
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                const struct gv_irc_line *l = gv_irclog_line(log, i);
+
+                if (!ignored(cfg, l->nick))
+                        r = gv_store_member_seen(s, "replay", l->nick, l->nick);
+        }
+        if (r)
+                goto fail;
         for (size_t i = 0; i < n; i++) {
                 const struct gv_irc_line *l = gv_irclog_line(log, i);
                 struct gv_event ev;
@@ -247,7 +257,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                                 "at its last line\n", o->log_path);
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
-                ev.sender = m.starter;
+                ev.sender = m.starter_id;
                 snprintf(id, sizeof(id), "%s-end", id_prefix);
                 ev.event_id = id;
                 ev.ts = last;

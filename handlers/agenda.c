@@ -191,6 +191,24 @@ static enum gv_err show_agenda(struct ctx *x)
         return r;
 }
 
+/* "Only chairs can pin agenda items. Chairs: ..." in a meeting; outside one,
+ * who counts as a chair: the power level. */
+static enum gv_err refuse_not_chair(struct ctx *x, const char *sub)
+{
+        struct gv_buf b = GV_BUF_INIT(1 << 16);
+        const char *what = gv_ieq(sub, "take") ? "take up" : sub;
+        enum gv_err r = GV_OK;
+
+        if (!x->in_meeting)
+                return replyf(x, "Only chairs (power level %lld or more in this room) can %s "
+                                 "agenda items.", (long long)x->c->cfg->chair_power_level, what);
+        r = chairs_text(x, &b);
+        if (r == GV_OK)
+                r = replyf(x, "Only chairs can %s agenda items. Chairs: %s", what, gv_buf_str(&b));
+        gv_buf_free(&b);
+        return r;
+}
+
 enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
 {
         char *sub = args, *rest, *save = NULL;
@@ -252,12 +270,25 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
         r = is_chair(x, &chair);
         if (r)
                 goto out;
-        if (gv_ieq(sub, "drop")) {
-                if (!chair && strcmp(it.reporter, x->ev->sender) != 0) {
-                        r = replyf(x, "Only chairs or the reporter (%s) can drop item %zu.",
-                                   it.reporter, index);
+        if (gv_ieq(sub, "take") && !x->in_meeting) {
+                r = reply(x, "No meeting is running here; #startmeeting first, then "
+                             "!agenda take N.");
+                goto out;
+        }
+        /* The reporter may drop, postpone or close their own item; ordering
+         * the agenda and taking items up is for chairs only. */
+        if (!chair && (gv_ieq(sub, "drop") || gv_ieq(sub, "postpone") || gv_ieq(sub, "done"))) {
+                if (strcmp(it.reporter, x->ev->sender) != 0) {
+                        r = replyf(x, "Only chairs or the reporter (%s) can %s item %zu%s.",
+                                   it.reporter, gv_ieq(sub, "done") ? "mark" : sub, index,
+                                   gv_ieq(sub, "done") ? " done" : "");
                         goto out;
                 }
+        } else if (!chair) {
+                r = refuse_not_chair(x, sub);
+                goto out;
+        }
+        if (gv_ieq(sub, "drop")) {
                 r = gv_store_item_set_status(x->c->s, it.id, GV_ITEM_DROPPED);
                 if (r == GV_OK)
                         r = replyf(x, "Dropped item %zu: %s", index, ech(x, it.description));
@@ -309,21 +340,6 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
                 if (r == GV_OK)
                         r = replyf(x, "Moved to position %zu: %s", dindex, ech(x, it.description));
         } else { /* take */
-                if (!x->in_meeting) {
-                        r = reply(x, "No meeting is running here; #startmeeting first, then "
-                                     "!agenda take N.");
-                        goto out;
-                }
-                if (!chair) {
-                        struct gv_buf b = GV_BUF_INIT(1 << 16);
-
-                        r = chairs_text(x, &b);
-                        if (r == GV_OK)
-                                r = replyf(x, "Only chairs can take up agenda items. Chairs: %s",
-                                           gv_buf_str(&b));
-                        gv_buf_free(&b);
-                        goto out;
-                }
                 r = start_topic(x, it.description, &it);
         }
 out:

@@ -56,8 +56,8 @@ static const struct cmd cmds[] = {
         { "link", cmd_note, F_MEETING | F_ARG, "<url> [text]", "record a link (lines starting with a URL are links too)", GV_M_LINK },
         { "help", cmd_helpitem, 0, "[text]", "with text in a meeting: a call for help; else this list", GV_M_HELP },
         { "halp", cmd_note, F_MEETING | F_ARG, "<text>", "record a call for help", GV_M_HELP },
-        { "chair", cmd_chair, F_CHAIR | F_MEETING | F_ARG, "<nick> [nick ...]", "make people chairs", 0 },
-        { "unchair", cmd_unchair, F_CHAIR | F_MEETING | F_ARG, "<nick> [nick ...]", "remove chairs", 0 },
+        { "chair", cmd_chair, F_CHAIR | F_MEETING | F_ARG, "<who> [who ...]", "make people chairs (who: @user:server, a pill, or a nick one member of the room has)", 0 },
+        { "unchair", cmd_unchair, F_CHAIR | F_MEETING | F_ARG, "<who> [who ...]", "remove chairs", 0 },
         { "undo", cmd_undo, F_CHAIR | F_MEETING, "", "remove the last item from the minutes", 0 },
         { "meetingname", cmd_meetingname, F_CHAIR | F_MEETING | F_ARG, "<name>", "set the meeting's name", 0 },
         { "nick", cmd_nick, F_MEETING | F_ARG, "<nick> [nick ...]", "add people for action items", 0 },
@@ -132,6 +132,11 @@ bool command_line(const struct gv_config *cfg, const char *line, size_t len, boo
 {
         return gv_parse_command(cfg, line, len, cl) &&
                (find_cmd(cl->name, cl->name_len) || !first || cl->prefix != '#');
+}
+
+bool command_counts(const struct gv_cmdline *cl)
+{
+        return cl->prefix != '#' || find_cmd(cl->name, cl->name_len) != NULL;
 }
 
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind)

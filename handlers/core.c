@@ -48,7 +48,7 @@ static enum gv_err log_line(struct ctx *x, const char *line, size_t len, bool ac
         t = strndup(line, len);
         if (!t)
                 return GV_ENOMEM;
-        r = gv_store_line_add_from(x->c->s, x->m.id, x->ev->ts, x->nick, t, action,
+        r = gv_store_line_add_from(x->c->s, x->m.id, meeting_ts(x), x->nick, t, action,
                                    x->ev->event_id, x->ev->sender);
         free(t);
         return r;
@@ -124,7 +124,14 @@ static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool
         }
         /* A known command wins; "#architecture ..." is a tag, not a command. */
         if (command_line(x->c->cfg, line, len, first, &cl)) {
-                r = run_command(x, &cl);
+                if (!command_counts(&cl))
+                        r = GV_OK;      /* a #hashtag: not a command, no reply */
+                else if (x->n_commands >= GV_MAX_COMMANDS_PER_MESSAGE)
+                        x->n_ignored++;
+                else {
+                        x->n_commands++;
+                        r = run_command(x, &cl);
+                }
         } else {
                 if (first)
                         r = handle_tag(x, line, len);
@@ -179,6 +186,8 @@ static enum gv_err handle_inner(struct ctx *x)
                 goto out;
         }
         r = ctx_load_meeting(x);
+        if (r == GV_OK)
+                r = ctx_person(x);
         if (r)
                 return r;
         if (ev->redacted) {
@@ -219,6 +228,10 @@ static enum gv_err handle_inner(struct ctx *x)
                 r = handle_line(x, p, len, p == body);
                 p += len + 1;
         }
+        if (r == GV_OK && x->n_ignored)
+                r = replyf(x, "%u more command%s in this message %s ignored: at most %d are run "
+                              "per message.", x->n_ignored, x->n_ignored == 1 ? "" : "s",
+                           x->n_ignored == 1 ? "was" : "were", GV_MAX_COMMANDS_PER_MESSAGE);
 out:
         gv_buf_free(&clean);
         return r;
@@ -235,15 +248,23 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
                 gv_warn("handlers", "event without ID, room or sender ignored");
                 return GV_OK;
         }
+        if (strlen(ev->sender) > GV_SENDER_MAX) {
+                gv_warn("handlers", "event from a sender ID over %d bytes ignored", GV_SENDER_MAX);
+                return GV_OK;
+        }
         /* Claimed in the caller's transaction: a rollback un-claims it too. */
         r = gv_store_event_claim(c->s, ev->event_id, ev->ts, &fresh);
         if (r || !fresh)
                 return r;
-        memset(&x, 0, sizeof(x));
-        x.c = c;
-        x.ev = ev;
+        ctx_init(&x, c, ev);
         r = handle_inner(&x);
+        if (!gv_fatal(r)) {
+                enum gv_err f = flush_replies(&x);
+
+                r = f ? f : r;
+        }
         ctx_drop_meeting(&x);
+        ctx_fini(&x);
         if (r)
                 cache_forget(c); /* the caller may roll back what it saw */
         if (gv_fatal(r))

@@ -12,7 +12,7 @@
 /* A redacted topic had taken up agenda item id: unless another topic of the
  * meeting took it up too, it was not discussed there after all (as with
  * #undo), as long as the meeting has not archived it. */
-static enum gv_err untake_item(struct ctx *x, int64_t meeting, int64_t id)
+enum gv_err untake_item(struct ctx *x, int64_t meeting, int64_t id)
 {
         struct gv_item *items = NULL, it;
         size_t n = 0;

@@ -80,6 +80,31 @@ enum gv_err ctx_load_meeting(struct ctx *x)
         return GV_OK;
 }
 
+enum gv_err ctx_person(struct ctx *x)
+{
+        const char *sender = x->ev->sender;
+        char alt[sizeof(x->nick)], *nick = NULL;
+        enum gv_err r;
+
+        if (!x->in_meeting)
+                return GV_OK;
+        /* A bare console or IRC nick is its own ID: nothing to add. */
+        snprintf(alt, sizeof(alt), is_matrix_user(sender) ? "%s (%s)" : "%.0s%s", x->nick, sender);
+        r = gv_store_person_nick(x->c->s, x->m.id, sender, x->nick, alt, &nick);
+        if (r)
+                return r;
+        snprintf(x->nick, sizeof(x->nick), "%s", nick);
+        free(nick);
+        return GV_OK;
+}
+
+int64_t meeting_ts(const struct ctx *x)
+{
+        if (x->in_meeting && x->ev->ts < x->m.started)
+                return x->m.started;
+        return x->ev->ts;
+}
+
 const char *ech(struct ctx *x, const char *s)
 {
         char *out = x->echo[x->echo_next++ % 4];
@@ -102,7 +127,7 @@ const char *ech(struct ctx *x, const char *s)
 
 /* ---- effects ---- */
 
-static bool is_matrix_user(const char *s)
+bool is_matrix_user(const char *s)
 {
         return s && s[0] == '@' && strchr(s, ':') && !strchr(s, ' ');
 }
@@ -143,9 +168,34 @@ out:
         return r;
 }
 
-enum gv_err queue_message(struct ctx *x, const char *room, const char *body,
-                          const char *html, bool as_reply, const char *const *mentions,
-                          size_t n_mentions)
+void ctx_init(struct ctx *x, struct gv_core *c, const struct gv_event *ev)
+{
+        memset(x, 0, sizeof(*x));
+        x->c = c;
+        x->ev = ev;
+        gv_buf_init(&x->rbody, GV_REPLY_MAX_BODY);
+        gv_buf_init(&x->rhtml, 4 * (size_t)GV_REPLY_MAX_BODY);
+}
+
+static void replies_reset(struct ctx *x)
+{
+        gv_buf_reset(&x->rbody);
+        gv_buf_reset(&x->rhtml);
+        for (size_t i = 0; i < x->n_rmentions; i++)
+                free(x->rmentions[i]);
+        x->n_rmentions = 0;
+        x->rpending = false;
+}
+
+void ctx_fini(struct ctx *x)
+{
+        replies_reset(x);
+        gv_buf_free(&x->rbody);
+        gv_buf_free(&x->rhtml);
+}
+
+static enum gv_err queue_now(struct ctx *x, const char *room, const char *body, const char *html,
+                             bool as_reply, const char *const *mentions, size_t n_mentions)
 {
         char *extra = NULL;
         enum gv_err r;
@@ -155,6 +205,83 @@ enum gv_err queue_message(struct ctx *x, const char *room, const char *body,
                 r = gv_store_outbox_add(x->c->s, "message", room, body, html, extra, x->ev->ts);
         cJSON_free(extra);
         return r;
+}
+
+enum gv_err flush_replies(struct ctx *x)
+{
+        enum gv_err r;
+
+        if (!x->rpending)
+                return GV_OK;
+        r = queue_now(x, x->ev->room, gv_buf_str(&x->rbody), gv_buf_str(&x->rhtml), true,
+                      (const char *const *)x->rmentions, x->n_rmentions);
+        replies_reset(x);
+        return r;
+}
+
+/* One more reply joins the pending ones; a full message goes out first. */
+static enum gv_err gather_reply(struct ctx *x, const char *body, const char *html,
+                                const char *const *mentions, size_t n_mentions)
+{
+        size_t bl = x->rbody.len, hl = x->rhtml.len;
+        enum gv_err r = GV_OK;
+
+        for (int attempt = 0; attempt < 2; attempt++) {
+                r = GV_OK;
+                if (x->rpending)
+                        r = gv_buf_addc(&x->rbody, '\n');
+                if (r == GV_OK)
+                        r = gv_buf_adds(&x->rbody, body);
+                if (r == GV_OK && x->rpending)
+                        r = gv_buf_adds(&x->rhtml, "<br>\n");
+                if (r == GV_OK)
+                        r = gv_buf_adds(&x->rhtml, html ? html : "");
+                if (r != GV_ETOOBIG)
+                        break;
+                /* undo the partial append, send what is gathered, start over */
+                x->rbody.len = bl;
+                x->rhtml.len = hl;
+                if (x->rbody.p)
+                        x->rbody.p[bl] = '\0';
+                if (x->rhtml.p)
+                        x->rhtml.p[hl] = '\0';
+                if (!x->rpending)
+                        return GV_ETOOBIG;      /* too big alone */
+                r = flush_replies(x);
+                if (r)
+                        return r;
+                bl = hl = 0;
+        }
+        if (r)
+                return r;
+        x->rpending = true;
+        for (size_t i = 0; i < n_mentions; i++) {
+                bool dup = false;
+
+                if (!is_matrix_user(mentions[i]))
+                        continue;
+                for (size_t k = 0; k < x->n_rmentions && !dup; k++)
+                        dup = strcmp(x->rmentions[k], mentions[i]) == 0;
+                if (dup || x->n_rmentions == GV_REPLY_MAX_MENTIONS)
+                        continue;
+                x->rmentions[x->n_rmentions] = strdup(mentions[i]);
+                if (!x->rmentions[x->n_rmentions])
+                        return GV_ENOMEM;
+                x->n_rmentions++;
+        }
+        return GV_OK;
+}
+
+enum gv_err queue_message(struct ctx *x, const char *room, const char *body,
+                          const char *html, bool as_reply, const char *const *mentions,
+                          size_t n_mentions)
+{
+        enum gv_err r;
+
+        if (as_reply && strcmp(room, x->ev->room) == 0)
+                return gather_reply(x, body, html, mentions, n_mentions);
+        r = flush_replies(x);
+        return r ? r : queue_now(x, room, body, html, as_reply, mentions, n_mentions);
 }
 
 /* Bytes that may continue a Matrix user ID: a pill needs none on either side. */
@@ -289,6 +416,10 @@ enum gv_err queue_reaction(struct ctx *x, const char *key)
         char *extra = NULL;
         enum gv_err r = GV_ENOMEM;
 
+        r = flush_replies(x);
+        if (r)
+                goto out;
+        r = GV_ENOMEM;
         if (!o || !cJSON_AddStringToObject(o, "event_id", x->ev->event_id) ||
             !cJSON_AddStringToObject(o, "key", key))
                 goto out;
@@ -326,8 +457,10 @@ enum gv_err queue_minutes(struct ctx *x, const char *kind, const char *room,
                           const char *format, const char *header)
 {
         char *extra = NULL;
-        enum gv_err r = minutes_extra(x, format, header, &extra);
+        enum gv_err r = flush_replies(x);
 
+        if (r == GV_OK)
+                r = minutes_extra(x, format, header, &extra);
         if (r == GV_OK)
                 r = gv_store_outbox_add(x->c->s, kind, room, "", NULL, extra, x->ev->ts);
         cJSON_free(extra);
@@ -341,7 +474,7 @@ enum gv_err is_chair(struct ctx *x, bool *chair)
         *chair = x->ev->power >= x->c->cfg->chair_power_level;
         if (*chair || !x->in_meeting)
                 return GV_OK;
-        return gv_store_chair_is(x->c->s, x->m.id, x->nick, chair);
+        return gv_store_chair_is(x->c->s, x->m.id, x->ev->sender, chair);
 }
 
 void add_nick(void *ud, const char *nick)
@@ -365,7 +498,7 @@ enum gv_err note_item(struct ctx *x, enum gv_mkind kind, const char *text, size_
         enum gv_err r;
 
         memset(&it, 0, sizeof(it));
-        it.ts = x->ev->ts;
+        it.ts = meeting_ts(x);
         it.nick = x->nick;
         it.kind = kind;
         it.text = strndup(text, len);
@@ -389,7 +522,7 @@ enum gv_err start_topic(struct ctx *x, const char *text, const struct gv_item *i
         char *mentions = NULL;
 
         memset(&it, 0, sizeof(it));
-        it.ts = x->ev->ts;
+        it.ts = meeting_ts(x);
         it.nick = x->nick;
         it.kind = GV_M_TOPIC;
         it.text = (char *)text;

@@ -27,17 +27,42 @@ struct gv_core {
         bool cache_has;
 };
 
+/* The replies one event causes go out as one message: at most this much
+ * body (HTML four times as much) and this many distinct pings; beyond,
+ * another message starts. */
+#define GV_REPLY_MAX_BODY (1u << 20)
+#define GV_REPLY_MAX_MENTIONS 128
+
+/* Room for a nick: a short one, or a short one and a whole sender ID. */
+#define GV_NICK_BYTES (128 + GV_SENDER_MAX + 4)
+
 /* What one event's processing knows. */
 struct ctx {
         struct gv_core *c;
         const struct gv_event *ev;
-        char nick[128];
+        /* The sender's nick: its short form ("alice"), or in a meeting the
+         * one it goes by there ("alice (@alice:evil.org)" for a second
+         * alice, see ctx_person()). */
+        char nick[GV_NICK_BYTES];
         struct gv_meeting m;            /* valid when in_meeting */
         bool in_meeting;
         bool m_owned;                   /* m's strings are ours, not the cache's */
         char echo[4][GV_ECHO_MAX + 8];  /* ring for ech() */
         unsigned echo_next;
+        /* The replies to this event so far, sent as one message (see
+         * flush_replies()); rbody/rhtml are set up by ctx_init(). */
+        struct gv_buf rbody, rhtml;
+        char *rmentions[GV_REPLY_MAX_MENTIONS];
+        size_t n_rmentions;
+        bool rpending;
+        /* Commands run from this event's message, and those over the cap. */
+        unsigned n_commands, n_ignored;
 };
+
+/* Ready for one event: zeroed, the reply buffers with their ceilings. */
+void ctx_init(struct ctx *x, struct gv_core *c, const struct gv_event *ev);
+/* Frees what ctx_init() and the replies hold. */
+void ctx_fini(struct ctx *x);
 
 bool gv_fatal(enum gv_err r);
 
@@ -51,6 +76,19 @@ GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
  * the cache is forgotten. */
 void ctx_own_meeting(struct ctx *x);
 void ctx_drop_meeting(struct ctx *x);
+
+/* The event's time as the running meeting records it: never before the
+ * meeting started, whatever the sender's clock says (a clock set back, a
+ * replayed log out of order), so no meeting ends before it began. Lines
+ * keep the order they were said in either way. */
+int64_t meeting_ts(const struct ctx *x);
+
+/* In a running meeting, x->nick becomes the nick the sender goes by there,
+ * fixed the first time they appear: their short nick, unless another person
+ * of the meeting already has it; then "nick (@full:id)". */
+GV_MUST_CHECK enum gv_err ctx_person(struct ctx *x);
+/* Is s a Matrix user ID ("@local:server", no blanks)? */
+bool is_matrix_user(const char *s);
 
 /* User text made safe to echo: bounded, one line. Valid until four more calls. */
 const char *ech(struct ctx *x, const char *s);
@@ -75,6 +113,12 @@ GV_MUST_CHECK enum gv_err start_topic(struct ctx *x, const char *text, const str
 
 /* ---- effects ---- */
 
+/* Replies (reply(), replyf(), reply_pinging(), queue_message() as_reply to
+ * the event's room) are gathered: lines joined by newlines, HTML by <br>,
+ * mentions merged, in reply to the event (in its thread). flush_replies()
+ * queues them as ONE outbox message; it runs before any other outbox row
+ * (so the order holds) and at the end of gv_handle(). */
+GV_MUST_CHECK enum gv_err flush_replies(struct ctx *x);
 GV_MUST_CHECK enum gv_err reply(struct ctx *x, const char *text);
 GV_MUST_CHECK enum gv_err replyf(struct ctx *x, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,14 @@
 #include "../util/config.h"
 #include "event.h"
 
+/* A sender ID is at most this many bytes (the Matrix spec's limit on user
+ * IDs); events from longer ones are ignored. */
+#define GV_SENDER_MAX 255
+
+/* At most this many commands of one message are run; the rest are
+ * ignored, with one reply saying how many. */
+#define GV_MAX_COMMANDS_PER_MESSAGE 20
+
 /* Echoed user text is cut to this many bytes (Redis's habit). */
 #define GV_ECHO_MAX 128
 

@@ -2,6 +2,7 @@
  * of handlers/ only (not the bridge). Who calls whom, never the other way:
  *   core.c -> commands.c -> meeting.c, agenda.c, votes.c -> effects.c
  *   core.c -> edits.c -> commands.c (which lines are commands)
+ *   meeting.c -> edits.c (untake_item, for #undo)
  * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
 #define GV_HANDLERS_INTERNAL_H
@@ -16,6 +17,10 @@
  * wins; "#architecture ..." on the first line is a tag, not a command. */
 bool command_line(const struct gv_config *cfg, const char *line, size_t len, bool first,
                   struct gv_cmdline *cl);
+/* Does the line count as a command toward GV_MAX_COMMANDS_PER_MESSAGE? A
+ * known command or an unknown "!word" (which is answered) does; an unknown
+ * "#word" is a hashtag and does not. */
+bool command_counts(const struct gv_cmdline *cl);
 /* True for the commands that note an item (#info, #action, #idea, #link,
  * #agreed, #accepted, #rejected, #help, #halp), with the item's kind. */
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind);
@@ -56,5 +61,9 @@ GV_MUST_CHECK enum gv_err tag_mentions(struct ctx *x, const struct gv_tagged *t,
  * earlier event changes what that event made. */
 GV_MUST_CHECK enum gv_err handle_edit(struct ctx *x, const char *body, size_t n);
 GV_MUST_CHECK enum gv_err handle_redaction(struct ctx *x);
+/* A topic that had taken up agenda item id is gone (redacted or #undo):
+ * unless another topic of the meeting took it up too, it was not discussed
+ * there after all, as long as the meeting has not archived it. */
+GV_MUST_CHECK enum gv_err untake_item(struct ctx *x, int64_t meeting, int64_t id);
 
 #endif

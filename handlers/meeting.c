@@ -32,12 +32,15 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         m.name = *args ? args : x->c->cfg->meeting_label;
         m.agenda = (char *)gv_config_agenda_for_room(x->c->cfg, x->ev->room);
         m.starter = x->nick;
+        m.starter_id = (char *)x->ev->sender;
         m.started = x->ev->ts;
         r = gv_store_meeting_start(x->c->s, &m, &id);
         if (r == GV_OK)
-                r = gv_store_chair_set(x->c->s, id, x->nick, true);
+                r = gv_store_chair_set(x->c->s, id, x->ev->sender, true);
         if (r == GV_OK)
                 r = ctx_load_meeting(x);
+        if (r == GV_OK)
+                r = ctx_person(x);
         if (r == GV_OK)
                 r = gv_store_agenda(x->c->s, x->m.agenda, &items, &n);
         if (r)
@@ -105,7 +108,7 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
 
         (void)c;
         (void)args;
-        r = gv_store_meeting_end(x->c->s, x->m.id, x->ev->ts);
+        r = gv_store_meeting_end(x->c->s, x->m.id, meeting_ts(x));
         if (r == GV_OK)
                 r = gv_store_agenda_close_meeting(x->c->s, x->m.agenda, x->m.id);
         if (r == GV_OK)
@@ -151,26 +154,265 @@ enum gv_err cmd_topic(struct ctx *x, const struct cmd *c, char *args)
         return r;
 }
 
+/* ---- #chair and #unchair: whom a word names ---- */
+
+#define MAX_PILLS 32
+#define MAX_CHAIR_ARGS 32
+#define MATRIX_TO "https://matrix.to/#/"
+
+/* A pill of the formatted body: <a href="https://matrix.to/#/@id">text</a>. */
+struct pill {
+        char text[256];
+        char id[GV_SENDER_MAX + 1];
+};
+
+static int hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* The user ID a matrix.to link of n bytes names ("%40a%3Ab.org" decoded,
+ * "?via=" dropped) into out; false when it names no user. */
+static bool link_user(const char *p, size_t n, char *out, size_t cap)
+{
+        size_t k = 0;
+
+        if (n < strlen(MATRIX_TO) || strncmp(p, MATRIX_TO, strlen(MATRIX_TO)) != 0)
+                return false;
+        p += strlen(MATRIX_TO);
+        n -= strlen(MATRIX_TO);
+        for (size_t i = 0; i < n && p[i] != '?'; i++) {
+                char c = p[i];
+
+                if (c == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
+                        c = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+                        i += 2;
+                }
+                if (k + 1 >= cap || c == '\0')
+                        return false;
+                out[k++] = c;
+        }
+        out[k] = '\0';
+        return is_matrix_user(out);
+}
+
+/* The text of an <a> element, tags dropped and the usual entities decoded. */
+static void pill_text(const char *p, size_t n, char *out, size_t cap)
+{
+        static const struct { const char *ent; char c; } ents[] = {
+                { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+                { "&#39;", '\'' }, { "&#x27;", '\'' },
+        };
+        size_t k = 0;
+        bool in_tag = false;
+
+        for (size_t i = 0; i < n && k + 1 < cap; i++) {
+                bool done = false;
+
+                if (p[i] == '<' || p[i] == '>') {
+                        in_tag = p[i] == '<';
+                        continue;
+                }
+                if (in_tag)
+                        continue;
+                for (size_t e = 0; e < sizeof(ents) / sizeof(ents[0]) && !done; e++) {
+                        size_t l = strlen(ents[e].ent);
+
+                        if (n - i >= l && strncmp(p + i, ents[e].ent, l) == 0) {
+                                out[k++] = ents[e].c;
+                                i += l - 1;
+                                done = true;
+                        }
+                }
+                if (!done)
+                        out[k++] = p[i];
+        }
+        out[k] = '\0';
+}
+
+/* The pills of the event's formatted body (what a client shows as a name
+ * and sends as a matrix.to link). */
+static size_t find_pills(const char *html, struct pill *pills, size_t max)
+{
+        size_t n = 0;
+        const char *p = html;
+
+        while (p && n < max && (p = strstr(p, "<a "))) {
+                const char *gt = strchr(p, '>'), *end, *href, *q;
+
+                if (!gt)
+                        break;
+                end = strstr(gt, "</a>");
+                if (!end)
+                        break;
+                /* only inside this tag: no quadratic scan of a hostile body */
+                href = memmem(p, (size_t)(gt - p), "href=\"", 6);
+                if (href) {
+                        href += 6;
+                        q = memchr(href, '"', (size_t)(gt - href));
+                        if (q && link_user(href, (size_t)(q - href), pills[n].id,
+                                           sizeof(pills[n].id))) {
+                                pill_text(gt + 1, (size_t)(end - gt - 1), pills[n].text,
+                                          sizeof(pills[n].text));
+                                if (pills[n].text[0])
+                                        n++;
+                        }
+                }
+                p = end + 4;
+        }
+        return n;
+}
+
+struct named {
+        char ids[4][GV_SENDER_MAX + 1];
+        size_t n;
+};
+
+static void on_named(void *ud, const char *user_id)
+{
+        struct named *nm = ud;
+
+        if (nm->n < 4)
+                snprintf(nm->ids[nm->n], sizeof(nm->ids[0]), "%s", user_id);
+        nm->n++;
+}
+
+/* The next person args names at *pp: a pill's text, a matrix.to link, a full
+ * user ID, or a nick one joined member of the room has (localpart or display
+ * name). *pp moves past it. Returns GV_OK with the ID, or GV_EINVAL after
+ * appending why not to why; *pp is NULL at the end. */
+static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill *pills,
+                               size_t n_pills, char *id, size_t cap, struct gv_buf *why)
+{
+        const char *p = *pp;
+        struct named nm;
+        char word[GV_SENDER_MAX + 1];
+        const char *name;
+        size_t len;
+        enum gv_err r;
+
+        while (*p == ' ' || *p == ',' || *p == '\t')
+                p++;
+        if (!*p) {
+                *pp = NULL;
+                return GV_OK;
+        }
+        for (size_t i = 0; i < n_pills; i++) {
+                size_t l = strlen(pills[i].text);
+
+                if (strncmp(p, pills[i].text, l) == 0 &&
+                    (p[l] == '\0' || p[l] == ' ' || p[l] == ',' || p[l] == '\t')) {
+                        snprintf(id, cap, "%s", pills[i].id);
+                        *pp = p + l;
+                        return GV_OK;
+                }
+        }
+        len = strcspn(p, " ,\t");
+        *pp = p + len;
+        if (len >= sizeof(word)) {
+                r = gv_buf_printf(why, "\n'%s' is too long to name anyone.", ech(x, p));
+                return r ? r : GV_EINVAL;
+        }
+        memcpy(word, p, len);
+        word[len] = '\0';
+        if (link_user(word, len, id, cap))
+                return GV_OK;
+        if (is_matrix_user(word)) {
+                snprintf(id, cap, "%s", word);
+                return GV_OK;
+        }
+        name = word[0] == '@' && word[1] ? word + 1 : word;
+        memset(&nm, 0, sizeof(nm));
+        r = gv_store_members_named(x->c->s, x->ev->room, name, on_named, &nm);
+        if (r)
+                return r;
+        if (nm.n == 1) {
+                snprintf(id, cap, "%s", nm.ids[0]);
+                return GV_OK;
+        }
+        if (nm.n == 0)
+                r = gv_buf_printf(why, "\nNobody in this room goes by '%s'; name them by their "
+                                       "Matrix ID (@name:server) or a pill.", ech(x, name));
+        else
+                r = gv_buf_printf(why, "\n'%s' is ambiguous here: %s, %s%s; name them by their "
+                                       "Matrix ID.", ech(x, name), nm.ids[0], nm.ids[1],
+                                  nm.n > 2 ? ", ..." : "");
+        return r ? r : GV_EINVAL;
+}
+
+/* #chair / #unchair: every name is resolved first; if any names nobody (or
+ * several people) the command changes nothing and says why. */
 static enum gv_err split_nicks(struct ctx *x, char *args, bool chair)
 {
-        struct gv_buf b = GV_BUF_INIT(1 << 16);
-        enum gv_err r = GV_OK;
-        char *save = NULL;
+        struct gv_buf b = GV_BUF_INIT(1 << 16), why = GV_BUF_INIT(1 << 14);
+        struct pill *pills = NULL;
+        char (*ids)[GV_SENDER_MAX + 1] = NULL;
+        size_t n_pills = 0, n = 0;
+        const char *p = args;
+        enum gv_err r = GV_ENOMEM;
 
-        for (char *w = strtok_r(args, " ,", &save); w && r == GV_OK; w = strtok_r(NULL, " ,", &save)) {
-                char nick[128];
+        pills = calloc(MAX_PILLS, sizeof(*pills));
+        ids = calloc(MAX_CHAIR_ARGS, sizeof(*ids));
+        if (!pills || !ids)
+                goto out;
+        if (x->ev->formatted_body)
+                n_pills = find_pills(x->ev->formatted_body, pills, MAX_PILLS);
+        r = GV_OK;
+        while (p && r == GV_OK) {
+                char id[GV_SENDER_MAX + 1];
+                enum gv_err k = next_person(x, &p, pills, n_pills, id, sizeof(id), &why);
 
-                gv_nick_of(w, nick, sizeof(nick));
-                if (!chair && gv_ieq(nick, x->m.starter)) {
+                if (k == GV_EINVAL)
+                        continue;
+                if (k) {
+                        r = k;
+                        break;
+                }
+                if (!p)
+                        break;
+                if (n == MAX_CHAIR_ARGS) {
+                        r = replyf(x, "At most %d people at a time; nobody's chair changed.",
+                                   MAX_CHAIR_ARGS);
+                        goto out;
+                }
+                snprintf(ids[n++], sizeof(ids[0]), "%s", id);
+        }
+        if (r)
+                goto out;
+        if (why.len) {
+                r = replyf(x, "Nobody's chair changed.%s", gv_buf_str(&why));
+                goto out;
+        }
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                char nick[GV_NICK_BYTES], alt[GV_NICK_BYTES], *shown = NULL;
+
+                if (!chair && strcmp(ids[i], x->m.starter_id) == 0) {
                         r = replyf(x, "%s started the meeting and stays a chair.", x->m.starter);
                         continue;
                 }
-                r = gv_store_chair_set(x->c->s, x->m.id, nick, chair);
+                /* The person's nick in this meeting, fixed now if not yet. */
+                gv_nick_of(ids[i], nick, sizeof(nick));
+                snprintf(alt, sizeof(alt), is_matrix_user(ids[i]) ? "%s (%s)" : "%.0s%s", nick,
+                         ids[i]);
+                r = gv_store_person_nick(x->c->s, x->m.id, ids[i], nick, alt, &shown);
+                free(shown);
+                if (r == GV_OK)
+                        r = gv_store_chair_set(x->c->s, x->m.id, ids[i], chair);
         }
         if (r == GV_OK)
                 r = chairs_text(x, &b);
         if (r == GV_OK)
                 r = replyf(x, "Current chairs: %s", gv_buf_str(&b));
+out:
+        free(pills);
+        free(ids);
+        gv_buf_free(&why);
         gv_buf_free(&b);
         return r;
 }
@@ -205,7 +447,7 @@ enum gv_err cmd_undo(struct ctx *x, const struct cmd *c, char *args)
                 if (r == GV_OK)
                         r = gv_store_meeting_set_topic(x->c->s, x->m.id, topic);
                 if (r == GV_OK && it.agenda_item)
-                        r = gv_store_item_set_discussed(x->c->s, it.agenda_item, 0);
+                        r = untake_item(x, x->m.id, it.agenda_item);
         }
         if (r == GV_OK)
                 r = replyf(x, "Removed item from minutes: %s: %s", gv_mkind_label(it.kind),

@@ -7,12 +7,15 @@
 
 #define MAX_VOTE_OPTIONS 20
 #define MAX_OPTION_BYTES 64
+#define MAX_QUESTION_BYTES 1024
 
-/* "Question? A, B, C" -> question "Question?" and options "A, B, C". */
+/* "Question? A, B, C" -> question "Question?" and options "A, B, C". Every
+ * refusal answers with what is wrong; nothing is stored then. */
 enum gv_err cmd_startvote(struct ctx *x, const struct cmd *c, char *args)
 {
         struct gv_vote v;
-        struct gv_buf opts = GV_BUF_INIT(MAX_VOTE_OPTIONS * (MAX_OPTION_BYTES + 2));
+        struct gv_buf opts = GV_BUF_INIT(MAX_VOTE_OPTIONS * (MAX_OPTION_BYTES + 2) + 1);
+        struct gv_buf qq = GV_BUF_INIT(MAX_QUESTION_BYTES + 2);
         char *q = strrchr(args, '?'), *save = NULL;
         size_t n = 0;
         int64_t id;
@@ -30,6 +33,9 @@ enum gv_err cmd_startvote(struct ctx *x, const struct cmd *c, char *args)
         if (!q || q == args)
                 return reply(x, "Usage: #startvote <question>? <option>, <option>, ...");
         *q++ = '\0';
+        if (strlen(args) + 1 > MAX_QUESTION_BYTES)
+                return replyf(x, "A vote's question may be at most %d bytes; this one is %zu. "
+                                 "No vote was opened.", MAX_QUESTION_BYTES, strlen(args) + 1);
         for (char *w = strtok_r(q, ",/", &save); w; w = strtok_r(NULL, ",/", &save)) {
                 size_t l;
 
@@ -40,32 +46,30 @@ enum gv_err cmd_startvote(struct ctx *x, const struct cmd *c, char *args)
                         w[--l] = '\0';
                 if (!l)
                         continue;
-                if (l > MAX_OPTION_BYTES || n >= MAX_VOTE_OPTIONS)
-                        return replyf(x, "A vote takes at most %d options of at most %d bytes each.",
-                                      MAX_VOTE_OPTIONS, MAX_OPTION_BYTES);
-                if (gv_buf_printf(&opts, "%s%s", n ? ", " : "", w))
-                        break;
+                if (l > MAX_OPTION_BYTES || n >= MAX_VOTE_OPTIONS) {
+                        r = replyf(x, "A vote takes at most %d options of at most %d bytes each. "
+                                      "No vote was opened.", MAX_VOTE_OPTIONS, MAX_OPTION_BYTES);
+                        goto out;
+                }
+                r = gv_buf_printf(&opts, "%s%s", n ? ", " : "", w);
+                if (r)
+                        goto out;
                 n++;
         }
         if (n < 2) {
-                gv_buf_free(&opts);
-                return reply(x, "A vote needs at least two options: #startvote <question>? A, B");
+                r = reply(x, "A vote needs at least two options: #startvote <question>? A, B");
+                goto out;
         }
-        r = gv_buf_addc(&opts, '\0') ? GV_ETOOBIG : GV_OK;
-        {
-                struct gv_buf qq = GV_BUF_INIT(8192);
-
-                if (r == GV_OK)
-                        r = gv_buf_printf(&qq, "%s?", args);
-                if (r == GV_OK)
-                        r = gv_store_vote_open(x->c->s, x->m.id, gv_buf_str(&qq), gv_buf_str(&opts),
-                                               x->ev->ts, &id);
-                if (r == GV_OK)
-                        r = replyf(x, "Begin voting on: %s Valid vote options are %s.\n"
-                                      "Vote with #vote <option>. Only your last vote counts.",
-                                   ech(x, gv_buf_str(&qq)), ech(x, gv_buf_str(&opts)));
-                gv_buf_free(&qq);
-        }
+        r = gv_buf_printf(&qq, "%s?", args);
+        if (r == GV_OK)
+                r = gv_store_vote_open(x->c->s, x->m.id, gv_buf_str(&qq), gv_buf_str(&opts),
+                                       meeting_ts(x), &id);
+        if (r == GV_OK)
+                r = replyf(x, "Begin voting on: %s Valid vote options are %s.\n"
+                              "Vote with #vote <option>. Only your last vote counts.",
+                           ech(x, gv_buf_str(&qq)), ech(x, gv_buf_str(&opts)));
+out:
+        gv_buf_free(&qq);
         gv_buf_free(&opts);
         return r;
 }
@@ -104,7 +108,7 @@ enum gv_err cmd_vote(struct ctx *x, const struct cmd *c, char *args)
                 r = replyf(x, "'%s' is not a valid option; valid options are %s.", ech(x, args),
                            ech(x, v.options));
         else
-                r = gv_store_vote_cast(x->c->s, v.id, x->nick, choice, x->ev->ts);
+                r = gv_store_vote_cast(x->c->s, v.id, x->ev->sender, choice, meeting_ts(x));
         free(choice);
         gv_vote_clear(&v);
         return r;
@@ -138,7 +142,7 @@ enum gv_err cmd_endvote(struct ctx *x, const struct cmd *c, char *args)
                 return reply(x, "No vote is open.");
         if (r)
                 return r;
-        r = gv_store_vote_close(x->c->s, v.id, x->ev->ts);
+        r = gv_store_vote_close(x->c->s, v.id, meeting_ts(x));
         if (r == GV_OK)
                 r = gv_store_vote_tally(x->c->s, v.id, add_tally, &t);
         if (r == GV_OK)

@@ -13,6 +13,7 @@ void gv_meeting_clear(struct gv_meeting *m)
         free(m->agenda);
         free(m->starter);
         free(m->file_base);
+        free(m->starter_id);
         memset(m, 0, sizeof(*m));
 }
 
@@ -34,8 +35,9 @@ static enum gv_err read_meeting(struct gv_store *s, sqlite3_stmt *st, struct gv_
         m->topic = sqlite3_column_int64(st, 7);
         m->file_base = col_dup(st, 8);
         oom = !m->file_base && sqlite3_column_type(st, 8) != SQLITE_NULL;
+        m->starter_id = col_dup(st, 9);
         sqlite3_reset(st);
-        if (!m->room || !m->name || !m->agenda || !m->starter || oom) {
+        if (!m->room || !m->name || !m->agenda || !m->starter || !m->starter_id || oom) {
                 gv_meeting_clear(m);
                 return GV_ENOMEM;
         }
@@ -74,6 +76,7 @@ enum gv_err gv_store_meeting_start(struct gv_store *s, const struct gv_meeting *
         bt(st, 3, m->agenda);
         bt(st, 4, m->starter);
         bi(st, 5, m->started);
+        bt(st, 6, m->starter_id ? m->starter_id : m->starter);
         r = store_exec_done(s, st);
         if (r)
                 return r;
@@ -176,20 +179,23 @@ static enum gv_err each_nick(struct gv_store *s, enum stmt_id id, int64_t meetin
         return r == GV_ENOTFOUND ? GV_OK : r;
 }
 
-enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting, const char *nick, bool chair)
+enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting, const char *user_id,
+                               bool chair)
 {
-        return store_id_text(s, chair ? S_CHAIR_ADD : S_CHAIR_DEL, meeting, nick);
+        return store_id_text(s, chair ? S_CHAIR_ADD : S_CHAIR_DEL, meeting, user_id);
 }
 
-enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *nick, bool *is)
+/* Runs statement id with ?1 = a, ?2 = t: does it give a row? */
+static enum gv_err has_row(struct gv_store *s, enum stmt_id id, int64_t a, const char *t,
+                           bool *is)
 {
-        sqlite3_stmt *st = store_stmt(s, S_CHAIR_IS);
+        sqlite3_stmt *st = store_stmt(s, id);
         enum gv_err r;
 
         if (!st)
                 return GV_EDB;
-        bi(st, 1, meeting);
-        bt(st, 2, nick);
+        bi(st, 1, a);
+        bt(st, 2, t);
         r = store_step_row(s, st);
         if (r == GV_OK)
                 sqlite3_reset(st);
@@ -197,6 +203,94 @@ enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *n
                 return r;
         *is = r == GV_OK;
         return GV_OK;
+}
+
+enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *user_id, bool *is)
+{
+        return has_row(s, S_CHAIR_IS, meeting, user_id, is);
+}
+
+enum gv_err gv_store_person_nick(struct gv_store *s, int64_t meeting, const char *user_id,
+                                 const char *nick, const char *alt, char **out)
+{
+        sqlite3_stmt *st = store_stmt(s, S_PERSON_GET);
+        bool taken = false;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        bt(st, 2, user_id);
+        r = store_step_row(s, st);
+        if (r == GV_OK) {
+                *out = col_dup(st, 0);
+                sqlite3_reset(st);
+                return *out ? GV_OK : GV_ENOMEM;
+        }
+        if (r != GV_ENOTFOUND)
+                return r;
+        r = has_row(s, S_PERSON_TAKEN, meeting, nick, &taken);
+        if (r)
+                return r;
+        if (taken)
+                nick = alt;
+        st = store_stmt(s, S_PERSON_ADD);
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        bt(st, 2, user_id);
+        bt(st, 3, nick);
+        r = store_exec_done(s, st);
+        if (r)
+                return r;
+        *out = strdup(nick);
+        return *out ? GV_OK : GV_ENOMEM;
+}
+
+/* ---- room members ---- */
+
+enum gv_err gv_store_member_set(struct gv_store *s, const char *room, const char *user_id,
+                                const char *nick, const char *display_name,
+                                const char *membership)
+{
+        sqlite3_stmt *st = store_stmt(s, S_MEMBER_SET);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, room);
+        bt(st, 2, user_id);
+        bt(st, 3, nick);
+        bt(st, 4, display_name);
+        bt(st, 5, membership);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_member_seen(struct gv_store *s, const char *room, const char *user_id,
+                                 const char *nick)
+{
+        sqlite3_stmt *st = store_stmt(s, S_MEMBER_SEEN);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, room);
+        bt(st, 2, user_id);
+        bt(st, 3, nick);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_members_named(struct gv_store *s, const char *room, const char *name,
+                                   void (*cb)(void *ud, const char *user_id), void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_MEMBERS_NAMED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, room);
+        bt(st, 2, name);
+        while ((r = store_step_row(s, st)) == GV_OK)
+                cb(ud, col_str(st, 0));
+        return r == GV_ENOTFOUND ? GV_OK : r;
 }
 
 enum gv_err gv_store_chairs(struct gv_store *s, int64_t meeting,
@@ -457,7 +551,7 @@ enum gv_err gv_store_vote_current(struct gv_store *s, int64_t meeting, struct gv
         return GV_OK;
 }
 
-enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *nick,
+enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *voter,
                                const char *choice, int64_t ts)
 {
         sqlite3_stmt *st = store_stmt(s, S_V_CAST);
@@ -465,7 +559,7 @@ enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *nic
         if (!st)
                 return GV_EDB;
         bi(st, 1, vote);
-        bt(st, 2, nick);
+        bt(st, 2, voter);
         bt(st, 3, choice);
         bi(st, 4, ts);
         return store_exec_done(s, st);

@@ -14,7 +14,8 @@
 #include "../util/log.h"
 #include "internal.h"
 
-#define MEETING_COLS "id, room, name, agenda, starter, started, ended, topic, file_base"
+#define MEETING_COLS "id, room, name, agenda, starter, started, ended, topic, file_base, " \
+                     "coalesce(starter_id, starter)"
 #define MITEM_COLS "id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0), " \
                    "event_id, sender, meeting"
 
@@ -57,8 +58,8 @@ static const char *const sql[S__COUNT] = {
         [S_CLOSE_POSTPONED] = "UPDATE items SET status = 0 WHERE agenda = ?1 AND status = 1",
         [S_M_RUNNING] = "SELECT " MEETING_COLS " FROM meetings WHERE room = ?1 AND ended IS NULL",
         [S_M_GET] = "SELECT " MEETING_COLS " FROM meetings WHERE id = ?1",
-        [S_M_START] = "INSERT INTO meetings(room, name, agenda, starter, started) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5)",
+        [S_M_START] = "INSERT INTO meetings(room, name, agenda, starter, started, starter_id) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
         [S_M_END] = "UPDATE meetings SET ended = ?2 WHERE id = ?1",
         [S_M_NAME] = "UPDATE meetings SET name = ?2 WHERE id = ?1",
         [S_M_TOPIC] = "UPDATE meetings SET topic = nullif(?2, 0) WHERE id = ?1",
@@ -67,12 +68,27 @@ static const char *const sql[S__COUNT] = {
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
                         "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
-        [S_CHAIR_ADD] = "INSERT OR IGNORE INTO chairs(meeting, nick) VALUES(?1, ?2)",
-        [S_CHAIR_DEL] = "DELETE FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
-        [S_CHAIR_IS] = "SELECT 1 FROM chairs WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
-        [S_CHAIRS] = "SELECT nick FROM chairs WHERE meeting = ?1 ORDER BY rowid",
+        [S_CHAIR_ADD] = "INSERT OR IGNORE INTO chairs(meeting, user_id) VALUES(?1, ?2)",
+        [S_CHAIR_DEL] = "DELETE FROM chairs WHERE meeting = ?1 AND user_id = ?2",
+        [S_CHAIR_IS] = "SELECT 1 FROM chairs WHERE meeting = ?1 AND user_id = ?2",
+        [S_CHAIRS] = "SELECT coalesce(p.nick, c.user_id) FROM chairs c LEFT JOIN people p "
+                     "ON p.meeting = c.meeting AND p.user_id = c.user_id "
+                     "WHERE c.meeting = ?1 ORDER BY c.rowid",
         [S_NICK_ADD] = "INSERT OR IGNORE INTO nicks(meeting, nick) VALUES(?1, ?2)",
         [S_NICKS] = "SELECT nick FROM nicks WHERE meeting = ?1 ORDER BY rowid",
+        [S_PERSON_GET] = "SELECT nick FROM people WHERE meeting = ?1 AND user_id = ?2",
+        [S_PERSON_TAKEN] = "SELECT 1 FROM people WHERE meeting = ?1 AND nick = ?2 COLLATE NOCASE",
+        [S_PERSON_ADD] = "INSERT INTO people(meeting, user_id, nick) VALUES(?1, ?2, ?3)",
+        [S_MEMBER_SET] = "INSERT INTO members(room, user_id, nick, display_name, membership) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(room, user_id) DO UPDATE SET "
+                         "nick = excluded.nick, display_name = excluded.display_name, "
+                         "membership = excluded.membership",
+        [S_MEMBER_SEEN] = "INSERT INTO members(room, user_id, nick, membership) "
+                          "VALUES(?1, ?2, ?3, 'join') ON CONFLICT(room, user_id) DO UPDATE SET "
+                          "membership = 'join' WHERE membership <> 'join'",
+        [S_MEMBERS_NAMED] = "SELECT user_id FROM members WHERE room = ?1 AND membership = 'join' "
+                            "AND (nick = ?2 COLLATE NOCASE OR display_name = ?2 COLLATE NOCASE) "
+                            "ORDER BY user_id",
         [S_LINE_ADD] = "INSERT INTO lines(meeting, ts, nick, text, action, event_id, sender) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [S_LINES] = "SELECT ts, nick, CASE WHEN redacted THEN '[redacted]' ELSE text END, action "
@@ -104,6 +120,7 @@ static const char *const sql[S__COUNT] = {
         [S_V_OPEN] = "INSERT INTO votes(meeting, question, options, opened) VALUES(?1, ?2, ?3, ?4)",
         [S_V_CUR] = "SELECT id, question, options, opened FROM votes WHERE meeting = ?1 "
                     "AND closed IS NULL ORDER BY id DESC LIMIT 1",
+        /* ballots.nick holds the voter's full sender ID (schema 3) */
         [S_V_CAST] = "INSERT INTO ballots(vote, nick, choice, ts) VALUES(?1, ?2, ?3, ?4) "
                      "ON CONFLICT(vote, nick) DO UPDATE SET choice = excluded.choice, ts = excluded.ts",
         [S_V_CLOSE] = "UPDATE votes SET closed = ?2 WHERE id = ?1",
@@ -184,6 +201,36 @@ static const char *const migrations[] = {
         "  CAST(value AS INTEGER) FROM kv WHERE key GLOB 'room:?*:joined'"
         "  ON CONFLICT(id) DO UPDATE SET joined_at = excluded.joined_at;"
         "DELETE FROM kv WHERE key GLOB 'room:?*:power' OR key GLOB 'room:?*:joined';",
+        /* 5: chairs and ballots by the full sender ID, not the nick (one
+         * "alice" is not another); the nick each person goes by in a
+         * meeting; the rooms' members. A nick of an old row becomes the one
+         * sender who said lines under it in that meeting, else stays. */
+        "CREATE TEMP TABLE who AS SELECT meeting, nick, "
+        "  CASE WHEN count(DISTINCT sender) = 1 THEN min(sender) END AS sender "
+        "  FROM lines WHERE sender IS NOT NULL GROUP BY meeting, lower(nick);"
+        "CREATE TABLE chairs3(meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  user_id TEXT NOT NULL, PRIMARY KEY(meeting, user_id));"
+        "INSERT OR IGNORE INTO chairs3(meeting, user_id) SELECT c.meeting, coalesce("
+        "  (SELECT w.sender FROM who w WHERE w.meeting = c.meeting AND w.nick = c.nick COLLATE NOCASE),"
+        "  c.nick) FROM chairs c ORDER BY c.rowid;"
+        "DROP TABLE chairs;"
+        "ALTER TABLE chairs3 RENAME TO chairs;"
+        "UPDATE OR IGNORE ballots SET nick = coalesce((SELECT w.sender FROM who w JOIN votes v "
+        "  ON v.meeting = w.meeting WHERE v.id = ballots.vote AND w.nick = ballots.nick COLLATE NOCASE),"
+        "  nick);"
+        "ALTER TABLE meetings ADD COLUMN starter_id TEXT;"
+        "UPDATE meetings SET starter_id = coalesce((SELECT w.sender FROM who w WHERE "
+        "  w.meeting = meetings.id AND w.nick = meetings.starter COLLATE NOCASE), starter);"
+        "CREATE TABLE people(meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  user_id TEXT NOT NULL, nick TEXT NOT NULL, PRIMARY KEY(meeting, user_id));"
+        "INSERT OR IGNORE INTO people(meeting, user_id, nick) SELECT meeting, sender, nick "
+        "  FROM lines WHERE sender IS NOT NULL ORDER BY id;"
+        "CREATE TABLE members(room TEXT NOT NULL, user_id TEXT NOT NULL, nick TEXT NOT NULL,"
+        "  display_name TEXT, membership TEXT NOT NULL, PRIMARY KEY(room, user_id));"
+        "INSERT OR IGNORE INTO members(room, user_id, nick, membership) SELECT m.room, l.sender, "
+        "  l.nick, 'join' FROM lines l JOIN meetings m ON m.id = l.meeting "
+        "  WHERE l.sender IS NOT NULL ORDER BY l.id;"
+        "DROP TABLE temp.who;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to
@@ -328,6 +375,7 @@ static enum gv_err migrate(struct gv_store *s)
                 goto out;
         }
         s->version = sqlite3_column_int(st, 0);
+        sqlite3_reset(st);      /* no statement may be running while a migration drops a table */
         if (s->version > n) {
                 snprintf(s->errmsg, sizeof(s->errmsg), "%s: database schema version %d is newer "
                          "than this gavel knows (%d); use a newer gavel", s->path, s->version, n);

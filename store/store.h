@@ -34,7 +34,8 @@ struct gv_meeting {
         char *room;
         char *name;
         char *agenda;
-        char *starter;
+        char *starter;          /* the starter's nick, as the minutes show it */
+        char *starter_id;       /* the starter's full sender ID */
         int64_t started;        /* ms */
         int64_t ended;          /* ms, 0 while running */
         int64_t topic;          /* meeting item id of the current topic, 0 if none */
@@ -203,13 +204,41 @@ GV_MUST_CHECK enum gv_err gv_store_meetings_unnamed(struct gv_store *s, int64_t 
 GV_MUST_CHECK enum gv_err gv_store_meetings_ended(struct gv_store *s, int64_t **ids, size_t *n);
 void gv_meeting_clear(struct gv_meeting *m);
 
-/* Chairs and people known by #nick, case-insensitive. */
-GV_MUST_CHECK enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting, const char *nick,
-                                             bool chair);
-GV_MUST_CHECK enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting, const char *nick,
-                                            bool *is);
+/* Chairs, by the full sender ID (user_id: "@alice:example.org", or a bare
+ * console or IRC nick), compared exactly. gv_store_chairs() calls cb with
+ * each chair's nick in the meeting (gv_store_person_nick), else the ID. */
+GV_MUST_CHECK enum gv_err gv_store_chair_set(struct gv_store *s, int64_t meeting,
+                                             const char *user_id, bool chair);
+GV_MUST_CHECK enum gv_err gv_store_chair_is(struct gv_store *s, int64_t meeting,
+                                            const char *user_id, bool *is);
 GV_MUST_CHECK enum gv_err gv_store_chairs(struct gv_store *s, int64_t meeting,
                                           void (*cb)(void *ud, const char *nick), void *ud);
+
+/* The nick a person goes by in a meeting, fixed the first time it is asked
+ * for: nick, unless another person of the meeting already has it
+ * (ASCII case-insensitively), then alt. *out is the caller's to free. */
+GV_MUST_CHECK enum gv_err gv_store_person_nick(struct gv_store *s, int64_t meeting,
+                                               const char *user_id, const char *nick,
+                                               const char *alt, char **out);
+
+/* Room members as the bridge sees them (m.room.member state; someone who
+ * speaks is joined). nick is the ID's short form ("alice" for
+ * "@alice:example.org"); display_name may be NULL; membership is "join",
+ * "leave", "ban", "invite", ... gv_store_member_seen() marks user_id
+ * joined, keeping a known display name. */
+GV_MUST_CHECK enum gv_err gv_store_member_set(struct gv_store *s, const char *room,
+                                              const char *user_id, const char *nick,
+                                              const char *display_name, const char *membership);
+GV_MUST_CHECK enum gv_err gv_store_member_seen(struct gv_store *s, const char *room,
+                                               const char *user_id, const char *nick);
+/* The joined members of room whose nick or display name is name (ASCII
+ * case-insensitively), each once, by ID. */
+GV_MUST_CHECK enum gv_err gv_store_members_named(struct gv_store *s, const char *room,
+                                                 const char *name,
+                                                 void (*cb)(void *ud, const char *user_id),
+                                                 void *ud);
+
+/* People known by #nick (names for action items), case-insensitive. */
 GV_MUST_CHECK enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting, const char *nick);
 GV_MUST_CHECK enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
                                          void (*cb)(void *ud, const char *nick), void *ud);
@@ -275,7 +304,8 @@ GV_MUST_CHECK enum gv_err gv_store_vote_open(struct gv_store *s, int64_t meeting
                                              int64_t ts, int64_t *id);
 GV_MUST_CHECK enum gv_err gv_store_vote_current(struct gv_store *s, int64_t meeting,
                                                 struct gv_vote *out);
-GV_MUST_CHECK enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *nick,
+/* One ballot per voter (the full sender ID): a later one replaces it. */
+GV_MUST_CHECK enum gv_err gv_store_vote_cast(struct gv_store *s, int64_t vote, const char *voter,
                                              const char *choice, int64_t ts);
 GV_MUST_CHECK enum gv_err gv_store_vote_close(struct gv_store *s, int64_t vote, int64_t ts);
 /* Ballots per choice, most first, then by choice. */

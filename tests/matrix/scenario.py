@@ -185,7 +185,7 @@ def script():
         ("alice", "R1", "#undo"),
         {"op": "thread", "who": "carol", "room": "R3", "root": 3, "body": "!agenda"},
         ("alice", "R1", "#meetingname Arch call"),
-        ("alice", "R1", "#unchair @bob:localhost"),
+        ("alice", "R1", "#unchair bob"),                                # a nick: m.room.member state
         ("bob", "R1", "#topic bob is no longer a chair"),
         ("alice", "R1", "#commands"),
         ("alice", "R1", "#endmeeting"),

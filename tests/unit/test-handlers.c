@@ -561,7 +561,7 @@ static void test_meeting(void)
                                       "Meeting started Mon May  8 13:00:44 2017 UTC. The chair is alice.") &&
               has(f.out[0].body, "The architecture agenda has 1 item"),
               "meeting: start reply", "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
-        r = gv_store_chair_is(f.s, id, "alice", &chair);
+        r = gv_store_chair_is(f.s, id, "@alice:example.org", &chair);
         check(r == GV_OK && chair, "meeting: the starter is a chair", "%d", chair);
 
         say(&f, "@alice:example.org", "#startmeeting again");
@@ -609,7 +609,7 @@ static void test_meeting(void)
         check(f.n_out == 0 && mitem_count(&f, id) == before + 1,
               "meeting: power 50 (chair_power_level) makes a chair", "%zu rows, %zu items",
               f.n_out, mitem_count(&f, id));
-        say(&f, "@alice:example.org", "#chair bob");
+        say(&f, "@alice:example.org", "#chair @bob:example.org");
         say(&f, "@bob:example.org", "#idea sneaky no more");
         say(&f, "@bob:example.org", "#undo");
         check(f.n_out == 1 && str_eq(f.out[0].body, "Removed item from minutes: IDEA: sneaky no more") &&
@@ -1308,6 +1308,257 @@ static void test_hostile(void)
         fx_close(&f, "hostile");
 }
 
+/* ---- issue 6: chairs are people ---- */
+
+static bool chair_of(struct fx *f, int64_t meeting, const char *id)
+{
+        bool is = false;
+
+        return gv_store_chair_is(f->s, meeting, id, &is) == GV_OK && is;
+}
+
+static void test_people(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_buf text = GV_BUF_INIT(1 << 20);
+        int64_t id;
+        size_t before;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        r = gv_store_member_set(f.s, ROOM, "@alice:good.org", "alice", "Alice Liddell", "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@alice:evil.org", "alice", NULL, "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@bob:good.org", "bob", "Robert", "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@carol:good.org", "carol", NULL, "join");
+        r = r ? r : gv_store_member_set(f.s, ROOM, "@dave:good.org", "dave", NULL, "leave");
+        check(r == GV_OK, "people: members", "%s", gv_strerror(r));
+        say(&f, "@alice:good.org", "#startmeeting People");
+        id = running(&f);
+        before = mitem_count(&f, id);
+        say(&f, "@alice:evil.org", "#agreed the impostor decides");
+        check(f.n_out == 1 && begins(f.out[0].body, "Only chairs can use #agreed. Chairs: alice") &&
+              mitem_count(&f, id) == before, "people: a same-localpart impostor is no chair",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:evil.org", "#endmeeting");
+        check(running(&f) == id, "people: the impostor cannot end the meeting", "ended");
+
+        say(&f, "@alice:good.org", "#chair alice");
+        check(f.n_out == 1 && has(f.out[0].body, "'alice' is ambiguous here: @alice:evil.org, "
+                                                 "@alice:good.org") &&
+              !chair_of(&f, id, "@alice:evil.org"), "people: an ambiguous nick changes nothing",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#chair bob dave");
+        check(f.n_out == 1 && has(f.out[0].body, "Nobody in this room goes by 'dave'") &&
+              !chair_of(&f, id, "@bob:good.org"),
+              "people: one unknown nick (a member who left) changes nothing", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#chair robert");
+        check(chair_of(&f, id, "@bob:good.org") && f.n_out == 1 &&
+              str_eq(f.out[0].body, "Current chairs: alice, bob"),
+              "people: a display name names one member", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        mk(&f, &v, "@alice:good.org", "#chair Alice Liddell");
+        v.e.formatted_body = "#chair <a href=\"https://matrix.to/#/@alice:evil.org\">Alice "
+                             "Liddell</a>";
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(chair_of(&f, id, "@alice:evil.org"),
+              "people: a pill's text names the pill's user", "%zu rows \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        check(f.n_out == 1 && str_eq(f.out[0].body,
+                                     "Current chairs: alice, bob, alice (@alice:evil.org)"),
+              "people: a second alice is shown with her ID", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#unchair https://matrix.to/#/%40alice%3Aevil.org");
+        check(!chair_of(&f, id, "@alice:evil.org") && chair_of(&f, id, "@alice:good.org"),
+              "people: a matrix.to link names its user", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:good.org", "#unchair @alice:good.org");
+        check(f.n_out >= 1 && has(f.out[0].body, "alice started the meeting and stays a chair") &&
+              chair_of(&f, id, "@alice:good.org"), "people: the starter stays a chair",
+              "\"%s\"", f.n_out ? show(f.out[0].body) : "-");
+
+        /* Votes: one ballot per person, not per nick. */
+        say(&f, "@alice:good.org", "#startvote Lunch? pizza, sushi");
+        say(&f, "@alice:good.org", "#vote pizza");
+        say(&f, "@alice:evil.org", "#vote sushi");
+        say(&f, "@alice:evil.org", "#vote sushi");
+        say(&f, "@alice:good.org", "#endvote");
+        check(f.n_out == 1 && has(f.out[0].body, "Results: pizza (1), sushi (1)"),
+              "people: two alices each have a vote, the last counting", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        r = gv_minutes_render(f.s, f.cfg, id, GV_MIN_TEXT, &text);
+        check(r == GV_OK && has(text.p, "* alice (@alice:evil.org) (") &&
+              has(text.p, "Meeting started by alice at"),
+              "people: minutes tell the two alices apart", "%s", gv_strerror(r));
+        gv_buf_free(&text);
+        fx_close(&f, "people");
+}
+
+/* ---- issue 6: one message cannot flood a room ---- */
+
+static void test_flood(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_buf big = GV_BUF_INIT(1 << 20);
+        enum gv_err r = GV_OK;
+        size_t lines = 0;
+
+        if (!fx_open(&f, NULL))
+                return;
+        for (int i = 0; i < 6000 && r == GV_OK; i++)
+                r = gv_buf_adds(&big, "!agenda\n");
+        check(r == GV_OK, "flood: built", "%s", gv_strerror(r));
+        say(&f, "@mallory:example.org", gv_buf_str(&big));
+        for (const char *p = f.n_out ? f.out[0].body : ""; *p; p++)
+                lines += *p == '\n';
+        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+              has(f.out[0].body, "5980 more commands in this message were ignored: at most 20") &&
+              str_eq(json_str(f.out[0].extra, "in_reply_to"), f.last_id),
+              "flood: 6,000 !agenda lines make one message, saying 5,980 were ignored",
+              "%zu rows, \"%.80s\"", f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        check(lines == 20, "flood: that message holds 20 answers and the note", "%zu newlines",
+              lines);
+        check(f.n_out == 1 && has(f.out[0].html, "<br>\n") && has(f.out[0].html, "ignored"),
+              "flood: the HTML is joined too", "%.80s", f.n_out ? show(f.out[0].html) : "-");
+
+        /* Hashtags are no commands; replies in a thread stay there; pings merge. */
+        say(&f, "@carol:example.org", "#architecture first cc @dave:example.org");
+        say(&f, "@erin:example.org", "#architecture second");
+        say(&f, "@alice:example.org", "#startmeeting Flood");
+        mk(&f, &v, "@alice:example.org", "!agenda take 1\n#notacommand\n!agenda take 2\n#info x");
+        v.e.thread_root = "$root:example.org";
+        v.e.power = 100;
+        (void)handle(&f, &v.e);
+        take(&f);
+        check(f.n_out == 1 && str_eq(json_str(f.out[0].extra, "thread"), "$root:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@carol:example.org") &&
+              json_array_has(f.out[0].extra, "mentions", "@erin:example.org") &&
+              begins(f.out[0].body, "Topic: first") && has(f.out[0].body, "\nTopic: second"),
+              "flood: two replies are one message in the thread, pinging both reporters",
+              "%zu rows, \"%s\" %s", f.n_out, f.n_out ? show(f.out[0].body) : "-",
+              f.n_out ? show(f.out[0].extra) : "-");
+        gv_buf_reset(&big);
+        r = GV_OK;
+        for (int i = 0; i < 25 && r == GV_OK; i++)
+                r = gv_buf_adds(&big, "#hashtag\n");
+        r = r ? r : gv_buf_adds(&big, "!agenda");
+        say(&f, "@alice:example.org", gv_buf_str(&big));
+        check(r == GV_OK && f.n_out == 1 && !has(f.out[0].body, "ignored"),
+              "flood: hashtags do not count toward the cap", "%zu rows", f.n_out);
+        gv_buf_free(&big);
+        fx_close(&f, "flood");
+}
+
+/* ---- issue 6: votes, #undo, clocks ---- */
+
+static bool item_discussed_in(struct fx *f, const char *agenda, int64_t *meeting)
+{
+        struct gv_item it;
+
+        if (!first_item(f, agenda, &it))
+                return false;
+        *meeting = it.discussed_in;
+        gv_item_clear(&it);
+        return true;
+}
+
+static void test_undo_votes(void)
+{
+        struct fx f;
+        struct gv_buf q = GV_BUF_INIT(1 << 16);
+        int64_t id, disc = -1;
+        bool ok;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@carol:example.org", "#architecture Discuss keyframes");
+        say(&f, "@alice:example.org", "#startmeeting Undo");
+        id = running(&f);
+        say(&f, "@alice:example.org", "!agenda take 1");
+        say(&f, "@alice:example.org", "#info first pass");
+        say(&f, "@alice:example.org", "!agenda take 1");
+        say(&f, "@alice:example.org", "#undo");
+        check(f.n_out == 1 && begins(f.out[0].body, "Removed item from minutes: TOPIC"),
+              "undo: the second topic is undone", "%zu rows, \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        ok = item_discussed_in(&f, "architecture", &disc);
+        check(ok && disc == id,
+              "undo: an item another topic took up stays discussed (as with a redaction)",
+              "discussed_in %" PRId64 ", meeting %" PRId64, disc, id);
+        say(&f, "@alice:example.org", "#undo");
+        say(&f, "@alice:example.org", "#undo");
+        ok = item_discussed_in(&f, "architecture", &disc);
+        check(ok && disc == 0,
+              "undo: undoing the last topic that took it up reopens the item",
+              "discussed_in %" PRId64, disc);
+
+        /* #startvote: every failure answers, nothing leaks (valgrind). */
+        say(&f, "@alice:example.org", "#startvote Lunch? a, b, c, d, e, f, g, h, i, j, k, l, m, "
+                                       "n, o, p, q, r, s, t, u, v, w");
+        check(f.n_out == 1 && has(f.out[0].body, "at most 20 options"),
+              "startvote: 23 options are refused with the limit", "%zu rows, \"%s\"", f.n_out,
+              f.n_out ? show(f.out[0].body) : "-");
+        {
+                enum gv_err qr = gv_buf_adds(&q, "#startvote ");
+
+                for (int i = 0; i < 900 && qr == GV_OK; i++)
+                        qr = gv_buf_adds(&q, "0123456789");
+                if (qr == GV_OK)
+                        qr = gv_buf_adds(&q, "? yes, no");
+                check(qr == GV_OK, "startvote: the long question is built", "%s", gv_strerror(qr));
+        }
+        say(&f, "@alice:example.org", gv_buf_str(&q));
+        check(f.n_out == 1 && has(f.out[0].body, "question may be at most 1024 bytes") &&
+              has(f.out[0].body, "this one is 9001"),
+              "startvote: a 9,000-byte question is refused with the limit", "%zu rows, \"%s\"",
+              f.n_out, f.n_out ? show(f.out[0].body) : "-");
+        say(&f, "@alice:example.org", "#startvote Lunch? pizza, sushi");
+        check(f.n_out == 1 && begins(f.out[0].body, "Begin voting on: Lunch?"),
+              "startvote: a vote opens after the refusals", "\"%s\"",
+              f.n_out ? show(f.out[0].body) : "-");
+        gv_buf_free(&q);
+        fx_close(&f, "undo-votes");
+}
+
+static void test_clock_back(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_meeting m;
+        struct gv_mitem *mi = NULL;
+        size_t n = 0;
+        int64_t id;
+        bool ok = true;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@alice:example.org", "#startmeeting Clock");
+        id = running(&f);
+        f.ts_base -= 3600 * 1000;       /* the clock goes back an hour */
+        say(&f, "@alice:example.org", "#info from the past");
+        mk(&f, &v, "@alice:example.org", "#endmeeting");
+        (void)handle(&f, &v.e);
+        take(&f);
+        memset(&m, 0, sizeof(m));
+        ok = gv_store_meeting_get(f.s, id, &m) == GV_OK;
+        check(ok && m.ended >= m.started && m.ended,
+              "clock: a meeting never ends before it started", "started %" PRId64 " ended %" PRId64,
+              m.started, m.ended);
+        if (gv_store_mitems(f.s, id, &mi, &n) == GV_OK)
+                for (size_t i = 0; i < n; i++)
+                        ok = ok && mi[i].ts >= m.started;
+        else
+                ok = false;
+        check(n == 1 && ok, "clock: items are stamped no earlier than the start", "%zu items", n);
+        gv_mitems_free(mi, n);
+        gv_meeting_clear(&m);
+        fx_close(&f, "clock");
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -1322,5 +1573,9 @@ int main(int argc, char **argv)
         test_redactions();
         test_edits();
         test_pills();
+        test_undo_votes();
+        test_people();
+        test_flood();
+        test_clock_back();
         return check_finish();
 }

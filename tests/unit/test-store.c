@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 4
+#define SCHEMA_LATEST 5
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -56,6 +56,8 @@ static const char *nn(const char *s)
 }
 
 /* Joins callback results: "a,b,c" or "a=2,b=1". */
+/* The newest schema version (store.c's migrations). */
+
 struct list {
         char s[1024];
 };
@@ -581,31 +583,92 @@ static void test_chairs_nicks(struct gv_store *s, int64_t meeting, int64_t other
         bool is = false;
         enum gv_err r;
 
-        r = gv_store_chair_set(s, meeting, "Alice", true);
+        /* Chairs are people: full IDs, compared exactly. */
+        r = gv_store_chair_set(s, meeting, "@alice:good.org", true);
         check(r == GV_OK, "chair set", "%s", gv_strerror(r));
+        r = gv_store_chair_is(s, meeting, "@alice:good.org", &is);
+        check(r == GV_OK && is, "chair is", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_is(s, meeting, "@alice:evil.org", &is);
+        check(r == GV_OK && !is, "same localpart, other server: no chair", "got %s %d",
+              gv_strerror(r), is);
         r = gv_store_chair_is(s, meeting, "alice", &is);
-        check(r == GV_OK && is, "chair is, lower case", "got %s %d", gv_strerror(r), is);
-        r = gv_store_chair_is(s, meeting, "ALICE", &is);
-        check(r == GV_OK && is, "chair is, upper case", "got %s %d", gv_strerror(r), is);
-        r = gv_store_chair_is(s, meeting, "bob", &is);
+        check(r == GV_OK && !is, "the bare nick is no chair", "got %s %d", gv_strerror(r), is);
+        r = gv_store_chair_is(s, meeting, "@bob:good.org", &is);
         check(r == GV_OK && !is, "not a chair", "got %s %d", gv_strerror(r), is);
-        r = gv_store_chair_is(s, other, "alice", &is);
+        r = gv_store_chair_is(s, other, "@alice:good.org", &is);
         check(r == GV_OK && !is, "chairs are per meeting", "got %s %d", gv_strerror(r), is);
-        r = gv_store_chair_set(s, meeting, "aLiCe", true);
-        r = r ? r : gv_store_chair_set(s, meeting, "bob", true);
+        r = gv_store_chair_set(s, meeting, "@alice:good.org", true);
+        r = r ? r : gv_store_chair_set(s, meeting, "@bob:good.org", true);
         l.s[0] = '\0';
         r = r ? r : gv_store_chairs(s, meeting, on_nick, &l);
-        check(r == GV_OK && strcmp(l.s, "Alice,bob") == 0, "chairs listed once each",
+        check(r == GV_OK && strcmp(l.s, "@alice:good.org,@bob:good.org") == 0,
+              "chairs listed once each, by ID without a nick", "got %s [%s]", gv_strerror(r), l.s);
+        {
+                char *nick = NULL;
+
+                r = gv_store_person_nick(s, meeting, "@alice:good.org", "alice", "alt1", &nick);
+                check(r == GV_OK && str_eq(nick, "alice"), "person: first alice is alice", "got %s %s",
+                      gv_strerror(r), nick ? nick : "-");
+                free(nick);
+                nick = NULL;
+                r = gv_store_person_nick(s, meeting, "@alice:evil.org", "ALICE", "alt2", &nick);
+                check(r == GV_OK && str_eq(nick, "alt2"), "person: a second alice takes the alternative",
+                      "got %s %s", gv_strerror(r), nick ? nick : "-");
+                free(nick);
+                nick = NULL;
+                r = gv_store_person_nick(s, meeting, "@alice:good.org", "alice", "alt3", &nick);
+                check(r == GV_OK && str_eq(nick, "alice"), "person: a nick stays fixed", "got %s %s",
+                      gv_strerror(r), nick ? nick : "-");
+                free(nick);
+                nick = NULL;
+                r = gv_store_person_nick(s, other, "@alice:evil.org", "alice", "alt4", &nick);
+                check(r == GV_OK && str_eq(nick, "alice"), "person: nicks are per meeting", "got %s %s",
+                      gv_strerror(r), nick ? nick : "-");
+                free(nick);
+        }
+        l.s[0] = '\0';
+        r = gv_store_chairs(s, meeting, on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "alice,@bob:good.org") == 0, "chairs listed by nick",
               "got %s [%s]", gv_strerror(r), l.s);
-        r = gv_store_chair_set(s, meeting, "BOB", false);
+        r = gv_store_chair_set(s, meeting, "@bob:good.org", false);
         l.s[0] = '\0';
         r = r ? r : gv_store_chairs(s, meeting, on_nick, &l);
-        check(r == GV_OK && strcmp(l.s, "Alice") == 0, "unchair case-insensitive", "got %s [%s]",
+        check(r == GV_OK && strcmp(l.s, "alice") == 0, "unchair", "got %s [%s]",
               gv_strerror(r), l.s);
-        r = gv_store_chair_is(s, meeting, "bob", &is);
+        r = gv_store_chair_is(s, meeting, "@bob:good.org", &is);
         check(r == GV_OK && !is, "unchaired is no chair", "got %s %d", gv_strerror(r), is);
         r = gv_store_chair_set(s, meeting, "nobody", false);
         check(r == GV_OK, "unchair someone who is not a chair", "%s", gv_strerror(r));
+
+        /* Room members, found by nick or display name. */
+        r = gv_store_member_set(s, "!r", "@alice:good.org", "alice", "Alice Liddell", "join");
+        r = r ? r : gv_store_member_set(s, "!r", "@alice:evil.org", "alice", NULL, "join");
+        r = r ? r : gv_store_member_set(s, "!r", "@bob:good.org", "bob", "Robert", "join");
+        r = r ? r : gv_store_member_set(s, "!r", "@carol:good.org", "carol", NULL, "leave");
+        r = r ? r : gv_store_member_seen(s, "!other", "@carol:good.org", "carol");
+        r = r ? r : gv_store_member_seen(s, "!r", "@bob:good.org", "bob");
+        check(r == GV_OK, "members set", "%s", gv_strerror(r));
+        l.s[0] = '\0';
+        r = gv_store_members_named(s, "!r", "ALICE", on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "@alice:evil.org,@alice:good.org") == 0,
+              "members: a shared localpart names both", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_members_named(s, "!r", "alice liddell", on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "@alice:good.org") == 0, "members: by display name",
+              "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_members_named(s, "!r", "robert", on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "@bob:good.org") == 0,
+              "members: seen keeps the display name", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_members_named(s, "!r", "carol", on_nick, &l);
+        check(r == GV_OK && l.s[0] == '\0', "members: who left is no member", "got %s [%s]",
+              gv_strerror(r), l.s);
+        r = gv_store_member_seen(s, "!r", "@carol:good.org", "carol");
+        l.s[0] = '\0';
+        r = r ? r : gv_store_members_named(s, "!r", "carol", on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "@carol:good.org") == 0,
+              "members: who speaks is joined again", "got %s [%s]", gv_strerror(r), l.s);
 
         r = gv_store_nick_add(s, meeting, "carol");
         r = r ? r : gv_store_nick_add(s, meeting, "CAROL");
@@ -1655,6 +1718,95 @@ static void test_open_errors(void)
         rmdir(dir);
 }
 
+/* Version 2's additions to version 1, frozen. */
+static const char v2_schema[] =
+        "ALTER TABLE lines ADD COLUMN sender TEXT;"
+        "ALTER TABLE mitems ADD COLUMN event_id TEXT;"
+        "ALTER TABLE mitems ADD COLUMN sender TEXT;"
+        "CREATE INDEX mitems_event ON mitems(event_id);";
+
+/* Two meetings at version 2: in the first only @alice:good.org said lines as
+ * "alice"; in the second two alices did. Chairs and ballots were nicks. */
+static const char v2_data[] =
+        "INSERT INTO meetings(id, room, name, agenda, starter, started, ended) VALUES"
+        "  (1, '!r', 'One', 'arch', 'alice', 1, 5), (2, '!r', 'Two', 'arch', 'alice', 10, NULL);"
+        "INSERT INTO lines(meeting, ts, nick, text, sender) VALUES"
+        "  (1, 1, 'alice', '#startmeeting One', '@alice:good.org'),"
+        "  (1, 2, 'bob', 'hi', '@bob:good.org'),"
+        "  (2, 10, 'alice', '#startmeeting Two', '@alice:good.org'),"
+        "  (2, 11, 'alice', 'me too', '@alice:evil.org');"
+        "INSERT INTO chairs(meeting, nick) VALUES(1, 'alice'), (1, 'Bob'), (1, 'carol'),"
+        "  (2, 'alice');"
+        "INSERT INTO votes(id, meeting, question, options, opened) VALUES(1, 1, 'Q?', 'a, b', 3);"
+        "INSERT INTO ballots(vote, nick, choice, ts) VALUES(1, 'alice', 'a', 4), (1, 'bob', 'b', 5);"
+        "PRAGMA user_version = 2;";
+
+static void test_migrate_v2(void)
+{
+        char dir[] = "/tmp/gavel-test-store-v2-XXXXXX";
+        char path[512];
+        sqlite3 *db = NULL;
+        struct gv_store *s = NULL;
+        struct gv_meeting m;
+        struct list l;
+        bool is = false;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "v2: temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/gavel.db", dir);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, v1_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, v2_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, v2_data, NULL, NULL, NULL) != SQLITE_OK) {
+                check(false, "v2: make a version-2 file", "%s", sqlite3_errmsg(db));
+                sqlite3_close(db);
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        sqlite3_close(db);
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "v2: migrated",
+              "got %s", gv_strerror(r));
+        if (r != GV_OK) {
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        r = gv_store_chair_is(s, 1, "@alice:good.org", &is);
+        check(r == GV_OK && is, "v2: a chair nick becomes its one sender", "%d", is);
+        r = gv_store_chair_is(s, 1, "@bob:good.org", &is);
+        check(r == GV_OK && is, "v2: case-insensitively", "%d", is);
+        r = gv_store_chair_is(s, 2, "@alice:evil.org", &is);
+        check(r == GV_OK && !is, "v2: a nick two people shared chairs neither", "%d", is);
+        l.s[0] = '\0';
+        r = gv_store_chairs(s, 1, on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "alice,bob,carol") == 0, "v2: chairs shown by nick",
+              "got %s [%s]", gv_strerror(r), l.s);
+        memset(&m, 0, sizeof(m));
+        r = gv_store_meeting_get(s, 1, &m);
+        check(r == GV_OK && str_eq(m.starter, "alice") && str_eq(m.starter_id, "@alice:good.org"),
+              "v2: the starter's ID found", "got %s %s", gv_strerror(r), m.starter_id);
+        gv_meeting_clear(&m);
+        l.s[0] = '\0';
+        r = gv_store_members_named(s, "!r", "bob", on_nick, &l);
+        check(r == GV_OK && strcmp(l.s, "@bob:good.org") == 0, "v2: who spoke is a member",
+              "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_vote_cast(s, 1, "@alice:good.org", "b", 6);
+        l.s[0] = '\0';
+        r = r ? r : gv_store_vote_tally(s, 1, on_count, &l);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK && strcmp(l.s, "b=2") == 0, "v2: an old ballot is the voter's",
+              "got %s [%s]", gv_strerror(r), l.s);
+        gv_store_free(s);
+        remove_db(path);
+        rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -1664,6 +1816,7 @@ int main(int argc, char **argv)
         test_migrate_v1();
         test_modes();
         test_open_errors();
+        test_migrate_v2();
         printf("%u passed, %u failed\n", passed, failed);
         return failed ? 1 : 0;
 }

@@ -2,7 +2,10 @@
 #include <string.h>
 
 #include "../../bridge/content.h"
+#include "../../bridge/matrix_internal.h"
 #include "../../bridge/sync.h"
+#include "../../store/store.h"
+#include "../../util/config.h"
 #include <stdlib.h>
 #include "check.h"
 
@@ -246,6 +249,88 @@ static void test_content(void)
         free(big);
 }
 
+/* ---- room members from m.room.member state (matrix_rooms.c) ---- */
+
+struct names {
+        char s[512];
+};
+
+static void on_member(void *ud, const char *user_id)
+{
+        struct names *n = ud;
+        size_t l = strlen(n->s);
+
+        snprintf(n->s + l, sizeof(n->s) - l, "%s%s", l ? "," : "", user_id);
+}
+
+static void member_event(struct mx *m, struct room *rm, const char *json, const char *who)
+{
+        cJSON *c = cJSON_Parse(json);
+        struct gv_sync_event e;
+        enum gv_err r;
+
+        memset(&e, 0, sizeof(e));
+        e.type = "m.room.member";
+        e.sender = who;
+        e.event_id = "$m";
+        e.state_key = who;
+        e.ts = 1;
+        e.content = c;
+        r = c ? mx_track_state(m, rm, &e) : GV_ENOMEM;
+        check(r == GV_OK, "members: state event tracked", "%s", gv_strerror(r));
+        cJSON_Delete(c);
+}
+
+static const char *named(struct mx *m, const char *name)
+{
+        static struct names n;
+
+        n.s[0] = '\0';
+        if (gv_store_members_named(m->s, "!r:x", name, on_member, &n) != GV_OK)
+                return "(error)";
+        return n.s;
+}
+
+static void test_members(void)
+{
+        struct gv_config *cfg = NULL;
+        struct mx m;
+        struct room *rm;
+
+        memset(&m, 0, sizeof(m));
+        if (gv_config_defaults(&cfg) != GV_OK || gv_store_open(":memory:", &m.s) != GV_OK) {
+                check(false, "members: fixture", "cannot open");
+                gv_config_free(cfg);
+                return;
+        }
+        m.cfg = cfg;
+        rm = mx_room_get(&m, "!r:x");
+        if (rm) {
+                member_event(&m, rm, "{\"membership\":\"join\",\"displayname\":\"Alice L\"}",
+                             "@alice:good.org");
+                member_event(&m, rm, "{\"membership\":\"join\"}", "@alice:evil.org");
+                member_event(&m, rm, "{\"membership\":\"join\",\"displayname\":\"Bobby\"}",
+                             "@bob:good.org");
+                check(eq(named(&m, "alice"), "@alice:evil.org,@alice:good.org"),
+                      "members: joins recorded by localpart", "[%s]", named(&m, "alice"));
+                check(eq(named(&m, "alice l"), "@alice:good.org"),
+                      "members: display names recorded", "[%s]", named(&m, "alice l"));
+                member_event(&m, rm, "{\"membership\":\"leave\"}", "@alice:evil.org");
+                member_event(&m, rm, "{\"membership\":\"join\",\"displayname\":\"Robert\"}",
+                             "@bob:good.org");
+                check(eq(named(&m, "alice"), "@alice:good.org"), "members: a leave recorded",
+                      "[%s]", named(&m, "alice"));
+                check(eq(named(&m, "bobby"), "") && eq(named(&m, "robert"), "@bob:good.org"),
+                      "members: a new display name replaces the old", "[%s]",
+                      named(&m, "robert"));
+        } else {
+                check(false, "members: room", "out of memory");
+        }
+        mx_rooms_free(&m);
+        gv_store_free(m.s);
+        gv_config_free(cfg);
+}
+
 int main(void)
 {
         test_content();
@@ -253,5 +338,6 @@ int main(void)
         test_relations();
         test_bad();
         test_messages();
+        test_members();
         return check_finish();
 }
