@@ -209,7 +209,10 @@ static enum gv_err add_line(struct parser *ps, int64_t tod, bool action, const c
         if (r != GV_OK)
                 return r;
 
-        if (ps->seen && tod < ps->prev)
+        /* Midnight when the clock goes back by more than an hour; a line a
+         * little out of order (a clock step, a bouncer's replay) keeps its
+         * day, and the handlers never let a meeting end before it started. */
+        if (ps->seen && ps->prev - tod > 3600 * 1000)
                 ps->day += DAY_MS;
         ps->prev = tod;
         ps->seen = true;

@@ -56,8 +56,6 @@ static const char *nn(const char *s)
 }
 
 /* Joins callback results: "a,b,c" or "a=2,b=1". */
-/* The newest schema version (store.c's migrations). */
-
 struct list {
         char s[1024];
 };
