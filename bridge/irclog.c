@@ -211,7 +211,7 @@ static enum gv_err add_line(struct parser *ps, int64_t tod, bool action, const c
 
         /* Midnight when the clock goes back by more than an hour; a line a
          * little out of order (a clock step, a bouncer's replay) keeps its
-         * day, and the handlers never let a meeting end before it started. */
+         * day and takes the previous line's time: times never go back. */
         if (ps->seen && ps->prev - tod > 3600 * 1000)
                 ps->day += DAY_MS;
         ps->prev = tod;
@@ -219,6 +219,8 @@ static enum gv_err add_line(struct parser *ps, int64_t tod, bool action, const c
 
         rec = &l->lines[l->n++].r;
         rec->ms = tod + ps->day;
+        if (l->n > 1 && rec->ms < l->lines[l->n - 2].r.ms)
+                rec->ms = l->lines[l->n - 2].r.ms;
         rec->nick = nick_off;
         rec->text = text_off;
         rec->action = action;
