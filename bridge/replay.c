@@ -19,22 +19,29 @@ struct sink {
         const char *dir;
         bool quiet;
         unsigned files;
+        unsigned failed;
+        int64_t now;
 };
 
-static enum gv_err deliver(void *ud, const struct gv_out *o)
+static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d, char *why,
+                           size_t n)
 {
         struct sink *s = ud;
         enum gv_err r;
 
-        if (strcmp(o->kind, "file") != 0)
+        *d = GV_DELIVERED;
+        if (o->kind != GV_OUT_FILE)
                 return GV_OK;   /* the room's messages stay in the log's past */
-        r = gv_archive_minutes(s->dir, o->room, s->s, s->cfg, o->extra);
-        if (r)
-                return r;
-        s->files++;
-        if (!s->quiet)
-                printf("wrote %s/%s\n", s->dir, o->room);
-        return GV_OK;
+        r = gv_outbox_write_file(s->s, s->cfg, s->dir, o, s->now, d, why, n);
+        if (r == GV_OK && *d == GV_DELIVERED) {
+                s->files++;
+                if (!s->quiet)
+                        printf("wrote %s/%s\n", s->dir, o->room);
+        } else if (r == GV_OK) {
+                fprintf(stderr, "gavel: %s/%s not written: %s\n", s->dir, o->room, why);
+                s->failed++;
+        }
+        return r;
 }
 
 static enum gv_err read_all(const char *path, char **data, size_t *len)
@@ -98,8 +105,8 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0 };
-        struct gv_sink sink = { &sk, deliver };
+        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0, 0, 0 };
+        struct gv_sink sink = { &sk, GV_OUT_ALL, deliver };
         struct gv_meeting m;
         char *data = NULL;
         size_t len = 0, n;
@@ -187,10 +194,18 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         }
         if (r == GV_OK)
                 r = gv_store_commit(s);
+        sk.now = last;
         if (r == GV_OK)
-                r = gv_outbox_drain(s, last, &sink);
+                r = gv_outbox_drain(s, last, cfg->backoff_max_ms, &sink, NULL);
         if (r)
                 goto fail;
+        if (sk.failed) {
+                /* kept pending: with --db a later replay or run writes them */
+                fprintf(stderr, "gavel: %u minutes file%s not written to %s\n", sk.failed,
+                        sk.failed == 1 ? "" : "s", sk.dir);
+                status = 1;
+                goto out;
+        }
         if (sk.files == 0) {
                 fprintf(stderr, "gavel: %s: no meeting in this log (no #startmeeting)\n",
                         o->log_path);

@@ -23,7 +23,7 @@ enum stmt_id {
         S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC, S_MI_EVENT, S_MI_TEXT, S_MI_GET,
         S_MI_REPARENT, S_MI_UNTOPIC,
         S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
-        S_O_ADD, S_O_NEXT, S_O_SENT,
+        S_O_ADD, S_O_NEXT, S_O_SENT, S_O_LATER, S_O_PARK, S_O_RETRY, S_O_EACH,
         S__COUNT
 };
 
