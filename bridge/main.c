@@ -8,6 +8,7 @@
 #include "../util/log.h"
 #include "console.h"
 #include "matrix.h"
+#include "outbox.h"
 #include "replay.h"
 
 #ifndef GAVEL_VERSION
@@ -31,6 +32,15 @@ static void usage(FILE *f)
               "      (NAME.txt, .html, .log.txt, .log.html, .md, index.html) to DIR (default .).\n"
               "  gavel check-config FILE\n"
               "      Validate a configuration file; exit status 2 if it is rejected.\n"
+              "  gavel outbox [--config FILE] [--db PATH]\n"
+              "      List what waits in the outbox: each pending row (not sent yet, or\n"
+              "      failing for now and retried with backoff) and each parked row (one\n"
+              "      that can never be sent as it is: refused by the homeserver, content\n"
+              "      that cannot be built), with its ID, kind, room or file, attempts and\n"
+              "      the last reason. Parked rows are never retried on their own.\n"
+              "  gavel outbox retry ID [--config FILE] [--db PATH]\n"
+              "      Put parked row ID back to pending: it is sent again in its turn\n"
+              "      (a running gavel picks it up within seconds).\n"
               "  gavel --help | --version\n"
               "\nOptions:\n"
               "  -c, --config FILE   configuration (JSON); built-in defaults without one\n"
@@ -73,7 +83,7 @@ static const char *value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-        const char *config = NULL, *db = NULL, *cmd = NULL, *arg = NULL;
+        const char *config = NULL, *db = NULL, *cmd = NULL, *arg = NULL, *arg2 = NULL;
         struct gv_replay_opts ro;
         struct gv_config *cfg = NULL;
         bool shell = false;
@@ -110,16 +120,19 @@ int main(int argc, char **argv)
                 } else if (a[0] == '-' && a[1]) {
                         fprintf(stderr, "gavel: unknown option %s (see gavel --help)\n", a);
                         return 2;
-                } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0)) {
+                } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0 ||
+                                    strcmp(a, "outbox") == 0)) {
                         cmd = a;
                 } else if (cmd && !arg) {
                         arg = a;
+                } else if (cmd && strcmp(cmd, "outbox") == 0 && !arg2) {
+                        arg2 = a;
                 } else {
                         fprintf(stderr, "gavel: unexpected argument '%s' (see gavel --help)\n", a);
                         return 2;
                 }
         }
-        if (cmd && !arg) {
+        if (cmd && !arg && strcmp(cmd, "outbox") != 0) {
                 fprintf(stderr, "gavel: %s needs a file (see gavel --help)\n", cmd);
                 return 2;
         }
@@ -147,7 +160,9 @@ int main(int argc, char **argv)
                 free(cfg->database);
                 cfg->database = d;
         }
-        if (cmd) {
+        if (cmd && strcmp(cmd, "outbox") == 0) {
+                status = gv_outbox_command(cfg, arg, arg2, stdout);
+        } else if (cmd) {
                 ro.log_path = arg;
                 ro.db_path = db; /* replay keeps its state only when asked to */
                 status = gv_replay_run(cfg, &ro);

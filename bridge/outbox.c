@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "../util/log.h"
+#include "../util/text.h"
 #include "archive.h"
 #include "outbox.h"
 
@@ -190,4 +193,71 @@ enum gv_err gv_outbox_drain(struct gv_store *s, int64_t now, int64_t backoff_max
         if (waiting)
                 *waiting = left;
         return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+/* ---- gavel outbox ---- */
+
+static int list_row(void *ud, const struct gv_out *o)
+{
+        FILE *out = ud;
+        char attempts[24];
+
+        snprintf(attempts, sizeof(attempts), "%" PRId64, o->attempts);
+        fprintf(out, "%-8" PRId64 " %-8s %-9s %8s  %-40s %s\n", o->id,
+                o->state == GV_OUT_PARKED ? "parked" : "pending", gv_out_kind_name(o->kind),
+                attempts, o->room, o->last_error ? o->last_error : "-");
+        return 0;
+}
+
+int gv_outbox_command(const struct gv_config *cfg, const char *action, const char *id, FILE *out)
+{
+        struct gv_store *s = NULL;
+        uint64_t row = 0;
+        int status = 1;
+        enum gv_err r;
+
+        if (action && (strcmp(action, "retry") != 0 || !id ||
+                       gv_parse_u64(id, INT64_MAX, &row) != GV_OK || row == 0)) {
+                fprintf(stderr, "gavel: usage: gavel outbox [retry ID] (ID: a row number from "
+                                "gavel outbox)\n");
+                return 2;
+        }
+        if (!action && id) {
+                fprintf(stderr, "gavel: unexpected argument '%s' (see gavel --help)\n", id);
+                return 2;
+        }
+        if (strcmp(cfg->database, ":memory:") != 0 && access(cfg->database, F_OK) != 0) {
+                fprintf(stderr, "gavel: no database at %s: %s\n", cfg->database, strerror(errno));
+                return 1;
+        }
+        r = gv_store_open(cfg->database, &s);
+        if (r) {
+                fprintf(stderr, "gavel: cannot open the database %s: %s\n", cfg->database,
+                        gv_strerror(r));
+                return 1;
+        }
+        if (action) {
+                r = gv_store_outbox_retry(s, (int64_t)row);
+                if (r == GV_OK) {
+                        fprintf(out, "row %" PRIu64 " is pending again; a running gavel sends it "
+                                     "within seconds\n", row);
+                        status = 0;
+                } else if (r == GV_ENOTFOUND) {
+                        fprintf(stderr, "gavel: outbox row %" PRIu64 " is not waiting (already "
+                                        "sent, or no such row)\n", row);
+                } else {
+                        fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
+                }
+                gv_store_free(s);
+                return status;
+        }
+        fprintf(out, "%-8s %-8s %-9s %8s  %-40s %s\n", "ID", "STATE", "KIND", "ATTEMPTS", "ROOM",
+                "REASON");
+        r = gv_store_outbox_each(s, list_row, out);
+        if (r == GV_OK)
+                status = 0;
+        else
+                fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
+        gv_store_free(s);
+        return status;
 }

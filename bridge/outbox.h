@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../store/store.h"
 #include "../util/config.h"
@@ -64,5 +65,11 @@ GV_MUST_CHECK enum gv_err gv_outbox_write_file(struct gv_store *s, const struct 
  * only on a database error. *waiting (may be NULL): rows left pending. */
 GV_MUST_CHECK enum gv_err gv_outbox_drain(struct gv_store *s, int64_t now, int64_t backoff_max_ms,
                                           const struct gv_sink *sink, size_t *waiting);
+
+/* `gavel outbox [retry ID]`: lists the pending and parked rows of
+ * cfg->database (id, state, kind, attempts, room, reason) on out, or puts
+ * parked row ID back to pending. Returns the exit status: 0, 1 (no such
+ * waiting row, a database error), 2 (usage). */
+int gv_outbox_command(const struct gv_config *cfg, const char *action, const char *id, FILE *out);
 
 #endif
