@@ -245,8 +245,13 @@ void mx_start_sender(struct mx *m)
         uint64_t scan = ++m->send_scan;
         enum gv_err r;
 
-        if (m->stop || m->relogin || m->phase != PH_RUN || m->in_flight >= SEND_MAX_IN_FLIGHT)
+        if (m->stop || m->relogin || m->phase != PH_RUN)
                 return;
+        if (m->in_flight >= SEND_MAX_IN_FLIGHT) {
+                m->outbox_empty = true;         /* until an answer frees a slot */
+                m->send_wake = wake;
+                return;
+        }
         if (m->outbox_empty && now < m->send_wake)
                 return;
         while (!m->stop && m->in_flight < SEND_MAX_IN_FLIGHT &&
@@ -283,6 +288,8 @@ void mx_start_sender(struct mx *m)
                 } else if (start_row(l, &o)) {
                         gv_out_clear(&o);
                         continue;       /* done at once: its next row is the head */
+                } else if (!l->busy && l->at > now) {
+                        wake = l->at < wake ? l->at : wake;     /* a file to retry */
                 }
                 l->scan = scan;
                 gv_out_clear(&o);

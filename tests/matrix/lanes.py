@@ -162,6 +162,55 @@ async def run(url, gavel_bin, workdir):
              "the running gavel sends it once more; refused again, it is parked again",
              outbox_rows(gavel_bin, workdir)[0].stdout)
         C.ok(not bot_replies(url, rooms["F"], ef), "nothing reached room F")
+
+        # One busy room never holds back another: B gets 40 commands at once;
+        # its answers are paced by its own token bucket (a burst, then a few a
+        # second), all arrive in order, and A's answer meanwhile is prompt.
+        n_before = len(bot_replies(url, rooms["B"]))
+        t0 = time.time()
+        burst = [await say("B", "!agenda") for _ in range(40)]
+        ea2 = await say("A", "!agenda")
+        got = await wait_for(lambda: bot_replies(url, rooms["A"], ea2))
+        C.ok(got and time.time() - t0 < PROMPT_S + 1,
+             "room A answers promptly while room B sends 40 answers (%.2f s)" % (time.time() - t0))
+        got = await wait_for(lambda: len(bot_replies(url, rooms["B"])) >= n_before + 40)
+        took = time.time() - t0
+        order = [((e["content"].get("m.relates_to") or {}).get("m.in_reply_to") or {}).get("event_id")
+                 for e in bot_replies(url, rooms["B"])][n_before:]
+        C.ok(got and order == burst, "all 40 answers arrive in room B, in order",
+             (len(order), gavel.logtext()[-1500:]))
+        C.ok(took >= 1.5, "paced by the room's rate limit (%.2f s for 40)" % took)
+
+        # A minutes file that cannot be written stays pending, is said once in
+        # the meeting's room, and is written by the file lane's timer once the
+        # archive directory is fixed.
+        mdir = os.path.join(workdir, "minutes")
+        shutil.rmtree(mdir, ignore_errors=True)
+        with open(mdir, "w") as f:
+            f.write("a file in the way\n")
+        await say("B", "#startmeeting Lanes")
+        await say("B", "#info files wait for the archive")
+        await say("B", "#endmeeting")
+
+        def said():
+            return [e for e in bot_replies(url, rooms["B"])
+                    if "could not be written" in e["content"].get("body", "")]
+        got = await wait_for(said)
+        C.ok(got and "minutes" in got[0]["content"]["body"] and
+             "Not a directory" in got[0]["content"]["body"],
+             "a failed minutes write is said in the meeting's room, naming the dir and the error",
+             [e["content"].get("body") for e in bot_replies(url, rooms["B"])][-3:])
+        _, rows = outbox_rows(gavel_bin, workdir)
+        C.ok(len([x for x in rows if x[2] == "file" and x[1] == "pending"]) == 5,
+             "gavel outbox lists the five files pending", rows)
+        await asyncio.sleep(2.5)        # a few retries (backoff_max_ms is 1000)
+        C.ok(len(said()) == 1, "said once, however often it is retried", len(said()))
+        os.remove(mdir)
+        done = await wait_for(lambda: os.path.isdir(mdir) and len(os.listdir(mdir)) == 6)
+        C.ok(done, "once the directory is fixed the file lane's timer writes them all",
+             os.listdir(mdir) if os.path.isdir(mdir) else "no dir")
+        _, rows = outbox_rows(gavel_bin, workdir)
+        C.ok(len(rows) == 1 and rows[0][1] == "parked", "and only the parked row is left", rows)
         C.ok(gavel.stop() == 0, "gavel stops cleanly")
         gavel.start()
         eb3 = await say("B", "!agenda")
