@@ -32,6 +32,13 @@
 #define SEND_ROOM_PER_S 10       /* then this many a second */
 #define OUTBOX_RECHECK_MS 5000   /* an idle outbox is read again (`gavel outbox retry`) */
 
+/* The kinds this sender claims: everything for a room, and the minutes
+ * files (written here, by the file lane, into archive_dir). */
+#define MATRIX_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
+                      GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_JOIN) | \
+                      GV_OUT_BIT(GV_OUT_LEAVE))
+#define FILE_KINDS GV_OUT_BIT(GV_OUT_FILE)
+
 struct lane {
         struct mx *m;
         char *key;              /* room ID; "" for the minutes files */
@@ -266,6 +273,10 @@ void mx_start_sender(struct mx *m)
                                 mx_fatal(m, 1, "cannot park an outbox row: %s",
                                          gv_store_errmsg(m->s));
                         gv_out_clear(&o);
+                        continue;
+                }
+                if (!((MATRIX_KINDS | FILE_KINDS) & GV_OUT_BIT(o.kind))) {
+                        gv_out_clear(&o);       /* another sender's */
                         continue;
                 }
                 l = lane_get(m, gv_outbox_lane(&o));

@@ -7,6 +7,9 @@
 
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "../util/json.h"
 #include "../util/log.h"
 #include "../util/text.h"
 #include "archive.h"
@@ -55,12 +58,13 @@ static const char notice_extra[] = "{\"msgtype\":\"m.notice\",\"mentions\":[]}";
 static enum gv_err said_once(struct gv_store *s, const struct gv_out *o, const char *dir,
                              const char *why, int64_t now)
 {
-        const char *p = o->extra ? strstr(o->extra, "\"meeting\":") : NULL;
+        cJSON *extra = o->extra ? cJSON_Parse(o->extra) : NULL;
+        long long id = (long long)gv_js_uint(extra, "meeting", 0);
         struct gv_meeting m;
         char key[64], body[1024], *v = NULL;
-        long long id = p ? strtoll(p + strlen("\"meeting\":"), NULL, 10) : 0;
         enum gv_err r;
 
+        cJSON_Delete(extra);
         if (id <= 0)
                 return GV_OK;
         snprintf(key, sizeof(key), "outbox.files_failed.%lld", id);
@@ -239,8 +243,8 @@ int gv_outbox_command(const struct gv_config *cfg, const char *action, const cha
         if (action) {
                 r = gv_store_outbox_retry(s, (int64_t)row);
                 if (r == GV_OK) {
-                        fprintf(out, "row %" PRIu64 " is pending again; a running gavel sends it "
-                                     "within seconds\n", row);
+                        fprintf(out, "row %" PRIu64 " is pending again: it goes out in its "
+                                     "turn\n", row);
                         status = 0;
                 } else if (r == GV_ENOTFOUND) {
                         fprintf(stderr, "gavel: outbox row %" PRIu64 " is not waiting (already "

@@ -653,7 +653,7 @@ static void test_meeting(void)
                                 ro.body = (char *)gv_buf_str(&rb);
                                 ro.html = (ro.kind == GV_OUT_MINUTES) ? (char *)gv_buf_str(&rh) : NULL;
                                 ro.kind = GV_OUT_MESSAGE;
-                                if ((f.out[i].kind == GV_OUT_FILE))
+                                if (f.out[i].kind == GV_OUT_FILE)
                                         ro.kind = GV_OUT_FILE;
                         }
                         if ((o->kind == GV_OUT_MESSAGE) && str_eq(o->room, ROOM)) {
@@ -661,7 +661,7 @@ static void test_meeting(void)
                                 body_ok = str_eq(o->body, fin.p) && has(o->body, "Meeting ended at") &&
                                           o->html && has(o->html, "keyframes are hard") &&
                                           !json_has_key(o->extra, "in_reply_to") && i == 0;
-                        } else if ((o->kind == GV_OUT_MESSAGE)) {
+                        } else if (o->kind == GV_OUT_MESSAGE) {
                                 xposts++;
                                 order_ok = order_ok && i >= 1 && i <= 2;
                                 check(begins(o->body, "#meeting-notes for 8 May 2017 Arch call\n\n") &&
@@ -671,7 +671,7 @@ static void test_meeting(void)
                                        str_eq(o->room, "#wiki:example.org")),
                                       "meeting: cross-post begins \"#meeting-notes for \"",
                                       "room %s body \"%s\"", show(o->room), show(o->body));
-                        } else if ((o->kind == GV_OUT_FILE)) {
+                        } else if (o->kind == GV_OUT_FILE) {
                                 order_ok = order_ok && i >= 3;
                                 if (nfiles < 5) {
                                         snprintf(name, sizeof(name), "%s%s", base, files[nfiles]);
