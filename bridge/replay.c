@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../handlers/handlers.h"
 #include "../handlers/minutes.h"
@@ -22,6 +23,14 @@ struct sink {
         unsigned failed;
         int64_t now;
 };
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d, char *why,
                            size_t n)
@@ -194,9 +203,11 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         }
         if (r == GV_OK)
                 r = gv_store_commit(s);
-        sk.now = last;
+        /* the outbox runs on the wall clock: a file that failed in an
+         * earlier replay into the same --db is due again after its backoff */
+        sk.now = wall_ms();
         if (r == GV_OK)
-                r = gv_outbox_drain(s, last, cfg->backoff_max_ms, &sink, NULL);
+                r = gv_outbox_drain(s, sk.now, cfg->backoff_max_ms, &sink, NULL);
         if (r)
                 goto fail;
         if (sk.failed) {

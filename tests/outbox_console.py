@@ -137,6 +137,21 @@ try:
     o, _ = outbox(d, "retry", "x1")
     check(o.returncode == 2, "retry of a non-number: exit 2", o.stdout + o.stderr)
 
+    # ---- 2b. the replay drains the same way: a failed file stays pending ----
+    d = setup("replay", {})
+    seed = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "seed004.log.txt")
+    with open(os.path.join(d, "out"), "w") as f:
+        f.write("a file in the way\n")
+    r = subprocess.run([gavel, "replay", seed, "--out", "out", "--db", "r.db", "--quiet"], cwd=d,
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 1 and "not written" in r.stderr and "Not a directory" in r.stderr,
+          "a replay whose files cannot be written says so and fails", r.stderr)
+    o = subprocess.run([gavel, "outbox", "--db", "r.db"], cwd=d, capture_output=True, text=True)
+    rows = [l.split(None, 5) for l in o.stdout.splitlines()[1:]]
+    check(o.returncode == 0 and len(rows) == 5 and all(x[1] == "pending" and x[2] == "file"
+                                                       for x in rows),
+          "its files stay pending in the --db (--db honoured by gavel outbox)", o.stdout + o.stderr)
+
     # ---- 3. minutes over the message ceiling ----
     d = setup("big", {"max_message_bytes": 1048576})
     big = "x" * 1000000
