@@ -205,6 +205,8 @@ async def run(url, gavel_bin, workdir):
              "gavel outbox lists the five files pending", rows)
         await asyncio.sleep(2.5)        # a few retries (backoff_max_ms is 1000)
         C.ok(len(said()) == 1, "said once, however often it is retried", len(said()))
+        errs = [l for l in gavel.logtext().splitlines() if "error:" in l and "minutes" in l]
+        C.ok(len(errs) == 1 and "not written" in errs[0], "and logged once as an error", errs)
         os.remove(mdir)
         done = await wait_for(lambda: os.path.isdir(mdir) and len(os.listdir(mdir)) == 6)
         C.ok(done, "once the directory is fixed the file lane's timer writes them all",
