@@ -54,28 +54,28 @@ enum gv_err gv_outbox_settle(struct gv_store *s, const struct gv_out *o, enum gv
 static const char notice_extra[] = "{\"msgtype\":\"m.notice\",\"mentions\":[]}";
 
 /* The first failure of a meeting's files is said once in its room and once
- * in the log; the key records that it was. */
+ * in the log: when none of its file rows failed before (o, failing now, is
+ * settled after this). */
 static enum gv_err said_once(struct gv_store *s, const struct gv_out *o, const char *dir,
                              const char *why, int64_t now)
 {
         cJSON *extra = o->extra ? cJSON_Parse(o->extra) : NULL;
-        long long id = (long long)gv_js_uint(extra, "meeting", 0);
+        int64_t id = gv_js_uint(extra, "meeting", 0);
         struct gv_meeting m;
-        char key[64], body[1024], *v = NULL;
+        char body[1024];
+        bool before = false;
         enum gv_err r;
 
         cJSON_Delete(extra);
-        if (id <= 0)
-                return GV_OK;
-        snprintf(key, sizeof(key), "outbox.files_failed.%lld", id);
-        r = gv_store_kv_get(s, key, &v);
-        if (r || v) {
-                free(v);
+        r = id > 0 ? gv_store_outbox_files_failed(s, id, &before) : GV_OK;
+        if (r || before) {
                 gv_info("outbox", "minutes file %s/%s still not written: %s", dir, o->room, why);
                 return r;
         }
         gv_err_log("outbox", "minutes file %s/%s not written: %s; retrying with backoff "
                    "(gavel outbox lists what waits)", dir, o->room, why);
+        if (id <= 0)
+                return GV_OK;
         memset(&m, 0, sizeof(m));
         r = gv_store_meeting_get(s, id, &m);
         if (r == GV_OK) {
@@ -87,8 +87,6 @@ static enum gv_err said_once(struct gv_store *s, const struct gv_out *o, const c
                 r = GV_OK;
         }
         gv_meeting_clear(&m);
-        if (r == GV_OK)
-                r = gv_store_kv_set(s, key, "1");
         return r;
 }
 

@@ -132,6 +132,21 @@ enum gv_err gv_store_outbox_retry(struct gv_store *s, int64_t id)
         return r;
 }
 
+enum gv_err gv_store_outbox_files_failed(struct gv_store *s, int64_t meeting, bool *failed)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_FILES_FAILED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        r = store_step_row(s, st);
+        sqlite3_reset(st);
+        if (r == GV_OK || r == GV_ENOTFOUND)
+                *failed = r == GV_OK;
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
 enum gv_err gv_store_outbox_each(struct gv_store *s, int (*cb)(void *ud, const struct gv_out *o),
                                  void *ud)
 {

@@ -112,6 +112,8 @@ static const char *const sql[S__COUNT] = {
         [S_O_PARK] = "UPDATE outbox SET state = 1, attempts = attempts + 1, last_error = ?2 "
                      "WHERE id = ?1 AND sent IS NULL",
         [S_O_RETRY] = "UPDATE outbox SET state = 0, next_at = 0 WHERE id = ?1 AND sent IS NULL",
+        [S_O_FILES_FAILED] = "SELECT 1 FROM outbox WHERE kind = 'file' AND attempts > 0 "
+                             "AND json_extract(extra, '$.meeting') = ?1 LIMIT 1",
         [S_O_EACH] = "SELECT id, kind, room, NULL, NULL, extra, state, attempts, last_error, "
                      "next_at, created FROM outbox WHERE sent IS NULL ORDER BY id",
 };

@@ -286,6 +286,10 @@ GV_MUST_CHECK enum gv_err gv_store_outbox_park(struct gv_store *s, int64_t id, c
 /* Puts a parked (or waiting) row back to pending, due now. GV_ENOTFOUND
  * when no unsent row has this id. */
 GV_MUST_CHECK enum gv_err gv_store_outbox_retry(struct gv_store *s, int64_t id);
+/* Whether a minutes file of this meeting already failed once (any of its
+ * GV_OUT_FILE rows, sent or not, with attempts > 0). */
+GV_MUST_CHECK enum gv_err gv_store_outbox_files_failed(struct gv_store *s, int64_t meeting,
+                                                       bool *failed);
 /* Every unsent row, pending and parked, oldest first (body and html left
  * NULL). cb returns non-zero to stop. */
 GV_MUST_CHECK enum gv_err gv_store_outbox_each(struct gv_store *s,

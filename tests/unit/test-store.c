@@ -1039,6 +1039,28 @@ static void test_outbox_states(struct gv_store *s)
               gv_store_outbox_next(s, 0, &o) == GV_ENOTFOUND,
               "outbox: a sent row is never retried or parked", "-");
         gv_out_clear(&o);
+        {
+                bool f1 = true, f2 = true;
+
+                r = gv_store_outbox_add(s, GV_OUT_FILE, "m.txt", "", NULL, "{\"meeting\":41}", 50);
+                r = r ? r : gv_store_outbox_add(s, GV_OUT_FILE, "n.txt", "", NULL,
+                                                "{\"meeting\":42}", 50);
+                r = r ? r : gv_store_outbox_next(s, 0, &o);
+                r = r ? r : gv_store_outbox_files_failed(s, 41, &f1);
+                check(r == GV_OK && !f1, "outbox: no file of a meeting failed yet", "%s",
+                      gv_strerror(r));
+                r = r ? r : gv_store_outbox_later(s, o.id, "I/O error", 60);
+                r = r ? r : gv_store_outbox_sent(s, o.id, 70);
+                r = r ? r : gv_store_outbox_files_failed(s, 41, &f1);
+                r = r ? r : gv_store_outbox_files_failed(s, 42, &f2);
+                check(r == GV_OK && f1 && !f2, "outbox: a meeting's file failed once, sent or not",
+                      "%s %d %d", gv_strerror(r), f1, f2);
+                gv_out_clear(&o);
+                r = gv_store_outbox_next(s, 0, &o);
+                r = r ? r : gv_store_outbox_sent(s, o.id, 70);
+                gv_out_clear(&o);
+                check(r == GV_OK, "outbox: cleared", "%s", gv_strerror(r));
+        }
 }
 
 static void test_transactions(struct gv_store *s)
