@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -202,12 +202,19 @@ enum gv_err gv_outbox_drain(struct gv_store *s, int64_t now, int64_t backoff_max
 static int list_row(void *ud, const struct gv_out *o)
 {
         FILE *out = ud;
-        char attempts[24];
+        char attempts[24], next[64] = "";
 
         snprintf(attempts, sizeof(attempts), "%" PRId64, o->attempts);
-        fprintf(out, "%-8" PRId64 " %-8s %-9s %8s  %-40s %s\n", o->id,
+        if (o->state == GV_OUT_PENDING && o->next_at > 0) {
+                time_t t = (time_t)(o->next_at / 1000);
+                struct tm tm;
+
+                if (gmtime_r(&t, &tm))
+                        strftime(next, sizeof(next), " (next try %Y-%m-%d %H:%M:%S UTC)", &tm);
+        }
+        fprintf(out, "%-8" PRId64 " %-8s %-9s %8s  %-40s %s%s\n", o->id,
                 o->state == GV_OUT_PARKED ? "parked" : "pending", gv_out_kind_name(o->kind),
-                attempts, o->room, o->last_error ? o->last_error : "-");
+                attempts, o->room, o->last_error ? o->last_error : "-", next);
         return 0;
 }
 
