@@ -54,7 +54,7 @@ static enum gv_err out_open(struct out *o, const char *dir, const char *name)
                 uint64_t rnd = 0;
 
                 if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-                        gv_err_log("archive", "getrandom: %s", strerror(errno));
+                        gv_info("archive", "getrandom: %s", strerror(errno));
                         return GV_EIO;
                 }
                 if ((size_t)snprintf(o->tmp, sizeof(o->tmp), "%s/.%s.%016" PRIx64 ".tmp", dir, name,
@@ -65,7 +65,7 @@ static enum gv_err out_open(struct out *o, const char *dir, const char *name)
                         break;
         }
         if (o->fd < 0) {
-                gv_err_log("archive", "cannot create a file in %s: %s", dir, strerror(errno));
+                gv_info("archive", "cannot create a file in %s: %s", dir, strerror(errno));
                 return GV_EIO;
         }
         return GV_OK;
@@ -105,7 +105,7 @@ static enum gv_err sync_dir(const char *dir)
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (fd < 0 || fsync(fd) != 0) {
-                gv_err_log("archive", "%s: cannot sync the directory: %s", dir, strerror(errno));
+                gv_info("archive", "%s: cannot sync the directory: %s", dir, strerror(errno));
                 if (fd >= 0)
                         close(fd);
                 return GV_EIO;
@@ -125,7 +125,7 @@ static enum gv_err out_write(void *ud, const char *data, size_t len)
                 if (w < 0 && errno == EINTR)
                         continue;
                 if (w <= 0) {
-                        gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
+                        gv_info("archive", "%s: %s", o->tmp, strerror(errno));
                         return GV_EIO;
                 }
                 off += (size_t)w;
@@ -138,14 +138,14 @@ static enum gv_err out_finish(struct out *o, enum gv_err r)
 {
         if (r == GV_OK && (fsync(o->fd) != 0 || close(o->fd) != 0)) {
                 o->fd = -1;
-                gv_err_log("archive", "%s: %s", o->tmp, strerror(errno));
+                gv_info("archive", "%s: %s", o->tmp, strerror(errno));
                 r = GV_EIO;
         }
         if (o->fd >= 0 && r != GV_OK)
                 close(o->fd);
         o->fd = -1;
         if (r == GV_OK && rename(o->tmp, o->path) != 0) {
-                gv_err_log("archive", "%s: %s", o->path, strerror(errno));
+                gv_info("archive", "%s: %s", o->path, strerror(errno));
                 r = GV_EIO;
         }
         if (r) {
@@ -257,7 +257,7 @@ static enum gv_err prepare(const char *dir, const char *name)
                 return GV_EINVAL;
         }
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-                gv_err_log("archive", "%s: %s", dir, strerror(errno));
+                gv_info("archive", "%s: %s", dir, strerror(errno));
                 return GV_EIO;
         }
         return GV_OK;

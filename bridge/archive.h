@@ -10,7 +10,9 @@
  * pieces (a long meeting's log is never held whole in memory), through a
  * temporary file and rename(). name must be a plain file name ([A-Za-z0-9._-],
  * no leading dot). dir is created (one level) if needed; index.html is
- * written anew after every NAME.html. */
+ * written anew after every NAME.html. A failed write is logged here only
+ * at info level, with errno left as the failing call set it: the caller
+ * retries and logs it once (bridge/outbox.c). */
 struct gv_store;
 struct gv_config;
 GV_MUST_CHECK enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,

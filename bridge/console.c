@@ -54,51 +54,83 @@ static void print_prefixed(struct console *c, const char *room, const char *body
         } while (p);
 }
 
-static enum gv_err deliver(void *ud, const struct gv_out *o)
+static int64_t console_now(const struct console *c)
+{
+        return c->clock ? c->clock : now_ms();
+}
+
+/* A row that cannot be built now: out of memory or the database may pass,
+ * anything else never will. */
+static enum gv_delivery failed(enum gv_err r, char *why, size_t n)
+{
+        snprintf(why, n, "cannot build it: %s", gv_strerror(r));
+        return r == GV_ENOMEM || r == GV_EDB ? GV_DELIVER_LATER : GV_DELIVER_NEVER;
+}
+
+static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d, char *why,
+                           size_t n)
 {
         struct console *c = ud;
-        enum gv_err r = GV_OK;
+        enum gv_err r;
 
-        if (strcmp(o->kind, "message") == 0) {
+        *d = GV_DELIVERED;
+        switch (o->kind) {
+        case GV_OUT_MESSAGE:
                 print_prefixed(c, o->room, o->body);
-        } else if (strcmp(o->kind, "minutes") == 0) {
-                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX), html = GV_BUF_INIT(GV_MINUTES_MAX);
+                break;
+        case GV_OUT_MINUTES: {
+                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
+                struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
 
                 r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, &html);
                 if (r == GV_OK)
                         print_prefixed(c, o->room, gv_buf_str(&body));
+                else
+                        *d = failed(r, why, n);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
-        } else if (strcmp(o->kind, "reaction") == 0) {
+                break;
+        }
+        case GV_OUT_REACTION: {
                 const char *ev = o->extra ? strstr(o->extra, "\"event_id\":\"") : NULL;
-                int n = 0;
+                int k = 0;
 
                 if (ev) {
                         ev += strlen("\"event_id\":\"");
-                        while (ev[n] && ev[n] != '"')
-                                n++;
+                        while (ev[k] && ev[k] != '"')
+                                k++;
                 }
-                fprintf(c->out, "* %s reacts %s to %.*s\n", c->cfg->bot_name, o->body, n,
+                fprintf(c->out, "* %s reacts %s to %.*s\n", c->cfg->bot_name, o->body, k,
                         ev ? ev : "");
-        } else if (strcmp(o->kind, "file") == 0) {
-                r = gv_archive_minutes(c->cfg->archive_dir, o->room, c->s, c->cfg, o->extra);
-                if (r == GV_OK)
+                break;
+        }
+        case GV_OUT_FILE:
+                r = gv_outbox_write_file(c->s, c->cfg, c->cfg->archive_dir, o, console_now(c), d,
+                                         why, n);
+                if (r)
+                        return r;
+                if (*d == GV_DELIVERED)
                         fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
                                 o->room);
-                else
-                        fprintf(c->out, "! could not write %s/%s: %s\n", c->cfg->archive_dir,
-                                o->room, gv_strerror(r));
-                r = GV_OK; /* reported; a broken archive must not block the room */
+                break;
+        default:
+                snprintf(why, n, "the console cannot deliver a %s", gv_out_kind_name(o->kind));
+                *d = GV_DELIVER_NEVER;
+                break;
         }
         fflush(c->out);
-        return r;
+        return GV_OK;
 }
+
+/* What the console shows: messages, reactions and minutes, and the files. */
+#define CONSOLE_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
+                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_FILE))
 
 static enum gv_err drain(struct console *c)
 {
-        struct gv_sink sink = { c, deliver };
+        struct gv_sink sink = { c, CONSOLE_KINDS, deliver };
 
-        return gv_outbox_drain(c->s, now_ms(), &sink);
+        return gv_outbox_drain(c->s, console_now(c), c->cfg->backoff_max_ms, &sink, NULL);
 }
 
 /* Next event ID: "$console-N", N kept in the store so a restart goes on. */

@@ -8,6 +8,7 @@
 #include "../util/log.h"
 #include "console.h"
 #include "matrix.h"
+#include "outbox.h"
 #include "rebuild.h"
 #include "replay.h"
 
@@ -39,6 +40,16 @@ static void usage(FILE *f)
               "      \"archive_dir\" of the config). Exit status 1 when it cannot.\n"
               "  gavel check-config FILE\n"
               "      Validate a configuration file; exit status 2 if it is rejected.\n"
+              "  gavel outbox [--config FILE] [--db PATH]\n"
+              "      List what waits in the outbox: each pending row (not sent yet, or\n"
+              "      failing for now and retried with backoff) and each parked row (one\n"
+              "      that can never be sent as it is: refused by the homeserver, content\n"
+              "      that cannot be built), with its ID, kind, room or file, attempts and\n"
+              "      the last reason. Parked rows are never retried on their own.\n"
+              "  gavel outbox retry ID [--config FILE] [--db PATH]\n"
+              "      Put parked row ID back to pending: it is sent again in its turn\n"
+              "      (a running Matrix bot picks it up within seconds, the console at\n"
+              "      its next line or start).\n"
               "  gavel --help | --version\n"
               "\nOptions:\n"
               "  -c, --config FILE   configuration (JSON); built-in defaults without one\n"
@@ -120,11 +131,12 @@ int main(int argc, char **argv)
                         fprintf(stderr, "gavel: unknown option %s (see gavel --help)\n", a);
                         return 2;
                 } else if (!cmd && (strcmp(a, "replay") == 0 || strcmp(a, "check-config") == 0 ||
-                                    strcmp(a, "archive") == 0)) {
+                                    strcmp(a, "archive") == 0 || strcmp(a, "outbox") == 0)) {
                         cmd = a;
                 } else if (cmd && !arg) {
                         arg = a;
-                } else if (cmd && strcmp(cmd, "archive") == 0 && !arg2) {
+                } else if (cmd && (strcmp(cmd, "archive") == 0 || strcmp(cmd, "outbox") == 0) &&
+                           !arg2) {
                         arg2 = a;
                 } else {
                         fprintf(stderr, "gavel: unexpected argument '%s' (see gavel --help)\n", a);
@@ -137,7 +149,7 @@ int main(int argc, char **argv)
                         arg ? arg : "", arg ? "'" : "");
                 return 2;
         }
-        if (cmd && !arg) {
+        if (cmd && !arg && strcmp(cmd, "outbox") != 0) {
                 fprintf(stderr, "gavel: %s needs a file (see gavel --help)\n", cmd);
                 return 2;
         }
@@ -167,6 +179,8 @@ int main(int argc, char **argv)
         }
         if (cmd && strcmp(cmd, "archive") == 0) {
                 status = gv_rebuild_run(cfg, arg2, ro.out_dir, ro.quiet);
+        } else if (cmd && strcmp(cmd, "outbox") == 0) {
+                status = gv_outbox_command(cfg, arg, arg2, stdout);
         } else if (cmd) {
                 ro.log_path = arg;
                 ro.db_path = db; /* replay keeps its state only when asked to */

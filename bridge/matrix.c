@@ -10,9 +10,10 @@
  *   sync:   /sync -> (gap fill with /messages for limited timelines) ->
  *           apply the batch in one transaction with next_batch -> /sync ...
  *                                                            (matrix_sync.c)
- *   send:   oldest unsent outbox row -> PUT .../send/{type}/{txnId} with a
- *           txnId derived from the row -> mark sent -> next row
- *                                                            (matrix_send.c)
+ *   send:   per room (a lane each; the minutes files one more) the oldest
+ *           pending row -> PUT .../send/{type}/{txnId} with a txnId derived
+ *           from the row -> mark sent (or retry later, or park) -> next row;
+ *           several rooms at once                            (matrix_send.c)
  *   rooms:  power levels, our joins, invites, timeline events (matrix_rooms.c)
  *
  * This file: the shared helpers (clocks, backoff, URLs, requests), the loop,
@@ -163,8 +164,8 @@ static int loop_timeout(const struct mx *m)
                 next = m->sync_at;
         if (m->phase == PH_RUN && !m->sync_busy && m->batch && m->gap_at < next)
                 next = m->gap_at;
-        if (m->phase == PH_RUN && !m->send_busy && !m->outbox_empty && m->send_at < next)
-                next = m->send_at;
+        if (m->phase == PH_RUN && !m->relogin && (!m->outbox_empty || m->send_wake < next))
+                next = m->outbox_empty ? m->send_wake : now;
         return next <= now ? 0 : (int)(next - now);
 }
 
@@ -303,6 +304,7 @@ out:
         m.batch = gv_sync_free(m.batch);
         mx_gaps_free(&m);
         mx_rooms_free(&m);
+        mx_lanes_free(&m);
         gv_core_free(m.core);
         gv_store_free(m.s);
         if (wake_pipe[0] >= 0) {

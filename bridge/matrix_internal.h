@@ -17,6 +17,7 @@
 
 struct gv_store;
 struct gv_core;
+struct lane;
 
 #define MAX_SMALL_BODY (1u << 20)       /* any response but /sync and /messages */
 #define REQUEST_TIMEOUT_MS 30000L
@@ -84,11 +85,11 @@ struct mx {
         int64_t gap_at;         /* the next /messages request, after an error */
         int64_t gap_backoff;
 
-        bool send_busy;
-        bool outbox_empty;      /* nothing to send until a batch or a retry adds some */
-        int64_t send_at;
-        int64_t send_backoff;
-        int64_t send_row;       /* the row in flight */
+        struct lane *lanes;     /* the sender's lanes (matrix_send.c) */
+        unsigned in_flight;     /* send requests in flight, across lanes */
+        bool outbox_empty;      /* nothing to start until a batch, an answer or send_wake */
+        int64_t send_wake;      /* monotonic ms: when a waiting lane may go */
+        uint64_t send_scan;     /* counts the sender's passes over the outbox */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
@@ -135,8 +136,10 @@ void mx_fill_gaps(struct mx *m);
 void mx_gaps_free(struct mx *m);
 
 /* matrix_send.c */
-/* Sends outbox rows until one is in flight, the outbox is empty or a wait is due. */
+/* Starts the head row of every lane that may go now (up to the limit in
+ * flight); sets send_wake to when the next waiting lane may. */
 void mx_start_sender(struct mx *m);
+void mx_lanes_free(struct mx *m);
 
 /* matrix_rooms.c */
 struct room *mx_room_get(struct mx *m, const char *id);

@@ -220,6 +220,6 @@ enum gv_err mx_handle_invite(struct mx *m, const struct gv_sync_room *sr)
         else
                 gv_warn("matrix", "invite to %s by %s declined: not in allow_invites_from",
                         sr->room_id, inviter ? inviter : "an unknown user");
-        return gv_store_outbox_add(m->s, ok ? "join" : "leave", sr->room_id, "", NULL, NULL,
+        return gv_store_outbox_add(m->s, ok ? GV_OUT_JOIN : GV_OUT_LEAVE, sr->room_id, "", NULL, NULL,
                                    mx_wall_ms());
 }

@@ -1,6 +1,16 @@
-/* bridge/matrix_send.c - the outbox sender: the oldest unsent row goes out
- * (a message, a reaction, the minutes, a join or leave, a minutes file), one
- * at a time, with a txnId derived from the row, and is marked sent. */
+/* bridge/matrix_send.c - the outbox sender. Rows go out per lane, in order:
+ * each room is a lane (its messages, reactions, minutes, join or leave), the
+ * minutes files one more. Up to SEND_MAX_IN_FLIGHT requests are in flight
+ * across lanes, one per lane; a lane that fails backs off alone (429
+ * Retry-After, 5xx and dropped connections with jittered exponential
+ * backoff), a room sends at most SEND_ROOM_PER_S events a second after a
+ * burst of SEND_ROOM_BURST, and a row that can never be sent (403, 413, bad
+ * JSON, content that cannot be built, a room we left) is parked with its
+ * reason (bridge/outbox.c) and its lane goes on. Each send is
+ * PUT .../send/{type}/{txnId} with a txnId derived from the row; a row is
+ * marked sent only after the 200. Nothing here waits: every "not before"
+ * is a time the loop's poll wakes up for. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,137 +22,329 @@
 #include "../util/buf.h"
 #include "../util/log.h"
 #include "../util/json.h"
-#include "archive.h"
 #include "content.h"
 #include "http.h"
 #include "matrix_internal.h"
+#include "outbox.h"
 
-/* ---- sending ---- */
+#define SEND_MAX_IN_FLIGHT 8     /* requests in flight across rooms */
+#define SEND_ROOM_BURST 20       /* a room's token bucket: this many events at once, */
+#define SEND_ROOM_PER_S 10       /* then this many a second */
+#define OUTBOX_RECHECK_MS 5000   /* an idle outbox is read again (`gavel outbox retry`) */
+
+/* The kinds this sender claims: everything for a room, and the minutes
+ * files (written here, by the file lane, into archive_dir). */
+#define MATRIX_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
+                      GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_JOIN) | \
+                      GV_OUT_BIT(GV_OUT_LEAVE))
+#define FILE_KINDS GV_OUT_BIT(GV_OUT_FILE)
+
+struct lane {
+        struct mx *m;
+        char *key;              /* room ID; "" for the minutes files */
+        bool busy;              /* a request in flight */
+        struct gv_out row;      /* while busy: id, kind, attempts; room is key */
+        int64_t at;             /* monotonic ms: nothing before */
+        int64_t backoff;        /* the next backoff (mx_backoff) */
+        int64_t milli_tokens;   /* token bucket, 1000 a token */
+        int64_t refilled;       /* monotonic ms of the last refill */
+        uint64_t scan;          /* the scan that last saw this lane's head */
+        struct lane *next;
+};
+
+static struct lane *lane_get(struct mx *m, const char *key)
+{
+        struct lane *l;
+
+        for (l = m->lanes; l; l = l->next)
+                if (strcmp(l->key, key) == 0)
+                        return l;
+        l = calloc(1, sizeof(*l));
+        if (!l || !(l->key = strdup(key))) {
+                free(l);
+                return NULL;
+        }
+        l->m = m;
+        l->milli_tokens = SEND_ROOM_BURST * 1000;
+        l->refilled = mx_now_ms();
+        l->next = m->lanes;
+        m->lanes = l;
+        return l;
+}
+
+void mx_lanes_free(struct mx *m)
+{
+        while (m->lanes) {
+                struct lane *l = m->lanes;
+
+                m->lanes = l->next;
+                free(l->key);
+                free(l);
+        }
+}
+
+/* Takes a token; else 0 and how long until there is one. */
+static int64_t take_token(struct lane *l, int64_t now)
+{
+        l->milli_tokens += (now - l->refilled) * SEND_ROOM_PER_S;
+        if (l->milli_tokens > SEND_ROOM_BURST * 1000)
+                l->milli_tokens = SEND_ROOM_BURST * 1000;
+        l->refilled = now;
+        if (l->milli_tokens >= 1000) {
+                l->milli_tokens -= 1000;
+                return 0;
+        }
+        return (1000 - l->milli_tokens + SEND_ROOM_PER_S - 1) / SEND_ROOM_PER_S;
+}
+
+/* Records the outcome of the lane's row; a failure for now makes the lane
+ * wait (wait_ms, or its own backoff when negative). */
+static void settle(struct lane *l, const struct gv_out *o, enum gv_delivery d, const char *why,
+                   int64_t wait_ms)
+{
+        struct mx *m = l->m;
+        int64_t now = mx_now_ms();
+        enum gv_err r;
+
+        if (d == GV_DELIVER_LATER) {
+                if (wait_ms < 0)
+                        wait_ms = mx_backoff(m, &l->backoff);
+                l->at = now + wait_ms;
+        } else {
+                l->backoff = 0;
+        }
+        r = gv_outbox_settle(m->s, o, d, why, mx_wall_ms(), mx_wall_ms() + wait_ms);
+        if (r)
+                mx_fatal(m, 1, "cannot record the outcome of outbox row %" PRId64 ": %s",
+                         o->id, gv_store_errmsg(m->s));
+}
 
 static void on_sent(void *ud, const struct gv_http_resp *resp);
 
-static void mark_sent(struct mx *m, int64_t id)
-{
-        enum gv_err r = gv_store_outbox_sent(m->s, id, mx_wall_ms());
-
-        if (r) {
-                mx_fatal(m, 1, "cannot record a sent message: %s", gv_store_errmsg(m->s));
-                return;
-        }
-        m->send_backoff = 0;
-}
-
-static void send_row(struct mx *m, const struct gv_out *o)
+/* Builds the request of a row: method, URL and body. GV_DELIVER_NEVER (with
+ * why) when it cannot be built, GV_DELIVER_LATER when it may later. */
+static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char **method, char **url,
+                              char **content, char *why, size_t n)
 {
         cJSON *extra = o->extra ? cJSON_Parse(o->extra) : NULL;
-        char txn[96], *content = NULL;
         const char *type = "m.room.message";
+        enum gv_delivery d = GV_DELIVER_NEVER;
+        char txn[96];
 
-        snprintf(txn, sizeof(txn), "gv%s.%lld", m->nonce, (long long)o->id);
-        if (strcmp(o->kind, "file") == 0) {
-                enum gv_err r = gv_archive_minutes(m->cfg->archive_dir, o->room, m->s, m->cfg,
-                                                   o->extra);
-
-                if (r)
-                        gv_err_log("matrix", "minutes file %s not written: %s", o->room,
-                                   gv_strerror(r));
-                mark_sent(m, o->id);
-                goto out;
-        }
-        if (strcmp(o->kind, "join") == 0 || strcmp(o->kind, "leave") == 0) {
-                m->send_busy = true;
-                m->send_row = o->id;
-                mx_request(m, "POST",
-                        o->kind[0] == 'j' ? mx_url(m, "/_matrix/client/v3/join/%s", o->room) :
-                                            mx_url(m, "/_matrix/client/v3/rooms/%s/leave", o->room),
-                        "{}", REQUEST_TIMEOUT_MS, MAX_SMALL_BODY, on_sent);
-                goto out;
-        }
-        if (strcmp(o->kind, "reaction") == 0) {
+        snprintf(txn, sizeof(txn), "gv%s.%" PRId64, m->nonce, o->id);
+        *method = "PUT";
+        switch (o->kind) {
+        case GV_OUT_JOIN:
+        case GV_OUT_LEAVE:
+                *method = "POST";
+                *content = strdup("{}");
+                *url = o->kind == GV_OUT_JOIN ?
+                        mx_url(m, "/_matrix/client/v3/join/%s", o->room) :
+                        mx_url(m, "/_matrix/client/v3/rooms/%s/leave", o->room);
+                break;
+        case GV_OUT_REACTION: {
                 cJSON *c = cJSON_CreateObject(), *rel = cJSON_AddObjectToObject(c, "m.relates_to");
+                const char *ev = gv_js_str(extra, "event_id");
 
                 type = "m.reaction";
+                if (!ev) {
+                        snprintf(why, n, "a reaction to no event");
+                        cJSON_Delete(c);
+                        goto out;
+                }
                 if (rel && cJSON_AddStringToObject(rel, "rel_type", "m.annotation") &&
-                    gv_js_str(extra, "event_id") &&
-                    cJSON_AddStringToObject(rel, "event_id", gv_js_str(extra, "event_id")) &&
+                    cJSON_AddStringToObject(rel, "event_id", ev) &&
                     cJSON_AddStringToObject(rel, "key", o->body)) {
                         char *t = cJSON_PrintUnformatted(c);
 
-                        content = t ? strdup(t) : NULL;
+                        *content = t ? strdup(t) : NULL;
                         cJSON_free(t);
                 }
                 cJSON_Delete(c);
-        } else if (strcmp(o->kind, "minutes") == 0) {
-                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX), html = GV_BUF_INIT(GV_MINUTES_MAX);
+                break;
+        }
+        case GV_OUT_MINUTES: {
+                struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
+                struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
+                enum gv_err r = gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, &html);
 
-                if (gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, &html) == GV_OK)
-                        content = gv_content_message(gv_buf_str(&body), gv_buf_str(&html), extra);
+                if (r == GV_OK)
+                        *content = gv_content_message(gv_buf_str(&body), gv_buf_str(&html), extra);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
-        } else if (strcmp(o->kind, "message") == 0) {
-                content = gv_content_message(o->body, o->html, extra);
+                if (r) {
+                        snprintf(why, n, "the minutes cannot be rendered: %s", gv_strerror(r));
+                        if (r == GV_ENOMEM || r == GV_EDB)
+                                d = GV_DELIVER_LATER;
+                        goto out;
+                }
+                break;
         }
-        if (!content) {
-                gv_err_log("matrix", "outbox row %lld (%s) cannot be sent; dropped",
-                           (long long)o->id, o->kind);
-                mark_sent(m, o->id);
+        case GV_OUT_MESSAGE:
+                *content = gv_content_message(o->body, o->html, extra);
+                break;
+        default:
+                snprintf(why, n, "a %s row is not for Matrix", gv_out_kind_name(o->kind));
                 goto out;
         }
-        m->send_busy = true;
-        m->send_row = o->id;
-        mx_request(m, "PUT", mx_url(m, "/_matrix/client/v3/rooms/%s/send/%s/%s", o->room, type, txn),
-                content, REQUEST_TIMEOUT_MS, MAX_SMALL_BODY, on_sent);
+        if (o->kind != GV_OUT_JOIN && o->kind != GV_OUT_LEAVE)
+                *url = mx_url(m, "/_matrix/client/v3/rooms/%s/send/%s/%s", o->room, type, txn);
+        if (!*content || !*url) {
+                snprintf(why, n, "out of memory building it");
+                d = GV_DELIVER_LATER;
+                goto out;
+        }
+        d = GV_DELIVERED;       /* built */
 out:
-        free(content);
         cJSON_Delete(extra);
+        return d;
+}
+
+/* Starts the lane's head row. Returns true when it finished at once (a
+ * file written or not, a row parked): the lane's next row may go too. */
+static bool start_row(struct lane *l, const struct gv_out *o)
+{
+        struct mx *m = l->m;
+        char why[GV_OUTBOX_WHY_MAX] = "", *url = NULL, *content = NULL;
+        const char *method = "PUT";
+        enum gv_delivery d;
+        enum gv_err r;
+
+        if (o->kind == GV_OUT_FILE) {
+                r = gv_outbox_write_file(m->s, m->cfg, m->cfg->archive_dir, o, mx_wall_ms(), &d,
+                                         why, sizeof(why));
+                if (r) {
+                        mx_fatal(m, 1, "cannot record a minutes file: %s", gv_store_errmsg(m->s));
+                        return false;
+                }
+                settle(l, o, d, why, -1);
+                return d != GV_DELIVER_LATER;
+        }
+        d = build(m, o, &method, &url, &content, why, sizeof(why));
+        if (d != GV_DELIVERED) {
+                free(url);
+                free(content);
+                settle(l, o, d, why, -1);
+                return d != GV_DELIVER_LATER;
+        }
+        l->row.id = o->id;
+        l->row.kind = o->kind;
+        l->row.attempts = o->attempts;
+        l->row.room = l->key;
+        r = gv_http_request(m->http, method, url, m->token, content, REQUEST_TIMEOUT_MS,
+                            MAX_SMALL_BODY, on_sent, l);
+        free(url);
+        free(content);
+        if (r) {
+                mx_fatal(m, 1, "cannot start a request: %s", gv_strerror(r));
+                return false;
+        }
+        l->busy = true;
+        m->in_flight++;
+        return false;
 }
 
 void mx_start_sender(struct mx *m)
 {
+        int64_t now = mx_now_ms(), wall = mx_wall_ms(), wake = now + OUTBOX_RECHECK_MS;
         struct gv_out o;
+        int64_t after = 0;
+        uint64_t scan = ++m->send_scan;
         enum gv_err r;
 
-        while (!m->send_busy && !m->outbox_empty && !m->stop && !m->relogin && m->phase == PH_RUN &&
-               mx_now_ms() >= m->send_at) {
-                r = gv_store_outbox_next(m->s, 0, &o);
-                if (r == GV_ENOTFOUND) {
-                        m->outbox_empty = true;
+        if (m->stop || m->relogin || m->phase != PH_RUN)
+                return;
+        if (m->in_flight >= SEND_MAX_IN_FLIGHT) {
+                m->outbox_empty = true;         /* until an answer frees a slot */
+                m->send_wake = wake;
+                return;
+        }
+        if (m->outbox_empty && now < m->send_wake)
+                return;
+        while (!m->stop && m->in_flight < SEND_MAX_IN_FLIGHT &&
+               (r = gv_store_outbox_next(m->s, after, &o)) == GV_OK) {
+                struct lane *l;
+                int64_t wait;
+
+                after = o.id;
+                if (o.kind == GV_OUT_UNKNOWN) {
+                        if (gv_outbox_settle(m->s, &o, GV_DELIVER_NEVER,
+                                             "a kind this gavel does not know", wall, 0))
+                                mx_fatal(m, 1, "cannot park an outbox row: %s",
+                                         gv_store_errmsg(m->s));
+                        gv_out_clear(&o);
+                        continue;
+                }
+                if (!((MATRIX_KINDS | FILE_KINDS) & GV_OUT_BIT(o.kind))) {
+                        gv_out_clear(&o);       /* another sender's */
+                        continue;
+                }
+                l = lane_get(m, gv_outbox_lane(&o));
+                if (!l) {
+                        gv_out_clear(&o);
+                        mx_fatal(m, 1, "out of memory");
                         return;
                 }
-                if (r) {
-                        mx_fatal(m, 1, "cannot read the outbox: %s", gv_store_errmsg(m->s));
-                        return;
+                if (l->scan == scan || l->busy) {
+                        /* not the lane's head, or its head is in flight */
+                } else if (now < l->at) {
+                        wake = l->at < wake ? l->at : wake;
+                } else if (o.next_at > wall && l->at == 0) {
+                        /* waiting since before a restart */
+                        l->at = now + (o.next_at - wall);
+                        wake = l->at < wake ? l->at : wake;
+                } else if (o.kind != GV_OUT_FILE && (wait = take_token(l, now)) > 0) {
+                        l->at = now + wait;
+                        wake = l->at < wake ? l->at : wake;
+                } else if (start_row(l, &o)) {
+                        gv_out_clear(&o);
+                        continue;       /* done at once: its next row is the head */
+                } else if (!l->busy && l->at > now) {
+                        wake = l->at < wake ? l->at : wake;     /* a file to retry */
                 }
-                send_row(m, &o);
+                l->scan = scan;
                 gv_out_clear(&o);
         }
+        if (r != GV_OK && r != GV_ENOTFOUND) {
+                mx_fatal(m, 1, "cannot read the outbox: %s", gv_store_errmsg(m->s));
+                return;
+        }
+        m->outbox_empty = true;         /* until a batch, an answer or wake */
+        m->send_wake = wake;
 }
 
 static void on_sent(void *ud, const struct gv_http_resp *resp)
 {
-        struct mx *m = ud;
+        struct lane *l = ud;
+        struct mx *m = l->m;
         cJSON *json = NULL;
         const char *code = resp->err ? NULL : mx_errcode(resp, &json);
+        char why[GV_OUTBOX_WHY_MAX];
 
-        m->send_busy = false;
+        l->busy = false;
+        m->in_flight--;
+        m->outbox_empty = false;
+        if (resp->err)
+                snprintf(why, sizeof(why), "%s", resp->errmsg ? resp->errmsg : gv_strerror(resp->err));
+        else
+                snprintf(why, sizeof(why), "%ld %s", resp->status, code ? code : "");
         if (resp->err == GV_OK && resp->status == 200) {
-                mark_sent(m, m->send_row);
+                settle(l, &l->row, GV_DELIVERED, NULL, 0);
         } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
-                mx_start_relogin(m);
+                mx_start_relogin(m);    /* the row stays as it was */
         } else if (resp->status == 429) {
                 int64_t ra = mx_retry_after(resp, json);
 
-                m->send_at = mx_now_ms() + (ra >= 0 ? ra : mx_backoff(m, &m->send_backoff));
+                settle(l, &l->row, GV_DELIVER_LATER, why, ra >= 0 ? ra : -1);
         } else if (resp->err || resp->status >= 500 || resp->status == 408) {
-                if (resp->err)
-                        gv_info("matrix", "sending failed (%s); retrying", resp->errmsg);
-                m->send_at = mx_now_ms() + mx_backoff(m, &m->send_backoff);
+                settle(l, &l->row, GV_DELIVER_LATER, why, -1);
         } else if (resp->status == 400 && code && strcmp(code, "M_DUPLICATE_ANNOTATION") == 0) {
-                mark_sent(m, m->send_row);     /* the reaction is there already */
+                settle(l, &l->row, GV_DELIVERED, NULL, 0);     /* the reaction is there already */
         } else {
-                gv_err_log("matrix", "outbox row %lld refused by the homeserver: %ld %s; dropped",
-                           (long long)m->send_row, resp->status, code ? code : "");
-                mark_sent(m, m->send_row);
+                /* 403 M_FORBIDDEN (a room we left or may not write in), 413
+                 * M_TOO_LARGE, 400 M_BAD_JSON / M_NOT_JSON, ...: sending it again
+                 * as it is would only be refused again */
+                settle(l, &l->row, GV_DELIVER_NEVER, why, 0);
         }
         cJSON_Delete(json);
         mx_start_sender(m);

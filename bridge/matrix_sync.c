@@ -167,7 +167,7 @@ static enum gv_err notice_skipped(struct mx *m, const struct gv_sync *b)
                 gv_warn("matrix", "%s: %s%llu events beyond gap_fill_max_events (%lld) skipped",
                         b->rooms[g->room].room_id, g->count_cut ? "more than " : "",
                         (unsigned long long)g->skipped, (long long)m->cfg->gap_fill_max_events);
-                r = gv_store_outbox_add(m->s, "message", b->rooms[g->room].room_id, body, NULL,
+                r = gv_store_outbox_add(m->s, GV_OUT_MESSAGE, b->rooms[g->room].room_id, body, NULL,
                                         NULL, mx_wall_ms());
         }
         return r;

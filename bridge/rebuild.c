@@ -45,11 +45,14 @@ static int write_meeting(struct gv_store *s, const struct gv_config *cfg, const 
                 snprintf(name, sizeof(name), "%s.%s", base, fmt);
                 snprintf(extra, sizeof(extra), "{\"meeting\":%" PRId64 ",\"format\":\"%s\"}", m->id,
                          fmt);
+                errno = 0;
                 r = gv_archive_write(dir, name, s, cfg, extra);
                 if (r) {
-                        fprintf(stderr, "gavel: archive rebuild: cannot write %s/%s: %s%s\n", dir,
-                                name, gv_strerror(r),
-                                r == GV_EIO ? " (the cause is logged above)" : "");
+                        int e = errno;
+
+                        fprintf(stderr, "gavel: archive rebuild: cannot write %s/%s: %s%s%s\n", dir,
+                                name, gv_strerror(r), r == GV_EIO && e ? ": " : "",
+                                r == GV_EIO && e ? strerror(e) : "");
                         return 1;
                 }
                 if (!quiet)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "../handlers/handlers.h"
 #include "../handlers/minutes.h"
@@ -23,25 +24,37 @@ struct sink {
         const char *dir;
         bool quiet;
         unsigned files;
-        char failed[4200];      /* the file that could not be written */
+        unsigned failed;
+        int64_t now;
 };
 
-static enum gv_err deliver(void *ud, const struct gv_out *o)
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d, char *why,
+                           size_t n)
 {
         struct sink *s = ud;
         enum gv_err r;
 
-        if (strcmp(o->kind, "file") != 0)
+        *d = GV_DELIVERED;
+        if (o->kind != GV_OUT_FILE)
                 return GV_OK;   /* the room's messages stay in the log's past */
-        r = gv_archive_minutes(s->dir, o->room, s->s, s->cfg, o->extra);
-        if (r) {
-                snprintf(s->failed, sizeof(s->failed), "%s/%s", s->dir, o->room);
-                return r;
+        r = gv_outbox_write_file(s->s, s->cfg, s->dir, o, s->now, d, why, n);
+        if (r == GV_OK && *d == GV_DELIVERED) {
+                s->files++;
+                if (!s->quiet)
+                        printf("wrote %s/%s\n", s->dir, o->room);
+        } else if (r == GV_OK) {
+                fprintf(stderr, "gavel: %s/%s not written: %s\n", s->dir, o->room, why);
+                s->failed++;
         }
-        s->files++;
-        if (!s->quiet)
-                printf("wrote %s/%s\n", s->dir, o->room);
-        return GV_OK;
+        return r;
 }
 
 /* The whole log, or a message saying what went wrong where. */
@@ -144,8 +157,8 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        struct sink sk = { .cfg = cfg, .dir = o->out_dir ? o->out_dir : ".", .quiet = o->quiet };
-        struct gv_sink sink = { &sk, deliver };
+        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0, 0, 0 };
+        struct gv_sink sink = { &sk, GV_OUT_ALL, deliver };
         struct gv_meeting m;
         char *data = NULL, *seen_as = NULL;
         char hash[2 * GV_SHA256_LEN + 1], kv_key[2 * GV_SHA256_LEN + 16];
@@ -270,10 +283,20 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         }
         if (r == GV_OK)
                 r = gv_store_commit(s);
+        /* the outbox runs on the wall clock: a file that failed in an
+         * earlier replay into the same --db is due again after its backoff */
+        sk.now = wall_ms();
         if (r == GV_OK)
-                r = gv_outbox_drain(s, last, &sink);
+                r = gv_outbox_drain(s, sk.now, cfg->backoff_max_ms, &sink, NULL);
         if (r)
                 goto fail;
+        if (sk.failed) {
+                /* kept pending: with --db a later replay or run writes them */
+                fprintf(stderr, "gavel: %u minutes file%s not written to %s\n", sk.failed,
+                        sk.failed == 1 ? "" : "s", sk.dir);
+                status = 1;
+                goto out;
+        }
         if (sk.files == 0) {
                 fprintf(stderr, "gavel: %s: no meeting in this log (no #startmeeting)\n",
                         o->log_path);
@@ -283,11 +306,7 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         status = 0;
         goto out;
 fail:
-        if (sk.failed[0])
-                fprintf(stderr, "gavel: replay: cannot write %s: %s%s\n", sk.failed, gv_strerror(r),
-                        r == GV_EIO ? " (the cause is logged above)" : "");
-        else
-                fprintf(stderr, "gavel: replay: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
+        fprintf(stderr, "gavel: replay: %s: %s\n", gv_strerror(r), gv_store_errmsg(s));
 out:
         free(seen_as);
         gv_meeting_clear(&m);

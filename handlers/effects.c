@@ -202,7 +202,7 @@ static enum gv_err queue_now(struct ctx *x, const char *room, const char *body, 
 
         r = message_extra(x, as_reply, mentions, n_mentions, &extra);
         if (r == GV_OK)
-                r = gv_store_outbox_add(x->c->s, "message", room, body, html, extra, x->ev->ts);
+                r = gv_store_outbox_add(x->c->s, GV_OUT_MESSAGE, room, body, html, extra, x->ev->ts);
         cJSON_free(extra);
         return r;
 }
@@ -426,7 +426,7 @@ enum gv_err queue_reaction(struct ctx *x, const char *key)
         extra = cJSON_PrintUnformatted(o);
         if (!extra)
                 goto out;
-        r = gv_store_outbox_add(x->c->s, "reaction", x->ev->room, key, NULL, extra, x->ev->ts);
+        r = gv_store_outbox_add(x->c->s, GV_OUT_REACTION, x->ev->room, key, NULL, extra, x->ev->ts);
 out:
         cJSON_free(extra);
         cJSON_Delete(o);
@@ -453,7 +453,7 @@ out:
         return r;
 }
 
-enum gv_err queue_minutes(struct ctx *x, const char *kind, const char *room,
+enum gv_err queue_minutes(struct ctx *x, enum gv_out_kind kind, const char *room,
                           const char *format, const char *header)
 {
         char *extra = NULL;

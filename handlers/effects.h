@@ -133,9 +133,10 @@ GV_MUST_CHECK enum gv_err queue_message(struct ctx *x, const char *room, const c
                                         const char *html, bool as_reply,
                                         const char *const *mentions, size_t n_mentions);
 GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
-/* An outbox row of kind ("minutes", "file") naming the running meeting, in
- * format or under header (either may be NULL); rendered when delivered. */
-GV_MUST_CHECK enum gv_err queue_minutes(struct ctx *x, const char *kind, const char *room,
+/* An outbox row of kind (GV_OUT_MINUTES, GV_OUT_FILE) naming the running
+ * meeting, in format or under header (either may be NULL); rendered when
+ * delivered. */
+GV_MUST_CHECK enum gv_err queue_minutes(struct ctx *x, enum gv_out_kind kind, const char *room,
                                         const char *format, const char *header);
 
 #endif

@@ -112,14 +112,14 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
         if (r == GV_OK)
                 r = gv_store_agenda_close_meeting(x->c->s, x->m.agenda, x->m.id);
         if (r == GV_OK)
-                r = queue_minutes(x, "minutes", x->ev->room, NULL, NULL);
+                r = queue_minutes(x, GV_OUT_MINUTES, x->ev->room, NULL, NULL);
         gv_fmt_human_date(x->m.started, date);
         snprintf(header, sizeof(header), "#meeting-notes for %s %s", date, ech(x, x->m.name));
         for (size_t i = 0; i < x->c->cfg->n_crosspost_rooms && r == GV_OK; i++) {
                 const char *room = x->c->cfg->crosspost_rooms[i];
 
                 if (strcmp(room, x->ev->room) != 0)
-                        r = queue_minutes(x, "minutes", room, NULL, header);
+                        r = queue_minutes(x, GV_OUT_MINUTES, room, NULL, header);
         }
         if (r == GV_OK)
                 r = reserve_file_base(x, base);
@@ -127,7 +127,7 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
                 const char *fmt = gv_minutes_format_name(gv_minutes_files[i]);
 
                 snprintf(name, sizeof(name), "%s.%s", base, fmt);
-                r = queue_minutes(x, "file", name, fmt, NULL);
+                r = queue_minutes(x, GV_OUT_FILE, name, fmt, NULL);
         }
         if (r)
                 return r;

@@ -1192,9 +1192,11 @@ static enum gv_err render_log(struct minutes *mn, bool html)
         return w->r;
 }
 
+/* keep_partial: over out's ceiling, what fitted stays (to be cut there);
+ * otherwise every error leaves out as it was. */
 static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
                           enum gv_minutes_fmt fmt, struct gv_buf *out,
-                          const struct gv_sink_fn *sink)
+                          const struct gv_sink_fn *sink, bool keep_partial)
 {
         struct minutes mn = { 0 };
         size_t start;
@@ -1239,7 +1241,7 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
                 render_html_page(&mn);
         r = mn.w.r;
 out:
-        if (r != GV_OK && out->p) {
+        if (r != GV_OK && !(r == GV_ETOOBIG && keep_partial) && out->p) {
                 out->len = start;
                 out->p[start] = '\0';
         }
@@ -1250,7 +1252,7 @@ out:
 enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
                               enum gv_minutes_fmt fmt, struct gv_buf *out)
 {
-        return render(s, cfg, meeting, fmt, out, NULL);
+        return render(s, cfg, meeting, fmt, out, NULL, false);
 }
 
 static const char *const format_names[] = {
@@ -1268,7 +1270,7 @@ enum gv_err gv_minutes_file(struct gv_store *s, const struct gv_config *cfg, con
                             const struct gv_sink_fn *sink)
 {
         struct gv_buf b = GV_BUF_INIT(GV_MINUTES_MAX);
-        enum gv_err r = gv_minutes_for_outbox_to(s, cfg, "file", extra, &b, NULL, sink);
+        enum gv_err r = gv_minutes_for_outbox_to(s, cfg, GV_OUT_FILE, extra, &b, NULL, sink);
 
         if (r == GV_OK && b.len)
                 r = sink->write(sink->ud, b.p, b.len);
@@ -1276,14 +1278,37 @@ enum gv_err gv_minutes_file(struct gv_store *s, const struct gv_config *cfg, con
         return r;
 }
 
-enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg, const char *kind,
-                                  const char *extra, struct gv_buf *body, struct gv_buf *html)
+enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg,
+                                  enum gv_out_kind kind, const char *extra, struct gv_buf *body,
+                                  struct gv_buf *html)
 {
         return gv_minutes_for_outbox_to(s, cfg, kind, extra, body, html, NULL);
 }
 
+/* body was filled up to its ceiling: cut it at a line end (or a UTF-8
+ * boundary) so that the note fits after it. */
+static enum gv_err cut_with_note(struct gv_buf *body, size_t from)
+{
+        static const char note[] = GV_MINUTES_CUT_NOTE;
+        size_t at, room = body->max > sizeof(note) ? body->max - sizeof(note) : 0;
+
+        if (room < from)
+                return GV_ETOOBIG;
+        at = body->len < room ? body->len : room;
+        while (at > from && body->p[at] != '\n')
+                at--;
+        if (at == from) {
+                at = body->len < room ? body->len : room;
+                while (at > from && ((unsigned char)body->p[at] & 0xc0) == 0x80)
+                        at--;
+        }
+        body->len = at;
+        body->p[at] = '\0';
+        return gv_buf_adds(body, note);
+}
+
 enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config *cfg,
-                                     const char *kind, const char *extra, struct gv_buf *body,
+                                     enum gv_out_kind kind, const char *extra, struct gv_buf *body,
                                      struct gv_buf *html, const struct gv_sink_fn *sink)
 {
         cJSON *o = extra ? cJSON_Parse(extra) : NULL;
@@ -1293,7 +1318,7 @@ enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config 
 
         if (meeting < 1)
                 goto out;
-        if (strcmp(kind, "file") == 0) {
+        if (kind == GV_OUT_FILE) {
                 size_t i;
 
                 if (!format)
@@ -1303,8 +1328,10 @@ enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config 
                                 break;
                 if (i == sizeof(format_names) / sizeof(format_names[0]))
                         goto out;
-                r = render(s, cfg, meeting, (enum gv_minutes_fmt)i, body, sink);
-        } else if (strcmp(kind, "minutes") == 0) {
+                r = render(s, cfg, meeting, (enum gv_minutes_fmt)i, body, sink, false);
+        } else if (kind == GV_OUT_MINUTES) {
+                size_t from;
+
                 r = GV_OK;
                 if (header)
                         r = gv_buf_printf(body, "%s\n\n", header);
@@ -1315,10 +1342,18 @@ enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config 
                         if (r == GV_OK)
                                 r = gv_buf_adds(html, "</p>\n");
                 }
+                from = body->len;
                 if (r == GV_OK)
-                        r = gv_minutes_render(s, cfg, meeting, GV_MIN_TEXT, body);
-                if (r == GV_OK && html)
+                        r = render(s, cfg, meeting, GV_MIN_TEXT, body, NULL, true);
+                if (r == GV_ETOOBIG)
+                        r = cut_with_note(body, from);
+                if (r == GV_OK && html) {
                         r = gv_minutes_render(s, cfg, meeting, GV_MIN_HTML, html);
+                        if (r == GV_ETOOBIG) {
+                                gv_buf_reset(html);
+                                r = GV_OK;
+                        }
+                }
         }
 out:
         cJSON_Delete(o);

@@ -12,6 +12,11 @@
 
 /* Ceiling on one rendering (a 64 KiB line limit and long meetings fit). */
 #define GV_MINUTES_MAX (256u << 20)
+/* Ceiling on the minutes as a message (GV_OUT_MINUTES rows): longer ones are
+ * cut at a line with a note pointing at the archive, never refused whole
+ * (a Matrix event is cut further, to its size, by bridge/content.c). */
+#define GV_MINUTES_MSG_MAX (4u << 20)
+#define GV_MINUTES_CUT_NOTE "\n[... cut: the full minutes are in the archive]\n"
 
 enum gv_minutes_fmt {
         GV_MIN_TEXT = 0,        /* NAME.txt and the Matrix body */
@@ -28,13 +33,15 @@ GV_MUST_CHECK enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_
                                             int64_t meeting, enum gv_minutes_fmt fmt,
                                             struct gv_buf *out);
 
-/* Outbox rows of kind "minutes" (the minutes as a message; extra holds the
- * meeting and an optional header line) and "file" (extra holds the meeting and
- * the format) carry no text: it is rendered here when the row is delivered, so
- * megabytes of minutes are never copied through the outbox. For "minutes"
- * both body and html are filled; for "file" only body. */
+/* Outbox rows of kind GV_OUT_MINUTES (the minutes as a message; extra holds
+ * the meeting and an optional header line) and GV_OUT_FILE (extra holds the
+ * meeting and the format) carry no text: it is rendered here when the row is
+ * delivered, so megabytes of minutes are never copied through the outbox. For
+ * minutes both body and html are filled; over body's ceiling the text is cut
+ * at a line with GV_MINUTES_CUT_NOTE, over html's the HTML is left empty. For
+ * files only body. */
 GV_MUST_CHECK enum gv_err gv_minutes_for_outbox(struct gv_store *s, const struct gv_config *cfg,
-                                                const char *kind, const char *extra,
+                                                enum gv_out_kind kind, const char *extra,
                                                 struct gv_buf *body, struct gv_buf *html);
 /* Where a streamed rendering goes, a piece at a time. */
 struct gv_sink_fn {
@@ -50,7 +57,7 @@ GV_MUST_CHECK enum gv_err gv_minutes_file(struct gv_store *s, const struct gv_co
 /* gv_minutes_for_outbox(), streaming the log formats to sink when not NULL
  * (body then holds only what is left to write). */
 GV_MUST_CHECK enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const struct gv_config *cfg,
-                                                   const char *kind, const char *extra,
+                                                   enum gv_out_kind kind, const char *extra,
                                                    struct gv_buf *body, struct gv_buf *html,
                                                    const struct gv_sink_fn *sink);
 

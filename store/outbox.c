@@ -1,35 +1,83 @@
-/* store/outbox.c - the outbox: rows waiting to be delivered, oldest first.
- * See store.h. */
+/* store/outbox.c - the outbox: rows waiting to be delivered, oldest first,
+ * each pending or parked. See store.h. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
+/* The stored words, indexed by enum gv_out_kind: never change one. */
+static const char *const kind_words[GV_OUT__COUNT] = {
+        [GV_OUT_MESSAGE] = "message", [GV_OUT_REACTION] = "reaction",
+        [GV_OUT_MINUTES] = "minutes", [GV_OUT_FILE] = "file",
+        [GV_OUT_JOIN] = "join",       [GV_OUT_LEAVE] = "leave",
+};
+
+const char *gv_out_kind_name(enum gv_out_kind k)
+{
+        return (unsigned)k < GV_OUT__COUNT ? kind_words[k] : "unknown";
+}
+
+enum gv_out_kind gv_out_kind_parse(const char *word)
+{
+        for (unsigned k = 0; word && k < GV_OUT__COUNT; k++)
+                if (strcmp(kind_words[k], word) == 0)
+                        return (enum gv_out_kind)k;
+        return GV_OUT_UNKNOWN;
+}
+
 void gv_out_clear(struct gv_out *o)
 {
-        free(o->kind);
         free(o->room);
         free(o->body);
         free(o->html);
         free(o->extra);
+        free(o->last_error);
         memset(o, 0, sizeof(*o));
 }
 
-enum gv_err gv_store_outbox_add(struct gv_store *s, const char *kind, const char *room,
+enum gv_err gv_store_outbox_add(struct gv_store *s, enum gv_out_kind kind, const char *room,
                                 const char *body, const char *html, const char *extra, int64_t ts)
 {
-        sqlite3_stmt *st = store_stmt(s, S_O_ADD);
+        sqlite3_stmt *st;
 
+        if ((unsigned)kind >= GV_OUT__COUNT)
+                return GV_EINVAL;
+        st = store_stmt(s, S_O_ADD);
         if (!st)
                 return GV_EDB;
-        bt(st, 1, kind);
+        bt(st, 1, kind_words[kind]);
         bt(st, 2, room);
         bt(st, 3, body);
         bt(st, 4, html);
         bt(st, 5, extra);
         bi(st, 6, ts);
         return store_exec_done(s, st);
+}
+
+/* Reads the columns id, kind, room, body, html, extra, state, attempts,
+ * last_error, next_at, created; body NULL is read as "" when want_body. */
+static enum gv_err read_out(sqlite3_stmt *st, struct gv_out *out, bool want_body)
+{
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(st, 0);
+        out->kind = gv_out_kind_parse(col_str(st, 1));
+        out->room = col_dup(st, 2);
+        out->body = want_body ? strdup(col_str(st, 3)) : NULL;
+        out->html = col_dup(st, 4);
+        out->extra = col_dup(st, 5);
+        out->state = sqlite3_column_int(st, 6) ? GV_OUT_PARKED : GV_OUT_PENDING;
+        out->attempts = sqlite3_column_int64(st, 7);
+        out->last_error = col_dup(st, 8);
+        out->next_at = sqlite3_column_int64(st, 9);
+        out->created = sqlite3_column_int64(st, 10);
+        if (!out->room || (want_body && !out->body) ||
+            (sqlite3_column_type(st, 5) != SQLITE_NULL && !out->extra) ||
+            (sqlite3_column_type(st, 8) != SQLITE_NULL && !out->last_error)) {
+                gv_out_clear(out);
+                return GV_ENOMEM;
+        }
+        return GV_OK;
 }
 
 enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_out *out)
@@ -43,22 +91,82 @@ enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_ou
         r = store_step_row(s, st);
         if (r)
                 return r;
-        memset(out, 0, sizeof(*out));
-        out->id = sqlite3_column_int64(st, 0);
-        out->kind = col_dup(st, 1);
-        out->room = col_dup(st, 2);
-        out->body = col_dup(st, 3);
-        out->html = col_dup(st, 4);
-        out->extra = col_dup(st, 5);
+        r = read_out(st, out, true);
         sqlite3_reset(st);
-        if (!out->kind || !out->room || !out->body) {
-                gv_out_clear(out);
-                return GV_ENOMEM;
-        }
-        return GV_OK;
+        return r;
 }
 
 enum gv_err gv_store_outbox_sent(struct gv_store *s, int64_t id, int64_t ts)
 {
         return store_set_int(s, S_O_SENT, id, ts);
+}
+
+enum gv_err gv_store_outbox_later(struct gv_store *s, int64_t id, const char *why, int64_t next_at)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_LATER);
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        bt(st, 2, why);
+        bi(st, 3, next_at);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_outbox_park(struct gv_store *s, int64_t id, const char *why)
+{
+        return store_id_text(s, S_O_PARK, id, why);
+}
+
+enum gv_err gv_store_outbox_retry(struct gv_store *s, int64_t id)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_RETRY);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        r = store_exec_done(s, st);
+        if (r == GV_OK && sqlite3_changes(s->db) == 0)
+                r = GV_ENOTFOUND;
+        return r;
+}
+
+enum gv_err gv_store_outbox_files_failed(struct gv_store *s, int64_t meeting, bool *failed)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_FILES_FAILED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        r = store_step_row(s, st);
+        sqlite3_reset(st);
+        if (r == GV_OK || r == GV_ENOTFOUND)
+                *failed = r == GV_OK;
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_outbox_each(struct gv_store *s, int (*cb)(void *ud, const struct gv_out *o),
+                                 void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_EACH);
+        struct gv_out o;
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        while ((r = store_step_row(s, st)) == GV_OK) {
+                int stop;
+
+                r = read_out(st, &o, false);
+                if (r)
+                        break;
+                stop = cb(ud, &o);
+                gv_out_clear(&o);
+                if (stop)
+                        break;
+        }
+        sqlite3_reset(st);
+        return r == GV_ENOTFOUND ? GV_OK : r;
 }

@@ -128,8 +128,9 @@ static const char *const sql[S__COUNT] = {
                       "GROUP BY choice ORDER BY n DESC, choice ASC",
         [S_O_ADD] = "INSERT INTO outbox(kind, room, body, html, extra, created) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
-        [S_O_NEXT] = "SELECT id, kind, room, body, html, extra FROM outbox "
-                     "WHERE sent IS NULL AND id > ?1 ORDER BY id LIMIT 1",
+        [S_O_NEXT] = "SELECT id, kind, room, body, html, extra, state, attempts, last_error, "
+                     "next_at, created FROM outbox "
+                     "WHERE sent IS NULL AND state = 0 AND id > ?1 ORDER BY id LIMIT 1",
         [S_O_SENT] = "UPDATE outbox SET sent = ?2 WHERE id = ?1",
         [S_ROOM_GET] = "SELECT joined_at, power_levels, encryption, last_event, last_ts FROM rooms "
                        "WHERE id = ?1",
@@ -142,6 +143,15 @@ static const char *const sql[S__COUNT] = {
         [S_ROOM_LAST] = "INSERT INTO rooms(id, last_event, last_ts) VALUES(?1, ?2, ?3) "
                         "ON CONFLICT(id) DO UPDATE SET last_event = excluded.last_event, "
                         "last_ts = excluded.last_ts",
+        [S_O_LATER] = "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_at = ?3 "
+                      "WHERE id = ?1 AND sent IS NULL",
+        [S_O_PARK] = "UPDATE outbox SET state = 1, attempts = attempts + 1, last_error = ?2 "
+                     "WHERE id = ?1 AND sent IS NULL",
+        [S_O_RETRY] = "UPDATE outbox SET state = 0, next_at = 0 WHERE id = ?1 AND sent IS NULL",
+        [S_O_FILES_FAILED] = "SELECT 1 FROM outbox WHERE kind = 'file' AND attempts > 0 "
+                             "AND json_extract(extra, '$.meeting') = ?1 LIMIT 1",
+        [S_O_EACH] = "SELECT id, kind, room, NULL, NULL, extra, state, attempts, last_error, "
+                     "next_at, created FROM outbox WHERE sent IS NULL ORDER BY id",
 };
 
 /* Migrations: migrations[i] takes the schema from version i to i + 1.
@@ -231,6 +241,12 @@ static const char *const migrations[] = {
         "  l.nick, 'join' FROM lines l JOIN meetings m ON m.id = l.meeting "
         "  WHERE l.sender IS NOT NULL ORDER BY l.id;"
         "DROP TABLE temp.who;",
+        /* 6: outbox rows that failed: waiting (attempts, last_error, next_at)
+         * or parked (state 1) so that no row wedges the others */
+        "ALTER TABLE outbox ADD COLUMN state INTEGER NOT NULL DEFAULT 0 CHECK(state IN (0, 1));"
+        "ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE outbox ADD COLUMN last_error TEXT;"
+        "ALTER TABLE outbox ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

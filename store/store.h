@@ -80,13 +80,45 @@ struct gv_vote {
         int64_t opened;
 };
 
+/* What an outbox row is. Stored as a word ("message", "reaction", ...) so
+ * databases written before the enum keep working. Each sender claims the
+ * kinds it delivers (GV_OUT_BIT): the Matrix sender all of them, the
+ * console what it can show and the files, a replay only the files. */
+enum gv_out_kind {
+        GV_OUT_MESSAGE = 0,     /* body, html, extra {msgtype, mentions, in_reply_to, thread} */
+        GV_OUT_REACTION,        /* body the key, extra {event_id} */
+        GV_OUT_MINUTES,         /* rendered at delivery; extra {meeting, header?} */
+        GV_OUT_FILE,            /* a minutes file; room is the file name, extra {meeting, format} */
+        GV_OUT_JOIN,            /* accept an invite to room */
+        GV_OUT_LEAVE,           /* decline or leave room */
+        GV_OUT__COUNT,
+        GV_OUT_UNKNOWN = GV_OUT__COUNT  /* a word this gavel does not know: parked */
+};
+#define GV_OUT_BIT(k) (1u << (k))
+#define GV_OUT_ALL ((1u << GV_OUT__COUNT) - 1)
+
+/* The stored word of a kind; "unknown" for GV_OUT_UNKNOWN. */
+const char *gv_out_kind_name(enum gv_out_kind k);
+/* The kind of a stored word; GV_OUT_UNKNOWN when there is none. */
+enum gv_out_kind gv_out_kind_parse(const char *word);
+
+/* An unsent row is pending (sent when its lane gets to it, not before
+ * next_at) or parked (it can never be sent as it is: a 403, content that
+ * cannot be built, ...; only `gavel outbox retry ID` puts it back). */
+enum gv_out_state { GV_OUT_PENDING = 0, GV_OUT_PARKED = 1 };
+
 struct gv_out {
         int64_t id;
-        char *kind;             /* "message", "reaction", "file" */
-        char *room;             /* or the file name for "file" */
+        enum gv_out_kind kind;
+        char *room;             /* or the file name for GV_OUT_FILE */
         char *body;
         char *html;             /* may be NULL */
         char *extra;            /* JSON text, may be NULL */
+        enum gv_out_state state;
+        int64_t attempts;       /* failed deliveries so far */
+        char *last_error;       /* why the last one failed, may be NULL */
+        int64_t next_at;        /* wall-clock ms: not before (0: now) */
+        int64_t created;
 };
 
 /* What the Matrix bridge knows of a room. */
@@ -315,12 +347,31 @@ GV_MUST_CHECK enum gv_err gv_store_vote_tally(struct gv_store *s, int64_t vote,
 void gv_vote_clear(struct gv_vote *v);
 
 /* Outbox. */
-GV_MUST_CHECK enum gv_err gv_store_outbox_add(struct gv_store *s, const char *kind,
+GV_MUST_CHECK enum gv_err gv_store_outbox_add(struct gv_store *s, enum gv_out_kind kind,
                                               const char *room, const char *body,
                                               const char *html, const char *extra, int64_t ts);
-/* The oldest unsent row with id > after; GV_ENOTFOUND when none. */
+/* The oldest pending (unsent, not parked) row with id > after, whatever its
+ * next_at; GV_ENOTFOUND when none. */
 GV_MUST_CHECK enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_out *out);
 GV_MUST_CHECK enum gv_err gv_store_outbox_sent(struct gv_store *s, int64_t id, int64_t ts);
+/* A failed delivery to try again not before next_at (wall-clock ms):
+ * attempts + 1, the reason kept. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_later(struct gv_store *s, int64_t id, const char *why,
+                                                int64_t next_at);
+/* A row that can never be sent as it is: parked with its reason. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_park(struct gv_store *s, int64_t id, const char *why);
+/* Puts a parked (or waiting) row back to pending, due now. GV_ENOTFOUND
+ * when no unsent row has this id. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_retry(struct gv_store *s, int64_t id);
+/* Whether a minutes file of this meeting already failed once (any of its
+ * GV_OUT_FILE rows, sent or not, with attempts > 0). */
+GV_MUST_CHECK enum gv_err gv_store_outbox_files_failed(struct gv_store *s, int64_t meeting,
+                                                       bool *failed);
+/* Every unsent row, pending and parked, oldest first (body and html left
+ * NULL). cb returns non-zero to stop. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_each(struct gv_store *s,
+                                               int (*cb)(void *ud, const struct gv_out *o),
+                                               void *ud);
 void gv_out_clear(struct gv_out *o);
 
 #endif

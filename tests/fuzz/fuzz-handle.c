@@ -59,7 +59,7 @@ static void render_all(struct gv_store *s, const struct gv_config *cfg)
         memset(&o, 0, sizeof(o));
         while (gv_store_outbox_next(s, after, &o) == GV_OK) {
                 after = o.id;
-                if (strcmp(o.kind, "minutes") == 0 || strcmp(o.kind, "file") == 0) {
+                if (o.kind == GV_OUT_MINUTES || o.kind == GV_OUT_FILE) {
                         struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MAX);
                         struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MAX);
 

@@ -390,6 +390,20 @@ async def run_scenario(url, gavel_bin, workdir, mode, seed, crashes):
                     break
                 await asyncio.sleep(0.2)
         C.ok(done, "[%s] gavel answers the final probe" % mode, gavel.logtext()[-3000:])
+        # Rooms are sent in parallel, each backing off alone: the probe's answer
+        # says every event was handled, not that every room's rows went out.
+        # `gavel outbox` lists what is still pending or parked: wait for nothing.
+        deadline = time.time() + WAIT
+        listing = None
+        while time.time() < deadline and gavel.alive():
+            out = subprocess.run([gavel_bin, "outbox", "--config", "gavel.json"], cwd=workdir,
+                                 capture_output=True, text=True)
+            listing = out.stdout + out.stderr
+            if out.returncode == 0 and len(out.stdout.strip().splitlines()) == 1:
+                break
+            await asyncio.sleep(0.2)
+        C.ok(listing is not None and len(listing.strip().splitlines()) == 1,
+             "[%s] nothing is left pending or parked in the outbox" % mode, listing)
         msgs = bot_messages(world)
         txt = None
         mdir = os.path.join(workdir, "minutes")

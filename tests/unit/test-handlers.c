@@ -160,7 +160,7 @@ static void take(struct fx *f)
                 after = o.id;
                 if (gv_store_outbox_sent(f->s, o.id, 1) != GV_OK)
                         f->bad_extra += 1000;
-                if (str_eq(o.kind, "message") &&
+                if ((o.kind == GV_OUT_MESSAGE) &&
                     (json_array_len(o.extra, "mentions") < 0 ||
                      !str_eq(json_str(o.extra, "msgtype"), "m.notice")))
                         f->bad_extra++;
@@ -320,11 +320,11 @@ static void test_tag(void)
               show(it.mentions), show(it.event_id));
         gv_item_clear(&it);
         take(&f);
-        check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") && str_eq(f.out[0].room, ROOM) &&
+        check(f.n_out == 1 && (f.out[0].kind == GV_OUT_REACTION) && str_eq(f.out[0].room, ROOM) &&
               str_eq(f.out[0].body, EYES) && str_eq(json_str(f.out[0].extra, "event_id"), v.id) &&
               str_eq(json_str(f.out[0].extra, "key"), EYES),
               "tag: reaction ack queued", "%zu rows; first kind %s body \"%s\" extra %s", f.n_out,
-              f.n_out ? show(f.out[0].kind) : "-", f.n_out ? show(f.out[0].body) : "-",
+              f.n_out ? gv_out_kind_name(f.out[0].kind) : "-", f.n_out ? show(f.out[0].body) : "-",
               f.n_out ? show(f.out[0].extra) : "-");
 
         /* The same event again: nothing new. */
@@ -379,7 +379,7 @@ static void test_tag(void)
         /* A tag with no description gets a reply and no item. */
         say(&f, "@carol:example.org", "#architecture cc @x");
         check(agenda_len(&f, "architecture") == 3 && f.n_out == 1 &&
-              str_eq(f.out[0].kind, "message") && has(f.out[0].body, "needs a description"),
+              (f.out[0].kind == GV_OUT_MESSAGE) && has(f.out[0].body, "needs a description"),
               "tag: empty description refused with a reply", "%zu items, %zu rows, body \"%s\"",
               agenda_len(&f, "architecture"), f.n_out, f.n_out ? show(f.out[0].body) : "-");
         /* An unconfigured tag is just a hashtag. */
@@ -406,7 +406,7 @@ static void test_ack_variants(void)
                 mk(&f, &v, "@alice:example.org", "#architecture Discuss keyframes cc @hedss");
                 (void)handle(&f, &v.e);
                 take(&f);
-                check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+                check(f.n_out == 1 && (f.out[0].kind == GV_OUT_MESSAGE) &&
                       str_eq(f.out[0].room, ROOM) &&
                       str_eq(f.out[0].body,
                              "Added to the architecture agenda as item 1: Discuss keyframes") &&
@@ -432,7 +432,7 @@ static void test_ack_variants(void)
         }
         if (fx_open(&f, "{\"ack_reaction\": \"+1\"}")) {
                 say(&f, "@alice:example.org", "#architecture Custom reaction");
-                check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") &&
+                check(f.n_out == 1 && (f.out[0].kind == GV_OUT_REACTION) &&
                       str_eq(f.out[0].body, "+1") && str_eq(json_str(f.out[0].extra, "key"), "+1"),
                       "ack reaction key from the config", "%zu rows, body \"%s\"", f.n_out,
                       f.n_out ? show(f.out[0].body) : "-");
@@ -450,7 +450,7 @@ static void test_agenda(void)
         if (!fx_open(&f, NULL))
                 return;
         say(&f, "@bob:example.org", "!agenda");
-        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+        check(f.n_out == 1 && (f.out[0].kind == GV_OUT_MESSAGE) &&
               begins(f.out[0].body, "The architecture agenda is empty."),
               "agenda: empty", "%zu rows, \"%s\"", f.n_out, f.n_out ? show(f.out[0].body) : "-");
 
@@ -459,7 +459,7 @@ static void test_agenda(void)
         mk(&f, &v, "@bob:example.org", "!agenda");
         (void)handle(&f, &v.e);
         take(&f);
-        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") && str_eq(f.out[0].room, ROOM) &&
+        check(f.n_out == 1 && (f.out[0].kind == GV_OUT_MESSAGE) && str_eq(f.out[0].room, ROOM) &&
               str_eq(f.out[0].body,
                      "Agenda for architecture (2 items):\n"
                      "1. Discuss keyframes (reporter @alice:example.org; mentions @jviotti @hedss)\n"
@@ -644,24 +644,24 @@ static void test_meeting(void)
                         const struct gv_out *o = &ro;
                         struct gv_buf rb = GV_BUF_INIT(1 << 24), rh = GV_BUF_INIT(1 << 24);
 
-                        if (str_eq(ro.kind, "minutes") || str_eq(ro.kind, "file")) {
+                        if ((ro.kind == GV_OUT_MINUTES) || (ro.kind == GV_OUT_FILE)) {
                                 enum gv_err rr = gv_minutes_for_outbox(f.s, f.cfg, ro.kind, ro.extra,
                                                                        &rb, &rh);
 
                                 check(rr == GV_OK && ro.body[0] == '\0', "meeting: outbox row renders",
-                                      "%s %s", ro.kind, gv_strerror(rr));
+                                      "%s %s", gv_out_kind_name(ro.kind), gv_strerror(rr));
                                 ro.body = (char *)gv_buf_str(&rb);
-                                ro.html = str_eq(ro.kind, "minutes") ? (char *)gv_buf_str(&rh) : NULL;
-                                ro.kind = "message";
-                                if (str_eq(f.out[i].kind, "file"))
-                                        ro.kind = "file";
+                                ro.html = (ro.kind == GV_OUT_MINUTES) ? (char *)gv_buf_str(&rh) : NULL;
+                                ro.kind = GV_OUT_MESSAGE;
+                                if (f.out[i].kind == GV_OUT_FILE)
+                                        ro.kind = GV_OUT_FILE;
                         }
-                        if (str_eq(o->kind, "message") && str_eq(o->room, ROOM)) {
+                        if ((o->kind == GV_OUT_MESSAGE) && str_eq(o->room, ROOM)) {
                                 msgs++;
                                 body_ok = str_eq(o->body, fin.p) && has(o->body, "Meeting ended at") &&
                                           o->html && has(o->html, "keyframes are hard") &&
                                           !json_has_key(o->extra, "in_reply_to") && i == 0;
-                        } else if (str_eq(o->kind, "message")) {
+                        } else if (o->kind == GV_OUT_MESSAGE) {
                                 xposts++;
                                 order_ok = order_ok && i >= 1 && i <= 2;
                                 check(begins(o->body, "#meeting-notes for 8 May 2017 Arch call\n\n") &&
@@ -671,7 +671,7 @@ static void test_meeting(void)
                                        str_eq(o->room, "#wiki:example.org")),
                                       "meeting: cross-post begins \"#meeting-notes for \"",
                                       "room %s body \"%s\"", show(o->room), show(o->body));
-                        } else if (str_eq(o->kind, "file")) {
+                        } else if (o->kind == GV_OUT_FILE) {
                                 order_ok = order_ok && i >= 3;
                                 if (nfiles < 5) {
                                         snprintf(name, sizeof(name), "%s%s", base, files[nfiles]);
@@ -1175,7 +1175,7 @@ static void test_limit(void)
         memset(big + 14, 'w', 1010);
         big[1024] = '\0';
         say(&f, "@alice:example.org", big);
-        check(f.n_out == 1 && str_eq(f.out[0].kind, "reaction") &&
+        check(f.n_out == 1 && (f.out[0].kind == GV_OUT_REACTION) &&
               agenda_len(&f, "architecture") == 1, "limit: a message of exactly the limit works",
               "%zu rows, %zu items", f.n_out, agenda_len(&f, "architecture"));
         /* One byte over. */
@@ -1415,7 +1415,7 @@ static void test_flood(void)
         say(&f, "@mallory:example.org", gv_buf_str(&big));
         for (const char *p = f.n_out ? f.out[0].body : ""; *p; p++)
                 lines += *p == '\n';
-        check(f.n_out == 1 && str_eq(f.out[0].kind, "message") &&
+        check(f.n_out == 1 && f.out[0].kind == GV_OUT_MESSAGE &&
               has(f.out[0].body, "5980 more commands in this message were ignored: at most 20") &&
               str_eq(json_str(f.out[0].extra, "in_reply_to"), f.last_id),
               "flood: 6,000 !agenda lines make one message, saying 5,980 were ignored",

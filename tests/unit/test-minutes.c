@@ -741,6 +741,30 @@ static void test_errors(void)
                       "unknown format");
                 gv_buf_free(&b);
         }
+        /* The minutes as a message over its ceiling are cut, never refused:
+         * the text at a line with the note, the HTML left out. */
+        {
+                struct gv_buf body = GV_BUF_INIT(300), html = GV_BUF_INIT(100), full = GV_BUF_INIT(1 << 20);
+                const char *note = GV_MINUTES_CUT_NOTE;
+                char extra[64];
+                enum gv_err r;
+                size_t keep;
+
+                snprintf(extra, sizeof(extra), "{\"meeting\":%lld}", (long long)m);
+                MUST(gv_minutes_render(st, &cfg, m, GV_MIN_TEXT, &full));
+                r = gv_minutes_for_outbox(st, &cfg, GV_OUT_MINUTES, extra, &body, &html);
+                keep = body.len > strlen(note) ? body.len - strlen(note) : 0;
+                CHECK(r == GV_OK, "minutes over the ceiling render: %s", gv_strerror(r));
+                CHECK(full.len > 300 && body.len <= 300 && body.len > strlen(note) &&
+                      strcmp(body.p + keep, note) == 0 && strncmp(body.p, full.p, keep) == 0 &&
+                      (keep == 0 || full.p[keep] == '\n'),
+                      "minutes over the ceiling are cut at a line with a note: [%s]",
+                      gv_buf_str(&body));
+                CHECK(html.len == 0, "HTML over its ceiling is left out (%zu bytes)", html.len);
+                gv_buf_free(&body);
+                gv_buf_free(&html);
+                gv_buf_free(&full);
+        }
 }
 
 /* ---- a big meeting: every format, timed (reported, not asserted) ---- */

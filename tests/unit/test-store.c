@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 5
+#define SCHEMA_LATEST 6
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -1067,30 +1067,30 @@ static void test_outbox(struct gv_store *s)
         memset(&o, 0, sizeof(o));
         r = gv_store_outbox_next(s, 0, &o);
         check(r == GV_ENOTFOUND, "outbox empty", "got %s", gv_strerror(r));
-        r = gv_store_outbox_add(s, "message", "!room:example.org", "hello", "<b>hello</b>",
+        r = gv_store_outbox_add(s, GV_OUT_MESSAGE, "!room:example.org", "hello", "<b>hello</b>",
                                 "{\"msgtype\":\"m.notice\"}", 10);
-        r = r ? r : gv_store_outbox_add(s, "reaction", "!room:example.org", "\xf0\x9f\x91\x80",
+        r = r ? r : gv_store_outbox_add(s, GV_OUT_REACTION, "!room:example.org", "\xf0\x9f\x91\x80",
                                         NULL, "{\"event_id\":\"$e\"}", 11);
-        r = r ? r : gv_store_outbox_add(s, "file", "meeting.txt", "minutes", NULL, NULL, 12);
+        r = r ? r : gv_store_outbox_add(s, GV_OUT_FILE, "meeting.txt", "minutes", NULL, NULL, 12);
         check(r == GV_OK, "outbox add", "%s", gv_strerror(r));
 
         r = gv_store_outbox_next(s, 0, &o);
-        check(r == GV_OK && str_eq(o.kind, "message") && str_eq(o.room, "!room:example.org") &&
+        check(r == GV_OK && (o.kind == GV_OUT_MESSAGE) && str_eq(o.room, "!room:example.org") &&
               str_eq(o.body, "hello") && str_eq(o.html, "<b>hello</b>") &&
               str_eq(o.extra, "{\"msgtype\":\"m.notice\"}"), "outbox next: oldest first",
-              "got %s kind %s", gv_strerror(r), nn(o.kind));
+              "got %s kind %s", gv_strerror(r), gv_out_kind_name(o.kind));
         memset(&o2, 0, sizeof(o2));
         r = gv_store_outbox_next(s, o.id, &o2);
-        check(r == GV_OK && o2.id > o.id && str_eq(o2.kind, "reaction") && o2.html == NULL &&
+        check(r == GV_OK && o2.id > o.id && (o2.kind == GV_OUT_REACTION) && o2.html == NULL &&
               str_eq(o2.body, "\xf0\x9f\x91\x80"), "outbox next after id", "got %s kind %s",
-              gv_strerror(r), nn(o2.kind));
+              gv_strerror(r), gv_out_kind_name(o2.kind));
         r = gv_store_outbox_sent(s, o2.id, 20);
         check(r == GV_OK, "outbox sent", "%s", gv_strerror(r));
         memset(&o3, 0, sizeof(o3));
         r = gv_store_outbox_next(s, o.id, &o3);
-        check(r == GV_OK && str_eq(o3.kind, "file") && str_eq(o3.room, "meeting.txt") &&
+        check(r == GV_OK && (o3.kind == GV_OUT_FILE) && str_eq(o3.room, "meeting.txt") &&
               o3.extra == NULL && o3.html == NULL, "outbox skips sent rows", "got %s kind %s",
-              gv_strerror(r), nn(o3.kind));
+              gv_strerror(r), gv_out_kind_name(o3.kind));
         gv_out_clear(&o3);
         r = gv_store_outbox_next(s, 0, &o3);
         check(r == GV_OK && o3.id == o.id, "outbox unsent first row still first",
@@ -1098,8 +1098,8 @@ static void test_outbox(struct gv_store *s)
         gv_out_clear(&o3);
         r = gv_store_outbox_sent(s, o.id, 21);
         r = r ? r : gv_store_outbox_next(s, 0, &o3);
-        check(r == GV_OK && str_eq(o3.kind, "file"), "outbox after sending the first",
-              "got %s kind %s", gv_strerror(r), nn(o3.kind));
+        check(r == GV_OK && (o3.kind == GV_OUT_FILE), "outbox after sending the first",
+              "got %s kind %s", gv_strerror(r), gv_out_kind_name(o3.kind));
         r = gv_store_outbox_sent(s, o3.id, 22);
         gv_out_clear(&o3);
         r = r ? r : gv_store_outbox_next(s, 0, &o3);
@@ -1107,6 +1107,110 @@ static void test_outbox(struct gv_store *s)
         gv_out_clear(&o);
         gv_out_clear(&o2);
         gv_out_clear(&o3);
+}
+
+struct rows {
+        char s[1024];
+};
+
+static int on_out(void *ud, const struct gv_out *o)
+{
+        struct rows *l = ud;
+        size_t used = strlen(l->s);
+
+        snprintf(l->s + used, sizeof(l->s) - used, "%s%" PRId64 "/%s/%s/%s/%" PRId64 "/%s",
+                 used ? "," : "", o->id, o->state == GV_OUT_PARKED ? "parked" : "pending",
+                 gv_out_kind_name(o->kind), o->room, o->attempts, o->last_error ? o->last_error : "-");
+        return 0;
+}
+
+/* Kinds are words in the file; rows wait (attempts, reason, next attempt) or
+ * are parked, are listed, and come back with retry. */
+static void test_outbox_states(struct gv_store *s)
+{
+        static const char *const words[] = { "message", "reaction", "minutes", "file", "join",
+                                              "leave" };
+        struct gv_out o;
+        struct rows l;
+        int64_t a, b;
+        enum gv_err r;
+        bool ok = true;
+
+        for (unsigned k = 0; k < GV_OUT__COUNT; k++)
+                ok = ok && str_eq(gv_out_kind_name((enum gv_out_kind)k), words[k]) &&
+                     gv_out_kind_parse(words[k]) == (enum gv_out_kind)k;
+        check(ok && gv_out_kind_parse("fax") == GV_OUT_UNKNOWN &&
+              gv_out_kind_parse(NULL) == GV_OUT_UNKNOWN, "outbox kinds are the stored words", "-");
+        check(gv_store_outbox_add(s, GV_OUT__COUNT, "!r", "", NULL, NULL, 1) == GV_EINVAL,
+              "outbox refuses a kind it does not know", "-");
+        memset(&o, 0, sizeof(o));
+        r = gv_store_outbox_add(s, GV_OUT_JOIN, "!a:x", "", NULL, NULL, 30);
+        r = r ? r : gv_store_outbox_add(s, GV_OUT_LEAVE, "!b:x", "", NULL, NULL, 31);
+        r = r ? r : gv_store_outbox_next(s, 0, &o);
+        a = o.id;
+        check(r == GV_OK && o.kind == GV_OUT_JOIN && o.state == GV_OUT_PENDING && o.attempts == 0 &&
+              o.last_error == NULL && o.next_at == 0 && o.created == 30,
+              "outbox: a new row is pending, never tried", "got %s", gv_strerror(r));
+        gv_out_clear(&o);
+        r = gv_store_outbox_later(s, a, "500 M_UNKNOWN", 5000);
+        r = r ? r : gv_store_outbox_later(s, a, "timed out", 9000);
+        r = r ? r : gv_store_outbox_next(s, 0, &o);
+        check(r == GV_OK && o.id == a && o.attempts == 2 && str_eq(o.last_error, "timed out") &&
+              o.next_at == 9000 && o.state == GV_OUT_PENDING,
+              "outbox: a failed row waits with its attempts and reason", "got %s attempts %" PRId64,
+              gv_strerror(r), o.attempts);
+        gv_out_clear(&o);
+        r = gv_store_outbox_park(s, a, "403 M_FORBIDDEN");
+        r = r ? r : gv_store_outbox_next(s, 0, &o);
+        b = o.id;
+        check(r == GV_OK && b != a && o.kind == GV_OUT_LEAVE,
+              "outbox: a parked row is skipped, the next goes on", "got %s", gv_strerror(r));
+        gv_out_clear(&o);
+        memset(&l, 0, sizeof(l));
+        r = gv_store_outbox_each(s, on_out, &l);
+        {
+                char want[256];
+
+                snprintf(want, sizeof(want), "%" PRId64 "/parked/join/!a:x/3/403 M_FORBIDDEN,"
+                         "%" PRId64 "/pending/leave/!b:x/0/-", a, b);
+                check(r == GV_OK && str_eq(l.s, want), "outbox: list pending and parked rows",
+                      "got [%s] want [%s]", l.s, want);
+        }
+        r = gv_store_outbox_retry(s, a);
+        r = r ? r : gv_store_outbox_next(s, 0, &o);
+        check(r == GV_OK && o.id == a && o.state == GV_OUT_PENDING && o.next_at == 0,
+              "outbox: retry puts a parked row back", "got %s", gv_strerror(r));
+        gv_out_clear(&o);
+        r = gv_store_outbox_sent(s, a, 40);
+        r = r ? r : gv_store_outbox_sent(s, b, 40);
+        check(r == GV_OK && gv_store_outbox_retry(s, a) == GV_ENOTFOUND &&
+              gv_store_outbox_retry(s, 999999) == GV_ENOTFOUND &&
+              gv_store_outbox_park(s, a, "late") == GV_OK &&
+              gv_store_outbox_next(s, 0, &o) == GV_ENOTFOUND,
+              "outbox: a sent row is never retried or parked", "-");
+        gv_out_clear(&o);
+        {
+                bool f1 = true, f2 = true;
+
+                r = gv_store_outbox_add(s, GV_OUT_FILE, "m.txt", "", NULL, "{\"meeting\":41}", 50);
+                r = r ? r : gv_store_outbox_add(s, GV_OUT_FILE, "n.txt", "", NULL,
+                                                "{\"meeting\":42}", 50);
+                r = r ? r : gv_store_outbox_next(s, 0, &o);
+                r = r ? r : gv_store_outbox_files_failed(s, 41, &f1);
+                check(r == GV_OK && !f1, "outbox: no file of a meeting failed yet", "%s",
+                      gv_strerror(r));
+                r = r ? r : gv_store_outbox_later(s, o.id, "I/O error", 60);
+                r = r ? r : gv_store_outbox_sent(s, o.id, 70);
+                r = r ? r : gv_store_outbox_files_failed(s, 41, &f1);
+                r = r ? r : gv_store_outbox_files_failed(s, 42, &f2);
+                check(r == GV_OK && f1 && !f2, "outbox: a meeting's file failed once, sent or not",
+                      "%s %d %d", gv_strerror(r), f1, f2);
+                gv_out_clear(&o);
+                r = gv_store_outbox_next(s, 0, &o);
+                r = r ? r : gv_store_outbox_sent(s, o.id, 70);
+                gv_out_clear(&o);
+                check(r == GV_OK, "outbox: cleared", "%s", gv_strerror(r));
+        }
 }
 
 static void test_transactions(struct gv_store *s)
@@ -1235,6 +1339,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_by_event(s);
         test_votes(s, meeting);
         test_outbox(s);
+        test_outbox_states(s);
         test_transactions(s);
         test_rooms(s);
 }
@@ -1393,6 +1498,10 @@ static const char v1_data[] =
         "  ('room:!old:example.org:power', '{\"users\":{\"@alice:example.org\":100}}'),"
         "  ('room:!old:example.org:joined', '1'), ('room:!j:x:joined', '42'),"
         "  ('next_batch', 's9');"
+        "INSERT INTO outbox(id, kind, room, body, extra, created) VALUES(7, 'minutes', "
+        "'!old:example.org', '', '{\"meeting\":1}', 5);"
+        "INSERT INTO outbox(id, kind, room, body, created) VALUES(8, 'fax', '!old:example.org', "
+        "'', 6);"
         "PRAGMA user_version = 1;";
 
 /* A file made at version 1 is migrated to 2 on open, its data kept. */
@@ -1515,6 +1624,16 @@ static void test_migrate_v1(void)
                 check(r == GV_OK && n == 1 && mi[0].id == id && str_eq(mi[0].sender, "@bob:x"),
                       "v1: new meeting item found by event", "got %s n %zu", gv_strerror(r), n);
                 gv_mitems_free(mi, n);
+                {
+                        struct rows rl;
+
+                        memset(&rl, 0, sizeof(rl));
+                        r = gv_store_outbox_each(s, on_out, &rl);
+                        check(r == GV_OK && str_eq(rl.s, "7/pending/minutes/!old:example.org/0/-,"
+                                                         "8/pending/unknown/!old:example.org/0/-"),
+                              "v1: old outbox words read as kinds, pending, never tried",
+                              "got %s [%s]", gv_strerror(r), rl.s);
+                }
                 gv_store_free(s);
         }
         remove_db(path);
