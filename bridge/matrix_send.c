@@ -3,8 +3,8 @@
  * minutes files one more. Up to SEND_MAX_IN_FLIGHT requests are in flight
  * across lanes, one per lane; a lane that fails backs off alone (429
  * Retry-After, 5xx and dropped connections with jittered exponential
- * backoff), a room sends at most SEND_ROOM_PER_S events a second after a
- * burst of SEND_ROOM_BURST, and a row that can never be sent (403, 413, bad
+ * backoff), a room sends at most room_send_per_s events a second after a
+ * burst of twice as many, and a row that can never be sent (403, 413, bad
  * JSON, content that cannot be built, a room we left) is parked with its
  * reason (bridge/outbox.c) and its lane goes on. Each send is
  * PUT .../send/{type}/{txnId} with a txnId derived from the row; a row is
@@ -28,8 +28,10 @@
 #include "outbox.h"
 
 #define SEND_MAX_IN_FLIGHT 8     /* requests in flight across rooms */
-#define SEND_ROOM_BURST 20       /* a room's token bucket: this many events at once, */
-#define SEND_ROOM_PER_S 10       /* then this many a second */
+/* A room's token bucket: room_send_per_s events a second (config) after a
+ * burst of twice as many. */
+#define SEND_ROOM_PER_S(m) ((m)->cfg->room_send_per_s)
+#define SEND_ROOM_BURST(m) (2 * SEND_ROOM_PER_S(m))
 #define OUTBOX_RECHECK_MS 5000   /* an idle outbox is read again (`gavel outbox retry`) */
 
 /* The kinds this sender claims: everything for a room, and the minutes
@@ -65,7 +67,7 @@ static struct lane *lane_get(struct mx *m, const char *key)
                 return NULL;
         }
         l->m = m;
-        l->milli_tokens = SEND_ROOM_BURST * 1000;
+        l->milli_tokens = SEND_ROOM_BURST(m) * 1000;
         l->refilled = mx_now_ms();
         l->next = m->lanes;
         m->lanes = l;
@@ -86,15 +88,15 @@ void mx_lanes_free(struct mx *m)
 /* Takes a token; else 0 and how long until there is one. */
 static int64_t take_token(struct lane *l, int64_t now)
 {
-        l->milli_tokens += (now - l->refilled) * SEND_ROOM_PER_S;
-        if (l->milli_tokens > SEND_ROOM_BURST * 1000)
-                l->milli_tokens = SEND_ROOM_BURST * 1000;
+        l->milli_tokens += (now - l->refilled) * SEND_ROOM_PER_S(l->m);
+        if (l->milli_tokens > SEND_ROOM_BURST(l->m) * 1000)
+                l->milli_tokens = SEND_ROOM_BURST(l->m) * 1000;
         l->refilled = now;
         if (l->milli_tokens >= 1000) {
                 l->milli_tokens -= 1000;
                 return 0;
         }
-        return (1000 - l->milli_tokens + SEND_ROOM_PER_S - 1) / SEND_ROOM_PER_S;
+        return (1000 - l->milli_tokens + SEND_ROOM_PER_S(l->m) - 1) / SEND_ROOM_PER_S(l->m);
 }
 
 /* Records the outcome of the lane's row; a failure for now makes the lane

@@ -181,6 +181,10 @@ static const struct key keys[] = {
         INT(gap_fill_max_events, 0, 10000000, "10000",
             "after a time away, how many missed events per room gavel fetches back and handles; "
             "beyond them it posts one notice in the room saying how many it skipped"),
+        INT(room_send_per_s, 1, 1000, "10",
+            "events a second the bot sends into one room after a burst of twice as many (a "
+            "flood in one room never delays another room, and stays under the homeserver's "
+            "rate limits)"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))

@@ -55,6 +55,7 @@ struct gv_config {
         int64_t sync_timeout_ms;        /* "sync_timeout_ms": 30000 (0..120000) */
         int64_t backoff_max_ms;         /* "backoff_max_ms": 60000 (100..3600000) */
         int64_t gap_fill_max_events;    /* "gap_fill_max_events": 10000 (0..10000000) */
+        int64_t room_send_per_s;        /* "room_send_per_s": 10 (1..1000) */
 };
 
 /* The built-in defaults: with no config file at all seed 000's flow works

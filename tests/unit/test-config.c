@@ -94,6 +94,8 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%lld", (long long)c->backoff_max_ms);
         else if (!strcmp(key, "gap_fill_max_events"))
                 add(out, n, "%lld", (long long)c->gap_fill_max_events);
+        else if (!strcmp(key, "room_send_per_s"))
+                add(out, n, "%lld", (long long)c->room_send_per_s);
         else if (!strcmp(key, "log_level"))
                 add(out, n, "%s", c->log_level == GV_LOG_ERROR ? "error" :
                                   c->log_level == GV_LOG_WARN ? "warning" :
@@ -134,6 +136,7 @@ static const struct expect defaults[] = {
         { "sync_timeout_ms", "30000" },
         { "backoff_max_ms", "60000" },
         { "gap_fill_max_events", "10000" },
+        { "room_send_per_s", "10" },
 };
 
 #define N_KEYS (sizeof(defaults) / sizeof(defaults[0]))
