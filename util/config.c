@@ -168,6 +168,10 @@ static const struct key keys[] = {
         STRING(password_file, 0, MAX_STRING, NULL, "\"\"",
                "file holding the bot's password, used to log in (again) with m.login.password; "
                "empty: $CREDENTIALS_DIRECTORY/password if present"),
+        STRING(pickle_key_file, 0, MAX_STRING, NULL, "\"\"",
+               "file holding the key that encrypts the end-to-end encryption state in the "
+               "database; empty: $CREDENTIALS_DIRECTORY/pickle_key if present (never a constant, "
+               "never in this JSON)"),
         COUNTED(allow_invites_from, K_LIST, 0, 256, "[]",
                 "invites are accepted when the inviter is listed (\"@alice:example.org\"), or "
                 "their server (\":example.org\"), or the room (\"!room:example.org\"); others "

@@ -49,6 +49,7 @@ struct gv_config {
         /* Matrix */
         char *access_token_file;        /* "access_token_file": "" ($CREDENTIALS_DIRECTORY) */
         char *password_file;            /* "password_file": "" ($CREDENTIALS_DIRECTORY) */
+        char *pickle_key_file;          /* "pickle_key_file": "" ($CREDENTIALS_DIRECTORY) */
         char **allow_invites_from;      /* "allow_invites_from": [] users "@a:b" or servers ":b" */
         size_t n_allow_invites_from;
         int initial_history;            /* "initial_history": "skip" (0) | "process" (1) */

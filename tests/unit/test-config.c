@@ -83,6 +83,8 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%s", c->access_token_file);
         else if (!strcmp(key, "password_file"))
                 add(out, n, "%s", c->password_file);
+        else if (!strcmp(key, "pickle_key_file"))
+                add(out, n, "%s", c->pickle_key_file);
         else if (!strcmp(key, "allow_invites_from"))
                 add_list(out, n, c->allow_invites_from, c->n_allow_invites_from);
         else if (!strcmp(key, "initial_history"))
@@ -131,6 +133,7 @@ static const struct expect defaults[] = {
         { "log_level", "warning" },
         { "access_token_file", "" },
         { "password_file", "" },
+        { "pickle_key_file", "" },
         { "allow_invites_from", "" },
         { "initial_history", "skip" },
         { "sync_timeout_ms", "30000" },
@@ -360,6 +363,7 @@ static const struct pcase cases[] = {
         CONF("initial_history unknown", "{\"initial_history\": \"all\"}",
              "key \"initial_history\": must be one of \"skip\", \"process\", got \"all\""),
         GOOD("password_file", "{\"password_file\": \"/run/pw\"}", "password_file", "/run/pw"),
+        GOOD("pickle_key_file", "{\"pickle_key_file\": \"/run/pk\"}", "pickle_key_file", "/run/pk"),
         GOOD("log_level error", "{\"log_level\": \"error\"}", "log_level", "error"),
         GOOD("log_level info", "{\"log_level\": \"info\"}", "log_level", "info"),
         CONF("log_level verbose", "{\"log_level\": \"verbose\"}",
