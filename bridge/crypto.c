@@ -1915,22 +1915,10 @@ static enum gv_err todevice_room_key(struct gv_crypto *c, const cJSON *pt, const
         const cJSON *ct = gv_js_obj(pt, "content");
         const char *room = gv_js_str(ct, "room_id"), *sid = gv_js_str(ct, "session_id");
         const char *skey = gv_js_str(ct, "session_key");
-        struct known k;
         enum gv_err r;
 
         if (!str_eq(gv_js_str(ct, "algorithm"), GV_CRYPTO_MEGOLM) || !room || !sid || !skey)
                 return fail(c, GV_EPARSE, "m.room_key from %s: not a Megolm key", sender);
-        /* a known device of the sender with this curve25519 must have this ed25519 */
-        r = device_find(c, sender, NULL, sender_key, &k);
-        if (r == GV_OK) {
-                bool same = str_eq(k.found_ed, ed);
-
-                known_clear(&k);
-                if (!same)
-                        return fail(c, GV_EPERM, "m.room_key from %s: the ed25519 key is not "
-                                    "the device's", sender);
-        } else if (r != GV_ENOTFOUND)
-                return r;
         r = room_key_add(c, room, sender_key, ed, sid, skey);
         if (r)
                 return r;
@@ -1952,6 +1940,7 @@ enum gv_err gv_crypto_todevice_in(struct gv_crypto *c, const cJSON *event,
         char *plain = NULL;
         size_t plen = 0;
         cJSON *pt = NULL;
+        struct known k;
         int64_t mtype;
         enum gv_err r;
 
@@ -2017,6 +2006,19 @@ enum gv_err gv_crypto_todevice_in(struct gv_crypto *c, const cJSON *event,
                          "recipient_keys", sender);
                 goto out;
         }
+        /* a known device of the sender with this curve25519 must have this ed25519 */
+        r = device_find(c, sender, NULL, skey, &k);
+        if (r == GV_OK) {
+                bool same = str_eq(k.found_ed, ed);
+
+                known_clear(&k);
+                if (!same) {
+                        r = fail(c, GV_EPERM, "Olm plaintext from %s: the ed25519 key is not "
+                                 "the device's", sender);
+                        goto out;
+                }
+        } else if (r != GV_ENOTFOUND)
+                goto out;
         /* the session decrypted it: keep its new state, and the used OTK gone */
         r = session_save(c, skey, s);
         if (!r && created)

@@ -626,6 +626,27 @@ static void test_two_devices(const char *dir)
                 cJSON_Delete(body);
         }
 
+        /* not ours, not encrypted */
+        {
+                cJSON *pc = cJSON_Parse("{\"algorithm\":\"m.olm.v1.curve25519-aes-sha2\","
+                                        "\"sender_key\":\"abc\",\"ciphertext\":{\"someone else\":"
+                                        "{\"type\":0,\"body\":\"AAAA\"}}}");
+
+                ev = todevice("m.room.encrypted", a.user, pc);
+                r = gv_crypto_todevice_in(b.c, ev, &td);
+                check(r == GV_EPERM, "an Olm message for another device is refused", "%s",
+                      gv_strerror(r));
+                gv_crypto_todevice_clear(&td);
+                cJSON_Delete(ev);
+                ev = todevice("m.new_device", a.user, pc);
+                r = gv_crypto_todevice_in(b.c, ev, &td);
+                check(r == GV_OK && td.kind == GV_TD_IGNORED, "other to-device events are ignored",
+                      "%s", gv_strerror(r));
+                gv_crypto_todevice_clear(&td);
+                cJSON_Delete(ev);
+                cJSON_Delete(pc);
+        }
+
         /* withheld */
         {
                 cJSON *wc = cJSON_Parse("{\"room_id\":\"!r:x\",\"session_id\":\"S\",\"algorithm\":"
