@@ -2167,6 +2167,36 @@ out:
         return r;
 }
 
+enum gv_err gv_crypto_key_request_body(struct gv_crypto *c, const char *room_id,
+                                       const char *sender, const cJSON *event_content,
+                                       const char *request_id, cJSON **body)
+{
+        const char *skey = gv_js_str(event_content, "sender_key");
+        const char *sid = gv_js_str(event_content, "session_id");
+        cJSON *b = NULL, *req, *rb;
+
+        *body = NULL;
+        if (!room_id || !sender || !request_id || !skey || !sid)
+                return fail(c, GV_EINVAL, "a key request needs the room, sender, sender_key, "
+                            "session_id and a request ID");
+        b = cJSON_CreateObject();
+        req = b ? cJSON_AddObjectToObject(cJSON_AddObjectToObject(cJSON_AddObjectToObject(
+                          b, "messages"), sender), "*") : NULL;
+        if (!req || !cJSON_AddStringToObject(req, "action", "request") ||
+            !cJSON_AddStringToObject(req, "request_id", request_id) ||
+            !cJSON_AddStringToObject(req, "requesting_device_id", c->device_id) ||
+            !(rb = cJSON_AddObjectToObject(req, "body")) ||
+            !cJSON_AddStringToObject(rb, "algorithm", GV_CRYPTO_MEGOLM) ||
+            !cJSON_AddStringToObject(rb, "room_id", room_id) ||
+            !cJSON_AddStringToObject(rb, "sender_key", skey) ||
+            !cJSON_AddStringToObject(rb, "session_id", sid)) {
+                cJSON_Delete(b);
+                return GV_ENOMEM;
+        }
+        *body = b;
+        return GV_OK;
+}
+
 /* ---- room events out -------------------------------------------------- */
 
 enum gv_err gv_crypto_room_rotate(struct gv_crypto *c, const char *room_id)

@@ -207,6 +207,13 @@ GV_MUST_CHECK enum gv_err gv_crypto_room_decrypt(struct gv_crypto *c, const char
                                                  struct gv_crypto_decrypted *out);
 void gv_crypto_decrypted_clear(struct gv_crypto_decrypted *d);
 
+/* The sendToDevice body (event type m.room_key_request) asking every device
+ * of sender (the event's sender) for the key of an event that answered
+ * GV_ENOTFOUND; request_id is the caller's (stable across retries). */
+GV_MUST_CHECK enum gv_err gv_crypto_key_request_body(struct gv_crypto *c, const char *room_id,
+                                                     const char *sender, const cJSON *event_content,
+                                                     const char *request_id, cJSON **body);
+
 /* ---- room events out -------------------------------------------------- */
 
 /* Drops the room's outbound session (a member left, or the caller wants a

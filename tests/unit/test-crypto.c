@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../bridge/crypto.h"
@@ -624,6 +625,59 @@ static void test_two_devices(const char *dir)
                 gv_crypto_todevice_clear(&td);
                 cJSON_Delete(ev);
                 cJSON_Delete(body);
+        }
+
+        /* no key yet: ask for it */
+        {
+                cJSON *kr = NULL, *ec = cJSON_Parse("{\"algorithm\":\"m.megolm.v1.aes-sha2\","
+                                                    "\"sender_key\":\"SK\",\"session_id\":\"SID\","
+                                                    "\"ciphertext\":\"x\"}");
+                const cJSON *rq;
+
+                r = gv_crypto_key_request_body(b.c, "!r:x", a.user, ec, "req1", &kr);
+                rq = gv_js_obj(gv_js_obj(gv_js_obj(kr, "messages"), a.user), "*");
+                check(r == GV_OK && str_eq(gv_js_str(rq, "action"), "request") &&
+                      str_eq(gv_js_str(rq, "requesting_device_id"), b.device) &&
+                      str_eq(gv_js_str(gv_js_obj(rq, "body"), "session_id"), "SID") &&
+                      str_eq(gv_js_str(gv_js_obj(rq, "body"), "room_id"), "!r:x"),
+                      "an m.room_key_request body for a missing key", "%s", gv_strerror(r));
+                cJSON_Delete(kr);
+                cJSON_Delete(ec);
+        }
+        /* a member's device with no Olm session and no claimed key is skipped */
+        {
+                const char *mm[] = { "@mallory:x" };
+
+                body = NULL;
+                skipped = 0;
+                r = gv_crypto_room_share(a.c, "!r:x", mm, 1, NULL, &body, &skipped);
+                check(r == GV_OK && !body && skipped == 1, "a device without a key to start a "
+                      "session is skipped, counted", "%s %zu", gv_strerror(r), skipped);
+                cJSON_Delete(body);
+        }
+        /* what encryption costs: Megolm encrypt + decrypt per message */
+        {
+                struct timespec t0, t1;
+                int ok = 0;
+                double us;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                for (int i = 0; i < 200; i++) {
+                        char eid[32];
+
+                        enc = NULL;
+                        r = gv_crypto_room_encrypt(a.c, "!r:x", "m.room.message", content, &enc);
+                        snprintf(eid, sizeof(eid), "$bench%d", i);
+                        ev = room_event(eid, a.user, enc);
+                        s = room_body(&b, ev, &r, NULL);
+                        ok += s != NULL;
+                        cJSON_Delete(ev);
+                        cJSON_Delete(enc);
+                }
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / 200;
+                printf("# Megolm encrypt + decrypt (with the store): %.0f us per message\n", us);
+                check(ok == 200, "200 messages in a row decrypt", "%d", ok);
         }
 
         /* not ours, not encrypted */
