@@ -20,6 +20,28 @@
  *                 for another device or room, a bad signature
  *   GV_ECRYPTO    libolm said no (bad MAC, corrupt ciphertext, wrong pickle key)
  *   GV_EPARSE     malformed input JSON
+ *
+ * How the Matrix client uses it (each step inside its sync transaction, so
+ * a crash replays it):
+ *   start:    gv_crypto_exists() (a missing pickle key is fatal once true),
+ *             gv_crypto_open(); gv_crypto_keys_upload_body() -> POST
+ *             /keys/upload -> gv_crypto_keys_uploaded(); gv_crypto_xsign_*
+ *             once with the password (UIA), or say it needs it.
+ *   sync:     gv_crypto_key_counts_parse(sync) -> upload body when non-NULL;
+ *             device_lists.changed and new members of encrypted rooms ->
+ *             gv_crypto_users_outdated(), .left -> gv_crypto_users_forget();
+ *             gv_crypto_keys_query_body() -> /keys/query ->
+ *             gv_crypto_keys_query_ingest(); every to_device event ->
+ *             gv_crypto_todevice_in() (before the timeline); every
+ *             m.room.encrypted timeline event -> gv_crypto_room_decrypt(),
+ *             GV_ENOTFOUND: park it, gv_crypto_key_request_body(), retry
+ *             when a GV_TD_ROOM_KEY for that session_id arrives.
+ *   send:     gv_crypto_room_prepare(room, m.room.encryption content, now);
+ *             gv_crypto_room_share_needed(joined members) -> /keys/claim when
+ *             *claim; gv_crypto_room_share(claim response) -> PUT
+ *             /sendToDevice/m.room.encrypted/{txn} -> gv_crypto_room_shared();
+ *             gv_crypto_room_encrypt() -> PUT /send/m.room.encrypted/{txn}.
+ *             A member left: gv_crypto_room_rotate().
  */
 #ifndef GV_CRYPTO_H
 #define GV_CRYPTO_H
