@@ -6,6 +6,7 @@
  *   {"op":"open","db":PATH,"user":U,"device":D,"key":K}   -> {"curve25519","ed25519"}
  *   {"op":"upload","otk_count":N,"target":T}               -> {"body"}
  *   {"op":"uploaded"}
+ *   {"op":"xsign"}                                         -> {"upload","signatures"}
  *   {"op":"query_ingest","response":{...}}                 -> {"rejected"}
  *   {"op":"todevice","event":{...}}                        -> {"kind","type","room_id",
  *                                                              "session_id","plaintext"}
@@ -89,6 +90,23 @@ static enum gv_err run(const cJSON *req, cJSON *ans)
                 r = gv_crypto_keys_upload_body(c, &k, (size_t)gv_js_uint(req, "target", 0), &b);
                 if (!r)
                         cJSON_AddItemToObject(ans, "body", b ? b : cJSON_CreateNull());
+                return r;
+        }
+        if (!strcmp(op, "xsign")) {
+                cJSON *up = NULL, *sig = NULL;
+
+                r = gv_crypto_xsign_bootstrap(c, false);
+                if (!r)
+                        r = gv_crypto_xsign_upload_body(c, &up);
+                if (!r)
+                        r = gv_crypto_xsign_signatures_body(c, &sig);
+                if (!r) {
+                        cJSON_AddItemToObject(ans, "upload", up);
+                        cJSON_AddItemToObject(ans, "signatures", sig);
+                        up = sig = NULL;
+                }
+                cJSON_Delete(up);
+                cJSON_Delete(sig);
                 return r;
         }
         if (!strcmp(op, "uploaded"))
