@@ -868,6 +868,17 @@ static void test_two_devices(const char *dir)
                         r = gv_crypto_devices(a.c, "@mallory:x", count_dev, &n);
                 check(r == GV_OK && n == 0, "a user who left is forgotten", "%s %d", gv_strerror(r), n);
         }
+        /* a member left: the new session must reach everyone again */
+        r = gv_crypto_room_rotate(a.c, "!r:x");
+        if (!r)
+                r = gv_crypto_room_prepare(a.c, "!r:x", NULL, 5000);
+        claim = NULL;
+        missing = 0;
+        if (!r)
+                r = gv_crypto_room_share_needed(a.c, "!r:x", members, 2, &claim, &missing);
+        check(r == GV_OK && missing == 1 && !claim, "after a rotation bob needs the new key",
+              "%s %zu", gv_strerror(r), missing);
+        cJSON_Delete(claim);
         cJSON_Delete(content);
 out:
         dev_close(&a);
