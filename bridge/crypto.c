@@ -195,7 +195,8 @@ static enum gv_err canon(struct gv_buf *b, const cJSON *j, int depth)
         if (cJSON_IsNumber(j)) {
                 double d = j->valuedouble;
 
-                if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) || d != (double)(int64_t)d)
+                if (!(d >= -9007199254740991.0 && d <= 9007199254740991.0) ||
+                    d != (double)(int64_t)d)
                         return GV_EINVAL;
                 return gv_buf_printf(b, "%lld", (long long)(int64_t)d);
         }
@@ -1031,8 +1032,9 @@ static enum gv_err add_signed_keys(struct gv_crypto *c, cJSON *dst, const cJSON 
         return r;
 }
 
-enum gv_err gv_crypto_keys_upload_body(struct gv_crypto *c, const struct gv_crypto_key_counts *counts,
-                                       size_t target, cJSON **body)
+enum gv_err gv_crypto_keys_upload_body(struct gv_crypto *c,
+                                       const struct gv_crypto_key_counts *counts, size_t target,
+                                       cJSON **body)
 {
         cJSON *b = NULL, *otks = NULL, *fbk = NULL, *dk = NULL;
         size_t max, have, server, unpub;
@@ -1059,7 +1061,8 @@ enum gv_err gv_crypto_keys_upload_body(struct gv_crypto *c, const struct gv_cryp
         unpub = obj_size(gv_js_obj(otks, "curve25519"));
         have = server + unpub;
         if (have < target) {
-                size_t n = target - have, rl = olm_account_generate_one_time_keys_random_length(c->acc, n);
+                size_t n = target - have;
+                size_t rl = olm_account_generate_one_time_keys_random_length(c->acc, n);
                 void *rb = malloc(rl ? rl : 1);
 
                 if (!rb) {
@@ -1076,7 +1079,8 @@ enum gv_err gv_crypto_keys_upload_body(struct gv_crypto *c, const struct gv_cryp
                 cJSON_Delete(otks);
                 otks = otk_json(c, false);
                 if (!otks || !gv_js_obj(otks, "curve25519")) {
-                        r = fail(c, GV_ECRYPTO, "one-time keys: %s", olm_account_last_error(c->acc));
+                        r = fail(c, GV_ECRYPTO, "one-time keys: %s",
+                                 olm_account_last_error(c->acc));
                         goto out;
                 }
         }
@@ -1308,8 +1312,8 @@ static enum gv_err ingest_device(struct gv_crypto *c, const char *user, const ch
         snprintf(ckid, sizeof(ckid), "curve25519:%s", device);
         ed = gv_js_str(gv_js_obj(dk, "keys"), kid);
         cu = gv_js_str(gv_js_obj(dk, "keys"), ckid);
-        if (!str_eq(gv_js_str(dk, "user_id"), user) || !str_eq(gv_js_str(dk, "device_id"), device) ||
-            !ed || !cu)
+        if (!str_eq(gv_js_str(dk, "user_id"), user) ||
+            !str_eq(gv_js_str(dk, "device_id"), device) || !ed || !cu)
                 return GV_EPERM;
         if (gv_crypto_verify_json(dk, user, kid, ed) != GV_OK)
                 return GV_EPERM;
@@ -1350,8 +1354,8 @@ enum gv_err gv_crypto_keys_query_ingest(struct gv_crypto *c, const cJSON *respon
                 if (!cJSON_IsObject(u) || !u->string)
                         continue;
                 for (const cJSON *d = u->child; d && !r; d = d->next) {
-                        r = cJSON_IsObject(d) && d->string ? ingest_device(c, u->string, d->string, d) :
-                                                             GV_EPERM;
+                        r = cJSON_IsObject(d) && d->string ?
+                            ingest_device(c, u->string, d->string, d) : GV_EPERM;
                         if (r == GV_EPERM) {
                                 bad++;
                                 r = GV_OK;
@@ -1453,7 +1457,8 @@ static enum gv_err session_unpickle(struct gv_crypto *c, const char *pickle, Olm
         if (!s || !p)
                 r = GV_ENOMEM;
         else if (olm_unpickle_session(s, c->pkey, c->pkey_len, p, strlen(p)) == olm_error())
-                r = fail(c, GV_ECRYPTO, "cannot read an Olm session: %s", olm_session_last_error(s));
+                r = fail(c, GV_ECRYPTO, "cannot read an Olm session: %s",
+                         olm_session_last_error(s));
         wipe_str(p);
         if (r) {
                 session_free(s);
@@ -1527,7 +1532,8 @@ static int olm_try_cb(void *ud, const char *session_id, const char *pickle)
                         t->r = GV_ENOMEM;
                         return 1;
                 }
-                m = olm_matches_inbound_session_from(s, t->their_key, strlen(t->their_key), copy, bl);
+                m = olm_matches_inbound_session_from(s, t->their_key, strlen(t->their_key),
+                                                     copy, bl);
                 wipe_free(copy, bl);
                 if (m != 1) {
                         session_free(s);
@@ -1635,8 +1641,8 @@ static enum gv_err claimed_otk(struct gv_crypto *c, const char *user, const char
                 if (!e->string || strncmp(e->string, "signed_curve25519:", 18) != 0 || !k)
                         continue;
                 if (gv_crypto_verify_json(e, user, kid, ed) != GV_OK)
-                        return fail(c, GV_EPERM, "a one-time key of %s %s is not signed by the device",
-                                    user, device);
+                        return fail(c, GV_EPERM, "a one-time key of %s %s is not signed by "
+                                    "the device", user, device);
                 *key = k;
                 return GV_OK;
         }
@@ -1759,7 +1765,8 @@ enum gv_err gv_crypto_olm_encrypt(struct gv_crypto *c, const char *user_id, cons
                 return fail(c, r, "unknown device %s %s", user_id, device_id);
         if (r)
                 return r;
-        r = olm_encrypt_for(c, user_id, device_id, k.found_curve, k.found_ed, otk, type, content, enc);
+        r = olm_encrypt_for(c, user_id, device_id, k.found_curve, k.found_ed, otk, type, content,
+                            enc);
         known_clear(&k);
         return r;
 }
@@ -2079,7 +2086,8 @@ enum gv_err gv_crypto_room_decrypt(struct gv_crypto *c, const char *room_id, con
                 return fail(c, GV_EPARSE, "not a Megolm event");
         cl = strlen(ctext);
         if (cl > GV_CRYPTO_MAX_CIPHERTEXT)
-                return fail(c, GV_ETOOBIG, "Megolm ciphertext over %d bytes", GV_CRYPTO_MAX_CIPHERTEXT);
+                return fail(c, GV_ETOOBIG, "Megolm ciphertext over %d bytes",
+                            GV_CRYPTO_MAX_CIPHERTEXT);
         r = gv_store_megolm_in_get(c->st, room_id, skey, sid, &ed, &p);
         if (r == GV_ENOTFOUND)
                 return fail(c, r, "no room key yet for session %s", sid);
@@ -2103,7 +2111,8 @@ enum gv_err gv_crypto_room_decrypt(struct gv_crypto *c, const char *room_id, con
         }
         max = olm_group_decrypt_max_plaintext_length(s, (uint8_t *)copy, cl);
         if (max == olm_error()) {
-                r = fail(c, GV_ECRYPTO, "Megolm message: %s", olm_inbound_group_session_last_error(s));
+                r = fail(c, GV_ECRYPTO, "Megolm message: %s",
+                         olm_inbound_group_session_last_error(s));
                 goto out;
         }
         memcpy(copy, ctext, cl);
@@ -2206,7 +2215,8 @@ enum gv_err gv_crypto_room_rotate(struct gv_crypto *c, const char *room_id)
         return r ? fail(c, r, "dropping the room's session: %s", gv_store_errmsg(c->st)) : GV_OK;
 }
 
-static enum gv_err ogs_unpickle(struct gv_crypto *c, const char *pickle, OlmOutboundGroupSession **ret)
+static enum gv_err ogs_unpickle(struct gv_crypto *c, const char *pickle,
+                                OlmOutboundGroupSession **ret)
 {
         OlmOutboundGroupSession *s = ogs_new();
         char *p = strdup(pickle);
@@ -2324,7 +2334,8 @@ enum gv_err gv_crypto_room_prepare(struct gv_crypto *c, const char *room_id, con
                 return fail(c, GV_EINVAL, "room %s: unsupported encryption algorithm", room_id);
         r = gv_store_megolm_out_get(c->st, room_id, &o);
         if (r == GV_OK) {
-                bool expired = now - o.created >= ms || o.messages >= msgs || now < o.created - 60000;
+                bool expired = now - o.created >= ms || o.messages >= msgs ||
+                               now < o.created - 60000;        /* the clock went back */
 
                 gv_megolm_out_clear(&o);
                 if (!expired)
@@ -2382,8 +2393,8 @@ static int need_cb(void *ud, const struct gv_crypto_device *d)
                 }
         }
         if (n->messages) {
-                const cJSON *otks = gv_js_obj(gv_js_obj(gv_js_obj(n->claim_response, "one_time_keys"),
-                                                        d->user_id), d->device_id);
+                const cJSON *otk_all = gv_js_obj(n->claim_response, "one_time_keys");
+                const cJSON *otks = gv_js_obj(gv_js_obj(otk_all, d->user_id), d->device_id);
                 cJSON *enc = NULL, *u;
                 enum gv_err r = olm_encrypt_for(n->c, d->user_id, d->device_id, d->curve25519,
                                                 d->ed25519, otks, "m.room_key", n->room_key, &enc);
@@ -2581,7 +2592,8 @@ enum gv_err gv_crypto_room_encrypt(struct gv_crypto *c, const char *room_id, con
                 goto out;
         if (olm_group_encrypt(s, (const uint8_t *)plain, strlen(plain), (uint8_t *)out, ml) ==
             olm_error()) {
-                r = fail(c, GV_ECRYPTO, "Megolm encrypt: %s", olm_outbound_group_session_last_error(s));
+                r = fail(c, GV_ECRYPTO, "Megolm encrypt: %s",
+                         olm_outbound_group_session_last_error(s));
                 goto out;
         }
         out[ml] = '\0';

@@ -174,7 +174,8 @@ static enum gv_err run(const cJSON *req, cJSON *ans)
                         r = gv_crypto_room_share(c, gv_js_str(req, "room"), m, n,
                                                  gv_js_obj(req, "claim"), &body, &skipped);
                 if (!r) {
-                        cJSON_AddItemToObject(ans, "claim_needed", claim ? claim : cJSON_CreateNull());
+                        cJSON_AddItemToObject(ans, "claim_needed",
+                                              claim ? claim : cJSON_CreateNull());
                         claim = NULL;
                         cJSON_AddItemToObject(ans, "body", body ? body : cJSON_CreateNull());
                         body = NULL;

@@ -64,10 +64,13 @@ static int setup(void)
         q = cJSON_CreateObject();
         {
                 cJSON *dk = cJSON_AddObjectToObject(q, "device_keys");
-                cJSON *ua = cJSON_AddObjectToObject(dk, "@a:x"), *ub = cJSON_AddObjectToObject(dk, "@b:x");
+                cJSON *ua = cJSON_AddObjectToObject(dk, "@a:x");
+                cJSON *ub = cJSON_AddObjectToObject(dk, "@b:x");
 
-                cJSON_AddItemToObject(ua, "ADEV", cJSON_Duplicate(gv_js_obj(up_a, "device_keys"), 1));
-                cJSON_AddItemToObject(ub, "BDEV", cJSON_Duplicate(gv_js_obj(up_b, "device_keys"), 1));
+                cJSON_AddItemToObject(ua, "ADEV",
+                                      cJSON_Duplicate(gv_js_obj(up_a, "device_keys"), 1));
+                cJSON_AddItemToObject(ub, "BDEV",
+                                      cJSON_Duplicate(gv_js_obj(up_b, "device_keys"), 1));
         }
         if (gv_crypto_keys_query_ingest(a, q, NULL) || gv_crypto_keys_query_ingest(b, q, NULL))
                 goto out;
@@ -136,7 +139,8 @@ static void feed(const cJSON *ev, const char *room)
 /* A copy of genuine with the input object's keys replacing its content's. */
 static void merged(const cJSON *genuine, const cJSON *in)
 {
-        cJSON *ev = cJSON_Duplicate(genuine, 1), *ct = cJSON_GetObjectItemCaseSensitive(ev, "content");
+        cJSON *ev = cJSON_Duplicate(genuine, 1);
+        cJSON *ct = cJSON_GetObjectItemCaseSensitive(ev, "content");
 
         if (!ev || !ct)
                 goto out;
@@ -181,7 +185,8 @@ static void corrupted(const cJSON *genuine, const uint8_t *data, size_t size)
 
         if (!ev)
                 return;
-        corrupt_strings(cJSON_GetObjectItemCaseSensitive(ev, "content"), data, size > 16 ? 16 : size);
+        corrupt_strings(cJSON_GetObjectItemCaseSensitive(ev, "content"), data,
+                        size > 16 ? 16 : size);
         feed(ev, "!r:x");
         cJSON_Delete(ev);
 }
