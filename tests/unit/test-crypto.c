@@ -887,6 +887,82 @@ out:
         dev_close(&f);
 }
 
+/* ---- store/crypto.c directly ---- */
+
+static int count_sessions(void *ud, const char *session_id, const char *pickle)
+{
+        char *out = ud;
+        size_t used = strlen(out);
+
+        snprintf(out + used, 64 - used, "%s%s=%s", used ? "," : "", session_id, pickle);
+        return 0;
+}
+
+static void test_store(void)
+{
+        struct gv_store *st = NULL;
+        struct gv_megolm_out o = { NULL, NULL, 0, 0 };
+        char list[64] = "", *ed = NULL, *p = NULL;
+        bool fresh = false, has = true;
+        enum gv_err r;
+
+        if (gv_store_open(":memory:", &st) != GV_OK) {
+                check(false, "store: open", "no");
+                return;
+        }
+        r = gv_store_megolm_seen(st, "!r", "K", "S", 3, "$a", &fresh);
+        check(r == GV_OK && fresh, "store: a new index is fresh", "%s", gv_strerror(r));
+        r = gv_store_megolm_seen(st, "!r", "K", "S", 3, "$a", &fresh);
+        check(r == GV_OK && fresh, "store: the same index in the same event is fresh", "%s",
+              gv_strerror(r));
+        r = gv_store_megolm_seen(st, "!r", "K", "S", 3, "$b", &fresh);
+        check(r == GV_OK && !fresh, "store: the same index in another event is not", "%s",
+              gv_strerror(r));
+        r = gv_store_megolm_seen(st, "!r", "K", "S2", 3, "$b", &fresh);
+        check(r == GV_OK && fresh, "store: the index of another session is fresh", "%s",
+              gv_strerror(r));
+        r = gv_store_olm_session_set(st, "K", "s1", "p1", 10);
+        if (!r)
+                r = gv_store_olm_session_set(st, "K", "s2", "p2", 20);
+        if (!r)
+                r = gv_store_olm_session_set(st, "K", "s1", "p1b", 30);
+        if (!r)
+                r = gv_store_olm_sessions(st, "K", count_sessions, list);
+        check(r == GV_OK && str_eq(list, "s1=p1b,s2=p2"), "store: Olm sessions, latest used first",
+              "%s %s", gv_strerror(r), list);
+        r = gv_store_megolm_in_get(st, "!r", "K", "S", &ed, &p);
+        check(r == GV_ENOTFOUND, "store: no inbound session yet", "%s", gv_strerror(r));
+        r = gv_store_megolm_in_set(st, "!r", "K", "S", "E", "P");
+        if (!r)
+                r = gv_store_megolm_in_get(st, "!r", "K", "S", &ed, &p);
+        check(r == GV_OK && str_eq(ed, "E") && str_eq(p, "P"), "store: an inbound session", "%s",
+              gv_strerror(r));
+        free(ed);
+        free(p);
+        o.session_id = strdup("OS");
+        o.pickle = strdup("OP");
+        o.created = 5;
+        o.messages = 2;
+        r = gv_store_megolm_out_set(st, "!r", &o);
+        gv_megolm_out_clear(&o);
+        if (!r)
+                r = gv_store_megolm_shared_add(st, "!r", "OS", "@u", "D");
+        if (!r)
+                r = gv_store_megolm_shared_has(st, "!r", "OS", "@u", "D", &has);
+        check(r == GV_OK && has, "store: who got the outbound key", "%s", gv_strerror(r));
+        if (!r)
+                r = gv_store_megolm_out_get(st, "!r", &o);
+        check(r == GV_OK && str_eq(o.session_id, "OS") && o.created == 5 && o.messages == 2,
+              "store: the outbound session", "%s", gv_strerror(r));
+        gv_megolm_out_clear(&o);
+        r = gv_store_megolm_out_del(st, "!r");
+        if (!r)
+                r = gv_store_megolm_shared_has(st, "!r", "OS", "@u", "D", &has);
+        check(r == GV_OK && !has && gv_store_megolm_out_get(st, "!r", &o) == GV_ENOTFOUND,
+              "store: dropping the outbound session forgets who had it", "%s", gv_strerror(r));
+        gv_store_free(st);
+}
+
 int main(int argc, char **argv)
 {
         char dir[] = "/tmp/gavel-test-crypto-XXXXXX", path[600];
@@ -894,6 +970,7 @@ int main(int argc, char **argv)
         (void)argc;
         (void)argv;
         test_canonical();
+        test_store();
         if (!mkdtemp(dir)) {
                 check(false, "temporary directory", "mkdtemp failed");
         } else {
