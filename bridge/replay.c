@@ -131,6 +131,38 @@ static int64_t date_from_name(const char *path)
         return -1;
 }
 
+/* MeetBot's log file name "channel.YYYY-MM-DD-HH.MM.log.txt" (or .html)
+ * names its channel: "#channel" into out, else out is left alone. */
+static void channel_from_name(const char *path, char *out, size_t cap)
+{
+        const char *base = strrchr(path, '/');
+        size_t n;
+
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n > 9 && strcmp(base + n - 8, ".log.txt") == 0)
+                n -= 8;
+        else if (n > 10 && strcmp(base + n - 9, ".log.html") == 0)
+                n -= 9;
+        else
+                return;
+        /* ".YYYY-MM-DD-HH.MM" */
+        if (n < 18 || base[n - 17] != '.')
+                return;
+        for (size_t i = 0; i < 16; i++) {
+                char c = base[n - 16 + i], want = "0000-00-00-00.00"[i];
+
+                if (want == '0' ? !(c >= '0' && c <= '9') : c != want)
+                        return;
+        }
+        n -= 17;
+        if (n + 2 > cap)
+                return;
+        out[0] = '#';
+        memcpy(out + 1, base, n);
+        out[n + 1] = '\0';
+}
+
 static bool ignored(const struct gv_config *cfg, const char *nick)
 {
         for (size_t i = 0; i < cfg->n_replay_ignore_nicks; i++)
@@ -139,8 +171,11 @@ static bool ignored(const struct gv_config *cfg, const char *nick)
         return gv_ieq(cfg->bot_name, nick);
 }
 
-int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
+int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o)
 {
+        struct gv_config cfg_copy = *cfg_in;
+        const struct gv_config *cfg = &cfg_copy;
+        char channel[256];
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
@@ -156,6 +191,13 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         enum gv_err r;
 
         memset(&m, 0, sizeof(m));
+        /* --channel, else the log's file name, else "channel" of the config */
+        snprintf(channel, sizeof(channel), "%s", cfg_in->channel ? cfg_in->channel : "#meeting");
+        if (o->channel)
+                snprintf(channel, sizeof(channel), "%s", o->channel);
+        else
+                channel_from_name(o->log_path, channel, sizeof(channel));
+        cfg_copy.channel = channel;
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
@@ -228,9 +270,25 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 struct gv_event ev;
                 char id[128];
 
-                if (ignored(cfg, l->nick))
-                        continue;
                 snprintf(id, sizeof(id), "%s-%zu", id_prefix, i + 1);
+                if (ignored(cfg, l->nick)) {
+                        /* Not handled, but in the meeting's log: MeetBot counts
+                         * its own lines among the people present. */
+                        r = gv_store_meeting_running(s, "replay", &m);
+                        if (r == GV_OK) {
+                                int64_t ts = day + l->ms;
+
+                                r = gv_store_line_add(s, m.id, ts < m.started ? m.started : ts,
+                                                      l->nick, l->text, l->action, id);
+                                gv_meeting_clear(&m);
+                                memset(&m, 0, sizeof(m));
+                        } else if (r == GV_ENOTFOUND) {
+                                r = GV_OK;
+                        }
+                        if (r)
+                                goto fail;
+                        continue;
+                }
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = l->nick;

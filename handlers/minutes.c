@@ -13,6 +13,7 @@
 
 #include "../util/json.h"
 
+#include "meetbot.h"
 #include "minutes.h"
 #include "../util/text.h"
 
@@ -133,7 +134,7 @@ void gv_minutes_file_base(const struct gv_meeting *m, char out[GV_MINUTES_BASE_S
 }
 
 const enum gv_minutes_fmt gv_minutes_files[GV_MINUTES_N_FILES] = {
-        GV_MIN_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
+        GV_MIN_MB_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
 };
 
 static bool url_keep(unsigned char c)
@@ -1203,8 +1204,11 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         mn.sink = sink;
         if (!s || !out)
                 return GV_EINVAL;
-        if ((unsigned)fmt > GV_MIN_LOG_HTML)
+        if ((unsigned)fmt > GV_MIN_MB_TEXT)
                 return GV_EINVAL;
+        if (fmt == GV_MIN_MB_TEXT || fmt == GV_MIN_HTML_PAGE || fmt == GV_MIN_LOG_TEXT ||
+            fmt == GV_MIN_LOG_HTML)
+                return gv_meetbot_render(s, cfg, meeting, fmt, out, sink);
         start = out->len;
         mn.s = s;
         mn.cfg = cfg;
@@ -1254,9 +1258,10 @@ enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg, i
 }
 
 static const char *const format_names[] = {
-        [GV_MIN_TEXT] = "txt",          [GV_MIN_HTML] = "fragment",
+        [GV_MIN_TEXT] = "body",         [GV_MIN_HTML] = "fragment",
         [GV_MIN_HTML_PAGE] = "html",    [GV_MIN_MARKDOWN] = "md",
         [GV_MIN_LOG_TEXT] = "log.txt",  [GV_MIN_LOG_HTML] = "log.html",
+        [GV_MIN_MB_TEXT] = "txt",
 };
 
 const char *gv_minutes_format_name(enum gv_minutes_fmt f)

@@ -14,12 +14,13 @@
 #define GV_MINUTES_MAX (256u << 20)
 
 enum gv_minutes_fmt {
-        GV_MIN_TEXT = 0,        /* NAME.txt and the Matrix body */
+        GV_MIN_TEXT = 0,        /* the Matrix body */
         GV_MIN_HTML,            /* HTML fragment: Matrix formatted_body */
-        GV_MIN_HTML_PAGE,       /* NAME.html: a whole document */
+        GV_MIN_HTML_PAGE,       /* NAME.html: MeetBot's HTML2 page (meetbot.h) */
         GV_MIN_MARKDOWN,        /* wiki section, seed 000 template */
-        GV_MIN_LOG_TEXT,        /* NAME.log.txt */
-        GV_MIN_LOG_HTML,        /* NAME.log.html */
+        GV_MIN_LOG_TEXT,        /* NAME.log.txt: MeetBot's TextLog */
+        GV_MIN_LOG_HTML,        /* NAME.log.html: MeetBot's HTMLlog2 */
+        GV_MIN_MB_TEXT,         /* NAME.txt: MeetBot's Text writer */
 };
 
 /* Appends the rendering to out. The meeting may still be running (then
@@ -54,7 +55,8 @@ GV_MUST_CHECK enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const str
                                                    struct gv_buf *body, struct gv_buf *html,
                                                    const struct gv_sink_fn *sink);
 
-/* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md". */
+/* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md"
+ * ("body" and "fragment" are the Matrix message's). */
 const char *gv_minutes_format_name(enum gv_minutes_fmt f);
 
 /* "meeting.2017-05-08-13.00": the name made file-safe ([A-Za-z0-9_-], others
