@@ -163,6 +163,50 @@ static void channel_from_name(const char *path, char *out, size_t cap)
         out[n + 1] = '\0';
 }
 
+/* The channel a MeetBot .log.html names in its title ("<title>#chan log</title>"),
+ * into out; else out is left alone. */
+static void channel_from_html(const char *data, size_t len, char *out, size_t cap)
+{
+        size_t lim = len < 4096 ? len : 4096, i, k = 0;
+        const char *t = NULL, *e;
+
+        for (i = 0; i + 7 <= lim; i++)
+                if (memcmp(data + i, "<title>", 7) == 0) {
+                        t = data + i + 7;
+                        break;
+                }
+        if (!t || t >= data + lim || *t != '#')
+                return;
+        for (e = t; e + 12 <= data + lim && memcmp(e, " log</title>", 12) != 0; e++)
+                if (*e == '<' || *e == '\n')
+                        return;
+        if (e + 12 > data + lim)
+                return;
+        for (const char *p = t; p < e && k + 1 < cap; p++) {
+                if (*p == '&') {
+                        static const struct { const char *ent; char c; } ents[] = {
+                                { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+                                { "&quot;", '"' }, { "&#39;", '\'' },
+                        };
+                        size_t j;
+
+                        for (j = 0; j < sizeof(ents) / sizeof(ents[0]); j++) {
+                                size_t n = strlen(ents[j].ent);
+
+                                if ((size_t)(e - p) >= n && memcmp(p, ents[j].ent, n) == 0) {
+                                        out[k++] = ents[j].c;
+                                        p += n - 1;
+                                        break;
+                                }
+                        }
+                        if (j < sizeof(ents) / sizeof(ents[0]))
+                                continue;
+                }
+                out[k++] = *p;
+        }
+        out[k] = '\0';
+}
+
 static bool ignored(const struct gv_config *cfg, const char *nick)
 {
         for (size_t i = 0; i < cfg->n_replay_ignore_nicks; i++)
@@ -191,16 +235,24 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
         enum gv_err r;
 
         memset(&m, 0, sizeof(m));
-        /* --channel, else the log's file name, else "channel" of the config */
-        snprintf(channel, sizeof(channel), "%s", cfg_in->channel ? cfg_in->channel : "#meeting");
-        if (o->channel)
-                snprintf(channel, sizeof(channel), "%s", o->channel);
-        else
-                channel_from_name(o->log_path, channel, sizeof(channel));
-        cfg_copy.channel = channel;
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
+        /* --channel, else the title of a .log.html, else the log's file name,
+         * else "channel" of the config */
+        snprintf(channel, sizeof(channel), "%s", cfg_in->channel ? cfg_in->channel : "#meeting");
+        if (o->channel) {
+                snprintf(channel, sizeof(channel), "%s", o->channel);
+        } else {
+                char from_html[256] = "";
+
+                channel_from_html(data, len, from_html, sizeof(from_html));
+                if (from_html[0])
+                        memcpy(channel, from_html, strlen(from_html) + 1);
+                else
+                        channel_from_name(o->log_path, channel, sizeof(channel));
+        }
+        cfg_copy.channel = channel;
         /* The log's identity: with --db its events are "$replay-SHA256-N", so
          * that another log replayed into the same database is never taken for
          * this one. A fresh in-memory store needs no identity: "$replay-N"

@@ -532,7 +532,7 @@ static void command_line(struct mb *x, const char *nick, const char *text)
         const char *p = text;
         bool chair, unchair;
 
-        if (!x->cfg || !gv_config_is_prefix(x->cfg, *p))
+        if (!*p || !strchr(x->cfg && x->cfg->command_prefixes ? x->cfg->command_prefixes : "#", *p))
                 return;
         p++;
         chair = gv_iprefix(p, "chair") && (p[5] == ' ' || p[5] == '\t');
