@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../handlers/meetbot.h"
 #include "../../handlers/minutes.h"
 #include "../../util/text.h"
 
@@ -793,6 +794,110 @@ static void test_big(void)
                 (double)(clock() - c0) * 1000.0 / CLOCKS_PER_SEC);
 }
 
+
+/* ---- MeetBot's layouts (handlers/meetbot.c) ---- */
+
+/* Expected values from Python's textwrap, called as MeetBot calls it
+ * (TextWrapper with wordsep_re (\s+), width 72, break_long_words False). */
+static const struct {
+        const char *in;
+        size_t indent, sub;
+        const char *want;
+} wrap_cases[] = {
+        { "* short", 0, 2,
+          "* short" },
+        { "* We have a quorum of Board members, safe to proceed :)  (quaid, 21:58:58)", 0, 2,
+          "* We have a quorum of Board members, safe to proceed :)  (quaid,\n  21:58:58)" },
+        { "* current boundaries for the SIG are to include alternate desktop environments (DEs) with the future expansion in to styling  (quaid, 22:18:46)", 2, 4,
+          "  * current boundaries for the SIG are to include alternate desktop\n    environments (DEs) with the future expansion in to styling  (quaid,\n    22:18:46)" },
+        { "* xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx tail  (nick, 10:00:00)", 0, 2,
+          "*\n  xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n  tail  (nick, 10:00:00)" },
+        { "* a  yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy   b", 2, 4,
+          "  * a\n    yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n    b" },
+        { "* tab\there and\tthere w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w ", 0, 2,
+          "* tab   here and        there w w w w w w w w w w w w w w w w w w w w w\n  w w w w w w w w w w w w w w w w w w w" },
+        { "* héllo wörld üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü end", 0, 2,
+          "* héllo wörld\n  üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü end" },
+        { "Meeting started by quaid at 21:55:53 UTC. The full logs are available at centos-devel/2014/centos-devel.2014-04-02-21.55.log.html .", 0, 0,
+          "Meeting started by quaid at 21:55:53 UTC. The full logs are available at\ncentos-devel/2014/centos-devel.2014-04-02-21.55.log.html ." },
+        { "   lead z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z ", 0, 2,
+          "   lead z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z\n  z z z z z z z z" },
+        { "* trailing spaces at the very end          ", 0, 2,
+          "* trailing spaces at the very end" },
+        { "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", 0, 2,
+          "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n  b" },
+        { "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", 0, 2,
+          "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n  b" },
+};
+
+static void test_meetbot_wrap(void)
+{
+        for (size_t i = 0; i < sizeof(wrap_cases) / sizeof(wrap_cases[0]); i++) {
+                struct gv_buf b = GV_BUF_INIT(1 << 20);
+                char name[64];
+
+                snprintf(name, sizeof(name), "textwrap case %zu", i);
+                CHECK(gv_meetbot_wrap(&b, wrap_cases[i].in, wrap_cases[i].indent,
+                                      wrap_cases[i].sub) == GV_OK, "%s runs", name);
+                CHECK_STR(name, gv_buf_str(&b), wrap_cases[i].want);
+                gv_buf_free(&b);
+        }
+}
+
+static void test_meetbot_fields(void)
+{
+        char out[256];
+
+        gv_meetbot_channel_field("#Fedora-Meeting/x ", out, sizeof(out));
+        CHECK_STR("{channel}: no '#', lowercase, no '/'", out, "fedora-meetingx");
+        gv_meetbot_name_field("  Fedora  QA\tMeeting ", out, sizeof(out));
+        CHECK_STR("{meetingname}: lowercase, '_' for blanks", out, "fedora_qa_meeting");
+        gv_meetbot_pattern("{channel}.%F-%H.%M", "centos-devel", "x", T(21, 55, 53), true, out,
+                           sizeof(out));
+        CHECK_STR("pattern: centbot's", out, "centos-devel.2017-05-08-21.55");
+        gv_meetbot_pattern("{meetingname}.%Y-%m-%d-%H.%M.%S%%", "c", "a b/é", T(9, 5, 7), true, out,
+                           sizeof(out));
+        CHECK_STR("pattern: file-safe", out, "a_b___.2017-05-08-09.05.07_");
+        gv_meetbot_pattern("https://meetbot.example.org/{channel}/%F/%q", "fedora-qa", "", T(9, 0, 0),
+                           false, out, sizeof(out));
+        CHECK_STR("pattern: a URL prefix", out, "https://meetbot.example.org/fedora-qa/2017-05-08/%q");
+        gv_meetbot_pattern("{channel}{channel}{channel}", "0123456789", "", 0, true, out, 12);
+        CHECK_STR("pattern: cut at the buffer", out, "01234567890");
+}
+
+/* Ties in "People Present" come out in the order of a Python 2 dict of the
+ * nicks (CPython 2.7, 64-bit, UCS-4): the expected order was computed by an
+ * independent emulation in Python. Chairs said nothing: (0). */
+static void test_meetbot_people(void)
+{
+        static const char *const nicks[] = { "alice", "bob", "carol", "dave", "eve", "mallory",
+                                             "trent", "peggy", "victor", "walter",
+                                             "Zo\xc3\xab", "\xce\xb6" "eta", "x" };
+        int64_t m = meeting("ties", "alice", T(10, 0, 0));
+        char *s;
+
+        for (size_t i = 0; i < sizeof(nicks) / sizeof(nicks[0]); i++)
+                say(m, T(10, 0, (int)i), nicks[i], i == 0 ? "#chair range, bob" : "hi", false);
+        say(m, T(10, 1, 0), "mallory", "#chair nobody", false);  /* not a chair: no effect */
+        say(m, T(10, 1, 1), "mallory", "#nick ghost", false);
+        note(m, T(10, 1, 2), "alice", GV_M_ACTION, "ghost and Bob to do it", 0, 0);
+        s = render(m, GV_MIN_MB_TEXT);
+        CHECK(s && strstr(s, "People Present (lines said)\n---------------------------\n"
+                             "* mallory (3)\n* \xce\xb6" "eta (1)\n* eve (1)\n* Zo\xc3\xab (1)\n"
+                             "* dave (1)\n* alice (1)\n* peggy (1)\n* trent (1)\n* x (1)\n"
+                             "* carol (1)\n* walter (1)\n* bob (1)\n* victor (1)\n* ghost (0)\n"
+                             "* range (0)\n\n"),
+              "people present: by lines, ties in Python 2 dict order, chairs and #nick with 0");
+        CHECK(s && !strstr(s, "nobody"), "people present: #chair by a non-chair adds no one");
+        CHECK(s && strstr(s, "Action Items, by person\n-----------------------\n* bob\n"
+                             "  * ghost and Bob to do it\n* ghost\n  * ghost and Bob to do it\n"
+                             "* **UNASSIGNED**\n  * (none)\n"),
+              "actions by person: sorted case-insensitively, an item under each nick it names");
+        CHECK(s && strncmp(s, "==============\n#meeting: ties\n==============\n\n\n", 47) == 0,
+              "title: channel and name (a meeting without a kept title)");
+        free(s);
+}
+
 int main(void)
 {
         memset(&cfg, 0, sizeof(cfg));
@@ -804,6 +909,9 @@ int main(void)
         test_html();
         test_markdown();
         test_logs();
+        test_meetbot_wrap();
+        test_meetbot_fields();
+        test_meetbot_people();
         test_small();
         test_errors();
         test_big();
