@@ -20,6 +20,7 @@
 
 #include "../util/text.h"
 #include "meetbot.h"
+#include "parse.h"
 
 #define WIDTH 72
 #define MEETBOT_URL "http://wiki.debian.org/MeetBot"
@@ -556,6 +557,12 @@ static void command_line(struct mb *x, const char *nick, const char *text)
                 if (n < sizeof(word)) {
                         memcpy(word, p, n);
                         word[n] = '\0';
+                        if (word[0] == '@' && strchr(word, ':')) {      /* a Matrix ID: its nick */
+                                char id[sizeof(word)];
+
+                                memcpy(id, word, n + 1);
+                                gv_nick_of(id, word, sizeof(word));
+                        }
                         if (unchair) {
                                 for (size_t i = 0; i < x->n_chairs; i++)
                                         if (strcmp(x->chairs[i], word) == 0)
@@ -563,7 +570,7 @@ static void command_line(struct mb *x, const char *nick, const char *text)
                         } else {
                                 if (chair && !is_chair(x, word) &&
                                     x->n_chairs < sizeof(x->chairs) / sizeof(x->chairs[0]))
-                                        memcpy(x->chairs[x->n_chairs++], word, n + 1);
+                                        memcpy(x->chairs[x->n_chairs++], word, strlen(word) + 1);
                                 dict_add(&x->people, word, 0);
                         }
                 }
