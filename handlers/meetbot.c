@@ -588,8 +588,9 @@ static int on_line(void *ud, int64_t ts, const char *nick, const char *text, boo
         if (!action)
                 command_line(x, nick, text);
         /* The items noted from this line link to it. */
-        while (x->next_item < x->n_mi && x->anchor[x->next_item])
-                x->next_item++;
+        while (x->next_item < x->n_mi &&
+               (x->anchor[x->next_item] || x->mi[x->next_item].ts < ts))
+                x->next_item++;         /* lines come in time order: never again */
         for (size_t i = x->next_item; i < x->n_mi && x->mi[i].ts <= ts; i++) {
                 const struct gv_mitem *it = &x->mi[i];
 
