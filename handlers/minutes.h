@@ -1,6 +1,7 @@
-/* handlers/minutes.h - renders a meeting from the store: MeetBot plain-text
- * minutes, seed-000 wiki Markdown, HTML (Matrix formatted_body and files) and
- * the full log in MeetBot's .log.txt / .log.html formats.
+/* handlers/minutes.h - renders a meeting from the store: the minutes as a
+ * Matrix message (plain body and HTML formatted_body), seed-000 wiki Markdown,
+ * and the archive files in MeetBot 0.1.4's layouts (.txt, .html, .log.txt,
+ * .log.html; rendered by meetbot.c).
  * Reads the store; writes only into the caller's buffer. */
 #ifndef GV_MINUTES_H
 #define GV_MINUTES_H
