@@ -400,7 +400,7 @@ static int cmp_nick(const void *a, const void *b)
 
 static enum gv_err load(struct mb *x, bool logs_only)
 {
-        char key[48], cf[FIELD_MAX], nf[FIELD_MAX], pat[1024];
+        char cf[FIELD_MAX], nf[FIELD_MAX], pat[1024];
         char *title = NULL;
         size_t k = 0;
         bool known;
@@ -409,8 +409,7 @@ static enum gv_err load(struct mb *x, bool logs_only)
         gv_minutes_file_base(&x->m, x->base);
         snprintf(x->channel, sizeof(x->channel), "%s",
                  x->cfg && x->cfg->channel ? x->cfg->channel : "#meeting");
-        gv_meetbot_title_key(x->m.id, key);
-        r = gv_store_kv_get(x->s, key, &title);
+        r = gv_store_meeting_title(x->s, x->m.id, &title);
         if (r)
                 return r;
         known = title != NULL;

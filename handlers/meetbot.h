@@ -19,9 +19,6 @@ GV_MUST_CHECK enum gv_err gv_meetbot_render(struct gv_store *s, const struct gv_
                                             int64_t meeting, enum gv_minutes_fmt fmt,
                                             struct gv_buf *out, const struct gv_sink_fn *sink);
 
-/* The kv key under which #startmeeting keeps the meeting's title (its
- * argument, "" for a bare #startmeeting): "meeting-title:ID". */
-void gv_meetbot_title_key(int64_t meeting, char out[48]);
 
 /* Python 2 textwrap's fill() as MeetBot calls it (width 72, words never
  * broken, whitespace runs are the only break points): s wrapped, the first

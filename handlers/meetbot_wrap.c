@@ -239,18 +239,3 @@ void gv_meetbot_fields(const struct gv_config *cfg, const struct gv_meeting *m, 
                 gv_meetbot_name_field(m->name, nf, FIELD_MAX);
 }
 
-void gv_meetbot_title_key(int64_t meeting, char out[48])
-{
-        char d[24];
-        size_t i = sizeof(d) - 1;
-        uint64_t v = meeting < 0 ? 0 : (uint64_t)meeting;
-
-        d[i] = '\0';
-        do {
-                d[--i] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        memcpy(out, "meeting-title:", 14);
-        memcpy(out + 14, d + i, sizeof(d) - i);
-}
-

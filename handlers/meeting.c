@@ -38,13 +38,8 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         r = gv_store_meeting_start(x->c->s, &m, &id);
         if (r == GV_OK)
                 r = gv_store_chair_set(x->c->s, id, x->ev->sender, true);
-        if (r == GV_OK) {
-                /* MeetBot's meeting topic: the files' title (see meetbot.h) */
-                char key[48];
-
-                gv_meetbot_title_key(id, key);
-                r = gv_store_kv_set(x->c->s, key, args);
-        }
+        if (r == GV_OK) /* MeetBot's meeting topic: the files' title (see meetbot.h) */
+                r = gv_store_meeting_set_title(x->c->s, id, args);
         if (r == GV_OK)
                 r = ctx_load_meeting(x);
         if (r == GV_OK)
@@ -82,13 +77,12 @@ static void legacy_name(void *ud, const char *name)
 /* minutes_filename's name, then with "-2", "-3", ... until one is free. */
 static enum gv_err reserve_pattern_base(struct ctx *x, char base[GV_MINUTES_BASE_SIZE])
 {
-        char cf[256], nf[256], key[48], name[GV_MINUTES_BASE_SIZE - 8];
+        char cf[256], nf[256], name[GV_MINUTES_BASE_SIZE - 8];
         char *title = NULL;
         bool reserved = false;
         enum gv_err r;
 
-        gv_meetbot_title_key(x->m.id, key);
-        r = gv_store_kv_get(x->c->s, key, &title);
+        r = gv_store_meeting_title(x->c->s, x->m.id, &title);
         if (r)
                 return r;
         gv_meetbot_fields(x->c->cfg, &x->m, title, cf, nf);
