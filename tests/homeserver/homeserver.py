@@ -1598,7 +1598,9 @@ def r_keys_query(req):
                 if d.keys is None or (devs and d.device_id not in devs):
                     continue
                 k = copy.deepcopy(d.keys)
-                k.setdefault("unsigned", {})["device_display_name"] = d.display_name
+                unsigned = k.setdefault("unsigned", {})
+                if d.display_name is not None:   # as Synapse: no name, no key (nio chokes on null)
+                    unsigned["device_display_name"] = d.display_name
                 res[d.device_id] = k
             out[user_id] = res
             for usage, field in (("master", master), ("self_signing", self_signing),
