@@ -128,8 +128,8 @@ export function roomEncryptionState() {
     return { type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } };
 }
 
-// Every m.room.message of a room as the client sees it, decrypted if it can be:
-// [{id, sender, body, encrypted, failure}]
+// Every m.room.message and m.reaction of a room as the client sees it, decrypted
+// if it can be: [{id, sender, type, content, body, msgtype, encrypted, failure, session}]
 export async function decryptedMessages(c, roomId) {
     const room = c.getRoom(roomId);
     if (!room) return [];
@@ -142,9 +142,11 @@ export async function decryptedMessages(c, roomId) {
                 /* failure recorded on the event */
             }
         }
-        if (ev.getType() !== "m.room.message" && !(ev.isEncrypted() && ev.isDecryptionFailure())) continue;
+        if (!["m.room.message", "m.reaction"].includes(ev.getType()) &&
+            !(ev.isEncrypted() && ev.isDecryptionFailure())) continue;
         out.push({
-            id: ev.getId(), sender: ev.getSender(), encrypted: ev.isEncrypted(),
+            id: ev.getId(), sender: ev.getSender(), encrypted: ev.isEncrypted(), type: ev.getType(),
+            content: ev.isDecryptionFailure() ? null : ev.getContent(),
             body: ev.isDecryptionFailure() ? null : ev.getContent().body,
             msgtype: ev.isDecryptionFailure() ? null : ev.getContent().msgtype,
             failure: ev.isDecryptionFailure() ? String(ev.decryptionFailureReason) : null,
