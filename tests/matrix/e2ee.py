@@ -390,7 +390,9 @@ async def run(world, gavel_bin, workdir):
         C.ok(server and all(e["type"] == "m.room.encrypted" for e in server),
              "the server holds only m.room.encrypted from gavel", sorted({e["type"] for e in server}))
         C.ok(all(e["content"].get("algorithm") == "m.megolm.v1.aes-sha2" for e in server),
-             "gavel's room events are Megolm")
+             "gavel's room events are Megolm",
+             [(e["type"], e["content"].get("algorithm")) for e in server
+              if e["content"].get("algorithm") != "m.megolm.v1.aes-sha2"])
     for p in (alice, bob, carol):
         got = p.bot_events(room)
         missing = [i for i in ids if i not in got]
@@ -398,7 +400,9 @@ async def run(world, gavel_bin, workdir):
              {"missing": missing, "undecrypted": list(p.undecrypted)})
         if not world.plain:
             C.ok(all(got[i]["decrypted"] for i in ids if i in got),
-                 "%s: every one was Megolm-decrypted" % p.name)
+                 "%s: every one was Megolm-decrypted" % p.name,
+                 [(got[i]["type"], (got[i]["content"].get("body") or "")[:60]) for i in ids
+                  if i in got and not got[i]["decrypted"]])
     if world.jo:
         msgs = (await world.js("messages", room=room))["messages"]
         C.ok(not [m for m in msgs if m["sender"] == BOT and m["failure"]],
