@@ -8,6 +8,7 @@ own integration tests use it to provoke rate limits, 5xx, dropped
 connections, token loss and duplicated sync batches.
 
     python3 tests/homeserver/homeserver.py --port 0 [--seed N] [--verbose]
+                                          [--cross-signing-uia always|replace]
 
 prints "LISTENING <port>" on stdout once ready.  SIGTERM/SIGINT stop it; so does
 the death of the process that started it.

@@ -882,6 +882,27 @@ class TestE2EE(HSTestCase):
         j = self.ok("POST", V3 + "/keys/signatures/upload", {alice: {adid: changed}}, atok)
         self.assertEqual(j["failures"][alice][adid]["errcode"], "M_INVALID_SIGNATURE")
 
+    def test_cross_signing_changes_reach_room_members(self):
+        atok, alice, adid, akey, adk = self.device("gina", 41)
+        btok, bob = self.register()
+        room = self.create_room(atok, invite=[bob])
+        self.ok("POST", "%s/rooms/%s/join" % (V3, q(room)), {}, btok)
+        since = self.sync(btok)["next_batch"]
+        msk = Signer(42)
+        self.upload_cs(atok, alice, {"master_key": msk.cs_key(alice, "master"),
+                                     "self_signing_key": Signer(43).cs_key(alice, "self_signing", msk)},
+                       "pw-gina")
+        s = self.sync(btok, since, timeout=5000)
+        self.assertIn(alice, s["device_lists"]["changed"])
+        # and /keys/changes agrees
+        j = self.ok("GET", V3 + "/keys/changes?from=%s&to=%s" % (since, s["next_batch"]), token=btok)
+        self.assertIn(alice, j["changed"])
+        # a stranger who shares no room is not told
+        ctok, _ = self.register()
+        cs = self.sync(ctok)["next_batch"]
+        self.upload_cs(atok, alice, {"master_key": Signer(44).cs_key(alice, "master")}, "pw-gina")
+        self.assertNotIn(alice, self.sync(ctok, cs)["device_lists"]["changed"])
+
     def test_query_failures_and_fallback_types(self):
         tok, user, did, dkey, dk = self.device("fred", 21)
         j = self.ok("POST", V3 + "/keys/query",
