@@ -20,6 +20,7 @@ In one Megolm room (m.room.encryption in the initial state):
   - jo's #info (withheld from devices that are not cross-signed) is in the minutes;
   - gavel is SIGKILLed mid-meeting and restarted: same device, it carries on,
     no reply is doubled;
+  - gavel rotates its session after the room's rotation_period_msgs (4);
   - carol leaves; gavel's next message uses a new Megolm session she cannot
     decrypt.
 
@@ -57,8 +58,9 @@ from scenario import BOT, C, Gavel, api, room_events   # noqa: E402
 
 WAIT = 30            # seconds for anything gavel should do
 FIRST_KEYS = 20      # seconds for gavel to publish its device keys after it joined
+ROTATE_MSGS = 4      # the room's rotation_period_msgs: gavel sends more than that
 ROOM_ENC = {"type": "m.room.encryption", "state_key": "",
-            "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+            "content": {"algorithm": "m.megolm.v1.aes-sha2", "rotation_period_msgs": ROTATE_MSGS}}
 
 
 class Abort(Exception):
@@ -393,6 +395,16 @@ async def run(world, gavel_bin, workdir):
              "gavel's room events are Megolm",
              [(e["type"], e["content"].get("algorithm")) for e in server
               if e["content"].get("algorithm") != "m.megolm.v1.aes-sha2"])
+    if not world.plain:
+        per_session = {}
+        for e in server:
+            if e["type"] != "m.room.encrypted":
+                continue
+            sid = e["content"].get("session_id")
+            per_session[sid] = per_session.get(sid, 0) + 1
+        C.ok(len(per_session) >= 2 and max(per_session.values()) <= ROTATE_MSGS,
+             "gavel rotates its Megolm session every %d messages (the room's "
+             "rotation_period_msgs), across the restart too" % ROTATE_MSGS, per_session)
     for p in (alice, bob, carol):
         got = p.bot_events(room)
         missing = [i for i in ids if i not in got]
