@@ -65,6 +65,8 @@ static const char *const sql[S__COUNT] = {
         [S_M_TOPIC] = "UPDATE meetings SET topic = nullif(?2, 0) WHERE id = ?1",
         /* A name taken (the unique index) leaves the row alone: no change. */
         [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
+        [S_M_TITLE_SET] = "UPDATE meetings SET title = ?2 WHERE id = ?1",
+        [S_M_TITLE_GET] = "SELECT title FROM meetings WHERE id = ?1",
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
                         "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
@@ -152,6 +154,53 @@ static const char *const sql[S__COUNT] = {
                              "AND json_extract(extra, '$.meeting') = ?1 LIMIT 1",
         [S_O_EACH] = "SELECT id, kind, room, NULL, NULL, extra, state, attempts, last_error, "
                      "next_at, created FROM outbox WHERE sent IS NULL ORDER BY id",
+        /* crypto (store/crypto.c) */
+        [S_CX_ACCOUNT_GET] = "SELECT user_id, device_id, pickle FROM crypto_account WHERE id = 1",
+        [S_CX_ACCOUNT_SET] = "INSERT INTO crypto_account(id, user_id, device_id, pickle) "
+                             "VALUES(1, ?1, ?2, ?3) ON CONFLICT(id) DO UPDATE SET "
+                             "user_id = excluded.user_id, device_id = excluded.device_id, "
+                             "pickle = excluded.pickle",
+        [S_CX_SECRET_GET] = "SELECT pickle FROM crypto_secrets WHERE name = ?1",
+        [S_CX_SECRET_SET] = "INSERT INTO crypto_secrets(name, pickle) VALUES(?1, ?2) "
+                            "ON CONFLICT(name) DO UPDATE SET pickle = excluded.pickle",
+        [S_CX_OLM_SET] = "INSERT INTO crypto_olm(sender_key, session_id, pickle, last_used) "
+                         "VALUES(?1, ?2, ?3, ?4) ON CONFLICT(sender_key, session_id) DO UPDATE "
+                         "SET pickle = excluded.pickle, last_used = excluded.last_used",
+        [S_CX_OLM_EACH] = "SELECT session_id, pickle FROM crypto_olm WHERE sender_key = ?1 "
+                          "ORDER BY last_used DESC, rowid DESC",
+        [S_CX_IN_SET] = "INSERT INTO crypto_megolm_in(room, sender_key, session_id, ed25519, pickle) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(room, sender_key, session_id) "
+                        "DO UPDATE SET ed25519 = excluded.ed25519, pickle = excluded.pickle",
+        [S_CX_IN_GET] = "SELECT ed25519, pickle FROM crypto_megolm_in WHERE room = ?1 "
+                        "AND sender_key = ?2 AND session_id = ?3",
+        [S_CX_SEEN_GET] = "SELECT event_id FROM crypto_megolm_seen WHERE room = ?1 "
+                          "AND sender_key = ?2 AND session_id = ?3 AND idx = ?4",
+        [S_CX_SEEN_ADD] = "INSERT OR IGNORE INTO crypto_megolm_seen(room, sender_key, session_id, "
+                          "idx, event_id) VALUES(?1, ?2, ?3, ?4, ?5)",
+        [S_CX_OUT_GET] = "SELECT session_id, pickle, created, messages FROM crypto_megolm_out "
+                         "WHERE room = ?1",
+        [S_CX_OUT_SET] = "INSERT INTO crypto_megolm_out(room, session_id, pickle, created, messages) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(room) DO UPDATE SET "
+                         "session_id = excluded.session_id, pickle = excluded.pickle, "
+                         "created = excluded.created, messages = excluded.messages",
+        [S_CX_OUT_DEL] = "DELETE FROM crypto_megolm_out WHERE room = ?1",
+        [S_CX_SHARED_ADD] = "INSERT OR IGNORE INTO crypto_megolm_shared(room, session_id, user_id, "
+                            "device_id) VALUES(?1, ?2, ?3, ?4)",
+        [S_CX_SHARED_HAS] = "SELECT 1 FROM crypto_megolm_shared WHERE room = ?1 AND session_id = ?2 "
+                            "AND user_id = ?3 AND device_id = ?4",
+        [S_CX_SHARED_DEL] = "DELETE FROM crypto_megolm_shared WHERE room = ?1",
+        [S_CX_DEV_SET] = "INSERT INTO crypto_devices(user_id, device_id, curve25519, ed25519, keys) "
+                         "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(user_id, device_id) DO UPDATE SET "
+                         "curve25519 = excluded.curve25519, ed25519 = excluded.ed25519, "
+                         "keys = excluded.keys",
+        [S_CX_DEV_DEL] = "DELETE FROM crypto_devices WHERE user_id = ?1 AND device_id = ?2",
+        [S_CX_DEVS] = "SELECT device_id, curve25519, ed25519, keys FROM crypto_devices "
+                      "WHERE user_id = ?1 ORDER BY device_id",
+        [S_CX_DEVS_DEL] = "DELETE FROM crypto_devices WHERE user_id = ?1",
+        [S_CX_USER_SET] = "INSERT INTO crypto_users(user_id, outdated) VALUES(?1, ?2) "
+                          "ON CONFLICT(user_id) DO UPDATE SET outdated = excluded.outdated",
+        [S_CX_USER_DEL] = "DELETE FROM crypto_users WHERE user_id = ?1",
+        [S_CX_USERS_OUTDATED] = "SELECT user_id FROM crypto_users WHERE outdated = 1 ORDER BY user_id",
 };
 
 /* Migrations: migrations[i] takes the schema from version i to i + 1.
@@ -247,6 +296,34 @@ static const char *const migrations[] = {
         "ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE outbox ADD COLUMN last_error TEXT;"
         "ALTER TABLE outbox ADD COLUMN next_at INTEGER NOT NULL DEFAULT 0;",
+        /* 7: end-to-end encryption (bridge/crypto.c): libolm pickles, each
+         * encrypted with the pickle key from a secret file; what was shared
+         * with whom; the device keys of other users */
+        "CREATE TABLE crypto_account(id INTEGER PRIMARY KEY CHECK(id = 1),"
+        "  user_id TEXT NOT NULL, device_id TEXT NOT NULL, pickle TEXT NOT NULL);"
+        "CREATE TABLE crypto_secrets(name TEXT PRIMARY KEY, pickle TEXT NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE crypto_olm(sender_key TEXT NOT NULL, session_id TEXT NOT NULL,"
+        "  pickle TEXT NOT NULL, last_used INTEGER NOT NULL, PRIMARY KEY(sender_key, session_id));"
+        "CREATE TABLE crypto_megolm_in(room TEXT NOT NULL, sender_key TEXT NOT NULL,"
+        "  session_id TEXT NOT NULL, ed25519 TEXT NOT NULL, pickle TEXT NOT NULL,"
+        "  PRIMARY KEY(room, sender_key, session_id)) WITHOUT ROWID;"
+        "CREATE TABLE crypto_megolm_seen(room TEXT NOT NULL, sender_key TEXT NOT NULL,"
+        "  session_id TEXT NOT NULL, idx INTEGER NOT NULL, event_id TEXT NOT NULL,"
+        "  PRIMARY KEY(room, sender_key, session_id, idx)) WITHOUT ROWID;"
+        "CREATE TABLE crypto_megolm_out(room TEXT PRIMARY KEY, session_id TEXT NOT NULL,"
+        "  pickle TEXT NOT NULL, created INTEGER NOT NULL, messages INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE crypto_megolm_shared(room TEXT NOT NULL, session_id TEXT NOT NULL,"
+        "  user_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+        "  PRIMARY KEY(room, session_id, user_id, device_id)) WITHOUT ROWID;"
+        "CREATE TABLE crypto_devices(user_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+        "  curve25519 TEXT NOT NULL, ed25519 TEXT NOT NULL, keys TEXT NOT NULL,"
+        "  PRIMARY KEY(user_id, device_id)) WITHOUT ROWID;"
+        "CREATE TABLE crypto_users(user_id TEXT PRIMARY KEY, outdated INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 8: MeetBot's meeting title (the #startmeeting argument; NULL for
+         * meetings started before), out of the kv table */
+        "ALTER TABLE meetings ADD COLUMN title TEXT;"
+        "UPDATE meetings SET title = (SELECT value FROM kv WHERE key = 'meeting-title:' || meetings.id);"
+        "DELETE FROM kv WHERE key GLOB 'meeting-title:*';",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

@@ -223,6 +223,11 @@ GV_MUST_CHECK enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t 
 GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic);
 /* Reserves base as the meeting's archive file base name: *reserved is false
  * (and nothing changes) when another meeting has it, compared ignoring case. */
+/* MeetBot's title of a meeting (its #startmeeting argument); *title is NULL
+ * for a meeting started before titles were kept. GV_ENOTFOUND: no meeting. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_set_title(struct gv_store *s, int64_t id,
+                                                     const char *title);
+GV_MUST_CHECK enum gv_err gv_store_meeting_title(struct gv_store *s, int64_t id, char **title);
 GV_MUST_CHECK enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id,
                                                         const char *base, bool *reserved);
 /* The names of meetings other than `except` ended without a reserved file
@@ -373,5 +378,81 @@ GV_MUST_CHECK enum gv_err gv_store_outbox_each(struct gv_store *s,
                                                int (*cb)(void *ud, const struct gv_out *o),
                                                void *ud);
 void gv_out_clear(struct gv_out *o);
+
+/* End-to-end encryption state (store/crypto.c), for bridge/crypto.c only.
+ * Pickles are libolm's, already encrypted with the pickle key; the store
+ * never sees a key in the clear. Getters return GV_ENOTFOUND when absent;
+ * strings handed out are the caller's to free (and wipe). */
+GV_MUST_CHECK enum gv_err gv_store_crypto_account_get(struct gv_store *s, char **user_id,
+                                                      char **device_id, char **pickle);
+GV_MUST_CHECK enum gv_err gv_store_crypto_account_set(struct gv_store *s, const char *user_id,
+                                                      const char *device_id, const char *pickle);
+/* Named secrets (cross-signing seeds), pickled. */
+GV_MUST_CHECK enum gv_err gv_store_crypto_secret_get(struct gv_store *s, const char *name,
+                                                     char **pickle);
+GV_MUST_CHECK enum gv_err gv_store_crypto_secret_set(struct gv_store *s, const char *name,
+                                                     const char *pickle);
+/* Olm sessions by the other device's curve25519 key; each most recently
+ * used first. cb returns non-zero to stop. */
+GV_MUST_CHECK enum gv_err gv_store_olm_session_set(struct gv_store *s, const char *sender_key,
+                                                   const char *session_id, const char *pickle,
+                                                   int64_t last_used);
+GV_MUST_CHECK enum gv_err gv_store_olm_sessions(struct gv_store *s, const char *sender_key,
+                                                int (*cb)(void *ud, const char *session_id,
+                                                          const char *pickle),
+                                                void *ud);
+/* Inbound Megolm sessions by room, sender key and session ID, with the
+ * ed25519 key the sender claimed. */
+GV_MUST_CHECK enum gv_err gv_store_megolm_in_set(struct gv_store *s, const char *room,
+                                                 const char *sender_key, const char *session_id,
+                                                 const char *ed25519, const char *pickle);
+GV_MUST_CHECK enum gv_err gv_store_megolm_in_get(struct gv_store *s, const char *room,
+                                                 const char *sender_key, const char *session_id,
+                                                 char **ed25519, char **pickle);
+/* Records that a session's message index was seen in event_id: *fresh is
+ * true when new or seen in the same event, false when another event had it. */
+GV_MUST_CHECK enum gv_err gv_store_megolm_seen(struct gv_store *s, const char *room,
+                                               const char *sender_key, const char *session_id,
+                                               int64_t index, const char *event_id, bool *fresh);
+/* The outbound Megolm session of a room. */
+struct gv_megolm_out {
+        char *session_id;
+        char *pickle;
+        int64_t created;        /* ms */
+        int64_t messages;       /* encrypted with it so far */
+};
+GV_MUST_CHECK enum gv_err gv_store_megolm_out_get(struct gv_store *s, const char *room,
+                                                  struct gv_megolm_out *out);
+GV_MUST_CHECK enum gv_err gv_store_megolm_out_set(struct gv_store *s, const char *room,
+                                                  const struct gv_megolm_out *o);
+/* Drops the room's outbound session and who had it. */
+GV_MUST_CHECK enum gv_err gv_store_megolm_out_del(struct gv_store *s, const char *room);
+void gv_megolm_out_clear(struct gv_megolm_out *o);
+/* Who was given an outbound session's key. */
+GV_MUST_CHECK enum gv_err gv_store_megolm_shared_add(struct gv_store *s, const char *room,
+                                                     const char *session_id, const char *user_id,
+                                                     const char *device_id);
+GV_MUST_CHECK enum gv_err gv_store_megolm_shared_has(struct gv_store *s, const char *room,
+                                                     const char *session_id, const char *user_id,
+                                                     const char *device_id, bool *has);
+/* Other users' devices (keys: the signed device_keys JSON) and whether
+ * each tracked user's list must be queried again. */
+GV_MUST_CHECK enum gv_err gv_store_crypto_device_set(struct gv_store *s, const char *user_id,
+                                                     const char *device_id, const char *curve25519,
+                                                     const char *ed25519, const char *keys);
+GV_MUST_CHECK enum gv_err gv_store_crypto_device_del(struct gv_store *s, const char *user_id,
+                                                     const char *device_id);
+GV_MUST_CHECK enum gv_err gv_store_crypto_devices(struct gv_store *s, const char *user_id,
+                                                  int (*cb)(void *ud, const char *device_id,
+                                                            const char *curve25519,
+                                                            const char *ed25519, const char *keys),
+                                                  void *ud);
+GV_MUST_CHECK enum gv_err gv_store_crypto_user_set(struct gv_store *s, const char *user_id,
+                                                   bool outdated);
+/* Forgets the user and every device of theirs. */
+GV_MUST_CHECK enum gv_err gv_store_crypto_user_del(struct gv_store *s, const char *user_id);
+GV_MUST_CHECK enum gv_err gv_store_crypto_users_outdated(struct gv_store *s,
+                                                         int (*cb)(void *ud, const char *user_id),
+                                                         void *ud);
 
 #endif

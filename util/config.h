@@ -30,6 +30,9 @@ struct gv_config {
         char *bot_name;                 /* "bot_name": "gavel" */
         char *homeserver;               /* "homeserver": "" (console) */
         char *user_id;                  /* "user_id": "" */
+        char *channel;                  /* "channel": "#meeting" (MeetBot files' title) */
+        char *minutes_filename;         /* "minutes_filename": "" or "{channel}.%F-%H.%M" */
+        char *logs_url;                 /* "logs_url": "" (MeetBot's logUrlPrefix) */
         char *command_prefixes;         /* "command_prefixes": ["#", "!"] -> "#!" */
         struct gv_tag_map *tags;        /* "tags": {"architecture": "architecture", ...} */
         size_t n_tags;
@@ -49,6 +52,7 @@ struct gv_config {
         /* Matrix */
         char *access_token_file;        /* "access_token_file": "" ($CREDENTIALS_DIRECTORY) */
         char *password_file;            /* "password_file": "" ($CREDENTIALS_DIRECTORY) */
+        char *pickle_key_file;          /* "pickle_key_file": "" ($CREDENTIALS_DIRECTORY) */
         char **allow_invites_from;      /* "allow_invites_from": [] users "@a:b" or servers ":b" */
         size_t n_allow_invites_from;
         int initial_history;            /* "initial_history": "skip" (0) | "process" (1) */
