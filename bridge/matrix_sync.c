@@ -254,7 +254,7 @@ static bool take_page(struct mx *m, struct gap *g, struct gv_sync *pg)
 {
         const struct gv_sync_room *sr = &m->batch->rooms[g->room];
         struct room *rm = mx_room_get(m, sr->room_id);
-        size_t fresh = 0, keep, skip = 0;
+        size_t fresh = 0, keep, skip = 0, others = 0;
         bool reached = false, done;
         char *from = NULL;
 
@@ -272,6 +272,10 @@ static bool take_page(struct mx *m, struct gap *g, struct gv_sync *pg)
         if (!g->counting && keep > (size_t)m->cfg->gap_fill_max_events - g->n_events)
                 keep = (size_t)m->cfg->gap_fill_max_events - g->n_events;
         skip = fresh - keep;
+        /* the bot's own events were never to be handled: not counted skipped */
+        for (size_t i = keep; i < fresh; i++)
+                if (!pg->chunk[i].sender || strcmp(pg->chunk[i].sender, m->cfg->user_id) != 0)
+                        others++;
         if (keep) {
                 struct gv_sync **pages = realloc(g->pages, (g->n_pages + 1) * sizeof(*pages));
 
@@ -285,7 +289,7 @@ static bool take_page(struct mx *m, struct gap *g, struct gv_sync *pg)
         }
         if (skip || g->counting) {
                 g->counting = true;
-                g->skipped += skip;
+                g->skipped += others;
                 if (++g->count_pages >= MAX_COUNT_PAGES && !done) {
                         g->count_cut = true;
                         done = true;
