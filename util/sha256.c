@@ -104,7 +104,7 @@ enum gv_err gv_hmac_sha256_hex(const void *key, size_t key_len, const void *data
         if (key_len > 64)
                 gv_sha256(key, key_len, key_pad);
         else if (key_len)
-                memcpy(k, key, key_len);
+                memcpy(key_pad, key, key_len);
         for (i = 0; i < 64; i++) {
                 msg[i] = key_pad[i] ^ 0x36;
                 outer[i] = key_pad[i] ^ 0x5c;
@@ -119,7 +119,7 @@ enum gv_err gv_hmac_sha256_hex(const void *key, size_t key_len, const void *data
                 out[2 * i + 1] = hex[mac[i] & 15];
         }
         out[2 * GV_SHA256_LEN] = '\0';
-        explicit_bzero(k, sizeof(key_pad));
+        explicit_bzero(key_pad, sizeof(key_pad));
         explicit_bzero(msg, 64);
         explicit_bzero(outer, 64);
         free(msg);
