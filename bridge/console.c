@@ -14,6 +14,7 @@
 #include "../util/text.h"
 #include "archive.h"
 #include "console.h"
+#include "jobs.h"
 #include "outbox.h"
 
 struct console {
@@ -113,6 +114,15 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                         fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
                                 o->room);
                 break;
+        case GV_OUT_WIKI:
+        case GV_OUT_WEBHOOK:
+                r = gv_job_deliver(c->s, c->cfg, o, console_now(c), d, why, n);
+                if (r)
+                        return r;
+                if (*d == GV_DELIVERED)
+                        fprintf(c->out, "* %s delivered %s %s\n", c->cfg->bot_name,
+                                gv_out_kind_name(o->kind), o->room);
+                break;
         default:
                 snprintf(why, n, "the console cannot deliver a %s", gv_out_kind_name(o->kind));
                 *d = GV_DELIVER_NEVER;
@@ -124,7 +134,7 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
 
 /* What the console shows: messages, reactions and minutes, and the files. */
 #define CONSOLE_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
-                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_FILE))
+                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_FILE) | GV_JOB_KINDS)
 
 static enum gv_err drain(struct console *c)
 {

@@ -210,6 +210,23 @@ static const struct key keys[] = {
             "events a second the bot sends into one room after a burst of twice as many (a "
             "flood in one room never delays another room, and stays under the homeserver's "
             "rate limits)"),
+        COUNTED(wiki, K_WIKIS, 0, 16, "[]",
+                "wiki pages the notes are published to at #endmeeting, each an object: "
+                "{\"git\": remote URL (https://, http://, ssh://, file:// or user@host:path), "
+                "\"branch\" (\"master\"), \"page\" (\"Architecture-Call.md\"), \"section\" "
+                "(\"Recent Meeting Notes\"), \"flavour\" (\"resin\" | \"agora\" | \"meetbot\"), "
+                "\"agendas\" (omitted: every agenda), \"token_file\", \"ssh_key_file\"} or "
+                "{\"mediawiki\": api.php URL, \"page\", \"user\" (a bot-password user "
+                "\"Name@bot\"), \"password_file\", \"section\", \"flavour\", \"agendas\"}; "
+                "secrets come from the *_file keys or $CREDENTIALS_DIRECTORY/wiki-N-token, "
+                "wiki-N-ssh-key, wiki-N-password (N counting from 0); git work directories are "
+                "kept next to the database (<database>.wiki-N)"),
+        COUNTED(webhooks, K_WEBHOOKS, 0, 16, "[]",
+                "receivers of signed JSON POSTs, each {\"url\", \"events\": any of "
+                "\"item.added\", \"item.discussed\", \"minutes.published\" (omitted: all), "
+                "\"secret_file\"}; the body's HMAC-SHA256 with the secret (the file, else "
+                "$CREDENTIALS_DIRECTORY/webhook-N-secret) goes in X-Gavel-Signature: sha256=<hex>, "
+                "the delivery's stable id in X-Gavel-Delivery"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))
