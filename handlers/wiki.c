@@ -165,11 +165,12 @@ static bool wikilink_ok(const char *p, size_t n)
                 unsigned char c = (unsigned char)p[i];
 
                 if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == ' ' || c == '-' || c == '.' || c == ':' || c == '/' || c == '\'' ||
+                      c == ' ' || c == '-' || c == '.' || c == '/' || c == '\'' ||
                       c == ',' || c >= 0x80))
                         return false;
         }
-        return p[0] != ' ' && p[0] != ':' && p[0] != '/';
+        /* no ':': no Category:, File:, Template: or interwiki prefixes */
+        return p[0] != ' ' && p[0] != '/';
 }
 
 /* User text with [[wikilinks]] kept. */
