@@ -14,6 +14,7 @@
 #include "../util/text.h"
 #include "archive.h"
 #include "console.h"
+#include "../util/json.h"
 #include "jobs.h"
 #include "outbox.h"
 
@@ -83,11 +84,39 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                 struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
                 struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
 
+                char *target = NULL, ev[64];
+
+                r = gv_job_edit_target(c->s, o->extra, &target, d, why, n);
+                if (r || *d != GV_DELIVERED) {
+                        gv_buf_free(&body);
+                        gv_buf_free(&html);
+                        return r;
+                }
                 r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, &html);
-                if (r == GV_OK)
+                if (r == GV_OK && target) {
+                        /* the edit that adds the links: only what it adds is shown */
+                        cJSON *x = cJSON_Parse(o->extra);
+
+                        gv_buf_reset(&body);
+                        r = gv_job_links_append(c->s, gv_js_uint(x, "meeting", 0), &body, NULL);
+                        cJSON_Delete(x);
+                        if (r == GV_OK)
+                                fprintf(c->out, "* %s edits the minutes (%s):%s", c->cfg->bot_name,
+                                        target, gv_buf_str(&body));
+                } else if (r == GV_OK) {
                         print_prefixed(c, o->room, gv_buf_str(&body));
-                else
+                        snprintf(ev, sizeof(ev), "$console-minutes-%lld", (long long)o->id);
+                        r = gv_job_sent_event(c->s, o->id, ev);
+                        if (r) {
+                                free(target);
+                                gv_buf_free(&body);
+                                gv_buf_free(&html);
+                                return r;
+                        }
+                }
+                if (r)
                         *d = failed(r, why, n);
+                free(target);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
                 break;

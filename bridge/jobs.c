@@ -513,6 +513,8 @@ out:
         return r;
 }
 
+static enum gv_err queue_links_back(struct gv_store *s, int64_t meeting, int64_t now);
+
 /* ---- running ---- */
 
 struct done {
@@ -601,12 +603,121 @@ enum gv_err gv_job_finish(struct gv_store *s, struct gv_job *j, int64_t now, enu
                 snprintf(target, sizeof(target), "wiki:%zu", j->index);
                 r = gv_store_publication_add(s, j->meeting, target, j->link ? j->link : j->page,
                                              now);
+                if (r == GV_OK && j->link)
+                        r = queue_links_back(s, j->meeting, now);
                 if (r == GV_OK)
                         gv_info("jobs", "meeting %" PRId64 " published to wiki %zu%s%s",
                                 j->meeting, j->index, j->link ? ": " : "",
                                 j->link ? j->link : "");
         }
         return r;
+}
+
+enum gv_err gv_job_sent_event(struct gv_store *s, int64_t row, const char *event_id)
+{
+        char key[48];
+
+        snprintf(key, sizeof(key), "sent-event:%" PRId64, row);
+        return gv_store_kv_set(s, key, event_id);
+}
+
+enum gv_err gv_job_edit_target(struct gv_store *s, const char *extra, char **event_id,
+                               enum gv_delivery *d, char *why, size_t n)
+{
+        cJSON *x = extra ? cJSON_Parse(extra) : NULL;
+        int64_t row = gv_js_uint(x, "replaces_row", 0), meeting = gv_js_uint(x, "meeting", 0);
+        int64_t id = 0;
+        bool sent = false, parked = false;
+        char key[48];
+        enum gv_err r;
+
+        cJSON_Delete(x);
+        *event_id = NULL;
+        *d = GV_DELIVERED;
+        if (!row)
+                return GV_OK;
+        snprintf(key, sizeof(key), "sent-event:%" PRId64, row);
+        r = gv_store_kv_get(s, key, event_id);
+        if (r || *event_id)
+                return r;
+        r = gv_store_outbox_minutes_row(s, meeting, &id, &sent, &parked);
+        if (r && r != GV_ENOTFOUND)
+                return r;
+        if (r == GV_OK && id == row && !sent && !parked) {
+                *d = GV_DELIVER_LATER;
+                snprintf(why, n, "the minutes message it edits is not sent yet");
+        } else {
+                *d = GV_DELIVER_NEVER;
+                snprintf(why, n, "the minutes message it edits was never sent");
+        }
+        return GV_OK;
+}
+
+struct pubs {
+        struct gv_buf *body, *html;
+        enum gv_err r;
+        bool any;
+};
+
+static void pub_one(void *ud, const char *target, const char *url)
+{
+        struct pubs *p = ud;
+
+        if (p->r || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0))
+                return;
+        p->r = gv_buf_printf(p->body, "%s%s (%s)", p->any ? ", " : "\nPublished: ", url, target);
+        if (p->r == GV_OK && p->html) {
+                p->r = gv_buf_adds(p->html, p->any ? ", <a href=\"" : "\n<p>Published: <a href=\"");
+                if (p->r == GV_OK)
+                        p->r = gv_html_escape(p->html, url);
+                if (p->r == GV_OK)
+                        p->r = gv_buf_adds(p->html, "\">");
+                if (p->r == GV_OK)
+                        p->r = gv_html_escape(p->html, target);
+                if (p->r == GV_OK)
+                        p->r = gv_buf_adds(p->html, "</a>");
+        }
+        p->any = true;
+}
+
+enum gv_err gv_job_links_append(struct gv_store *s, int64_t meeting, struct gv_buf *body,
+                                struct gv_buf *html)
+{
+        struct pubs p = { body, html, GV_OK, false };
+        enum gv_err r = gv_store_publications(s, meeting, pub_one, &p);
+
+        if (r == GV_OK)
+                r = p.r;
+        if (r == GV_OK && p.any) {
+                r = gv_buf_adds(body, "\n");
+                if (r == GV_OK && html)
+                        r = gv_buf_adds(html, "</p>\n");
+        }
+        return r;
+}
+
+/* Queues the edit of the meeting's minutes message that carries the links. */
+static enum gv_err queue_links_back(struct gv_store *s, int64_t meeting, int64_t now)
+{
+        struct gv_meeting m = { 0 };
+        int64_t row = 0;
+        bool sent = false, parked = false;
+        char extra[256];
+        enum gv_err r = gv_store_outbox_minutes_row(s, meeting, &row, &sent, &parked);
+
+        if (r == GV_ENOTFOUND || (r == GV_OK && parked))
+                return GV_OK;   /* no message to edit */
+        if (r)
+                return r;
+        r = gv_store_meeting_get(s, meeting, &m);
+        if (r == GV_OK) {
+                snprintf(extra, sizeof(extra),
+                         "{\"meeting\":%" PRId64 ",\"replaces_row\":%" PRId64 ","
+                         "\"msgtype\":\"m.notice\",\"mentions\":[]}", meeting, row);
+                r = gv_store_outbox_add(s, GV_OUT_MINUTES, m.room, "", NULL, extra, now);
+        }
+        gv_meeting_clear(&m);
+        return r == GV_ENOTFOUND ? GV_OK : r;
 }
 
 enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_config *cfg, const struct gv_out *o,

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "../store/store.h"
+#include "../util/buf.h"
 #include "../util/config.h"
 #include "outbox.h"
 
@@ -49,6 +50,22 @@ void gv_job_free(struct gv_job *j);
 GV_MUST_CHECK enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_config *cfg,
                                          const struct gv_out *o, int64_t now,
                                          enum gv_delivery *d, char *why, size_t n);
+
+/* Links back: once a wiki has the notes, the minutes message in the
+ * meeting's room is edited (m.replace) to carry the links. The edit is a
+ * GV_OUT_MINUTES row whose extra has "replaces_row": the row of the
+ * original message. When that message is sent, its event ID is kept
+ * (gv_job_sent_event); the edit goes out once it is known. */
+GV_MUST_CHECK enum gv_err gv_job_sent_event(struct gv_store *s, int64_t row, const char *event_id);
+/* For a row with "replaces_row": the original's event ID in *event_id
+ * (malloc'd), or *event_id NULL with *d later (not sent yet) or never (it
+ * never will be). Rows without it: *event_id NULL, *d GV_DELIVERED. */
+GV_MUST_CHECK enum gv_err gv_job_edit_target(struct gv_store *s, const char *extra, char **event_id,
+                                             enum gv_delivery *d, char *why, size_t n);
+/* Appends the meeting's published links (http and https ones) to the
+ * minutes' body and html (html may be NULL). */
+GV_MUST_CHECK enum gv_err gv_job_links_append(struct gv_store *s, int64_t meeting,
+                                              struct gv_buf *body, struct gv_buf *html);
 
 /* Builds a webhook row's payload (JSON text, malloc'd) from the store. */
 GV_MUST_CHECK enum gv_err gv_job_webhook_payload(struct gv_store *s, const struct gv_config *cfg,

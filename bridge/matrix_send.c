@@ -142,6 +142,37 @@ static void settle(struct lane *l, const struct gv_out *o, enum gv_delivery d, c
 
 static void on_sent(void *ud, const struct gv_http_resp *resp);
 
+/* The m.replace edit of event_id whose new content is content (JSON text). */
+static char *edit_of(const char *content, const char *event_id)
+{
+        cJSON *nc = cJSON_Parse(content), *c = cJSON_CreateObject(), *rel;
+        const char *body = gv_js_str(nc, "body"), *html = gv_js_str(nc, "formatted_body");
+        struct gv_buf b = GV_BUF_INIT(GV_MINUTES_MSG_MAX + 8);
+        char *out = NULL;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(nc, "m.relates_to");
+        if (!nc || !c || gv_buf_printf(&b, "* %s", body ? body : "") != GV_OK ||
+            !cJSON_AddStringToObject(c, "msgtype", gv_js_str(nc, "msgtype") ? gv_js_str(nc, "msgtype")
+                                                                            : "m.notice") ||
+            !cJSON_AddStringToObject(c, "body", gv_buf_str(&b)))
+                goto out;
+        if (html && (!cJSON_AddStringToObject(c, "format", "org.matrix.custom.html") ||
+                     !cJSON_AddStringToObject(c, "formatted_body", html)))
+                goto out;
+        rel = cJSON_AddObjectToObject(c, "m.relates_to");
+        if (!rel || !cJSON_AddStringToObject(rel, "rel_type", "m.replace") ||
+            !cJSON_AddStringToObject(rel, "event_id", event_id) ||
+            !cJSON_AddItemToObject(c, "m.new_content", nc))
+                goto out;
+        nc = NULL;
+        out = cJSON_PrintUnformatted(c);
+out:
+        cJSON_Delete(nc);
+        cJSON_Delete(c);
+        gv_buf_free(&b);
+        return out;
+}
+
 /* Builds the request of a row: method, URL and body. GV_DELIVER_NEVER (with
  * why) when it cannot be built, GV_DELIVER_LATER when it may later. */
 static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char **method, char **url,
@@ -189,8 +220,28 @@ static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char *
                 struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
                 enum gv_err r = gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, &html);
 
+                char *target = NULL;
+
+                if (r == GV_OK)
+                        r = gv_job_edit_target(m->s, o->extra, &target, &d, why, n);
+                if (r == GV_OK && !target && d != GV_DELIVERED) {
+                        gv_buf_free(&body);
+                        gv_buf_free(&html);
+                        goto out;
+                }
+                d = GV_DELIVER_NEVER;
+                if (r == GV_OK && target)
+                        r = gv_job_links_append(m->s, gv_js_uint(extra, "meeting", 0), &body,
+                                                &html);
                 if (r == GV_OK)
                         *content = gv_content_message(gv_buf_str(&body), gv_buf_str(&html), extra);
+                if (r == GV_OK && target && *content) {
+                        char *edit = edit_of(*content, target);
+
+                        free(*content);
+                        *content = edit;
+                }
+                free(target);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
                 if (r) {
@@ -425,6 +476,14 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
         else
                 snprintf(why, sizeof(why), "%ld %s", resp->status, code ? code : "");
         if (resp->err == GV_OK && resp->status == 200) {
+                const char *ev = json || (json = cJSON_Parse(resp->body)) ?
+                                 gv_js_str(json, "event_id") : NULL;
+
+                /* the minutes' event, for the edit that adds the links */
+                if (l->row.kind == GV_OUT_MINUTES && ev &&
+                    gv_job_sent_event(m->s, l->row.id, ev) != GV_OK)
+                        gv_err_log("outbox", "cannot keep the minutes' event ID: %s",
+                                   gv_store_errmsg(m->s));
                 settle(l, &l->row, GV_DELIVERED, NULL, 0);
         } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
                 mx_start_relogin(m);    /* the row stays as it was */

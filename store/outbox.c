@@ -244,3 +244,22 @@ enum gv_err gv_store_item_notes_link(struct gv_store *s, int64_t id, char **link
         sqlite3_reset(st);
         return r;
 }
+
+enum gv_err gv_store_outbox_minutes_row(struct gv_store *s, int64_t meeting, int64_t *id,
+                                        bool *sent, bool *parked)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_MINUTES_ROW);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        r = store_step_row(s, st);
+        if (r)
+                return r;
+        *id = sqlite3_column_int64(st, 0);
+        *sent = sqlite3_column_int(st, 1) != 0;
+        *parked = sqlite3_column_int(st, 2) != 0;
+        sqlite3_reset(st);
+        return GV_OK;
+}

@@ -160,6 +160,13 @@ static const char *const sql[S__COUNT] = {
                         "(SELECT agenda_item FROM mitems WHERE meeting = ?1 AND kind = 0)",
         [S_PUB_EACH] = "SELECT target, link FROM publications WHERE meeting = ?1 ORDER BY ts, target",
         [S_ITEM_LINK] = "SELECT notes_link FROM items WHERE id = ?1",
+        [S_O_MINUTES_ROW] = "SELECT id, sent IS NOT NULL, state FROM outbox WHERE kind = 'minutes' "
+                            "AND json_extract(extra, '$.meeting') = ?1 "
+                            "AND json_extract(extra, '$.header') IS NULL "
+                            "AND json_extract(extra, '$.replaces_row') IS NULL ORDER BY id LIMIT 1",
+        [S_ITEMS_DONE] = "SELECT id, agenda, description, reporter, mentions, room, event_id, "
+                         "created, position, pinned, status, discussed_in FROM items "
+                         "WHERE agenda = ?1 AND status = 2 ORDER BY id DESC LIMIT ?2",
         [S_O_EACH] = "SELECT id, kind, room, NULL, NULL, extra, state, attempts, last_error, "
                      "next_at, created FROM outbox WHERE sent IS NULL ORDER BY id",
         /* crypto (store/crypto.c) */

@@ -201,6 +201,9 @@ GV_MUST_CHECK enum gv_err gv_store_item_set_text(struct gv_store *s, int64_t id,
  * position, postponed last. */
 GV_MUST_CHECK enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda,
                                           struct gv_item **items, size_t *n);
+/* The agenda's done items, newest first, at most limit. */
+GV_MUST_CHECK enum gv_err gv_store_items_done(struct gv_store *s, const char *agenda,
+                                              int64_t limit, struct gv_item **items, size_t *n);
 /* Items discussed in a meeting, in the order they were taken up. */
 GV_MUST_CHECK enum gv_err gv_store_items_discussed(struct gv_store *s, int64_t meeting,
                                                    struct gv_item **items, size_t *n);
@@ -387,6 +390,12 @@ void gv_out_clear(struct gv_out *o);
  * (unsent, not parked). */
 GV_MUST_CHECK enum gv_err gv_store_outbox_meeting_waits(struct gv_store *s, enum gv_out_kind kind,
                                                         int64_t meeting, bool *waits);
+
+/* The outbox row of a meeting's minutes message in its own room (not a
+ * cross-post, not an edit): its id, whether it was sent, whether parked.
+ * GV_ENOTFOUND when there is none. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_minutes_row(struct gv_store *s, int64_t meeting,
+                                                      int64_t *id, bool *sent, bool *parked);
 
 /* Publications: where a meeting's notes went (target "wiki:0", link a URL).
  * Adding one also gives the items discussed in the meeting that have no
