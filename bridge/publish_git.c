@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include <git2.h>
+#include <git2/sys/repository.h>      /* git_repository_set_config */
 
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -143,11 +144,12 @@ static void callbacks(struct attempt *a, git_remote_callbacks *cb)
         cb->payload = a;
 }
 
-/* The bare cache clone, its "origin" at w->git. */
+/* The bare cache clone and a remote at w->git. */
 static enum gv_err open_repo(struct attempt *a)
 {
         const struct gv_wiki *w = a->w;
         git_repository_init_options io;
+        git_config *cfg = NULL;
         int rc;
 
         rc = git_repository_open_ext(&a->repo, w->workdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
@@ -161,19 +163,16 @@ static enum gv_err open_repo(struct attempt *a)
                 say(a, "git work directory %s: %s", w->workdir, git_msg());
                 return GV_EIO;
         }
-        rc = git_remote_lookup(&a->remote, a->repo, "origin");
-        if (rc == 0 && strcmp(git_remote_url(a->remote), w->git) != 0) {
-                git_remote_free(a->remote);
-                a->remote = NULL;
-                rc = git_remote_set_url(a->repo, "origin", w->git);
-                if (rc == 0)
-                        rc = git_remote_lookup(&a->remote, a->repo, "origin");
-        } else if (rc == GIT_ENOTFOUND) {
-                char spec[2 * GIT_MAX_BRANCH + 64];
-                snprintf(spec, sizeof(spec), "+refs/heads/*:refs/remotes/origin/*");
-                rc = git_remote_create_with_fetchspec(&a->remote, a->repo, "origin", w->git,
-                                                      spec);
-        }
+        /* No configuration at all: the user's ~/.gitconfig does not rewrite
+         * URLs behind gavel's back, and libgit2 1.5 leaks a PCRE2 match block
+         * per configuration entry its insteadOf scan does not match. The
+         * remote is anonymous; the refspecs are always explicit. */
+        rc = git_config_new(&cfg);
+        if (rc == 0)
+                rc = git_repository_set_config(a->repo, cfg);
+        git_config_free(cfg);
+        if (rc == 0)
+                rc = git_remote_create_anonymous(&a->remote, a->repo, w->git);
         if (rc < 0) {
                 *a->d = GV_DELIVER_NEVER;
                 say(a, "git remote %s: %s", w->git, git_msg());
