@@ -110,6 +110,9 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
         struct attempt *a = payload;
 
         (void)url;
+        /* ssh asks for the user name first, when the URL has none */
+        if (allowed == GIT_CREDENTIAL_USERNAME)
+                return git_credential_username_new(out, user ? user : "git");
         /* the same credentials again would fail again */
         if (a->creds++ > 0) {
                 git_error_set_str(GIT_ERROR_NET, "authentication failed");
@@ -121,8 +124,6 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
         if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token)
                 return git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
                                                              a->w->token);
-        if ((allowed & GIT_CREDENTIAL_USERNAME) && user)
-                return git_credential_username_new(out, user);
         git_error_set_str(GIT_ERROR_NET, "authentication required, and no token or ssh key "
                                          "is configured for this wiki");
         return GIT_EAUTH;
