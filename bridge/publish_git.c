@@ -33,6 +33,8 @@ static int git_init_rc;
 static void git_init(void)
 {
         git_init_rc = git_libgit2_init();
+        if (git_init_rc >= 0)
+                (void)git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "gavel/" GAVEL_VERSION);
 }
 
 struct attempt {
@@ -189,10 +191,22 @@ static enum gv_err fetch(struct attempt *a, git_commit **tip)
         char spec[2 * GIT_MAX_BRANCH + 64];
         char *specs[] = { spec };
         git_strarray refspecs = { specs, 1 };
+        git_reference *old = NULL;
         git_oid id;
         int rc;
 
         *tip = NULL;
+        /* What the remote had last time is no answer: a wiki wiped and made
+         * again must not look published. Only what this fetch brings counts. */
+        if (git_reference_lookup(&old, a->repo, a->tracking) == 0) {
+                rc = git_reference_delete(old);
+                git_reference_free(old);
+                if (rc < 0) {
+                        *a->d = GV_DELIVER_LATER;
+                        say(a, "git %s: %s", a->w->workdir, git_msg());
+                        return GV_EIO;
+                }
+        }
         snprintf(spec, sizeof(spec), "+%s:%s", a->local, a->tracking);
         git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
         callbacks(a, &fo.callbacks);

@@ -435,6 +435,24 @@ static void away(void)
         check(count(remote_page("away", "Page.md"), "meeting:2 ") == 1 && commits("away") == 2,
               "remote back: once", "%d commits", commits("away"));
 
+        /* the wiki wiped and made again: published again */
+        {
+                const char *argv[] = { "/usr/bin/env", "rm", "-rf", from, NULL };
+                pid_t pid = fork();
+                if (pid == 0) {
+                        execv(argv[0], (char *const *)argv);
+                        _exit(127);
+                }
+                if (pid > 0)
+                        waitpid(pid, NULL, 0);
+        }
+        bare("away");
+        o = publish(&w, 2, NULL);
+        EXPECT(o, GV_DELIVERED, "wiki made again: delivered");
+        check(count(remote_page("away", "Page.md"), "meeting:2 ") == 1 && commits("away") == 1,
+              "wiki made again: published again, as a first commit", "%d commits",
+              commits("away"));
+
         /* never there at all */
         w = wiki("never-created", "Page.md");
         o = publish(&w, 1, NULL);
