@@ -305,8 +305,12 @@ static void link_one(void *ud, const char *target, const char *url)
                 l->failed = true;
                 return;
         }
-        if (!l->first && !(l->first = strdup(url)))
-                l->failed = true;
+        /* the notes link: the first URL, else the first page name */
+        if (!l->first || (strncmp(l->first, "http", 4) != 0 && strncmp(url, "http", 4) == 0)) {
+                free(l->first);
+                if (!(l->first = strdup(url)))
+                        l->failed = true;
+        }
 }
 
 static enum gv_err meeting_json(struct gv_store *s, int64_t id, cJSON *parent, char **first)
@@ -594,17 +598,12 @@ void gv_job_run(struct gv_job *j)
 enum gv_err gv_job_finish(struct gv_store *s, struct gv_job *j, int64_t now, enum gv_delivery *d,
                           char *why, size_t n)
 {
-        char target[32];
         enum gv_err r = GV_OK;
 
         *d = j->d;
         snprintf(why, n, "%s", j->why);
         if (j->kind == GV_OUT_WIKI && j->d == GV_DELIVERED) {
-                snprintf(target, sizeof(target), "wiki:%zu", j->index);
-                r = gv_store_publication_add(s, j->meeting, target, j->link ? j->link : j->page,
-                                             now);
-                if (r == GV_OK && j->link)
-                        r = queue_links_back(s, j->meeting, now);
+                r = gv_job_published(s, j->meeting, j->index, j->link ? j->link : j->page, now);
                 if (r == GV_OK)
                         gv_info("jobs", "meeting %" PRId64 " published to wiki %zu%s%s",
                                 j->meeting, j->index, j->link ? ": " : "",
@@ -718,6 +717,19 @@ static enum gv_err queue_links_back(struct gv_store *s, int64_t meeting, int64_t
         }
         gv_meeting_clear(&m);
         return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_job_published(struct gv_store *s, int64_t meeting, size_t wiki, const char *link,
+                             int64_t now)
+{
+        char target[32];
+        enum gv_err r;
+
+        snprintf(target, sizeof(target), "wiki:%zu", wiki);
+        r = gv_store_publication_add(s, meeting, target, link, now);
+        if (r == GV_OK && (strncmp(link, "https://", 8) == 0 || strncmp(link, "http://", 7) == 0))
+                r = queue_links_back(s, meeting, now);
+        return r;
 }
 
 enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_config *cfg, const struct gv_out *o,

@@ -67,6 +67,12 @@ GV_MUST_CHECK enum gv_err gv_job_edit_target(struct gv_store *s, const char *ext
 GV_MUST_CHECK enum gv_err gv_job_links_append(struct gv_store *s, int64_t meeting,
                                               struct gv_buf *body, struct gv_buf *html);
 
+/* Records that wiki N has the meeting's notes at link (a URL, or the page
+ * name when the publisher knows no URL): the publication, the discussed
+ * items' notes links and, for a URL, the edit of the minutes message. */
+GV_MUST_CHECK enum gv_err gv_job_published(struct gv_store *s, int64_t meeting, size_t wiki,
+                                           const char *link, int64_t now);
+
 /* Builds a webhook row's payload (JSON text, malloc'd) from the store. */
 GV_MUST_CHECK enum gv_err gv_job_webhook_payload(struct gv_store *s, const struct gv_config *cfg,
                                                  const struct gv_out *o, char **json);

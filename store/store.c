@@ -156,7 +156,8 @@ static const char *const sql[S__COUNT] = {
                       "AND json_extract(extra, '$.meeting') = ?2 LIMIT 1",
         [S_PUB_ADD] = "INSERT INTO publications(meeting, target, link, ts) VALUES(?1, ?2, ?3, ?4) "
                       "ON CONFLICT(meeting, target) DO UPDATE SET link = excluded.link",
-        [S_PUB_ITEMS] = "UPDATE items SET notes_link = ?2 WHERE notes_link IS NULL AND id IN "
+        [S_PUB_ITEMS] = "UPDATE items SET notes_link = ?2 WHERE (notes_link IS NULL OR "
+                        "(?2 GLOB 'http*' AND notes_link NOT GLOB 'http*')) AND id IN "
                         "(SELECT agenda_item FROM mitems WHERE meeting = ?1 AND kind = 0)",
         [S_PUB_EACH] = "SELECT target, link FROM publications WHERE meeting = ?1 ORDER BY ts, target",
         [S_ITEM_LINK] = "SELECT notes_link FROM items WHERE id = ?1",

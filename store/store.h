@@ -398,8 +398,8 @@ GV_MUST_CHECK enum gv_err gv_store_outbox_minutes_row(struct gv_store *s, int64_
                                                       int64_t *id, bool *sent, bool *parked);
 
 /* Publications: where a meeting's notes went (target "wiki:0", link a URL).
- * Adding one also gives the items discussed in the meeting that have no
- * notes link yet this link. */
+ * Adding one also gives the items discussed in the meeting this notes link
+ * when they have none yet, or only a page name and this is a URL. */
 GV_MUST_CHECK enum gv_err gv_store_publication_add(struct gv_store *s, int64_t meeting,
                                                    const char *target, const char *link,
                                                    int64_t ts);
