@@ -30,7 +30,8 @@ struct gv_job {
         struct gv_wiki w;
         struct gv_publication p;
         char marker[GV_WIKI_MARKER_SIZE];
-        char *text, *summary, *token, *password, *workdir, *ssh_key, *author, *page;
+        char *text, *summary, *token, *password, *workdir, *ssh_key, *author;
+        char *page;             /* the configured url, else the page name */
         /* webhook */
         char *url, *body, *secret;
         char delivery[64];
@@ -193,7 +194,7 @@ static enum gv_err prepare_wiki(struct gv_store *s, const struct gv_config *cfg,
                 gv_buf_free(&wd);
         }
         j->author = strdup(cfg->bot_name);
-        j->page = strdup(wc->page);
+        j->page = strdup(wc->url ? wc->url : wc->page);
         if (r == GV_OK && (!j->author || !j->page))
                 r = GV_ENOMEM;
         gv_buf_free(&text);

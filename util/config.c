@@ -215,7 +215,9 @@ static const struct key keys[] = {
                 "{\"git\": remote URL (https://, http://, ssh://, file:// or user@host:path), "
                 "\"branch\" (\"master\"), \"page\" (\"Architecture-Call.md\"), \"section\" "
                 "(\"Recent Meeting Notes\"), \"flavour\" (\"resin\" | \"agora\" | \"meetbot\"), "
-                "\"agendas\" (omitted: every agenda), \"token_file\", \"ssh_key_file\"} or "
+                "\"agendas\" (omitted: every agenda), \"url\" (the page on the web, for the links "
+                "back; GitHub and GitLab wikis are known without it), \"token_file\", "
+                "\"ssh_key_file\"} or "
                 "{\"mediawiki\": api.php URL, \"page\", \"user\" (a bot-password user "
                 "\"Name@bot\"), \"password_file\", \"section\", \"flavour\", \"agendas\"}; "
                 "secrets come from the *_file keys or $CREDENTIALS_DIRECTORY/wiki-N-token, "
@@ -406,6 +408,7 @@ static void wikis_free(struct gv_wiki_cfg *w, size_t n)
                 free(w[i].mediawiki);
                 free(w[i].user);
                 free(w[i].page);
+                free(w[i].url);
                 free(w[i].section);
                 free_strv(w[i].agendas, w[i].n_agendas);
                 free(w[i].token_file);
@@ -805,8 +808,8 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                               size_t errlen)
 {
         static const char *const allowed[] = {
-                "git", "branch", "mediawiki", "user", "page", "section", "flavour", "agendas",
-                "token_file", "ssh_key_file", "password_file", NULL,
+                "git", "branch", "mediawiki", "user", "page", "url", "section", "flavour",
+                "agendas", "token_file", "ssh_key_file", "password_file", NULL,
         };
         const cJSON *v;
         char got[GOT_SIZE], full[160], list[128], *fl = NULL;
@@ -859,6 +862,8 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
         }
         if (r == GV_OK)
                 r = member(o, path, "page", true, NULL, &w->page, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "url", false, &http_rule, &w->url, err, errlen);
         if (r == GV_OK)
                 r = member(o, path, "section", false, NULL, &w->section, err, errlen);
         if (r == GV_OK && !w->section && !(w->section = strdup("Recent Meeting Notes")))

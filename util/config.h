@@ -35,6 +35,8 @@ struct gv_wiki_cfg {
         char *mediawiki;        /* api.php URL, or NULL */
         char *user;             /* MediaWiki bot-password user, NULL for git */
         char *page;
+        char *url;              /* the page on the web, for links back; NULL: what the
+                                 * publisher knows (GitHub, GitLab, MediaWiki) */
         char *section;          /* "Recent Meeting Notes" */
         enum gv_flavour flavour;
         char **agendas;         /* NULL (n_agendas 0): every agenda */

@@ -307,6 +307,12 @@ static const struct pcase cases[] = {
         CONF("wiki: a secret in the JSON",
              "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"token\": \"ghp_x\"}]}",
              "key \"wiki[0].token\": unknown key"),
+        GOOD("wiki: the page's url", "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", "
+             "\"url\": \"https://w.example/p\"}]}", "wiki",
+             "git:file:///g|master|p|Recent Meeting Notes|0||-|-|-"),
+        CONF("wiki: a url that is not one", "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", "
+             "\"url\": \"javascript:alert(1)\"}]}",
+             "key \"wiki[0].url\": must be an http:// or https:// URL, got \"javascript:alert(1)\""),
         CONF("wiki: bad flavour",
              "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"flavour\": \"fancy\"}]}",
              "key \"wiki[0].flavour\": must be one of \"resin\", \"agora\", \"meetbot\", "
