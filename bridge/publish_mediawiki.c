@@ -128,6 +128,10 @@ static enum gv_err call(struct mw *m, const char *query, const char *form, cJSON
                                resp.errmsg ? resp.errmsg : "no answer");
         if (resp.status >= 500 || resp.status == 429 || resp.status == 408)
                 return verdict(m, GV_DELIVER_LATER, "%s: HTTP %ld", m->w->mediawiki, resp.status);
+        if (resp.status >= 300 && resp.status < 400)
+                return verdict(m, GV_DELIVER_NEVER, "%s: HTTP %ld, a redirect: configure the "
+                               "api.php URL it names (https? /w/api.php?)", m->w->mediawiki,
+                               resp.status);
         if (resp.status != 200)
                 return verdict(m, GV_DELIVER_NEVER, "%s: HTTP %ld, not a MediaWiki API",
                                m->w->mediawiki, resp.status);
@@ -533,8 +537,13 @@ enum gv_err gv_publish_mediawiki(const struct gv_wiki *w, const struct gv_public
                 *link = NULL;
         if (n)
                 why[0] = '\0';
-        if (!w || !p || !d || !w->mediawiki || !w->page || !w->section || !p->marker || !p->text)
+        if (!w || !p || !d || !w->mediawiki || !w->page || !p->marker || !p->text)
                 return GV_EINVAL;
+        if (!w->section || !*w->section) {
+                *d = GV_DELIVER_NEVER;
+                snprintf(why, n, "%s: no section to publish under", w->page);
+                return GV_OK;
+        }
         if (!w->user || !w->password) {
                 *d = GV_DELIVER_NEVER;
                 snprintf(why, n, "%s: no bot password (user and wiki-%d-password)", w->mediawiki,
@@ -567,6 +576,15 @@ enum gv_err gv_publish_mediawiki(const struct gv_wiki *w, const struct gv_public
                 free(text);
                 text = NULL;
                 r = gv_publish_insert(pg.text, true, w->section, p, &text);
+                if (r == GV_EINVAL) {
+                        r = verdict(&m, GV_DELIVER_NEVER, "\"%s\" cannot be a section heading "
+                                    "(or the text lacks its marker)", w->section);
+                        goto out;
+                }
+                if (r == GV_ETOOBIG) {
+                        r = verdict(&m, GV_DELIVER_NEVER, "%s is too big to edit", w->page);
+                        goto out;
+                }
                 if (r != GV_OK)
                         goto out;
                 if (!text) {

@@ -185,13 +185,14 @@ def main():
 def run(mw, proxy, driver, tmp):
     count = [0]
 
-    def publish(marker, text, api=None, password=None, page=PAGE, user=None):
+    def publish(marker, text, api=None, password=None, page=PAGE, user=None,
+                section_name=SECTION):
         count[0] += 1
         path = os.path.join(tmp, f"text{count[0]}")
         with open(path, "w") as f:
             f.write(text)
         env = dict(os.environ, MW_PASSWORD=password or mw.bot_password, MW_DEBUG="1")
-        r = subprocess.run([driver, api or proxy.api, user or mw.bot_user, page, SECTION,
+        r = subprocess.run([driver, api or proxy.api, user or mw.bot_user, page, section_name,
                             marker, path, f"Meeting notes: {marker}"],
                            capture_output=True, text=True, env=env, timeout=120)
         out = r.stdout + r.stderr
@@ -351,6 +352,13 @@ def run(mw, proxy, driver, tmp):
     r = publish("gavel:meeting:7", section("gavel:meeting:7", "x", "y"),
                 api=mw.base + "/index.php")
     check(r[0] == "NEVER", "not an API (HTML): NEVER", r)
+
+    proxy.answer = lambda method, form: (301, b"")
+    r = publish("gavel:meeting:7", section("gavel:meeting:7", "x", "y"))
+    check(r[0] == "NEVER" and "redirect" in r[1], "a redirect: NEVER, naming it", r)
+    proxy.answer = None
+    r = publish("gavel:meeting:7", section("gavel:meeting:7", "x", "y"), section_name="a\nb")
+    check(r[0] == "NEVER" and "section" in r[1], "a section name that is no heading: NEVER", r)
 
     # 8. passing trouble: LATER
     s = socket.socket()
