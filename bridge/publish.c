@@ -367,6 +367,27 @@ static enum gv_err add_text(struct gv_buf *b, const char *text)
         return r;
 }
 
+/* Is the marker on the page? Where the publication has it on a line of its
+ * own, only a line of its own counts: chat text quoted in another meeting's
+ * section (a list item, a quote) cannot claim this meeting is published. */
+static bool marker_on(const char *page, size_t len, const char *marker, bool own_line)
+{
+        size_t ml = strlen(marker), off = 0;
+
+        if (!own_line)
+                return strstr(page, marker) != NULL;
+        while (off < len) {
+                const char *s;
+                size_t n, next = line_at(page, len, off, &s, &n);
+
+                trim(&s, &n);
+                if (n == ml && memcmp(s, marker, ml) == 0)
+                        return true;
+                off = next;
+        }
+        return false;
+}
+
 enum gv_err gv_publish_insert(const char *page_text, bool wikitext, const char *section,
                               const struct gv_publication *p, char **out)
 {
@@ -382,7 +403,8 @@ enum gv_err gv_publish_insert(const char *page_text, bool wikitext, const char *
         len = strlen(page);
         if (len > PUBLISH_MAX_PAGE)
                 return GV_ETOOBIG;
-        if (strstr(page, p->marker))
+        if (marker_on(page, len, p->marker,
+                      marker_on(p->text, strlen(p->text), p->marker, true)))
                 return GV_OK;   /* already published */
         r = section_name(section, wikitext, &sec);
         if (r != GV_OK)

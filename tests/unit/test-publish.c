@@ -87,7 +87,13 @@ static const struct tcase cases[] = {
 
         /* already there */
         { "marker on page", MD, "## " SEC "\n\n" T1, SEC, M1, T1, GV_OK, SAME },
-        { "marker anywhere on page", MD, "x " M1 " y\n", SEC, M1, T1, GV_OK, SAME },
+        { "marker line indented", MD, "  " M1 "\t\r\n", SEC, M1, T1, GV_OK, SAME },
+        { "marker quoted in a list item", MD, "## " SEC "\n\n- alice: " M1 "\n", SEC, M1, T1,
+          GV_OK, "## " SEC "\n\n" T1 "\n- alice: " M1 "\n" },
+        { "inline marker anywhere on page", MD, "x " M1 " y\n", SEC, M1, "### a " M1 "\n",
+          GV_OK, SAME },
+        { "inline marker in the text", MD, "## " SEC "\n", SEC, M1, "### a " M1 "\n", GV_OK,
+          "## " SEC "\n\n### a " M1 "\n" },
         { "marker on wikitext page", WT, "== " SEC " ==\n" W1, SEC, M1, W1, GV_OK, SAME },
         { "other meeting's marker", MD, "## " SEC "\n\n" T2, SEC, M1, T1, GV_OK,
           "## " SEC "\n\n" T1 "\n" T2 },
