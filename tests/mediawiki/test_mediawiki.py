@@ -193,7 +193,7 @@ def run(mw, proxy, driver, tmp):
             f.write(text)
         env = dict(os.environ, MW_PASSWORD=password or mw.bot_password, MW_DEBUG="1")
         r = subprocess.run([driver, api or proxy.api, user or mw.bot_user, page, section_name,
-                            marker, path, f"Meeting notes: {marker}"],
+                            f"<!-- {marker} -->", path, f"Meeting notes: {marker}"],
                            capture_output=True, text=True, env=env, timeout=120)
         out = r.stdout + r.stderr
         check(mw.bot_password not in out and mw.person_password not in out,
@@ -241,6 +241,14 @@ def run(mw, proxy, driver, tmp):
           "same marker again: delivered, with the link", r)
     check(len(admin.revisions(PAGE)) == before and len(proxy.edits) == n_edits,
           "same marker again: no edit", admin.revisions(PAGE))
+
+    # 3b. a person quoting the marker inline does not make it published
+    admin.edit("Quoted", "Someone wrote <!-- gavel:meeting:q --> in a sentence.\n")
+    r = publish("gavel:meeting:q", section("gavel:meeting:q", "Quoted", "* q"), page="Quoted")
+    text = admin.text("Quoted") or ""
+    check(r[0] == "DELIVERED" and "\n<!-- gavel:meeting:q -->\n" in text
+          and r[1].endswith("#Quoted"),
+          "a marker quoted inline: published all the same, linked to its section", (r, text))
 
     # 4. a person edits the same lines between gavel's read and its edit
     # (the blank line under the heading, where gavel inserts: MediaWiki's
