@@ -207,6 +207,13 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                             const char *token, const char *body, long timeout_ms, size_t max_body,
                             gv_http_cb cb, void *ud)
 {
+        return gv_http_request_h(h, method, url, token, NULL, body, timeout_ms, max_body, cb, ud);
+}
+
+enum gv_err gv_http_request_h(struct gv_http *h, const char *method, const char *url,
+                              const char *token, const char *const *headers, const char *body,
+                              long timeout_ms, size_t max_body, gv_http_cb cb, void *ud)
+{
         struct xfer *x = calloc(1, sizeof(*x));
         struct curl_slist *l;
         enum gv_err r = GV_ENOMEM;
@@ -237,6 +244,8 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                         explicit_bzero(auth.p, auth.len);
                 gv_buf_free(&auth);
         }
+        for (size_t i = 0; l && headers && headers[i]; i++)
+                l = C.slist_append(x->headers, headers[i]);
         if (!l)
                 goto fail;
         if (body) {

@@ -34,6 +34,14 @@ GV_MUST_CHECK enum gv_err gv_http_request(struct gv_http *h, const char *method,
                                           const char *token, const char *body, long timeout_ms,
                                           size_t max_body, gv_http_cb cb, void *ud);
 
+/* gv_http_request() with more request headers ("Name: value", NULL-ended
+ * list, may be NULL). */
+GV_MUST_CHECK enum gv_err gv_http_request_h(struct gv_http *h, const char *method,
+                                            const char *url, const char *token,
+                                            const char *const *headers, const char *body,
+                                            long timeout_ms, size_t max_body, gv_http_cb cb,
+                                            void *ud);
+
 /* Moves transfers on and calls back those that ended. Waits at most
  * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
 GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
