@@ -4,8 +4,8 @@
  *
  * The exchange: a login token, action=login with the bot password; a CSRF
  * token and the site's article path; the page's wikitext and revision id;
- * the marker already there ends it (published before); else
- * gv_publish_insert() and action=edit with baserevid. A person's edit that
+ * gv_publish_insert() finds the marker already there (published before:
+ * done) or gives the new text for action=edit with baserevid. A person's edit that
  * landed between the read and the edit makes MediaWiki answer editconflict
  * (or articleexists for a page created meanwhile): the page is read again
  * and the section inserted into the new text, a few times at most.
@@ -128,6 +128,10 @@ static enum gv_err call(struct mw *m, const char *query, const char *form, cJSON
                                resp.errmsg ? resp.errmsg : "no answer");
         if (resp.status >= 500 || resp.status == 429 || resp.status == 408)
                 return verdict(m, GV_DELIVER_LATER, "%s: HTTP %ld", m->w->mediawiki, resp.status);
+        if (resp.status >= 300 && resp.status < 400)
+                return verdict(m, GV_DELIVER_NEVER, "%s: HTTP %ld, a redirect: configure the "
+                               "api.php URL it names (https? /w/api.php?)", m->w->mediawiki,
+                               resp.status);
         if (resp.status != 200)
                 return verdict(m, GV_DELIVER_NEVER, "%s: HTTP %ld, not a MediaWiki API",
                                m->w->mediawiki, resp.status);
@@ -368,6 +372,19 @@ static enum gv_err url_part(struct gv_buf *b, const char *s, bool title)
         return r;
 }
 
+/* The marker on a line of its own (as gv_publish_insert() counts it), else
+ * anywhere; NULL when not on the page. */
+static const char *marker_line(const char *text, const char *marker)
+{
+        size_t ml = strlen(marker);
+
+        for (const char *at = strstr(text, marker); at; at = strstr(at + 1, marker))
+                if ((at == text || at[-1] == '\n') &&
+                    (at[ml] == '\0' || at[ml] == '\n' || at[ml] == '\r'))
+                        return at;
+        return strstr(text, marker);
+}
+
 /* The URL of the meeting's section on revision revid: the parser's section
  * list with byte offsets, matched against the heading right above the
  * marker in that revision's wikitext. The page's URL when the section is
@@ -392,7 +409,7 @@ static enum gv_err section_link(struct mw *m, const char *revid, const char *mar
                 return r;
         title = gv_js_str(gv_js_obj(js, "parse"), "title");
         text = gv_js_str(gv_js_obj(js, "parse"), "wikitext");
-        at = text ? strstr(text, marker) : NULL;
+        at = text ? marker_line(text, marker) : NULL;
         if (at) {
                 /* the last heading line ("=...") before the marker */
                 const cJSON *secs = gv_js_arr(gv_js_obj(js, "parse"), "sections");
@@ -533,8 +550,13 @@ enum gv_err gv_publish_mediawiki(const struct gv_wiki *w, const struct gv_public
                 *link = NULL;
         if (n)
                 why[0] = '\0';
-        if (!w || !p || !d || !w->mediawiki || !w->page || !w->section || !p->marker || !p->text)
+        if (!w || !p || !d || !w->mediawiki || !w->page || !p->marker || !p->text)
                 return GV_EINVAL;
+        if (!w->section || !*w->section) {
+                *d = GV_DELIVER_NEVER;
+                snprintf(why, n, "%s: no section to publish under", w->page);
+                return GV_OK;
+        }
         if (!w->user || !w->password) {
                 *d = GV_DELIVER_NEVER;
                 snprintf(why, n, "%s: no bot password (user and wiki-%d-password)", w->mediawiki,
@@ -558,18 +580,23 @@ enum gv_err gv_publish_mediawiki(const struct gv_wiki *w, const struct gv_public
                 }
                 if ((r = read_page(&m, &pg)) != GV_OK)
                         goto out;
-                if (strstr(pg.text, p->marker)) {
-                        gv_info("mediawiki", "%s: %s already there (revision %s)", w->page,
-                                p->marker, pg.revid);
-                        snprintf(revid, sizeof(revid), "%s", pg.revid);
-                        break;
-                }
                 free(text);
                 text = NULL;
                 r = gv_publish_insert(pg.text, true, w->section, p, &text);
+                if (r == GV_EINVAL) {
+                        r = verdict(&m, GV_DELIVER_NEVER, "\"%s\" cannot be a section heading "
+                                    "(or the text lacks its marker)", w->section);
+                        goto out;
+                }
+                if (r == GV_ETOOBIG) {
+                        r = verdict(&m, GV_DELIVER_NEVER, "%s is too big to edit", w->page);
+                        goto out;
+                }
                 if (r != GV_OK)
                         goto out;
-                if (!text) {
+                if (!text) {    /* the marker is on the page: published before */
+                        gv_info("mediawiki", "%s: %s already there (revision %s)", w->page,
+                                p->marker, pg.revid);
                         snprintf(revid, sizeof(revid), "%s", pg.revid);
                         break;
                 }
