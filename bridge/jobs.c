@@ -746,3 +746,52 @@ enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_config *cfg, cons
         gv_job_free(j);
         return r;
 }
+
+/* One secret's line: "wiki[0] token: /run/credentials/gavel/wiki-0-token (found)". */
+static size_t check_one(FILE *out, const char *what, const char *file, const char *cred,
+                        bool required)
+{
+        char path[PATH_MAX_BYTES];
+        const char *p = gv_config_secret_path(file, cred, path, sizeof(path));
+        bool there = p && access(p, R_OK) == 0;
+
+        if (there)
+                fprintf(out, "%s: %s (found)\n", what, p);
+        else if (p)
+                fprintf(out, "%s: %s (%s)\n", what, p,
+                        required ? "MISSING: its deliveries will be parked" : "not there: none used");
+        else
+                fprintf(out, "%s: none (%s)\n", what,
+                        required ? "MISSING: set its *_file key or $CREDENTIALS_DIRECTORY/" :
+                                   "optional; $CREDENTIALS_DIRECTORY/ is not set");
+        return required && !there;
+}
+
+size_t gv_job_check_secrets(const struct gv_config *cfg, FILE *out)
+{
+        char what[64], cred[64];
+        size_t missing = 0;
+
+        for (size_t i = 0; i < cfg->n_wiki; i++) {
+                const struct gv_wiki_cfg *w = &cfg->wiki[i];
+
+                if (w->git) {
+                        snprintf(what, sizeof(what), "wiki[%zu] token", i);
+                        snprintf(cred, sizeof(cred), "wiki-%zu-token", i);
+                        missing += check_one(out, what, w->token_file, cred, false);
+                        snprintf(what, sizeof(what), "wiki[%zu] ssh key", i);
+                        snprintf(cred, sizeof(cred), "wiki-%zu-ssh-key", i);
+                        missing += check_one(out, what, w->ssh_key_file, cred, false);
+                } else {
+                        snprintf(what, sizeof(what), "wiki[%zu] password", i);
+                        snprintf(cred, sizeof(cred), "wiki-%zu-password", i);
+                        missing += check_one(out, what, w->password_file, cred, true);
+                }
+        }
+        for (size_t i = 0; i < cfg->n_webhooks; i++) {
+                snprintf(what, sizeof(what), "webhooks[%zu] secret", i);
+                snprintf(cred, sizeof(cred), "webhook-%zu-secret", i);
+                missing += check_one(out, what, cfg->webhooks[i].secret_file, cred, true);
+        }
+        return missing;
+}

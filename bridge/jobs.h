@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../store/store.h"
 #include "../util/buf.h"
@@ -72,6 +73,12 @@ GV_MUST_CHECK enum gv_err gv_job_links_append(struct gv_store *s, int64_t meetin
  * items' notes links and, for a URL, the edit of the minutes message. */
 GV_MUST_CHECK enum gv_err gv_job_published(struct gv_store *s, int64_t meeting, size_t wiki,
                                            const char *link, int64_t now);
+
+/* `gavel check-config`: says on out, per wiki and webhook, which secret it
+ * will read and whether it is there (a webhook without its secret and a
+ * MediaWiki without its password are parked when they come to be sent).
+ * Returns how many required secrets are missing. */
+size_t gv_job_check_secrets(const struct gv_config *cfg, FILE *out);
 
 /* Builds a webhook row's payload (JSON text, malloc'd) from the store. */
 GV_MUST_CHECK enum gv_err gv_job_webhook_payload(struct gv_store *s, const struct gv_config *cfg,
