@@ -181,6 +181,7 @@ static void test_payloads(void)
         p = payload(s, "{\"event\":\"item.added\",\"webhook\":0,\"item\":1}");
         it = gv_js_obj(p, "item");
         men = gv_js_arr(it, "mentions");
+        json = p ? cJSON_PrintUnformatted(p) : NULL;
         check(p && !strcmp(gv_js_str(p, "event"), "item.added") &&
               !strcmp(gv_js_str(p, "delivery"), "gavel-1234-42") &&
               !strcmp(gv_js_str(it, "description"), "Discuss <keyframes>") &&
@@ -189,7 +190,9 @@ static void test_payloads(void)
                       "https://matrix.to/#/!arch:example.org/%24tagged") &&
               cJSON_GetArraySize(men) == 2 && !gv_js_obj(p, "meeting"),
               "item.added: description, reporter, mentions, permalink", "%s",
-              p ? cJSON_PrintUnformatted(p) : "NULL");
+              json ? json : "NULL");
+        cJSON_free(json);
+        json = NULL;
         cJSON_Delete(p);
         p = payload(s, "{\"event\":\"item.discussed\",\"webhook\":0,\"item\":1,\"meeting\":1}");
         check(p && !strcmp(gv_js_str(p, "summary"), "we agreed on <b>it</b>") &&
