@@ -166,6 +166,17 @@ static char *edit_of(const char *content, const char *event_id)
                 goto out;
         nc = NULL;
         out = cJSON_PrintUnformatted(c);
+        if (out && strlen(out) > GV_CONTENT_MAX_BYTES) {
+                /* the fallback for clients without edits would double the
+                 * size: a short one, the new content whole */
+                cJSON_free(out);
+                cJSON_DeleteItemFromObjectCaseSensitive(c, "format");
+                cJSON_DeleteItemFromObjectCaseSensitive(c, "formatted_body");
+                cJSON_ReplaceItemInObjectCaseSensitive(
+                        c, "body", cJSON_CreateString("* (the minutes, with the links to the "
+                                                      "published notes)"));
+                out = cJSON_PrintUnformatted(c);
+        }
 out:
         cJSON_Delete(nc);
         cJSON_Delete(c);
