@@ -106,12 +106,34 @@ static void classify(struct attempt *a, int rc, const char *what)
         say(a, "git %s %s: %s", what, a->w->git, m);
 }
 
+/* http://127.0.0.1, http://localhost, http://[::1] (any port): a token may
+ * go there in clear text; to no other http:// host. */
+static bool plain_http_remote(const char *url)
+{
+        static const char *const loop[] = { "127.0.0.1", "localhost", "[::1]" };
+        const char *host, *end;
+
+        if (strncasecmp(url, "http://", 7) != 0)
+                return false;
+        host = url + 7;
+        end = host + strcspn(host, "/?#");
+        for (const char *at = host; at < end; at++)
+                if (*at == '@')
+                        host = at + 1;
+        for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+                size_t k = strlen(loop[i]);
+                if ((size_t)(end - host) >= k && strncasecmp(host, loop[i], k) == 0 &&
+                    (host + k == end || host[k] == ':'))
+                        return false;
+        }
+        return true;
+}
+
 static int cred_cb(git_credential **out, const char *url, const char *user, unsigned int allowed,
                    void *payload)
 {
         struct attempt *a = payload;
 
-        (void)url;
         /* ssh asks for the user name first, when the URL has none */
         if (allowed == GIT_CREDENTIAL_USERNAME)
                 return git_credential_username_new(out, user ? user : "git");
@@ -123,6 +145,12 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
         if ((allowed & GIT_CREDENTIAL_SSH_KEY) && a->w->ssh_key)
                 return git_credential_ssh_key_new(out, user ? user : "git", NULL, a->w->ssh_key,
                                                   NULL);
+        if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token &&
+            plain_http_remote(url ? url : a->w->git)) {
+                git_error_set_str(GIT_ERROR_NET, "the token is not sent over plain http; "
+                                                 "use an https:// URL");
+                return GIT_EAUTH;
+        }
         if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token)
                 return git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
                                                              a->w->token);

@@ -496,19 +496,31 @@ static void *serve(void *ud)
         return NULL;
 }
 
-static bool server_start(struct server *s, int status)
+/* On 127.0.0.1, or on 127.0.0.2 when other_host. */
+static bool server_at(struct server *s, int status, bool other_host)
 {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK + other_host) };
         socklen_t al = sizeof(a);
 
         memset(s, 0, sizeof(*s));
         s->status = status;
         s->fd = socket(AF_INET, SOCK_STREAM, 0);
         if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-            listen(s->fd, 8) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &al) < 0)
+            listen(s->fd, 8) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &al) < 0 ||
+            pthread_create(&s->thread, NULL, serve, s) != 0) {
+                check(false, "HTTP server", "cannot listen: %s", strerror(errno));
+                if (s->fd >= 0)
+                        close(s->fd);
                 return false;
+        }
         s->port = ntohs(a.sin_port);
-        return pthread_create(&s->thread, NULL, serve, s) == 0;
+        return true;
+}
+
+static bool server_start(struct server *s, int status)
+{
+        return server_at(s, status, false);
 }
 
 static void server_stop(struct server *s)
@@ -592,6 +604,19 @@ static void refusals(void)
                 check(s.requests == 2 && strstr(s.auth, "Basic ") &&
                               !strstr(o.why, TOKEN),
                       "HTTP 401: the token sent once, not in why", "%u requests, auth \"%s\", why \"%s\"",
+                      s.requests, show(s.auth), show(o.why));
+        }
+        /* 401 over plain http to a host not on loopback's names: the token stays */
+        if (server_at(&s, 401, true)) {
+                snprintf(u, sizeof(u), "http://127.0.0.2:%u/wiki.git", s.port);
+                w = wiki("refuse", "Page.md");
+                w.git = u;
+                w.token = TOKEN;
+                o = publish(&w, 1, NULL);
+                server_stop(&s);
+                EXPECT(o, GV_DELIVER_NEVER, "HTTP 401 on plain http elsewhere: never");
+                check(s.requests == 1 && !s.auth[0] && strstr(o.why, "plain http"),
+                      "plain http elsewhere: the token not sent", "%u requests, auth \"%s\", why \"%s\"",
                       s.requests, show(s.auth), show(o.why));
         }
         /* 401 without credentials: never */
