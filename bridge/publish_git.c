@@ -488,6 +488,20 @@ out:
         return out;
 }
 
+/* Markup gavel cannot write: wikis render these pages as something other
+ * than Markdown or MediaWiki text. */
+static bool foreign_markup(const char *page)
+{
+        static const char *const ext[] = { ".rst", ".asciidoc", ".adoc", ".org", ".textile",
+                                           ".creole", ".pod", ".rdoc" };
+        const char *dot = strrchr(page, '.');
+
+        for (size_t i = 0; dot && !strchr(dot, '/') && i < sizeof(ext) / sizeof(ext[0]); i++)
+                if (strcasecmp(dot, ext[i]) == 0)
+                        return true;
+        return false;
+}
+
 static bool wikitext_page(const char *page)
 {
         size_t n = strlen(page);
@@ -519,7 +533,7 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
         pthread_once(&git_once, git_init);
         if (git_init_rc < 0) {
                 say(&a, "libgit2 would not initialise");
-                return GV_EIO;
+                return GV_OK;
         }
         branch = w->branch && *w->branch ? w->branch : "master";
         if (strlen(branch) > GIT_MAX_BRANCH)
@@ -536,6 +550,12 @@ never_branch:
                 *d = GV_DELIVER_NEVER;
                 say(&a, "git %s: \"%.*s\" is not a path inside the repository", w->git,
                     GIT_MAX_PATH, w->page);
+                return GV_OK;
+        }
+        if (foreign_markup(w->page)) {
+                *d = GV_DELIVER_NEVER;
+                say(&a, "git %s: %s: gavel writes Markdown (.md) and MediaWiki (.mediawiki) "
+                        "pages only", w->git, w->page);
                 return GV_OK;
         }
 

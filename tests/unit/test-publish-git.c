@@ -539,7 +539,8 @@ static void refusals(void)
 
         bare("refuse");
         const char *bad_pages[] = { "../outside.md", "/etc/passwd", "a/../../b.md", ".git/config",
-                                    "x/.GIT/y", "", "dir/", "a//b.md" };
+                                    "x/.GIT/y", "", "dir/", "a//b.md", "Notes.rst",
+                                    "Notes.AsciiDoc", "Notes.org" };
         for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
                 char name[96];
                 w = wiki("refuse", bad_pages[i]);
