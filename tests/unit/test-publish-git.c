@@ -370,6 +370,51 @@ static void basics(void)
         }
 }
 
+/* Two gavels (two work directories) publish to one wiki at once. */
+struct racer {
+        struct gv_wiki w;
+        int meeting;
+        struct pub o;
+};
+
+static void *racer_run(void *ud)
+{
+        struct racer *r = ud;
+
+        r->o = publish(&r->w, r->meeting, NULL);
+        return NULL;
+}
+
+static void threads(void)
+{
+        struct racer r[4];
+        pthread_t t[4];
+        char wd[4][600];
+        const char *pg;
+
+        bare("threads");
+        for (int i = 0; i < 4; i++) {
+                r[i].w = wiki("threads", "Page.md");
+                snprintf(wd[i], sizeof(wd[i]), "%s/state/threads-%d.work", tmp, i);
+                r[i].w.workdir = wd[i];
+                r[i].meeting = 10 + i;
+                if (pthread_create(&t[i], NULL, racer_run, &r[i]) != 0)
+                        r[i].o.r = GV_ENOMEM;
+        }
+        for (int i = 0; i < 4; i++)
+                pthread_join(t[i], NULL);
+        /* a gavel that lost every race delivers on its next turn */
+        for (int i = 0; i < 4; i++)
+                if (r[i].o.r == GV_OK && r[i].o.d == GV_DELIVER_LATER)
+                        r[i].o = publish(&r[i].w, r[i].meeting, NULL);
+        for (int i = 0; i < 4; i++)
+                EXPECT(r[i].o, GV_DELIVERED, "four at once: delivered");
+        pg = remote_page("threads", "Page.md");
+        check(count(pg, "meeting:1") == 4 && count(pg, "## " SEC) == 1 && commits("threads") == 4,
+              "four at once: each once, one heading, four commits", "%d commits, page \"%s\"",
+              commits("threads"), show(pg));
+}
+
 static void layouts(void)
 {
         struct gv_wiki w = wiki("nested", "meetings/arch/Call.md");
@@ -655,6 +700,7 @@ int main(void)
                 return 77;
         }
         basics();
+        threads();
         layouts();
         away();
         refusals();
