@@ -176,9 +176,31 @@ static const char *const wt_verbatim[][2] = {
         { "<source", "</source>" },
 };
 
+#define N_VERBATIM (sizeof(wt_verbatim) / sizeof(wt_verbatim[0]))
+
+/* The next opener v (N_VERBATIM: "<!--") at or after rest, through a cache
+ * of where each was found last (NULL: none on the line), so a line of many
+ * openers is searched once per opener kind, not once per opener. */
+static const char *next_opener(const char **cache, bool *known, size_t v, const char *rest,
+                               const char *end)
+{
+        if (known[v] && (!cache[v] || cache[v] >= rest))
+                return cache[v];
+        known[v] = true;
+        if (v == N_VERBATIM)
+                cache[v] = memmem(rest, (size_t)(end - rest), "<!--", 4);
+        else
+                cache[v] = memmem_ci(rest, (size_t)(end - rest), wt_verbatim[v][0]);
+        return cache[v];
+}
+
 /* Follows comments and verbatim blocks through a line. */
 static void scan_inline(struct scan *sc, const char *s, size_t n)
 {
+        const char *cache[N_VERBATIM + 1];
+        bool known[N_VERBATIM + 1] = { false };
+        const char *end = s + n, *gt = NULL;    /* the next '>' */
+        bool gt_known = false;
         size_t i = 0;
 
         while (i < n) {
@@ -202,24 +224,28 @@ static void scan_inline(struct scan *sc, const char *s, size_t n)
                         continue;
                 }
                 /* the earliest opener on the rest of the line */
-                const char *first = memmem(rest, rn, "<!--", 4);
+                const char *first = next_opener(cache, known, N_VERBATIM, rest, end);
                 const char *close = NULL;
                 size_t skip = 4;
-                if (sc->wikitext) {
-                        for (size_t v = 0; v < sizeof(wt_verbatim) / sizeof(wt_verbatim[0]); v++) {
-                                const char *o = memmem_ci(rest, rn, wt_verbatim[v][0]);
-                                size_t ol = strlen(wt_verbatim[v][0]);
-                                /* "<pre>" or "<pre ...>", not "<prefix>"; "<pre/>" closes itself */
-                                if (!o || (o + ol < s + n && o[ol] != '>' && !is_ws(o[ol])))
-                                        continue;
-                                const char *gt = memchr(o, '>', (size_t)(s + n - o));
-                                if (gt && gt > o && gt[-1] == '/')
-                                        continue;
-                                if (!first || o < first) {
-                                        first = o;
-                                        close = wt_verbatim[v][1];
-                                        skip = ol;
+                for (size_t v = 0; sc->wikitext && v < N_VERBATIM; v++) {
+                        const char *o = rest;
+                        size_t ol = strlen(wt_verbatim[v][0]);
+
+                        /* "<pre>" or "<pre ...>", not "<prefix>" or "<pre/>" */
+                        while ((o = next_opener(cache, known, v, o, end))) {
+                                if (!gt_known || (gt && gt < o)) {
+                                        gt = memchr(o, '>', (size_t)(end - o));
+                                        gt_known = true;
                                 }
+                                if ((o + ol == end || o[ol] == '>' || is_ws(o[ol])) &&
+                                    !(gt && gt[-1] == '/'))
+                                        break;
+                                o += ol;
+                        }
+                        if (o && (!first || o < first)) {
+                                first = o;
+                                close = wt_verbatim[v][1];
+                                skip = ol;
                         }
                 }
                 if (!first)

@@ -106,12 +106,34 @@ static void classify(struct attempt *a, int rc, const char *what)
         say(a, "git %s %s: %s", what, a->w->git, m);
 }
 
+/* http://127.0.0.1, http://localhost, http://[::1] (any port): a token may
+ * go there in clear text; to no other http:// host. */
+static bool plain_http_remote(const char *url)
+{
+        static const char *const loop[] = { "127.0.0.1", "localhost", "[::1]" };
+        const char *host, *end;
+
+        if (strncasecmp(url, "http://", 7) != 0)
+                return false;
+        host = url + 7;
+        end = host + strcspn(host, "/?#");
+        for (const char *at = host; at < end; at++)
+                if (*at == '@')
+                        host = at + 1;
+        for (size_t i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+                size_t k = strlen(loop[i]);
+                if ((size_t)(end - host) >= k && strncasecmp(host, loop[i], k) == 0 &&
+                    (host + k == end || host[k] == ':'))
+                        return false;
+        }
+        return true;
+}
+
 static int cred_cb(git_credential **out, const char *url, const char *user, unsigned int allowed,
                    void *payload)
 {
         struct attempt *a = payload;
 
-        (void)url;
         /* ssh asks for the user name first, when the URL has none */
         if (allowed == GIT_CREDENTIAL_USERNAME)
                 return git_credential_username_new(out, user ? user : "git");
@@ -123,6 +145,12 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
         if ((allowed & GIT_CREDENTIAL_SSH_KEY) && a->w->ssh_key)
                 return git_credential_ssh_key_new(out, user ? user : "git", NULL, a->w->ssh_key,
                                                   NULL);
+        if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token &&
+            plain_http_remote(url ? url : a->w->git)) {
+                git_error_set_str(GIT_ERROR_NET, "the token is not sent over plain http; "
+                                                 "use an https:// URL");
+                return GIT_EAUTH;
+        }
         if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token)
                 return git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
                                                              a->w->token);
@@ -362,8 +390,109 @@ out:
         return r;
 }
 
+/* Copies the objects of tree id that dst lacks (a tree dst has is complete). */
+static int copy_tree(git_odb *src, git_odb *dst, git_repository *repo, const git_oid *id)
+{
+        git_odb_object *o = NULL;
+        git_tree *tree = NULL;
+        git_oid written;
+        int rc;
+
+        if (git_odb_exists(dst, id))
+                return 0;
+        rc = git_tree_lookup(&tree, repo, id);
+        for (size_t i = 0; rc == 0 && i < git_tree_entrycount(tree); i++) {
+                const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+                const git_oid *eid = git_tree_entry_id(e);
+
+                if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+                        rc = copy_tree(src, dst, repo, eid);
+                } else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && !git_odb_exists(dst, eid)) {
+                        rc = git_odb_read(&o, src, eid);
+                        if (rc == 0)
+                                rc = git_odb_write(&written, dst, git_odb_object_data(o),
+                                                   git_odb_object_size(o), GIT_OBJECT_BLOB);
+                        git_odb_object_free(o);
+                        o = NULL;
+                }
+        }
+        if (rc == 0)
+                rc = git_odb_read(&o, src, id);
+        if (rc == 0)
+                rc = git_odb_write(&written, dst, git_odb_object_data(o), git_odb_object_size(o),
+                                   GIT_OBJECT_TREE);
+        git_odb_object_free(o);
+        git_tree_free(tree);
+        return rc;
+}
+
+/* A push to a repository on this machine. libgit2's own local transport
+ * (1.5) checks fast-forward when it connects and then overwrites the ref,
+ * so a push landing in between would be lost; here the objects are copied
+ * and the branch moves only if it is still at tip (under the ref's lock, the
+ * lock git itself takes). 1: pushed; 0: the branch moved; <0: failed. */
+static int push_local(struct attempt *a, const git_commit *tip)
+{
+        const char *url = a->w->git;
+        const char *path = strncmp(url, "file://", 7) == 0 ? url + 7 : url;
+        git_repository *remote = NULL;
+        git_odb *src = NULL, *dst = NULL;
+        git_odb_object *o = NULL;
+        git_commit *mine = NULL;
+        git_reference *ref = NULL;
+        git_oid id, written;
+        int rc, ret = -1;
+
+        rc = git_repository_open_ext(&remote, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+        if (rc < 0) {
+                classify(a, rc, "push to");
+                goto out;
+        }
+        if (!git_repository_is_bare(remote)) {
+                *a->d = GV_DELIVER_NEVER;
+                say(a, "git push to %s: not a bare repository", url);
+                goto out;
+        }
+        rc = git_reference_name_to_id(&id, a->repo, a->local);
+        if (rc == 0)
+                rc = git_commit_lookup(&mine, a->repo, &id);
+        if (rc == 0)
+                rc = git_repository_odb(&src, a->repo);
+        if (rc == 0)
+                rc = git_repository_odb(&dst, remote);
+        if (rc == 0)
+                rc = copy_tree(src, dst, a->repo, git_commit_tree_id(mine));
+        if (rc == 0 && !git_odb_exists(dst, &id)) {
+                rc = git_odb_read(&o, src, &id);
+                if (rc == 0)
+                        rc = git_odb_write(&written, dst, git_odb_object_data(o),
+                                           git_odb_object_size(o), GIT_OBJECT_COMMIT);
+        }
+        if (rc == 0)
+                rc = tip ? git_reference_create_matching(&ref, remote, a->local, &id, 1,
+                                                         git_commit_id(tip), "gavel: publish")
+                         : git_reference_create(&ref, remote, a->local, &id, 0, "gavel: publish");
+        if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
+                say(a, "git push to %s: %s", url, git_msg());
+                ret = 0;
+        } else if (rc < 0) {
+                *a->d = GV_DELIVER_LATER;
+                say(a, "git push to %s: %s", url, git_msg());
+        } else {
+                ret = 1;
+        }
+out:
+        git_reference_free(ref);
+        git_odb_object_free(o);
+        git_commit_free(mine);
+        git_odb_free(dst);
+        git_odb_free(src);
+        git_repository_free(remote);
+        return ret;
+}
+
 /* 1: pushed; 0: rejected, someone pushed first; <0: failed (d and why set). */
-static int push(struct attempt *a)
+static int push(struct attempt *a, const git_commit *tip)
 {
         git_push_options po;
         char spec[2 * GIT_MAX_BRANCH + 64];
@@ -371,6 +500,8 @@ static int push(struct attempt *a)
         git_strarray refspecs = { specs, 1 };
         int rc;
 
+        if (local_url(a->w->git))
+                return push_local(a, tip);
         snprintf(spec, sizeof(spec), "%s:%s", a->local, a->local);   /* never "+" */
         git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
         callbacks(a, &po.callbacks);
@@ -460,6 +591,20 @@ out:
         return out;
 }
 
+/* Markup gavel cannot write: wikis render these pages as something other
+ * than Markdown or MediaWiki text. */
+static bool foreign_markup(const char *page)
+{
+        static const char *const ext[] = { ".rst", ".asciidoc", ".adoc", ".org", ".textile",
+                                           ".creole", ".pod", ".rdoc" };
+        const char *dot = strrchr(page, '.');
+
+        for (size_t i = 0; dot && !strchr(dot, '/') && i < sizeof(ext) / sizeof(ext[0]); i++)
+                if (strcasecmp(dot, ext[i]) == 0)
+                        return true;
+        return false;
+}
+
 static bool wikitext_page(const char *page)
 {
         size_t n = strlen(page);
@@ -491,7 +636,7 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
         pthread_once(&git_once, git_init);
         if (git_init_rc < 0) {
                 say(&a, "libgit2 would not initialise");
-                return GV_EIO;
+                return GV_OK;
         }
         branch = w->branch && *w->branch ? w->branch : "master";
         if (strlen(branch) > GIT_MAX_BRANCH)
@@ -508,6 +653,12 @@ never_branch:
                 *d = GV_DELIVER_NEVER;
                 say(&a, "git %s: \"%.*s\" is not a path inside the repository", w->git,
                     GIT_MAX_PATH, w->page);
+                return GV_OK;
+        }
+        if (foreign_markup(w->page)) {
+                *d = GV_DELIVER_NEVER;
+                say(&a, "git %s: %s: gavel writes Markdown (.md) and MediaWiki (.mediawiki) "
+                        "pages only", w->git, w->page);
                 return GV_OK;
         }
 
@@ -555,7 +706,7 @@ never_branch:
                         r = GV_EIO;
                         break;
                 }
-                pushed = push(&a);
+                pushed = push(&a, tip);
                 if (pushed < 0) {
                         r = GV_EIO;
                         break;

@@ -370,6 +370,51 @@ static void basics(void)
         }
 }
 
+/* Two gavels (two work directories) publish to one wiki at once. */
+struct racer {
+        struct gv_wiki w;
+        int meeting;
+        struct pub o;
+};
+
+static void *racer_run(void *ud)
+{
+        struct racer *r = ud;
+
+        r->o = publish(&r->w, r->meeting, NULL);
+        return NULL;
+}
+
+static void threads(void)
+{
+        struct racer r[4];
+        pthread_t t[4];
+        char wd[4][600];
+        const char *pg;
+
+        bare("threads");
+        for (int i = 0; i < 4; i++) {
+                r[i].w = wiki("threads", "Page.md");
+                snprintf(wd[i], sizeof(wd[i]), "%s/state/threads-%d.work", tmp, i);
+                r[i].w.workdir = wd[i];
+                r[i].meeting = 10 + i;
+                if (pthread_create(&t[i], NULL, racer_run, &r[i]) != 0)
+                        r[i].o.r = GV_ENOMEM;
+        }
+        for (int i = 0; i < 4; i++)
+                pthread_join(t[i], NULL);
+        /* a gavel that lost every race delivers on its next turn */
+        for (int i = 0; i < 4; i++)
+                if (r[i].o.r == GV_OK && r[i].o.d == GV_DELIVER_LATER)
+                        r[i].o = publish(&r[i].w, r[i].meeting, NULL);
+        for (int i = 0; i < 4; i++)
+                EXPECT(r[i].o, GV_DELIVERED, "four at once: delivered");
+        pg = remote_page("threads", "Page.md");
+        check(count(pg, "meeting:1") == 4 && count(pg, "## " SEC) == 1 && commits("threads") == 4,
+              "four at once: each once, one heading, four commits", "%d commits, page \"%s\"",
+              commits("threads"), show(pg));
+}
+
 static void layouts(void)
 {
         struct gv_wiki w = wiki("nested", "meetings/arch/Call.md");
@@ -496,19 +541,31 @@ static void *serve(void *ud)
         return NULL;
 }
 
-static bool server_start(struct server *s, int status)
+/* On 127.0.0.1, or on 127.0.0.2 when other_host. */
+static bool server_at(struct server *s, int status, bool other_host)
 {
-        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        struct sockaddr_in a = { .sin_family = AF_INET,
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK + other_host) };
         socklen_t al = sizeof(a);
 
         memset(s, 0, sizeof(*s));
         s->status = status;
         s->fd = socket(AF_INET, SOCK_STREAM, 0);
         if (s->fd < 0 || bind(s->fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-            listen(s->fd, 8) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &al) < 0)
+            listen(s->fd, 8) < 0 || getsockname(s->fd, (struct sockaddr *)&a, &al) < 0 ||
+            pthread_create(&s->thread, NULL, serve, s) != 0) {
+                check(false, "HTTP server", "cannot listen: %s", strerror(errno));
+                if (s->fd >= 0)
+                        close(s->fd);
                 return false;
+        }
         s->port = ntohs(a.sin_port);
-        return pthread_create(&s->thread, NULL, serve, s) == 0;
+        return true;
+}
+
+static bool server_start(struct server *s, int status)
+{
+        return server_at(s, status, false);
 }
 
 static void server_stop(struct server *s)
@@ -527,7 +584,8 @@ static void refusals(void)
 
         bare("refuse");
         const char *bad_pages[] = { "../outside.md", "/etc/passwd", "a/../../b.md", ".git/config",
-                                    "x/.GIT/y", "", "dir/", "a//b.md" };
+                                    "x/.GIT/y", "", "dir/", "a//b.md", "Notes.rst",
+                                    "Notes.AsciiDoc", "Notes.org" };
         for (size_t i = 0; i < sizeof(bad_pages) / sizeof(bad_pages[0]); i++) {
                 char name[96];
                 w = wiki("refuse", bad_pages[i]);
@@ -594,6 +652,19 @@ static void refusals(void)
                       "HTTP 401: the token sent once, not in why", "%u requests, auth \"%s\", why \"%s\"",
                       s.requests, show(s.auth), show(o.why));
         }
+        /* 401 over plain http to a host not on loopback's names: the token stays */
+        if (server_at(&s, 401, true)) {
+                snprintf(u, sizeof(u), "http://127.0.0.2:%u/wiki.git", s.port);
+                w = wiki("refuse", "Page.md");
+                w.git = u;
+                w.token = TOKEN;
+                o = publish(&w, 1, NULL);
+                server_stop(&s);
+                EXPECT(o, GV_DELIVER_NEVER, "HTTP 401 on plain http elsewhere: never");
+                check(s.requests == 1 && !s.auth[0] && strstr(o.why, "plain http"),
+                      "plain http elsewhere: the token not sent", "%u requests, auth \"%s\", why \"%s\"",
+                      s.requests, show(s.auth), show(o.why));
+        }
         /* 401 without credentials: never */
         if (server_start(&s, 401)) {
                 snprintf(u, sizeof(u), "http://x-access-token:%s@127.0.0.1:%u/wiki.git", TOKEN,
@@ -629,6 +700,7 @@ int main(void)
                 return 77;
         }
         basics();
+        threads();
         layouts();
         away();
         refusals();

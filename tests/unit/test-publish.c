@@ -237,12 +237,41 @@ static void sequence(bool wikitext)
         free(page);
 }
 
+/* A page of many openers on one line is scanned in linear time: a
+ * quadratic scan would take minutes here. */
+static void long_line(bool wikitext, const char *unit)
+{
+        size_t k = strlen(unit), reps = (2u << 20) / k;
+        char *page = malloc(reps * k + 64), *out = NULL;
+        struct gv_publication p = { .marker = M1, .text = wikitext ? W1 : T1 };
+        char name[96];
+
+        snprintf(name, sizeof(name), "%s: 2 MiB of \"%s\" on one line", wikitext ? "wikitext" : "markdown",
+                 unit);
+        if (!page) {
+                check(false, name, "%s", "out of memory");
+                return;
+        }
+        for (size_t i = 0; i < reps; i++)
+                memcpy(page + i * k, unit, k);
+        strcpy(page + reps * k, "\n== " SEC " ==\n## " SEC "\n");
+        enum gv_err r = gv_publish_insert(page, wikitext, SEC, &p, &out);
+        check(r == GV_OK && out && strlen(out) > reps * k, name, "err %d", (int)r);
+        free(out);
+        free(page);
+}
+
 int main(void)
 {
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
                 run(&cases[i]);
         sequence(false);
         sequence(true);
+        long_line(true, "<!---->");
+        long_line(true, "<pre ");
+        long_line(true, "<prefix>");
+        long_line(true, "<nowiki/><pre/>");
+        long_line(false, "<!---->");
         {
                 struct gv_publication p = { .marker = M1, .text = T1 };
                 check(gv_publish_insert("", MD, SEC, &p, NULL) == GV_EINVAL, "NULL out", "%s",
