@@ -29,6 +29,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -179,12 +180,15 @@ def main():
         VALGRIND = [sys.argv[3], "--error-exitcode=99", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--quiet"]
     tmp = tempfile.mkdtemp(prefix="gavel-mw-test-")
-    with MediaWiki() as mw:
-        proxy = Proxy(mw.port)
-        try:
-            run(mw, proxy, driver, tmp)
-        finally:
-            proxy.stop()
+    try:
+        with MediaWiki() as mw:
+            proxy = Proxy(mw.port)
+            try:
+                run(mw, proxy, driver, tmp)
+            finally:
+                proxy.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"1..{passed + failed}")
     print(f"# {passed} passed, {failed} failed")
     return 1 if failed else 0
