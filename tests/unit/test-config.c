@@ -958,6 +958,45 @@ static void test_misc(void)
         check(r == GV_EPARSE && c == SENTINEL, "NULL input", "rc %d", (int)r);
 }
 
+/* The publishing lookups: which wiki takes which agenda, event names,
+ * where a secret is read from. */
+static void test_publishing(void)
+{
+        static const char json[] =
+                "{\"wiki\": [{\"git\": \"file:///a\", \"page\": \"p\"},"
+                " {\"git\": \"file:///b\", \"page\": \"p\", \"agendas\": [\"standup\"]}]}";
+        struct gv_config *c = NULL;
+        char path[64];
+        const char *got;
+
+        if (gv_config_parse(json, strlen(json), &c, NULL, 0) != GV_OK) {
+                check(false, "publishing config", "does not parse");
+                return;
+        }
+        check(gv_config_wiki_wants(c, 0, "architecture") && gv_config_wiki_wants(c, 0, "standup") &&
+              !gv_config_wiki_wants(c, 1, "architecture") && gv_config_wiki_wants(c, 1, "standup") &&
+              !gv_config_wiki_wants(c, 2, "standup"),
+              "wiki agendas: omitted takes every agenda, listed only those", "-");
+        gv_config_free(c);
+        check(gv_config_hook_event("item.added") == GV_HOOK_ITEM_ADDED &&
+              gv_config_hook_event("minutes.published") == GV_HOOK_MINUTES_PUBLISHED &&
+              gv_config_hook_event("item.Added") == 0 && gv_config_hook_event(NULL) == 0 &&
+              !strcmp(gv_config_hook_name(GV_HOOK_ITEM_DISCUSSED), "item.discussed") &&
+              gv_config_hook_name(3) == NULL, "webhook event names", "-");
+        unsetenv("CREDENTIALS_DIRECTORY");
+        check(gv_config_secret_path(NULL, "wiki-0-token", path, sizeof(path)) == NULL,
+              "no file, no $CREDENTIALS_DIRECTORY: no secret", "-");
+        got = gv_config_secret_path("/etc/gavel/t", "wiki-0-token", path, sizeof(path));
+        check(got && !strcmp(got, "/etc/gavel/t"), "the *_file key wins", "%s", got ? got : "NULL");
+        setenv("CREDENTIALS_DIRECTORY", "/run/credentials/gavel.service", 1);
+        got = gv_config_secret_path("", "webhook-1-secret", path, sizeof(path));
+        check(got && !strcmp(got, "/run/credentials/gavel.service/webhook-1-secret"),
+              "else $CREDENTIALS_DIRECTORY/<name>", "%s", got ? got : "NULL");
+        got = gv_config_secret_path(NULL, "webhook-1-secret", path, 16);
+        check(got == NULL, "a path that does not fit is none", "%s", got ? got : "NULL");
+        unsetenv("CREDENTIALS_DIRECTORY");
+}
+
 int main(int argc, char **argv)
 {
         size_t i;
@@ -971,5 +1010,6 @@ int main(int argc, char **argv)
         test_lookups();
         test_describe();
         test_misc();
+        test_publishing();
         return check_finish();
 }
