@@ -14,6 +14,8 @@
 #include "../util/text.h"
 #include "archive.h"
 #include "console.h"
+#include "../util/json.h"
+#include "jobs.h"
 #include "outbox.h"
 
 struct console {
@@ -82,11 +84,39 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                 struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
                 struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
 
+                char *target = NULL, ev[64];
+
+                r = gv_job_edit_target(c->s, o->extra, &target, d, why, n);
+                if (r || *d != GV_DELIVERED) {
+                        gv_buf_free(&body);
+                        gv_buf_free(&html);
+                        return r;
+                }
                 r = gv_minutes_for_outbox(c->s, c->cfg, o->kind, o->extra, &body, &html);
-                if (r == GV_OK)
+                if (r == GV_OK && target) {
+                        /* the edit that adds the links: only what it adds is shown */
+                        cJSON *x = cJSON_Parse(o->extra);
+
+                        gv_buf_reset(&body);
+                        r = gv_job_links_append(c->s, gv_js_uint(x, "meeting", 0), &body, NULL);
+                        cJSON_Delete(x);
+                        if (r == GV_OK)
+                                fprintf(c->out, "* %s edits the minutes (%s):%s", c->cfg->bot_name,
+                                        target, gv_buf_str(&body));
+                } else if (r == GV_OK) {
                         print_prefixed(c, o->room, gv_buf_str(&body));
-                else
+                        snprintf(ev, sizeof(ev), "$console-minutes-%lld", (long long)o->id);
+                        r = gv_job_sent_event(c->s, o->id, ev);
+                        if (r) {
+                                free(target);
+                                gv_buf_free(&body);
+                                gv_buf_free(&html);
+                                return r;
+                        }
+                }
+                if (r)
                         *d = failed(r, why, n);
+                free(target);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
                 break;
@@ -113,6 +143,15 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                         fprintf(c->out, "* %s wrote %s/%s\n", c->cfg->bot_name, c->cfg->archive_dir,
                                 o->room);
                 break;
+        case GV_OUT_WIKI:
+        case GV_OUT_WEBHOOK:
+                r = gv_job_deliver(c->s, c->cfg, o, console_now(c), d, why, n);
+                if (r)
+                        return r;
+                if (*d == GV_DELIVERED)
+                        fprintf(c->out, "* %s delivered %s %s\n", c->cfg->bot_name,
+                                gv_out_kind_name(o->kind), o->room);
+                break;
         default:
                 snprintf(why, n, "the console cannot deliver a %s", gv_out_kind_name(o->kind));
                 *d = GV_DELIVER_NEVER;
@@ -124,7 +163,7 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
 
 /* What the console shows: messages, reactions and minutes, and the files. */
 #define CONSOLE_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
-                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_FILE))
+                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_FILE) | GV_JOB_KINDS)
 
 static enum gv_err drain(struct console *c)
 {

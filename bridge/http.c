@@ -1,6 +1,7 @@
 /* bridge/http.c - see http.h */
 #include <curl/curl.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@ static struct {
         CURLMsg *(*multi_info_read)(CURLM *m, int *left);
         struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
         void (*slist_free_all)(struct curl_slist *l);
+        CURLcode (*easy_perform)(CURL *e);
 } C;
 
 static enum gv_err load_curl(void)
@@ -64,6 +66,7 @@ static enum gv_err load_curl(void)
                 SYM(easy_getinfo), SYM(easy_strerror), SYM(multi_init), SYM(multi_cleanup),
                 SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_perform),
                 SYM(multi_poll), SYM(multi_info_read), SYM(slist_append), SYM(slist_free_all),
+                SYM(easy_perform),
 #undef SYM
         };
         void *lib;
@@ -91,17 +94,29 @@ static enum gv_err load_curl(void)
 }
 
 
+/* Loads and initialises libcurl once per process, whichever thread asks
+ * first: the loop's client or a publisher's worker (bridge/publish_*.c). */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+        if (load_curl() == GV_OK && C.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+                curl_ready = 1;
+}
+
+static enum gv_err curl_start(void)
+{
+        if (pthread_once(&curl_once, curl_init_once) != 0 || !curl_ready)
+                return GV_EHTTP;
+        return GV_OK;
+}
+
 enum gv_err gv_http_new(struct gv_http **ret)
 {
         struct gv_http *h;
 
-        if (load_curl() != GV_OK)
+        if (curl_start() != GV_OK)
                 return GV_EHTTP;
-        if (!curl_ready) {
-                if (C.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return GV_EHTTP;
-                curl_ready = 1;
-        }
         h = calloc(1, sizeof(*h));
         if (!h)
                 return GV_ENOMEM;
@@ -192,6 +207,13 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                             const char *token, const char *body, long timeout_ms, size_t max_body,
                             gv_http_cb cb, void *ud)
 {
+        return gv_http_request_h(h, method, url, token, NULL, body, timeout_ms, max_body, cb, ud);
+}
+
+enum gv_err gv_http_request_h(struct gv_http *h, const char *method, const char *url,
+                              const char *token, const char *const *headers, const char *body,
+                              long timeout_ms, size_t max_body, gv_http_cb cb, void *ud)
+{
         struct xfer *x = calloc(1, sizeof(*x));
         struct curl_slist *l;
         enum gv_err r = GV_ENOMEM;
@@ -222,6 +244,8 @@ enum gv_err gv_http_request(struct gv_http *h, const char *method, const char *u
                         explicit_bzero(auth.p, auth.len);
                 gv_buf_free(&auth);
         }
+        for (size_t i = 0; l && headers && headers[i]; i++)
+                l = C.slist_append(x->headers, headers[i]);
         if (!l)
                 goto fail;
         if (body) {
@@ -346,4 +370,123 @@ enum gv_err gv_url_escape(struct gv_buf *b, const char *s)
                 }
         }
         return r;
+}
+
+/* The blocking client: one easy handle for the life of the client, so that
+ * connections and cookies (curl's in-memory engine) carry over. */
+struct gv_http_client {
+        CURL *easy;
+        struct curl_slist *headers;
+        struct gv_buf in;
+        int64_t retry_after_ms;
+};
+
+static size_t on_client_data(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct gv_http_client *c = ud;
+        size_t n = size * nmemb;
+
+        if (gv_buf_add(&c->in, p, n) != GV_OK)
+                return 0;
+        return n;
+}
+
+static size_t on_client_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+        struct gv_http_client *c = ud;
+        struct xfer x;
+        size_t n;
+
+        memset(&x, 0, sizeof(x));
+        x.retry_after_ms = c->retry_after_ms;
+        n = on_header(p, size, nmemb, &x);
+        c->retry_after_ms = x.retry_after_ms;
+        return n;
+}
+
+enum gv_err gv_http_client_new(struct gv_http_client **ret)
+{
+        struct gv_http_client *c;
+
+        if (curl_start() != GV_OK)
+                return GV_EHTTP;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return GV_ENOMEM;
+        gv_buf_init(&c->in, 0);
+        c->easy = C.easy_init();
+        c->headers = C.slist_append(NULL, "Accept: application/json");
+        if (!c->easy || !c->headers) {
+                gv_http_client_free(c);
+                return GV_ENOMEM;
+        }
+        if (C.easy_setopt(c->easy, CURLOPT_COOKIEFILE, "") != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_client_data) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_WRITEDATA, c) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_client_header) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_HEADERDATA, c) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, 10000L) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_USERAGENT, "gavel/" GAVEL_VERSION) != CURLE_OK) {
+                gv_http_client_free(c);
+                return GV_EHTTP;
+        }
+        *ret = c;
+        return GV_OK;
+}
+
+struct gv_http_client *gv_http_client_free(struct gv_http_client *c)
+{
+        if (!c)
+                return NULL;
+        if (c->easy)
+                C.easy_cleanup(c->easy);
+        if (c->headers)
+                C.slist_free_all(c->headers);
+        if (c->in.p)
+                explicit_bzero(c->in.p, c->in.len);
+        gv_buf_free(&c->in);
+        free(c);
+        return NULL;
+}
+
+enum gv_err gv_http_client_do(struct gv_http_client *c, const char *url, const char *form,
+                              long timeout_ms, size_t max_body, struct gv_http_resp *r)
+{
+        CURLcode rc;
+
+        memset(r, 0, sizeof(*r));
+        if (c->in.p)
+                explicit_bzero(c->in.p, c->in.len);
+        gv_buf_free(&c->in);
+        gv_buf_init(&c->in, max_body);
+        c->retry_after_ms = -1;
+        if (C.easy_setopt(c->easy, CURLOPT_URL, url) != CURLE_OK ||
+            C.easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK)
+                return GV_EHTTP;
+        if (form) {
+                if (C.easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                                  (curl_off_t)strlen(form)) != CURLE_OK ||
+                    C.easy_setopt(c->easy, CURLOPT_POSTFIELDS, form) != CURLE_OK)
+                        return GV_EHTTP;
+        } else if (C.easy_setopt(c->easy, CURLOPT_HTTPGET, 1L) != CURLE_OK) {
+                return GV_EHTTP;
+        }
+        rc = C.easy_perform(c->easy);
+        /* curl keeps the pointer, not a copy: forget it before the caller frees it */
+        if (form)
+                (void)C.easy_setopt(c->easy, CURLOPT_POSTFIELDS, NULL);
+        r->retry_after_ms = c->retry_after_ms;
+        r->body = gv_buf_str(&c->in);
+        r->len = c->in.len;
+        if (rc == CURLE_OK) {
+                r->err = GV_OK;
+                C.easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        } else {
+                r->err = rc == CURLE_WRITE_ERROR ? GV_ETOOBIG : GV_EHTTP;
+                r->errmsg = C.easy_strerror(rc);
+        }
+        return GV_OK;
 }

@@ -34,9 +34,34 @@ GV_MUST_CHECK enum gv_err gv_http_request(struct gv_http *h, const char *method,
                                           const char *token, const char *body, long timeout_ms,
                                           size_t max_body, gv_http_cb cb, void *ud);
 
+/* gv_http_request() with more request headers ("Name: value", NULL-ended
+ * list, may be NULL). */
+GV_MUST_CHECK enum gv_err gv_http_request_h(struct gv_http *h, const char *method,
+                                            const char *url, const char *token,
+                                            const char *const *headers, const char *body,
+                                            long timeout_ms, size_t max_body, gv_http_cb cb,
+                                            void *ud);
+
 /* Moves transfers on and calls back those that ended. Waits at most
  * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
 GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
+
+/* A blocking client, for worker threads and the console only (never the
+ * event loop): one connection and one in-memory cookie jar for its life, so
+ * that a login's session cookie goes along with later requests. */
+struct gv_http_client;
+
+GV_MUST_CHECK enum gv_err gv_http_client_new(struct gv_http_client **ret);
+/* Wipes the last response. NULL is fine. */
+struct gv_http_client *gv_http_client_free(struct gv_http_client *c);
+
+/* GET url, or POST form (application/x-www-form-urlencoded) when form is not
+ * NULL. Fills *r as the asynchronous callback would (r->err GV_OK when any
+ * response arrived); r->body is valid until the next request or the free.
+ * Returns GV_OK, or GV_EHTTP when curl refused the options. */
+GV_MUST_CHECK enum gv_err gv_http_client_do(struct gv_http_client *c, const char *url,
+                                            const char *form, long timeout_ms, size_t max_body,
+                                            struct gv_http_resp *r);
 
 /* Appends s to b percent-encoded for a URL path segment or query value
  * (everything but A-Z a-z 0-9 - . _ ~). */

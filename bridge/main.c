@@ -8,6 +8,7 @@
 #include "../util/log.h"
 #include "console.h"
 #include "matrix.h"
+#include "jobs.h"
 #include "outbox.h"
 #include "rebuild.h"
 #include "replay.h"
@@ -163,8 +164,12 @@ int main(int argc, char **argv)
         }
         if (cmd && strcmp(cmd, "check-config") == 0) {
                 status = load_config(arg, &cfg);
-                if (status == 0)
+                if (status == 0) {
+                        /* the secrets it names: said, not judged (they may
+                         * only exist where the service runs) */
+                        (void)gv_job_check_secrets(cfg, stdout);
                         printf("%s: ok\n", arg);
+                }
                 gv_config_free(cfg);
                 return status;
         }

@@ -191,7 +191,12 @@ static void run(struct mx *m)
                         mx_fatal(m, 1, "the HTTP loop failed");
                         break;
                 }
-                if (read(wake_pipe[0], &sig, 1) == 1) {
+                while (read(wake_pipe[0], &sig, 1) == 1) {
+                        if (sig == 0) {
+                                /* a wiki or webhook job finished (matrix_send.c) */
+                                m->outbox_empty = false;
+                                continue;
+                        }
                         gv_info("matrix", "signal %d: stopping", (int)sig);
                         m->stop = true;
                 }
@@ -277,6 +282,7 @@ int gv_matrix_run(const struct gv_config *cfg)
                 r = load_state(&m);
         if (r == GV_OK && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
                 r = GV_EIO;
+        m.wake_fd = wake_pipe[1];
         if (r) {
                 if (m.base && !m.s)
                         fprintf(stderr, "gavel: %s\n", gv_store_errmsg(NULL));

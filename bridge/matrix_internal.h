@@ -90,6 +90,7 @@ struct mx {
         bool outbox_empty;      /* nothing to start until a batch, an answer or send_wake */
         int64_t send_wake;      /* monotonic ms: when a waiting lane may go */
         uint64_t send_scan;     /* counts the sender's passes over the outbox */
+        int wake_fd;            /* a worker thread writes a 0 byte here when its job is done */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */

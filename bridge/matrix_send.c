@@ -9,11 +9,20 @@
  * reason (bridge/outbox.c) and its lane goes on. Each send is
  * PUT .../send/{type}/{txnId} with a txnId derived from the row; a row is
  * marked sent only after the 200. Nothing here waits: every "not before"
- * is a time the loop's poll wakes up for. */
+ * is a time the loop's poll wakes up for.
+ *
+ * Wiki and webhook rows (bridge/jobs.h) have a lane per target ("wiki:0",
+ * "webhook:1"): the loop prepares the job from the store, a worker thread
+ * runs the blocking publish or POST, and its end wakes the loop (a 0 byte
+ * on the wake pipe), which records the outcome. The store is only ever
+ * touched by the loop's thread. */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -24,6 +33,7 @@
 #include "../util/json.h"
 #include "content.h"
 #include "http.h"
+#include "jobs.h"
 #include "matrix_internal.h"
 #include "outbox.h"
 
@@ -51,6 +61,9 @@ struct lane {
         int64_t milli_tokens;   /* token bucket, 1000 a token */
         int64_t refilled;       /* monotonic ms of the last refill */
         uint64_t scan;          /* the scan that last saw this lane's head */
+        struct gv_job *job;     /* a wiki or webhook job running in thread */
+        pthread_t thread;
+        atomic_bool job_done;
         struct lane *next;
 };
 
@@ -80,6 +93,12 @@ void mx_lanes_free(struct mx *m)
                 struct lane *l = m->lanes;
 
                 m->lanes = l->next;
+                if (l->job) {
+                        /* its row stays pending: done again after a restart,
+                         * and the publishers and receivers see it only once */
+                        pthread_join(l->thread, NULL);
+                        gv_job_free(l->job);
+                }
                 free(l->key);
                 free(l);
         }
@@ -122,6 +141,48 @@ static void settle(struct lane *l, const struct gv_out *o, enum gv_delivery d, c
 }
 
 static void on_sent(void *ud, const struct gv_http_resp *resp);
+
+/* The m.replace edit of event_id whose new content is content (JSON text). */
+static char *edit_of(const char *content, const char *event_id)
+{
+        cJSON *nc = cJSON_Parse(content), *c = cJSON_CreateObject(), *rel;
+        const char *body = gv_js_str(nc, "body"), *html = gv_js_str(nc, "formatted_body");
+        struct gv_buf b = GV_BUF_INIT(GV_MINUTES_MSG_MAX + 8);
+        char *out = NULL;
+
+        cJSON_DeleteItemFromObjectCaseSensitive(nc, "m.relates_to");
+        if (!nc || !c || gv_buf_printf(&b, "* %s", body ? body : "") != GV_OK ||
+            !cJSON_AddStringToObject(c, "msgtype", gv_js_str(nc, "msgtype") ? gv_js_str(nc, "msgtype")
+                                                                            : "m.notice") ||
+            !cJSON_AddStringToObject(c, "body", gv_buf_str(&b)))
+                goto out;
+        if (html && (!cJSON_AddStringToObject(c, "format", "org.matrix.custom.html") ||
+                     !cJSON_AddStringToObject(c, "formatted_body", html)))
+                goto out;
+        rel = cJSON_AddObjectToObject(c, "m.relates_to");
+        if (!rel || !cJSON_AddStringToObject(rel, "rel_type", "m.replace") ||
+            !cJSON_AddStringToObject(rel, "event_id", event_id) ||
+            !cJSON_AddItemToObject(c, "m.new_content", nc))
+                goto out;
+        nc = NULL;
+        out = cJSON_PrintUnformatted(c);
+        if (out && strlen(out) > GV_CONTENT_MAX_BYTES) {
+                /* the fallback for clients without edits would double the
+                 * size: a short one, the new content whole */
+                cJSON_free(out);
+                cJSON_DeleteItemFromObjectCaseSensitive(c, "format");
+                cJSON_DeleteItemFromObjectCaseSensitive(c, "formatted_body");
+                cJSON_ReplaceItemInObjectCaseSensitive(
+                        c, "body", cJSON_CreateString("* (the minutes, with the links to the "
+                                                      "published notes)"));
+                out = cJSON_PrintUnformatted(c);
+        }
+out:
+        cJSON_Delete(nc);
+        cJSON_Delete(c);
+        gv_buf_free(&b);
+        return out;
+}
 
 /* Builds the request of a row: method, URL and body. GV_DELIVER_NEVER (with
  * why) when it cannot be built, GV_DELIVER_LATER when it may later. */
@@ -170,8 +231,28 @@ static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char *
                 struct gv_buf html = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
                 enum gv_err r = gv_minutes_for_outbox(m->s, m->cfg, o->kind, o->extra, &body, &html);
 
+                char *target = NULL;
+
+                if (r == GV_OK)
+                        r = gv_job_edit_target(m->s, o->extra, &target, &d, why, n);
+                if (r == GV_OK && !target && d != GV_DELIVERED) {
+                        gv_buf_free(&body);
+                        gv_buf_free(&html);
+                        goto out;
+                }
+                d = GV_DELIVER_NEVER;
+                if (r == GV_OK && target)
+                        r = gv_job_links_append(m->s, gv_js_uint(extra, "meeting", 0), &body,
+                                                &html);
                 if (r == GV_OK)
                         *content = gv_content_message(gv_buf_str(&body), gv_buf_str(&html), extra);
+                if (r == GV_OK && target && *content) {
+                        char *edit = edit_of(*content, target);
+
+                        free(*content);
+                        *content = edit;
+                }
+                free(target);
                 gv_buf_free(&body);
                 gv_buf_free(&html);
                 if (r) {
@@ -202,6 +283,77 @@ out:
         return d;
 }
 
+static void *job_thread(void *ud)
+{
+        struct lane *l = ud;
+        char zero = 0;
+        ssize_t n;
+
+        gv_job_run(l->job);
+        atomic_store(&l->job_done, true);
+        n = write(l->m->wake_fd, &zero, 1);
+        (void)n;        /* a full pipe wakes the loop anyway */
+        return NULL;
+}
+
+/* A wiki or webhook row: prepared here, run by a worker thread. Returns
+ * true when it was settled at once. */
+static bool start_job(struct lane *l, const struct gv_out *o)
+{
+        struct mx *m = l->m;
+        char why[GV_OUTBOX_WHY_MAX] = "";
+        enum gv_delivery d;
+        enum gv_err r;
+
+        r = gv_job_prepare(m->s, m->cfg, o, &l->job, &d, why, sizeof(why));
+        if (r) {
+                mx_fatal(m, 1, "cannot prepare outbox row %" PRId64 ": %s", o->id,
+                         r == GV_EDB ? gv_store_errmsg(m->s) : gv_strerror(r));
+                return false;
+        }
+        if (!l->job) {
+                settle(l, o, d, why, -1);
+                return d != GV_DELIVER_LATER;
+        }
+        l->row.id = o->id;
+        l->row.kind = o->kind;
+        l->row.attempts = o->attempts;
+        l->row.room = l->key;
+        atomic_store(&l->job_done, false);
+        if (pthread_create(&l->thread, NULL, job_thread, l) != 0) {
+                gv_job_free(l->job);
+                l->job = NULL;
+                settle(l, o, GV_DELIVER_LATER, "cannot start a worker thread", -1);
+                return false;
+        }
+        l->busy = true;
+        return false;
+}
+
+/* Records the outcome of the jobs whose threads are done. */
+static void reap_jobs(struct mx *m)
+{
+        for (struct lane *l = m->lanes; l; l = l->next) {
+                char why[GV_OUTBOX_WHY_MAX] = "";
+                enum gv_delivery d;
+                enum gv_err r;
+
+                if (!l->job || !atomic_load(&l->job_done))
+                        continue;
+                pthread_join(l->thread, NULL);
+                r = gv_job_finish(m->s, l->job, mx_wall_ms(), &d, why, sizeof(why));
+                gv_job_free(l->job);
+                l->job = NULL;
+                l->busy = false;
+                if (r) {
+                        mx_fatal(m, 1, "cannot record a publication: %s", gv_store_errmsg(m->s));
+                        return;
+                }
+                settle(l, &l->row, d, why, -1);
+                m->outbox_empty = false;
+        }
+}
+
 /* Starts the lane's head row. Returns true when it finished at once (a
  * file written or not, a row parked): the lane's next row may go too. */
 static bool start_row(struct lane *l, const struct gv_out *o)
@@ -222,6 +374,8 @@ static bool start_row(struct lane *l, const struct gv_out *o)
                 settle(l, o, d, why, -1);
                 return d != GV_DELIVER_LATER;
         }
+        if (o->kind == GV_OUT_WIKI || o->kind == GV_OUT_WEBHOOK)
+                return start_job(l, o);
         d = build(m, o, &method, &url, &content, why, sizeof(why));
         if (d != GV_DELIVERED) {
                 free(url);
@@ -254,6 +408,7 @@ void mx_start_sender(struct mx *m)
         uint64_t scan = ++m->send_scan;
         enum gv_err r;
 
+        reap_jobs(m);
         if (m->stop || m->relogin || m->phase != PH_RUN)
                 return;
         if (m->in_flight >= SEND_MAX_IN_FLIGHT) {
@@ -277,7 +432,7 @@ void mx_start_sender(struct mx *m)
                         gv_out_clear(&o);
                         continue;
                 }
-                if (!((MATRIX_KINDS | FILE_KINDS) & GV_OUT_BIT(o.kind))) {
+                if (!((MATRIX_KINDS | FILE_KINDS | GV_JOB_KINDS) & GV_OUT_BIT(o.kind))) {
                         gv_out_clear(&o);       /* another sender's */
                         continue;
                 }
@@ -295,7 +450,8 @@ void mx_start_sender(struct mx *m)
                         /* waiting since before a restart */
                         l->at = now + (o.next_at - wall);
                         wake = l->at < wake ? l->at : wake;
-                } else if (o.kind != GV_OUT_FILE && (wait = take_token(l, now)) > 0) {
+                } else if (o.kind != GV_OUT_FILE && !(GV_JOB_KINDS & GV_OUT_BIT(o.kind)) &&
+                           (wait = take_token(l, now)) > 0) {
                         l->at = now + wait;
                         wake = l->at < wake ? l->at : wake;
                 } else if (start_row(l, &o)) {
@@ -331,6 +487,14 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
         else
                 snprintf(why, sizeof(why), "%ld %s", resp->status, code ? code : "");
         if (resp->err == GV_OK && resp->status == 200) {
+                const char *ev = json || (json = cJSON_Parse(resp->body)) ?
+                                 gv_js_str(json, "event_id") : NULL;
+
+                /* the minutes' event, for the edit that adds the links */
+                if (l->row.kind == GV_OUT_MINUTES && ev &&
+                    gv_job_sent_event(m->s, l->row.id, ev) != GV_OK)
+                        gv_err_log("outbox", "cannot keep the minutes' event ID: %s",
+                                   gv_store_errmsg(m->s));
                 settle(l, &l->row, GV_DELIVERED, NULL, 0);
         } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
                 mx_start_relogin(m);    /* the row stays as it was */

@@ -15,6 +15,7 @@
 #include "../util/text.h"
 #include "archive.h"
 #include "irclog.h"
+#include "jobs.h"
 #include "outbox.h"
 #include "replay.h"
 
@@ -43,6 +44,13 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
         enum gv_err r;
 
         *d = GV_DELIVERED;
+        if (o->kind == GV_OUT_WIKI || o->kind == GV_OUT_WEBHOOK) {
+                r = gv_job_deliver(s->s, s->cfg, o, s->now, d, why, n);
+                if (r == GV_OK && *d != GV_DELIVERED)
+                        fprintf(stderr, "gavel: %s %s not delivered: %s\n",
+                                gv_out_kind_name(o->kind), o->room, why);
+                return r;
+        }
         if (o->kind != GV_OUT_FILE)
                 return GV_OK;   /* the room's messages stay in the log's past */
         r = gv_outbox_write_file(s->s, s->cfg, s->dir, o, s->now, d, why, n);

@@ -191,6 +191,59 @@ static enum gv_err show_agenda(struct ctx *x)
         return r;
 }
 
+#define DONE_SHOWN 20
+
+/* `!agenda done`: the latest done items, each with the link to its notes
+ * once the meeting's notes are published. */
+static enum gv_err show_done(struct ctx *x)
+{
+        struct gv_buf t = GV_BUF_INIT(1 << 20), h = GV_BUF_INIT(4 << 20);
+        struct gv_item *items = NULL;
+        size_t n = 0;
+        enum gv_err r;
+
+        r = gv_store_items_done(x->c->s, room_agenda(x), DONE_SHOWN, &items, &n);
+        if (r == GV_OK && n == 0)
+                r = gv_buf_printf(&t, "No done items on the %s agenda yet.", room_agenda(x));
+        else if (r == GV_OK)
+                r = gv_buf_printf(&t, "Done on the %s agenda (newest first):", room_agenda(x));
+        if (r == GV_OK)
+                r = gv_html_escape(&h, gv_buf_str(&t));
+        if (r == GV_OK && n)
+                r = gv_buf_adds(&h, "\n<ul>");
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                char *link = NULL;
+
+                r = gv_store_item_notes_link(x->c->s, items[i].id, &link);
+                if (r == GV_OK)
+                        r = gv_buf_printf(&t, "\n- %s", ech(x, items[i].description));
+                if (r == GV_OK && link)
+                        r = gv_buf_printf(&t, " (notes: %s)", link);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "\n<li>");
+                if (r == GV_OK)
+                        r = gv_html_escape(&h, items[i].description);
+                if (r == GV_OK && link) {
+                        r = gv_buf_adds(&h, " (<a href=\"");
+                        if (r == GV_OK)
+                                r = gv_html_escape(&h, link);
+                        if (r == GV_OK)
+                                r = gv_buf_adds(&h, "\">notes</a>)");
+                }
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "</li>");
+                free(link);
+        }
+        if (r == GV_OK && n)
+                r = gv_buf_adds(&h, "\n</ul>");
+        if (r == GV_OK)
+                r = queue_message(x, x->ev->room, gv_buf_str(&t), gv_buf_str(&h), true, NULL, 0);
+        gv_items_free(items, n);
+        gv_buf_free(&t);
+        gv_buf_free(&h);
+        return r;
+}
+
 /* "Only chairs can pin agenda items. Chairs: ..." in a meeting; outside one,
  * who counts as a chair: the power level. */
 static enum gv_err refuse_not_chair(struct ctx *x, const char *sub)
@@ -251,6 +304,8 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
                 return replyf(x, "Added to the %s agenda as item %zu: %s", add.agenda, index,
                               ech(x, rest));
         }
+        if (gv_ieq(sub, "done") && !*rest)
+                return show_done(x);
         if (!gv_ieq(sub, "drop") && !gv_ieq(sub, "pin") && !gv_ieq(sub, "unpin") &&
             !gv_ieq(sub, "postpone") && !gv_ieq(sub, "done") && !gv_ieq(sub, "move") &&
             !gv_ieq(sub, "take"))

@@ -92,6 +92,8 @@ static enum gv_err handle_tag(struct ctx *x, const char *line, size_t len)
         if (r)
                 goto out;
         r = agenda_index_of(x, t.agenda, id, &index);
+        if (r == GV_OK)
+                r = queue_hooks(x, GV_HOOK_ITEM_ADDED, 0, id);
         if (r)
                 goto out;
         switch (x->c->cfg->ack) {

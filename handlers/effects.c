@@ -467,6 +467,79 @@ enum gv_err queue_minutes(struct ctx *x, enum gv_out_kind kind, const char *room
         return r;
 }
 
+/* ---- wikis and webhooks (issue 9) ---- */
+
+static enum gv_err queue_job(struct ctx *x, enum gv_out_kind kind, const char *lane,
+                             cJSON *extra)
+{
+        char *text = cJSON_PrintUnformatted(extra);
+        enum gv_err r = text ? GV_OK : GV_ENOMEM;
+
+        if (r == GV_OK)
+                r = gv_store_outbox_add(x->c->s, kind, lane, "", NULL, text, x->ev->ts);
+        cJSON_free(text);
+        return r;
+}
+
+enum gv_err queue_hooks(struct ctx *x, unsigned event, int64_t meeting, int64_t item)
+{
+        const struct gv_config *cfg = x->c->cfg;
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < cfg->n_webhooks && r == GV_OK; i++) {
+                cJSON *o;
+                char lane[32];
+
+                if (!(cfg->webhooks[i].events & event))
+                        continue;
+                o = cJSON_CreateObject();
+                if (!o || !cJSON_AddStringToObject(o, "event", gv_config_hook_name(event)) ||
+                    !cJSON_AddNumberToObject(o, "webhook", (double)i) ||
+                    (meeting && !cJSON_AddNumberToObject(o, "meeting", (double)meeting)) ||
+                    (item && !cJSON_AddNumberToObject(o, "item", (double)item))) {
+                        cJSON_Delete(o);
+                        return GV_ENOMEM;
+                }
+                snprintf(lane, sizeof(lane), "webhook:%zu", i);
+                r = queue_job(x, GV_OUT_WEBHOOK, lane, o);
+                cJSON_Delete(o);
+        }
+        return r;
+}
+
+enum gv_err queue_publish(struct ctx *x)
+{
+        const struct gv_config *cfg = x->c->cfg;
+        struct gv_item *items = NULL;
+        size_t n = 0;
+        enum gv_err r = flush_replies(x);
+
+        for (size_t i = 0; i < cfg->n_wiki && r == GV_OK; i++) {
+                cJSON *o;
+                char lane[32];
+
+                if (!gv_config_wiki_wants(cfg, i, x->m.agenda))
+                        continue;
+                o = cJSON_CreateObject();
+                if (!o || !cJSON_AddNumberToObject(o, "meeting", (double)x->m.id) ||
+                    !cJSON_AddNumberToObject(o, "wiki", (double)i)) {
+                        cJSON_Delete(o);
+                        return GV_ENOMEM;
+                }
+                snprintf(lane, sizeof(lane), "wiki:%zu", i);
+                r = queue_job(x, GV_OUT_WIKI, lane, o);
+                cJSON_Delete(o);
+        }
+        if (r == GV_OK && cfg->n_webhooks)
+                r = gv_store_items_discussed(x->c->s, x->m.id, &items, &n);
+        for (size_t i = 0; i < n && r == GV_OK; i++)
+                r = queue_hooks(x, GV_HOOK_ITEM_DISCUSSED, x->m.id, items[i].id);
+        gv_items_free(items, n);
+        if (r == GV_OK)
+                r = queue_hooks(x, GV_HOOK_MINUTES_PUBLISHED, x->m.id, 0);
+        return r;
+}
+
 /* ---- permissions ---- */
 
 enum gv_err is_chair(struct ctx *x, bool *chair)

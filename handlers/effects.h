@@ -138,5 +138,13 @@ GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
  * delivered. */
 GV_MUST_CHECK enum gv_err queue_minutes(struct ctx *x, enum gv_out_kind kind, const char *room,
                                         const char *format, const char *header);
+/* A webhook row (GV_OUT_WEBHOOK) per configured webhook taking event
+ * (GV_HOOK_*), naming the meeting and/or the agenda item (0: none). */
+GV_MUST_CHECK enum gv_err queue_hooks(struct ctx *x, unsigned event, int64_t meeting,
+                                      int64_t item);
+/* At #endmeeting: a GV_OUT_WIKI row per wiki that takes the meeting's
+ * agenda, an item.discussed webhook row per discussed item and a
+ * minutes.published one. */
+GV_MUST_CHECK enum gv_err queue_publish(struct ctx *x);
 
 #endif

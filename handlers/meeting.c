@@ -168,6 +168,8 @@ enum gv_err cmd_endmeeting(struct ctx *x, const struct cmd *c, char *args)
                 snprintf(name, sizeof(name), "%s.%s", base, fmt);
                 r = queue_minutes(x, GV_OUT_FILE, name, fmt, NULL);
         }
+        if (r == GV_OK)
+                r = queue_publish(x);
         if (r)
                 return r;
         ctx_drop_meeting(x);

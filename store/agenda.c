@@ -175,6 +175,18 @@ enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda, struct gv_it
         return read_items(s, st, items, n);
 }
 
+enum gv_err gv_store_items_done(struct gv_store *s, const char *agenda, int64_t limit,
+                                struct gv_item **items, size_t *n)
+{
+        sqlite3_stmt *st = store_stmt(s, S_ITEMS_DONE);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, agenda);
+        bi(st, 2, limit);
+        return read_items(s, st, items, n);
+}
+
 enum gv_err gv_store_items_discussed(struct gv_store *s, int64_t meeting, struct gv_item **items,
                                      size_t *n)
 {

@@ -11,6 +11,7 @@ static const char *const kind_words[GV_OUT__COUNT] = {
         [GV_OUT_MESSAGE] = "message", [GV_OUT_REACTION] = "reaction",
         [GV_OUT_MINUTES] = "minutes", [GV_OUT_FILE] = "file",
         [GV_OUT_JOIN] = "join",       [GV_OUT_LEAVE] = "leave",
+        [GV_OUT_WIKI] = "wiki",       [GV_OUT_WEBHOOK] = "webhook",
 };
 
 const char *gv_out_kind_name(enum gv_out_kind k)
@@ -169,4 +170,96 @@ enum gv_err gv_store_outbox_each(struct gv_store *s, int (*cb)(void *ud, const s
         }
         sqlite3_reset(st);
         return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_outbox_meeting_waits(struct gv_store *s, enum gv_out_kind kind,
+                                          int64_t meeting, bool *waits)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_WAITS);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        if ((unsigned)kind >= GV_OUT__COUNT)
+                return GV_EINVAL;
+        bt(st, 1, kind_words[kind]);
+        bi(st, 2, meeting);
+        r = store_step_row(s, st);
+        sqlite3_reset(st);
+        if (r == GV_OK || r == GV_ENOTFOUND)
+                *waits = r == GV_OK;
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_publication_add(struct gv_store *s, int64_t meeting, const char *target,
+                                     const char *link, int64_t ts)
+{
+        sqlite3_stmt *st = store_stmt(s, S_PUB_ADD);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        bt(st, 2, target);
+        bt(st, 3, link);
+        bi(st, 4, ts);
+        r = store_exec_done(s, st);
+        if (r == GV_OK)
+                r = store_id_text(s, S_PUB_ITEMS, meeting, link);
+        return r;
+}
+
+enum gv_err gv_store_publications(struct gv_store *s, int64_t meeting,
+                                  void (*cb)(void *ud, const char *target, const char *link),
+                                  void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_PUB_EACH);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        while ((r = store_step_row(s, st)) == GV_OK)
+                cb(ud, col_str(st, 0), col_str(st, 1));
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_item_notes_link(struct gv_store *s, int64_t id, char **link)
+{
+        sqlite3_stmt *st = store_stmt(s, S_ITEM_LINK);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        r = store_step_row(s, st);
+        if (r)
+                return r;
+        *link = NULL;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                *link = col_dup(st, 0);
+                if (!*link)
+                        r = GV_ENOMEM;
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
+enum gv_err gv_store_outbox_minutes_row(struct gv_store *s, int64_t meeting, int64_t *id,
+                                        bool *sent, bool *parked)
+{
+        sqlite3_stmt *st = store_stmt(s, S_O_MINUTES_ROW);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, meeting);
+        r = store_step_row(s, st);
+        if (r)
+                return r;
+        *id = sqlite3_column_int64(st, 0);
+        *sent = sqlite3_column_int(st, 1) != 0;
+        *parked = sqlite3_column_int(st, 2) != 0;
+        sqlite3_reset(st);
+        return GV_OK;
 }

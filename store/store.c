@@ -152,6 +152,22 @@ static const char *const sql[S__COUNT] = {
         [S_O_RETRY] = "UPDATE outbox SET state = 0, next_at = 0 WHERE id = ?1 AND sent IS NULL",
         [S_O_FILES_FAILED] = "SELECT 1 FROM outbox WHERE kind = 'file' AND attempts > 0 "
                              "AND json_extract(extra, '$.meeting') = ?1 LIMIT 1",
+        [S_O_WAITS] = "SELECT 1 FROM outbox WHERE kind = ?1 AND sent IS NULL AND state = 0 "
+                      "AND json_extract(extra, '$.meeting') = ?2 LIMIT 1",
+        [S_PUB_ADD] = "INSERT INTO publications(meeting, target, link, ts) VALUES(?1, ?2, ?3, ?4) "
+                      "ON CONFLICT(meeting, target) DO UPDATE SET link = excluded.link",
+        [S_PUB_ITEMS] = "UPDATE items SET notes_link = ?2 WHERE (notes_link IS NULL OR "
+                        "(?2 GLOB 'http*' AND notes_link NOT GLOB 'http*')) AND id IN "
+                        "(SELECT agenda_item FROM mitems WHERE meeting = ?1 AND kind = 0)",
+        [S_PUB_EACH] = "SELECT target, link FROM publications WHERE meeting = ?1 ORDER BY ts, target",
+        [S_ITEM_LINK] = "SELECT notes_link FROM items WHERE id = ?1",
+        [S_O_MINUTES_ROW] = "SELECT id, sent IS NOT NULL, state FROM outbox WHERE kind = 'minutes' "
+                            "AND json_extract(extra, '$.meeting') = ?1 "
+                            "AND json_extract(extra, '$.header') IS NULL "
+                            "AND json_extract(extra, '$.replaces_row') IS NULL ORDER BY id LIMIT 1",
+        [S_ITEMS_DONE] = "SELECT id, agenda, description, reporter, mentions, room, event_id, "
+                         "created, position, pinned, status, discussed_in FROM items "
+                         "WHERE agenda = ?1 AND status = 2 ORDER BY id DESC LIMIT ?2",
         [S_O_EACH] = "SELECT id, kind, room, NULL, NULL, extra, state, attempts, last_error, "
                      "next_at, created FROM outbox WHERE sent IS NULL ORDER BY id",
         /* crypto (store/crypto.c) */
@@ -324,6 +340,13 @@ static const char *const migrations[] = {
         "ALTER TABLE meetings ADD COLUMN title TEXT;"
         "UPDATE meetings SET title = (SELECT value FROM kv WHERE key = 'meeting-title:' || meetings.id);"
         "DELETE FROM kv WHERE key GLOB 'meeting-title:*';",
+        /* 9: publishing (issue 9): where each meeting's notes were published
+         * (a wiki section's URL per target), and an agenda item's link to the
+         * notes it was discussed in */
+        "CREATE TABLE publications(meeting INTEGER NOT NULL REFERENCES meetings(id),"
+        "  target TEXT NOT NULL, link TEXT NOT NULL, ts INTEGER NOT NULL,"
+        "  PRIMARY KEY(meeting, target)) WITHOUT ROWID;"
+        "ALTER TABLE items ADD COLUMN notes_link TEXT;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

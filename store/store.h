@@ -91,6 +91,11 @@ enum gv_out_kind {
         GV_OUT_FILE,            /* a minutes file; room is the file name, extra {meeting, format} */
         GV_OUT_JOIN,            /* accept an invite to room */
         GV_OUT_LEAVE,           /* decline or leave room */
+        GV_OUT_WIKI,            /* publish a meeting to a wiki; room "wiki:N" (the lane),
+                                 * extra {meeting, wiki: N}; rendered at delivery */
+        GV_OUT_WEBHOOK,         /* POST an event to a webhook; room "webhook:N", extra
+                                 * {event, webhook: N, meeting?, item?}; payload built at
+                                 * delivery, the row id is its idempotency key */
         GV_OUT__COUNT,
         GV_OUT_UNKNOWN = GV_OUT__COUNT  /* a word this gavel does not know: parked */
 };
@@ -196,6 +201,9 @@ GV_MUST_CHECK enum gv_err gv_store_item_set_text(struct gv_store *s, int64_t id,
  * position, postponed last. */
 GV_MUST_CHECK enum gv_err gv_store_agenda(struct gv_store *s, const char *agenda,
                                           struct gv_item **items, size_t *n);
+/* The agenda's done items, newest first, at most limit. */
+GV_MUST_CHECK enum gv_err gv_store_items_done(struct gv_store *s, const char *agenda,
+                                              int64_t limit, struct gv_item **items, size_t *n);
 /* Items discussed in a meeting, in the order they were taken up. */
 GV_MUST_CHECK enum gv_err gv_store_items_discussed(struct gv_store *s, int64_t meeting,
                                                    struct gv_item **items, size_t *n);
@@ -378,6 +386,31 @@ GV_MUST_CHECK enum gv_err gv_store_outbox_each(struct gv_store *s,
                                                int (*cb)(void *ud, const struct gv_out *o),
                                                void *ud);
 void gv_out_clear(struct gv_out *o);
+/* Whether a row of kind for meeting (extra's "meeting") is still pending
+ * (unsent, not parked). */
+GV_MUST_CHECK enum gv_err gv_store_outbox_meeting_waits(struct gv_store *s, enum gv_out_kind kind,
+                                                        int64_t meeting, bool *waits);
+
+/* The outbox row of a meeting's minutes message in its own room (not a
+ * cross-post, not an edit): its id, whether it was sent, whether parked.
+ * GV_ENOTFOUND when there is none. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_minutes_row(struct gv_store *s, int64_t meeting,
+                                                      int64_t *id, bool *sent, bool *parked);
+
+/* Publications: where a meeting's notes went (target "wiki:0", link a URL).
+ * Adding one also gives the items discussed in the meeting this notes link
+ * when they have none yet, or only a page name and this is a URL. */
+GV_MUST_CHECK enum gv_err gv_store_publication_add(struct gv_store *s, int64_t meeting,
+                                                   const char *target, const char *link,
+                                                   int64_t ts);
+/* Every publication of a meeting, oldest first. */
+GV_MUST_CHECK enum gv_err gv_store_publications(struct gv_store *s, int64_t meeting,
+                                                void (*cb)(void *ud, const char *target,
+                                                           const char *link),
+                                                void *ud);
+/* An agenda item's link to the notes it was discussed in; *link NULL when
+ * none (yet). GV_ENOTFOUND: no such item. */
+GV_MUST_CHECK enum gv_err gv_store_item_notes_link(struct gv_store *s, int64_t id, char **link);
 
 /* End-to-end encryption state (store/crypto.c), for bridge/crypto.c only.
  * Pickles are libolm's, already encrypted with the pickle key; the store

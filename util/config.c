@@ -38,6 +38,8 @@ enum kind {
         K_PREFIXES,     /* char *: one character per prefix */
         K_TAGS,         /* struct gv_tag_map * + size_t count */
         K_ROOMS,        /* struct gv_room_map * + size_t count */
+        K_WIKIS,        /* struct gv_wiki_cfg * + size_t count */
+        K_WEBHOOKS,     /* struct gv_webhook_cfg * + size_t count */
 };
 
 /* An extra rule for a string beyond length and "no control characters". */
@@ -208,6 +210,25 @@ static const struct key keys[] = {
             "events a second the bot sends into one room after a burst of twice as many (a "
             "flood in one room never delays another room, and stays under the homeserver's "
             "rate limits)"),
+        COUNTED(wiki, K_WIKIS, 0, 16, "[]",
+                "wiki pages the notes are published to at #endmeeting, each an object: "
+                "{\"git\": remote URL (https://, http://, ssh://, file:// or user@host:path), "
+                "\"branch\" (\"master\"), \"page\" (\"Architecture-Call.md\"), \"section\" "
+                "(\"Recent Meeting Notes\"), \"flavour\" (\"resin\" | \"agora\" | \"meetbot\"), "
+                "\"agendas\" (omitted: every agenda), \"url\" (the page on the web, for the links "
+                "back; GitHub and GitLab wikis are known without it), \"token_file\", "
+                "\"ssh_key_file\"} or "
+                "{\"mediawiki\": api.php URL, \"page\", \"user\" (a bot-password user "
+                "\"Name@bot\"), \"password_file\", \"section\", \"flavour\", \"agendas\"}; "
+                "secrets come from the *_file keys or $CREDENTIALS_DIRECTORY/wiki-N-token, "
+                "wiki-N-ssh-key, wiki-N-password (N counting from 0); git work directories are "
+                "kept next to the database (<database>.wiki-N)"),
+        COUNTED(webhooks, K_WEBHOOKS, 0, 16, "[]",
+                "receivers of signed JSON POSTs, each {\"url\", \"events\": any of "
+                "\"item.added\", \"item.discussed\", \"minutes.published\" (omitted: all), "
+                "\"secret_file\"}; the body's HMAC-SHA256 with the secret (the file, else "
+                "$CREDENTIALS_DIRECTORY/webhook-N-secret) goes in X-Gavel-Signature: sha256=<hex>, "
+                "the delivery's stable id in X-Gavel-Delivery"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))
@@ -379,6 +400,33 @@ static void free_strv(char **v, size_t n)
         free(v);
 }
 
+static void wikis_free(struct gv_wiki_cfg *w, size_t n)
+{
+        for (size_t i = 0; w && i < n; i++) {
+                free(w[i].git);
+                free(w[i].branch);
+                free(w[i].mediawiki);
+                free(w[i].user);
+                free(w[i].page);
+                free(w[i].url);
+                free(w[i].section);
+                free_strv(w[i].agendas, w[i].n_agendas);
+                free(w[i].token_file);
+                free(w[i].ssh_key_file);
+                free(w[i].password_file);
+        }
+        free(w);
+}
+
+static void hooks_free(struct gv_webhook_cfg *h, size_t n)
+{
+        for (size_t i = 0; h && i < n; i++) {
+                free(h[i].url);
+                free(h[i].secret_file);
+        }
+        free(h);
+}
+
 /* Frees the key's value in c and zeroes it. */
 static void clear(const struct key *k, struct gv_config *c)
 {
@@ -418,6 +466,16 @@ static void clear(const struct key *k, struct gv_config *c)
                 }
                 free(rooms);
                 *FIELD(c, k, struct gv_room_map *) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        case K_WIKIS:
+                wikis_free(*FIELD(c, k, struct gv_wiki_cfg *), *COUNT(c, k));
+                *FIELD(c, k, struct gv_wiki_cfg *) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        case K_WEBHOOKS:
+                hooks_free(*FIELD(c, k, struct gv_webhook_cfg *), *COUNT(c, k));
+                *FIELD(c, k, struct gv_webhook_cfg *) = NULL;
                 *COUNT(c, k) = 0;
                 break;
         }
@@ -661,6 +719,342 @@ out:
         return r;
 }
 
+/* ---- "wiki" and "webhooks": arrays of objects ---- */
+
+static bool has_prefix(const char *s, const char *p)
+{
+        return strncmp(s, p, strlen(p)) == 0;
+}
+
+static bool is_http_url(const char *s)
+{
+        return (has_prefix(s, "https://") && s[8]) || (has_prefix(s, "http://") && s[7]);
+}
+
+static bool is_git_url(const char *s)
+{
+        const char *at = strchr(s, '@'), *colon = strchr(s, ':');
+
+        if (is_http_url(s) || (has_prefix(s, "ssh://") && s[6]) || (has_prefix(s, "file://") && s[7]))
+                return true;
+        /* scp-like user@host:path */
+        return at && colon && at > s && colon > at + 1 && colon[1] && !strchr(s, ' ');
+}
+
+static const char *const flavour_names[] = { "resin", "agora", "meetbot", NULL };
+static const char *const hook_names[] = { "item.added", "item.discussed", "minutes.published",
+                                          NULL };
+
+_Static_assert(GV_FLAVOUR_RESIN == 0 && GV_FLAVOUR_AGORA == 1 && GV_FLAVOUR_MEETBOT == 2,
+               "flavour_names[] follows enum gv_flavour");
+
+/* A string member of an entry: NULL when absent (and !required). */
+static enum gv_err member(const cJSON *o, const char *path, const char *name, bool required,
+                          const struct rule *rule, char **out, char *err, size_t errlen)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+        char full[160];
+        enum gv_err r;
+
+        snprintf(full, sizeof(full), "%s.%s", path, name);
+        if (!v) {
+                if (required)
+                        return bad_key(err, errlen, full, "is required");
+                return GV_OK;
+        }
+        r = check_string(full, v, 1, MAX_STRING, rule, err, errlen);
+        if (r)
+                return r;
+        *out = strdup(v->valuestring);
+        return *out ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+}
+
+/* Only the listed members. */
+static enum gv_err only_members(const cJSON *o, const char *path, const char *const *allowed,
+                                char *err, size_t errlen)
+{
+        char got[GOT_SIZE], full[160];
+        const cJSON *e;
+        size_t i;
+
+        cJSON_ArrayForEach(e, o) {
+                for (i = 0; allowed[i] && strcmp(allowed[i], e->string) != 0; i++)
+                        ;
+                if (!allowed[i]) {
+                        show_text(e->string, got, sizeof(got));
+                        snprintf(full, sizeof(full), "%s.%s", path, got);
+                        return bad_key(err, errlen, full, "unknown key");
+                }
+                for (const cJSON *f = o->child; f != e; f = f->next) {
+                        if (strcmp(f->string, e->string) == 0) {
+                                snprintf(full, sizeof(full), "%s.%s", path, e->string);
+                                return bad_key(err, errlen, full, "given twice");
+                        }
+                }
+        }
+        return GV_OK;
+}
+
+static const struct rule http_rule = {
+        is_http_url, "be an http:// or https:// URL", "URL",
+};
+
+static const struct rule git_rule = {
+        is_git_url, "be a git remote (https://, http://, ssh://, file:// or user@host:path)",
+        "git remote",
+};
+
+static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_cfg *w, char *err,
+                              size_t errlen)
+{
+        static const char *const allowed[] = {
+                "git", "branch", "mediawiki", "user", "page", "url", "section", "flavour",
+                "agendas", "token_file", "ssh_key_file", "password_file", NULL,
+        };
+        const cJSON *v;
+        char got[GOT_SIZE], full[160], list[128], *fl = NULL;
+        enum gv_err r;
+        size_t i;
+
+        if (!cJSON_IsObject(o)) {
+                show_value(o, got, sizeof(got));
+                return bad_key(err, errlen, path, "must be an object, got %s", got);
+        }
+        r = only_members(o, path, allowed, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "git", false, &git_rule, &w->git, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "mediawiki", false, &http_rule, &w->mediawiki, err, errlen);
+        if (r)
+                return r;
+        if (!w->git == !w->mediawiki)
+                return bad_key(err, errlen, path, "must have exactly one of \"git\" and "
+                               "\"mediawiki\"");
+        if (w->git) {
+                static const char *const git_only[] = { "user", "password_file", NULL };
+
+                for (i = 0; git_only[i]; i++)
+                        if (cJSON_GetObjectItemCaseSensitive(o, git_only[i])) {
+                                snprintf(full, sizeof(full), "%s.%s", path, git_only[i]);
+                                return bad_key(err, errlen, full, "is for a \"mediawiki\" wiki");
+                        }
+                r = member(o, path, "branch", false, NULL, &w->branch, err, errlen);
+                if (r == GV_OK && !w->branch && !(w->branch = strdup("master")))
+                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                if (r == GV_OK)
+                        r = member(o, path, "token_file", false, NULL, &w->token_file, err, errlen);
+                if (r == GV_OK)
+                        r = member(o, path, "ssh_key_file", false, NULL, &w->ssh_key_file, err,
+                                   errlen);
+        } else {
+                static const char *const mw_only[] = { "branch", "token_file", "ssh_key_file",
+                                                       NULL };
+
+                for (i = 0; mw_only[i]; i++)
+                        if (cJSON_GetObjectItemCaseSensitive(o, mw_only[i])) {
+                                snprintf(full, sizeof(full), "%s.%s", path, mw_only[i]);
+                                return bad_key(err, errlen, full, "is for a \"git\" wiki");
+                        }
+                r = member(o, path, "user", true, NULL, &w->user, err, errlen);
+                if (r == GV_OK)
+                        r = member(o, path, "password_file", false, NULL, &w->password_file, err,
+                                   errlen);
+        }
+        if (r == GV_OK)
+                r = member(o, path, "page", true, NULL, &w->page, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "url", false, &http_rule, &w->url, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "section", false, NULL, &w->section, err, errlen);
+        if (r == GV_OK && !w->section && !(w->section = strdup("Recent Meeting Notes")))
+                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+        if (r == GV_OK)
+                r = member(o, path, "flavour", false, NULL, &fl, err, errlen);
+        if (r)
+                goto out;
+        w->flavour = GV_FLAVOUR_RESIN;
+        if (fl) {
+                for (i = 0; flavour_names[i] && strcmp(flavour_names[i], fl) != 0; i++)
+                        ;
+                if (!flavour_names[i]) {
+                        snprintf(full, sizeof(full), "%s.flavour", path);
+                        show_text(fl, got, sizeof(got));
+                        join_choices(flavour_names, list, sizeof(list));
+                        r = bad_key(err, errlen, full, "must be one of %s, got \"%s\"", list,
+                                    got);
+                        goto out;
+                }
+                w->flavour = (enum gv_flavour)i;
+        }
+        v = cJSON_GetObjectItemCaseSensitive(o, "agendas");
+        snprintf(full, sizeof(full), "%s.agendas", path);
+        if (v) {
+                const cJSON *e;
+                size_t n = 0;
+
+                if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || cJSON_GetArraySize(v) > 64) {
+                        r = bad_key(err, errlen, full, "must be an array of 1 to 64 agenda names "
+                                    "(omit it for every agenda)");
+                        goto out;
+                }
+                w->agendas = calloc((size_t)cJSON_GetArraySize(v), sizeof(*w->agendas));
+                if (!w->agendas) {
+                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        goto out;
+                }
+                cJSON_ArrayForEach(e, v) {
+                        char name[192];
+
+                        snprintf(name, sizeof(name), "%s[%zu]", full, n);
+                        r = check_string(name, e, 1, MAX_NAME, &agenda_rule, err, errlen);
+                        if (r)
+                                goto out;
+                        w->agendas[n] = strdup(e->valuestring);
+                        if (!w->agendas[n]) {
+                                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                                goto out;
+                        }
+                        w->n_agendas = ++n;
+                }
+        }
+        r = GV_OK;
+out:
+        free(fl);
+        return r;
+}
+
+static enum gv_err parse_hook(const cJSON *o, const char *path, struct gv_webhook_cfg *h,
+                              char *err, size_t errlen)
+{
+        static const char *const allowed[] = { "url", "events", "secret_file", NULL };
+        const cJSON *v, *e;
+        char got[GOT_SIZE], full[160], list[128];
+        enum gv_err r;
+        size_t n = 0;
+
+        if (!cJSON_IsObject(o)) {
+                show_value(o, got, sizeof(got));
+                return bad_key(err, errlen, path, "must be an object, got %s", got);
+        }
+        r = only_members(o, path, allowed, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "url", true, &http_rule, &h->url, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "secret_file", false, NULL, &h->secret_file, err, errlen);
+        if (r)
+                return r;
+        v = cJSON_GetObjectItemCaseSensitive(o, "events");
+        if (!v) {
+                h->events = GV_HOOK_ITEM_ADDED | GV_HOOK_ITEM_DISCUSSED | GV_HOOK_MINUTES_PUBLISHED;
+                return GV_OK;
+        }
+        snprintf(full, sizeof(full), "%s.events", path);
+        if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
+                return bad_key(err, errlen, full, "must be a non-empty array of event names");
+        join_choices(hook_names, list, sizeof(list));
+        cJSON_ArrayForEach(e, v) {
+                char name[192];
+                unsigned bit = cJSON_IsString(e) ? gv_config_hook_event(e->valuestring) : 0;
+
+                snprintf(name, sizeof(name), "%s[%zu]", full, n++);
+                if (!bit) {
+                        show_value(e, got, sizeof(got));
+                        return bad_key(err, errlen, name, "must be one of %s, got %s", list, got);
+                }
+                if (h->events & bit)
+                        return bad_key(err, errlen, name, "\"%s\" given twice", e->valuestring);
+                h->events |= bit;
+        }
+        return GV_OK;
+}
+
+static enum gv_err set_objects(const struct key *k, const cJSON *v, struct gv_config *c,
+                               char *err, size_t errlen)
+{
+        bool wiki = k->kind == K_WIKIS;
+        struct gv_wiki_cfg *w = NULL;
+        struct gv_webhook_cfg *h = NULL;
+        const cJSON *e;
+        size_t n = 0, i = 0;
+        char path[64];
+        enum gv_err r;
+
+        r = check_entries(k, v, false, &n, err, errlen);
+        if (r)
+                return r;
+        if (wiki)
+                w = calloc(n ? n : 1, sizeof(*w));
+        else
+                h = calloc(n ? n : 1, sizeof(*h));
+        if (!w && !h)
+                return fail(err, errlen, GV_ENOMEM, "out of memory");
+        cJSON_ArrayForEach(e, v) {
+                snprintf(path, sizeof(path), "%s[%zu]", k->name, i);
+                r = wiki ? parse_wiki(e, path, &w[i], err, errlen)
+                         : parse_hook(e, path, &h[i], err, errlen);
+                i++;
+                if (r)
+                        goto out;
+        }
+        clear(k, c);
+        if (wiki)
+                *FIELD(c, k, struct gv_wiki_cfg *) = w;
+        else
+                *FIELD(c, k, struct gv_webhook_cfg *) = h;
+        *COUNT(c, k) = n;
+        w = NULL;
+        h = NULL;
+        r = GV_OK;
+out:
+        wikis_free(w, i);
+        hooks_free(h, i);
+        return r;
+}
+
+unsigned gv_config_hook_event(const char *name)
+{
+        for (unsigned i = 0; name && hook_names[i]; i++)
+                if (strcmp(hook_names[i], name) == 0)
+                        return 1u << i;
+        return 0;
+}
+
+const char *gv_config_hook_name(unsigned event)
+{
+        for (unsigned i = 0; hook_names[i]; i++)
+                if (event == 1u << i)
+                        return hook_names[i];
+        return NULL;
+}
+
+bool gv_config_wiki_wants(const struct gv_config *c, size_t i, const char *agenda)
+{
+        const struct gv_wiki_cfg *w = i < c->n_wiki ? &c->wiki[i] : NULL;
+
+        if (!w)
+                return false;
+        if (w->n_agendas == 0)
+                return true;
+        for (size_t k = 0; agenda && k < w->n_agendas; k++)
+                if (strcmp(w->agendas[k], agenda) == 0)
+                        return true;
+        return false;
+}
+
+const char *gv_config_secret_path(const char *file, const char *cred, char *out, size_t n)
+{
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+        int w;
+
+        if (file && *file)
+                w = snprintf(out, n, "%s", file);
+        else if (dir && *dir)
+                w = snprintf(out, n, "%s/%s", dir, cred);
+        else
+                return NULL;
+        return w > 0 && (size_t)w < n ? out : NULL;
+}
+
 static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c, char *err,
                        size_t errlen)
 {
@@ -678,6 +1072,9 @@ static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c,
         case K_TAGS:
         case K_ROOMS:
                 return set_map(k, v, c, err, errlen);
+        case K_WIKIS:
+        case K_WEBHOOKS:
+                return set_objects(k, v, c, err, errlen);
         }
         return fail(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
 }
@@ -1010,6 +1407,10 @@ static enum gv_err describe_key(const struct key *k, struct gv_buf *b)
         case K_ROOMS:
                 snprintf(type, sizeof(type), "object {room: agenda} of at most %" PRId64
                          " entries", k->max);
+                break;
+        case K_WIKIS:
+        case K_WEBHOOKS:
+                snprintf(type, sizeof(type), "array of at most %" PRId64 " objects", k->max);
                 break;
         }
         return gv_buf_printf(b, "%s  %s, default %s: %s", k->name, type,

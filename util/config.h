@@ -24,6 +24,39 @@ struct gv_room_map {
         char *agenda;
 };
 
+/* How a wiki page lays out a meeting (handlers/wiki.h renders each). */
+enum gv_flavour { GV_FLAVOUR_RESIN = 0, GV_FLAVOUR_AGORA, GV_FLAVOUR_MEETBOT };
+
+/* One "wiki" entry: exactly one of git and mediawiki is set. Secrets are
+ * never here, only the files that hold them (see gv_config_secret_path). */
+struct gv_wiki_cfg {
+        char *git;              /* remote URL, or NULL */
+        char *branch;           /* git: "master" */
+        char *mediawiki;        /* api.php URL, or NULL */
+        char *user;             /* MediaWiki bot-password user, NULL for git */
+        char *page;
+        char *url;              /* the page on the web, for links back; NULL: what the
+                                 * publisher knows (GitHub, GitLab, MediaWiki) */
+        char *section;          /* "Recent Meeting Notes" */
+        enum gv_flavour flavour;
+        char **agendas;         /* NULL (n_agendas 0): every agenda */
+        size_t n_agendas;
+        char *token_file;       /* git HTTPS token, "" or NULL: $CREDENTIALS_DIRECTORY */
+        char *ssh_key_file;
+        char *password_file;    /* MediaWiki bot password */
+};
+
+/* Webhook events, as bits of gv_webhook_cfg.events. */
+#define GV_HOOK_ITEM_ADDED 1u
+#define GV_HOOK_ITEM_DISCUSSED 2u
+#define GV_HOOK_MINUTES_PUBLISHED 4u
+
+struct gv_webhook_cfg {
+        char *url;
+        unsigned events;        /* GV_HOOK_* */
+        char *secret_file;      /* the HMAC key; NULL: $CREDENTIALS_DIRECTORY/webhook-N-secret */
+};
+
 struct gv_config {
         char *database;                 /* "database": "./gavel.db" */
         char *archive_dir;              /* "archive_dir": "./minutes" */
@@ -60,6 +93,11 @@ struct gv_config {
         int64_t backoff_max_ms;         /* "backoff_max_ms": 60000 (100..3600000) */
         int64_t gap_fill_max_events;    /* "gap_fill_max_events": 10000 (0..10000000) */
         int64_t room_send_per_s;        /* "room_send_per_s": 10 (1..1000) */
+        /* Publishing (issue 9) */
+        struct gv_wiki_cfg *wiki;       /* "wiki": [] */
+        size_t n_wiki;
+        struct gv_webhook_cfg *webhooks;        /* "webhooks": [] */
+        size_t n_webhooks;
 };
 
 /* The built-in defaults: with no config file at all seed 000's flow works
@@ -82,6 +120,16 @@ const char *gv_config_agenda_for_tag(const struct gv_config *c, const char *tag,
 /* The room's agenda: its "rooms" entry, else default_agenda. Never NULL. */
 const char *gv_config_agenda_for_room(const struct gv_config *c, const char *room);
 bool gv_config_is_prefix(const struct gv_config *c, char ch);
+/* Whether wiki i publishes meetings of agenda. */
+bool gv_config_wiki_wants(const struct gv_config *c, size_t i, const char *agenda);
+/* The webhook event's bit ("item.added" -> GV_HOOK_ITEM_ADDED), 0 if none;
+ * and its name. */
+unsigned gv_config_hook_event(const char *name);
+const char *gv_config_hook_name(unsigned event);
+/* The file holding a secret: the configured *_file when set, else
+ * $CREDENTIALS_DIRECTORY/<cred> (e.g. "wiki-0-token"); NULL when neither.
+ * Writes into out. */
+const char *gv_config_secret_path(const char *file, const char *cred, char *out, size_t n);
 /* Writes the key table as documentation (one line per key) to a buffer-
  * free callback: used by --help-config. */
 void gv_config_describe(void (*line)(void *ud, const char *text), void *ud);

@@ -1,4 +1,5 @@
 /* util/sha256.c - see sha256.h. A plain, table-driven FIPS 180-4 SHA-256. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sha256.h"
@@ -84,4 +85,43 @@ void gv_sha256_hex(const void *data, size_t len, char out[2 * GV_SHA256_LEN + 1]
                 out[2 * i + 1] = hex[d[i] & 15];
         }
         out[2 * GV_SHA256_LEN] = '\0';
+}
+
+enum gv_err gv_hmac_sha256_hex(const void *key, size_t key_len, const void *data, size_t len,
+                               char out[2 * GV_SHA256_LEN + 1])
+{
+        static const char hex[] = "0123456789abcdef";
+        uint8_t key_pad[64] = { 0 }, inner[GV_SHA256_LEN], mac[GV_SHA256_LEN];
+        uint8_t outer[64 + GV_SHA256_LEN];
+        uint8_t *msg;
+        size_t i;
+
+        if (len > SIZE_MAX - 64)
+                return GV_ENOMEM;
+        msg = malloc(64 + len);
+        if (!msg)
+                return GV_ENOMEM;
+        if (key_len > 64)
+                gv_sha256(key, key_len, key_pad);
+        else if (key_len)
+                memcpy(key_pad, key, key_len);
+        for (i = 0; i < 64; i++) {
+                msg[i] = key_pad[i] ^ 0x36;
+                outer[i] = key_pad[i] ^ 0x5c;
+        }
+        if (len)
+                memcpy(msg + 64, data, len);
+        gv_sha256(msg, 64 + len, inner);
+        memcpy(outer + 64, inner, GV_SHA256_LEN);
+        gv_sha256(outer, sizeof(outer), mac);
+        for (i = 0; i < GV_SHA256_LEN; i++) {
+                out[2 * i] = hex[mac[i] >> 4];
+                out[2 * i + 1] = hex[mac[i] & 15];
+        }
+        out[2 * GV_SHA256_LEN] = '\0';
+        explicit_bzero(key_pad, sizeof(key_pad));
+        explicit_bzero(msg, 64);
+        explicit_bzero(outer, 64);
+        free(msg);
+        return GV_OK;
 }

@@ -12,4 +12,10 @@ void gv_sha256(const void *data, size_t len, uint8_t out[GV_SHA256_LEN]);
 /* The digest as 64 lower-case hex digits and a NUL. */
 void gv_sha256_hex(const void *data, size_t len, char out[2 * GV_SHA256_LEN + 1]);
 
+/* HMAC-SHA256 (RFC 2104) of data with key, as 64 lower-case hex digits and
+ * a NUL: webhook signatures. GV_ENOMEM is the only failure. */
+#include "err.h"
+GV_MUST_CHECK enum gv_err gv_hmac_sha256_hex(const void *key, size_t key_len, const void *data,
+                                             size_t len, char out[2 * GV_SHA256_LEN + 1]);
+
 #endif

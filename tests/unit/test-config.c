@@ -104,6 +104,23 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%lld", (long long)c->gap_fill_max_events);
         else if (!strcmp(key, "room_send_per_s"))
                 add(out, n, "%lld", (long long)c->room_send_per_s);
+        else if (!strcmp(key, "wiki"))
+                for (i = 0; i < c->n_wiki; i++) {
+                        const struct gv_wiki_cfg *w = &c->wiki[i];
+
+                        add(out, n, "%s%s:%s|%s|%s|%s|%d|", i ? ";" : "",
+                            w->git ? "git" : "mw", w->git ? w->git : w->mediawiki,
+                            w->git ? w->branch : w->user, w->page, w->section, (int)w->flavour);
+                        add_list(out, n, w->agendas, w->n_agendas);
+                        add(out, n, "|%s|%s|%s", w->token_file ? w->token_file : "-",
+                            w->ssh_key_file ? w->ssh_key_file : "-",
+                            w->password_file ? w->password_file : "-");
+                }
+        else if (!strcmp(key, "webhooks"))
+                for (i = 0; i < c->n_webhooks; i++)
+                        add(out, n, "%s%s|%u|%s", i ? ";" : "", c->webhooks[i].url,
+                            c->webhooks[i].events,
+                            c->webhooks[i].secret_file ? c->webhooks[i].secret_file : "-");
         else if (!strcmp(key, "log_level"))
                 add(out, n, "%s", c->log_level == GV_LOG_ERROR ? "error" :
                                   c->log_level == GV_LOG_WARN ? "warning" :
@@ -149,6 +166,8 @@ static const struct expect defaults[] = {
         { "backoff_max_ms", "60000" },
         { "gap_fill_max_events", "10000" },
         { "room_send_per_s", "10" },
+        { "wiki", "" },
+        { "webhooks", "" },
 };
 
 #define N_KEYS (sizeof(defaults) / sizeof(defaults[0]))
@@ -161,6 +180,11 @@ static const struct expect sample[] = {
         { "meeting_label", "Arch call" },
         { "ack", "reaction" },
         { "log_level", "warning" },
+        { "wiki", "git:https://github.com/org/hq.wiki.git|master|Architecture-Call.md|"
+                  "Recent Meeting Notes|0|architecture|-|-|-;"
+                  "mw:https://wiki.example.org/w/api.php|Gavel@minutes|Meetings/Arch call|"
+                  "Recent Meeting Notes|0||-|-|-" },
+        { "webhooks", "https://hooks.example.org/gavel|7|-" },
 };
 
 static void check_values(const char *name, const struct gv_config *c, const struct expect *e,
@@ -237,6 +261,95 @@ static void run_case(const struct pcase *t)
 #define TAG_RULE "must be a tag name (1 to 64 of A-Z a-z 0-9 _ -, after an optional '#')"
 
 static const struct pcase cases[] = {
+        /* "wiki" and "webhooks" (issue 9) */
+        GOOD("wiki: a git wiki with defaults", "{\"wiki\": [{\"git\": \"file:///srv/w.git\", "
+             "\"page\": \"Home.md\"}]}", "wiki",
+             "git:file:///srv/w.git|master|Home.md|Recent Meeting Notes|0||-|-|-"),
+        GOOD("wiki: scp-like remote, agora, agendas, key files",
+             "{\"wiki\": [{\"git\": \"git@example.org:org/w.git\", \"branch\": \"main\", "
+             "\"page\": \"p.md\", \"section\": \"Notes\", \"flavour\": \"agora\", "
+             "\"agendas\": [\"a\", \"b\"], \"token_file\": \"/t\", \"ssh_key_file\": \"/k\"}]}",
+             "wiki", "git:git@example.org:org/w.git|main|p.md|Notes|1|a,b|/t|/k|-"),
+        GOOD("wiki: mediawiki, meetbot flavour",
+             "{\"wiki\": [{\"mediawiki\": \"https://w.example/api.php\", \"page\": \"M\", "
+             "\"user\": \"G@b\", \"flavour\": \"meetbot\", \"password_file\": \"/p\"}]}",
+             "wiki", "mw:https://w.example/api.php|G@b|M|Recent Meeting Notes|2||-|-|/p"),
+        CONF("wiki: not an array", "{\"wiki\": {}}", "key \"wiki\": must be an array, got an object"),
+        CONF("wiki: entry not an object", "{\"wiki\": [1]}",
+             "key \"wiki[0]\": must be an object, got 1"),
+        CONF("wiki: neither git nor mediawiki", "{\"wiki\": [{\"page\": \"p\"}]}",
+             "key \"wiki[0]\": must have exactly one of \"git\" and \"mediawiki\""),
+        CONF("wiki: both git and mediawiki",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"mediawiki\": \"https://m/api.php\", "
+             "\"page\": \"p\", \"user\": \"u\"}]}",
+             "key \"wiki[0]\": must have exactly one of \"git\" and \"mediawiki\""),
+        CONF("wiki[1].page missing",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\"}, {\"git\": \"file:///g\"}]}",
+             "key \"wiki[1].page\": is required"),
+        CONF("wiki: empty page", "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"\"}]}",
+             "key \"wiki[0].page\": must not be empty"),
+        CONF("wiki: bad git URL", "{\"wiki\": [{\"git\": \"ftp://x\", \"page\": \"p\"}]}",
+             "key \"wiki[0].git\": must be a git remote (https://, http://, ssh://, file:// or "
+             "user@host:path), got \"ftp://x\""),
+        CONF("wiki: bad mediawiki URL",
+             "{\"wiki\": [{\"mediawiki\": \"wiki.example\", \"page\": \"p\", \"user\": \"u\"}]}",
+             "key \"wiki[0].mediawiki\": must be an http:// or https:// URL, got \"wiki.example\""),
+        CONF("wiki: mediawiki without user",
+             "{\"wiki\": [{\"mediawiki\": \"https://m/api.php\", \"page\": \"p\"}]}",
+             "key \"wiki[0].user\": is required"),
+        CONF("wiki: user on a git wiki",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"user\": \"u\"}]}",
+             "key \"wiki[0].user\": is for a \"mediawiki\" wiki"),
+        CONF("wiki: branch on a mediawiki",
+             "{\"wiki\": [{\"mediawiki\": \"https://m/api.php\", \"page\": \"p\", "
+             "\"user\": \"u\", \"branch\": \"b\"}]}",
+             "key \"wiki[0].branch\": is for a \"git\" wiki"),
+        CONF("wiki: a secret in the JSON",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"token\": \"ghp_x\"}]}",
+             "key \"wiki[0].token\": unknown key"),
+        GOOD("wiki: the page's url", "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", "
+             "\"url\": \"https://w.example/p\"}]}", "wiki",
+             "git:file:///g|master|p|Recent Meeting Notes|0||-|-|-"),
+        CONF("wiki: a url that is not one", "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", "
+             "\"url\": \"javascript:alert(1)\"}]}",
+             "key \"wiki[0].url\": must be an http:// or https:// URL, got \"javascript:alert(1)\""),
+        CONF("wiki: bad flavour",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"flavour\": \"fancy\"}]}",
+             "key \"wiki[0].flavour\": must be one of \"resin\", \"agora\", \"meetbot\", "
+             "got \"fancy\""),
+        CONF("wiki: empty agendas",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"agendas\": []}]}",
+             "key \"wiki[0].agendas\": must be an array of 1 to 64 agenda names (omit it for "
+             "every agenda)"),
+        CONF("wiki: bad agenda name",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"agendas\": [\"a b\"]}]}",
+             "key \"wiki[0].agendas[0]\": must be an agenda name (1 to 64 of A-Z a-z 0-9 _ -), "
+             "got \"a b\""),
+        CONF("wiki: page with a newline",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"a\\nb\"}]}",
+             "key \"wiki[0].page\": must not contain control characters"),
+        GOOD("webhooks: events default to all", "{\"webhooks\": [{\"url\": \"http://127.0.0.1:1/h\"}]}",
+             "webhooks", "http://127.0.0.1:1/h|7|-"),
+        GOOD("webhooks: two events and a secret file",
+             "{\"webhooks\": [{\"url\": \"https://h/\", \"events\": [\"minutes.published\", "
+             "\"item.added\"], \"secret_file\": \"/s\"}]}", "webhooks", "https://h/|5|/s"),
+        CONF("webhooks[0].url missing", "{\"webhooks\": [{}]}",
+             "key \"webhooks[0].url\": is required"),
+        CONF("webhooks: bad url", "{\"webhooks\": [{\"url\": \"file:///x\"}]}",
+             "key \"webhooks[0].url\": must be an http:// or https:// URL, got \"file:///x\""),
+        CONF("webhooks: unknown event",
+             "{\"webhooks\": [{\"url\": \"https://h\", \"events\": [\"item.added\", \"x\"]}]}",
+             "key \"webhooks[0].events[1]\": must be one of \"item.added\", \"item.discussed\", "
+             "\"minutes.published\", got \"x\""),
+        CONF("webhooks: event twice",
+             "{\"webhooks\": [{\"url\": \"https://h\", \"events\": [\"item.added\", "
+             "\"item.added\"]}]}",
+             "key \"webhooks[0].events[1]\": \"item.added\" given twice"),
+        CONF("webhooks: no events", "{\"webhooks\": [{\"url\": \"https://h\", \"events\": []}]}",
+             "key \"webhooks[0].events\": must be a non-empty array of event names"),
+        CONF("webhooks: a secret in the JSON",
+             "{\"webhooks\": [{\"url\": \"https://h\", \"secret\": \"s\"}]}",
+             "key \"webhooks[0].secret\": unknown key"),
         /* the document */
         GOOD("empty object", "{}", "bot_name", "gavel"),
         GOOD("white space around", " \n\t{ }\r\n", "database", "./gavel.db"),
@@ -845,6 +958,45 @@ static void test_misc(void)
         check(r == GV_EPARSE && c == SENTINEL, "NULL input", "rc %d", (int)r);
 }
 
+/* The publishing lookups: which wiki takes which agenda, event names,
+ * where a secret is read from. */
+static void test_publishing(void)
+{
+        static const char json[] =
+                "{\"wiki\": [{\"git\": \"file:///a\", \"page\": \"p\"},"
+                " {\"git\": \"file:///b\", \"page\": \"p\", \"agendas\": [\"standup\"]}]}";
+        struct gv_config *c = NULL;
+        char path[64];
+        const char *got;
+
+        if (gv_config_parse(json, strlen(json), &c, NULL, 0) != GV_OK) {
+                check(false, "publishing config", "does not parse");
+                return;
+        }
+        check(gv_config_wiki_wants(c, 0, "architecture") && gv_config_wiki_wants(c, 0, "standup") &&
+              !gv_config_wiki_wants(c, 1, "architecture") && gv_config_wiki_wants(c, 1, "standup") &&
+              !gv_config_wiki_wants(c, 2, "standup"),
+              "wiki agendas: omitted takes every agenda, listed only those", "-");
+        gv_config_free(c);
+        check(gv_config_hook_event("item.added") == GV_HOOK_ITEM_ADDED &&
+              gv_config_hook_event("minutes.published") == GV_HOOK_MINUTES_PUBLISHED &&
+              gv_config_hook_event("item.Added") == 0 && gv_config_hook_event(NULL) == 0 &&
+              !strcmp(gv_config_hook_name(GV_HOOK_ITEM_DISCUSSED), "item.discussed") &&
+              gv_config_hook_name(3) == NULL, "webhook event names", "-");
+        unsetenv("CREDENTIALS_DIRECTORY");
+        check(gv_config_secret_path(NULL, "wiki-0-token", path, sizeof(path)) == NULL,
+              "no file, no $CREDENTIALS_DIRECTORY: no secret", "-");
+        got = gv_config_secret_path("/etc/gavel/t", "wiki-0-token", path, sizeof(path));
+        check(got && !strcmp(got, "/etc/gavel/t"), "the *_file key wins", "%s", got ? got : "NULL");
+        setenv("CREDENTIALS_DIRECTORY", "/run/credentials/gavel.service", 1);
+        got = gv_config_secret_path("", "webhook-1-secret", path, sizeof(path));
+        check(got && !strcmp(got, "/run/credentials/gavel.service/webhook-1-secret"),
+              "else $CREDENTIALS_DIRECTORY/<name>", "%s", got ? got : "NULL");
+        got = gv_config_secret_path(NULL, "webhook-1-secret", path, 16);
+        check(got == NULL, "a path that does not fit is none", "%s", got ? got : "NULL");
+        unsetenv("CREDENTIALS_DIRECTORY");
+}
+
 int main(int argc, char **argv)
 {
         size_t i;
@@ -858,5 +1010,6 @@ int main(int argc, char **argv)
         test_lookups();
         test_describe();
         test_misc();
+        test_publishing();
         return check_finish();
 }

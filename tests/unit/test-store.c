@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 8
+#define SCHEMA_LATEST 9
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -1148,7 +1148,7 @@ static int on_out(void *ud, const struct gv_out *o)
 static void test_outbox_states(struct gv_store *s)
 {
         static const char *const words[] = { "message", "reaction", "minutes", "file", "join",
-                                              "leave" };
+                                              "leave", "wiki", "webhook" };
         struct gv_out o;
         struct rows l;
         int64_t a, b;
@@ -1328,6 +1328,68 @@ static void test_rooms(struct gv_store *s)
         gv_room_clear(&rm);
 }
 
+static void on_pub(void *ud, const char *target, const char *link)
+{
+        char line[512];
+
+        snprintf(line, sizeof(line), "%s=%s", target, link);
+        list_add(ud, line);
+}
+
+/* Publications: a delivered wiki gives the meeting a link and its discussed
+ * items their notes link (the first one only); waiting rows by meeting. */
+static void test_publications(struct gv_store *s)
+{
+        struct gv_meeting m;
+        struct gv_mitem t;
+        struct list l = { "" };
+        int64_t meeting = 0, item, other, tid = 0;
+        char *link = (char *)"unset";
+        bool waits = true;
+        enum gv_err r;
+
+        memset(&m, 0, sizeof(m));
+        m.room = "!pub:example.org";
+        m.name = "pub";
+        m.agenda = "pubs";
+        m.starter = "bob";
+        m.started = 5;
+        r = gv_store_meeting_start(s, &m, &meeting);
+        item = add_item(s, "pubs", "published item", "$pub-item", 5);
+        other = add_item(s, "pubs", "not discussed", "$pub-other", 6);
+        memset(&t, 0, sizeof(t));
+        t.nick = "bob";
+        t.ts = 6;
+        t.kind = GV_M_TOPIC;
+        t.text = "published item";
+        t.agenda_item = item;
+        r = r ? r : gv_store_mitem_add(s, meeting, &t, &tid);
+        r = r ? r : gv_store_item_notes_link(s, item, &link);
+        check(r == GV_OK && link == NULL, "no notes link before a publication", "%s",
+              gv_strerror(r));
+        r = r ? r : gv_store_outbox_meeting_waits(s, GV_OUT_WIKI, meeting, &waits);
+        check(r == GV_OK && !waits, "no wiki row waits", "%s", gv_strerror(r));
+        r = r ? r : gv_store_outbox_add(s, GV_OUT_WIKI, "wiki:0", "", NULL, "{\"meeting\":99999}", 7);
+        r = r ? r : gv_store_outbox_meeting_waits(s, GV_OUT_WIKI, meeting, &waits);
+        check(r == GV_OK && !waits, "another meeting's wiki row is not this one's", "%s",
+              gv_strerror(r));
+        r = r ? r : gv_store_publication_add(s, meeting, "wiki:0", "https://w/a#x", 8);
+        r = r ? r : gv_store_publication_add(s, meeting, "wiki:1", "https://w/b#y", 9);
+        r = r ? r : gv_store_publications(s, meeting, on_pub, &l);
+        check(r == GV_OK && str_eq(l.s, "wiki:0=https://w/a#x,wiki:1=https://w/b#y"),
+              "publications in order", "%s: %s", gv_strerror(r), l.s);
+        r = r ? r : gv_store_item_notes_link(s, item, &link);
+        check(r == GV_OK && str_eq(link, "https://w/a#x"), "a discussed item gets the first link",
+              "%s: %s", gv_strerror(r), nn(link));
+        free(link);
+        link = NULL;
+        r = r ? r : gv_store_item_notes_link(s, other, &link);
+        check(r == GV_OK && link == NULL, "an item not discussed gets none", "%s", nn(link));
+        free(link);
+        check(gv_store_item_notes_link(s, 987654, &link) == GV_ENOTFOUND, "no such item",
+              "-");
+}
+
 static void test_all_on(struct gv_store *s, const char *where)
 {
         int64_t meeting = 0, other = 0;
@@ -1359,6 +1421,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_votes(s, meeting);
         test_outbox(s);
         test_outbox_states(s);
+        test_publications(s);
         test_transactions(s);
         test_rooms(s);
 }
