@@ -24,9 +24,14 @@ if [ -n "$missing" ]; then
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
 fi
 
-# matrix-js-sdk for the interop test, from npm, pinned by the lock file
+# matrix-js-sdk and its Rust crypto (matrix-sdk-crypto-wasm) for the interop tests,
+# from npm, pinned by the lock file; again whenever the lock file is newer than
+# the installed tree (npm records that in node_modules/.package-lock.json)
+nm=tests/interop/node_modules
 if [ "${1:-}" = "--test" ] && command -v npm >/dev/null 2>&1 &&
-        [ ! -d tests/interop/node_modules/matrix-js-sdk ]; then
+        { [ ! -d $nm/matrix-js-sdk ] || [ ! -d $nm/@matrix-org/matrix-sdk-crypto-wasm ] ||
+          [ ! -f $nm/.package-lock.json ] ||
+          [ tests/interop/package-lock.json -nt $nm/.package-lock.json ]; }; then
         (cd tests/interop && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 

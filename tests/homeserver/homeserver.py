@@ -8,6 +8,7 @@ own integration tests use it to provoke rate limits, 5xx, dropped
 connections, token loss and duplicated sync batches.
 
     python3 tests/homeserver/homeserver.py --port 0 [--seed N] [--verbose]
+                                          [--cross-signing-uia always|replace]
 
 prints "LISTENING <port>" on stdout once ready.  SIGTERM/SIGINT stop it; so does
 the death of the process that started it.
@@ -38,6 +39,7 @@ Test-control API (no auth; never subject to faults):
 import argparse
 import base64
 import copy
+import hashlib
 import http.server
 import json
 import os
@@ -57,6 +59,155 @@ SPEC_VERSIONS = ["v1.%d" % i for i in range(1, 10)]
 DEFAULT_ROOM_VERSION = "10"
 DEFAULT_TIMELINE_LIMIT = 10
 MAX_EVENT_BYTES = 65536
+
+
+# --------------------------------------------------------------------------
+# Ed25519 (RFC 8032) and canonical JSON, to check cross-signing signatures the
+# way a real homeserver does.  Pure Python: slow (a few ms), but only keys and
+# signatures uploads use it.
+# --------------------------------------------------------------------------
+
+_ED_P = 2 ** 255 - 19
+_ED_Q = 2 ** 252 + 27742317777372353535851937790883648493
+_ED_D = -121665 * pow(121666, _ED_P - 2, _ED_P) % _ED_P
+_ED_SQRT_M1 = pow(2, (_ED_P - 1) // 4, _ED_P)
+
+
+def _ed_add(P, Q):
+    p = _ED_P
+    A = (P[1] - P[0]) * (Q[1] - Q[0]) % p
+    B = (P[1] + P[0]) * (Q[1] + Q[0]) % p
+    C = 2 * P[3] * Q[3] * _ED_D % p
+    D = 2 * P[2] * Q[2] % p
+    E, F, G, H = B - A, D - C, D + C, B + A
+    return (E * F % p, G * H % p, F * G % p, E * H % p)
+
+
+def _ed_mul(s, P):
+    Q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            Q = _ed_add(Q, P)
+        P = _ed_add(P, P)
+        s >>= 1
+    return Q
+
+
+def _ed_equal(P, Q):
+    p = _ED_P
+    return (P[0] * Q[2] - Q[0] * P[2]) % p == 0 and (P[1] * Q[2] - Q[1] * P[2]) % p == 0
+
+
+def _ed_recover_x(y, sign):
+    p = _ED_P
+    if y >= p:
+        return None
+    x2 = (y * y - 1) * pow(_ED_D * y * y + 1, p - 2, p) % p
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (p + 3) // 8, p)
+    if (x * x - x2) % p != 0:
+        x = x * _ED_SQRT_M1 % p
+    if (x * x - x2) % p != 0:
+        return None
+    if (x & 1) != sign:
+        x = p - x
+    return x
+
+
+_ED_GY = 4 * pow(5, _ED_P - 2, _ED_P) % _ED_P
+_ED_GX = _ed_recover_x(_ED_GY, 0)
+_ED_G = (_ED_GX, _ED_GY, 1, _ED_GX * _ED_GY % _ED_P)
+
+
+def _ed_compress(P):
+    zinv = pow(P[2], _ED_P - 2, _ED_P)
+    x, y = P[0] * zinv % _ED_P, P[1] * zinv % _ED_P
+    return int.to_bytes(y | ((x & 1) << 255), 32, "little")
+
+
+def _ed_decompress(s):
+    if len(s) != 32:
+        return None
+    y = int.from_bytes(s, "little")
+    sign = y >> 255
+    y &= (1 << 255) - 1
+    x = _ed_recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _ED_P)
+
+
+def _ed_hint(m):
+    return int.from_bytes(hashlib.sha512(m).digest(), "little") % _ED_Q
+
+
+def _ed_expand(secret):
+    h = hashlib.sha512(secret).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def ed25519_public(secret):
+    """The 32-byte public key of a 32-byte seed."""
+    return _ed_compress(_ed_mul(_ed_expand(secret)[0], _ED_G))
+
+
+def ed25519_sign(secret, msg):
+    a, prefix = _ed_expand(secret)
+    A = _ed_compress(_ed_mul(a, _ED_G))
+    r = _ed_hint(prefix + msg)
+    Rs = _ed_compress(_ed_mul(r, _ED_G))
+    s = (r + _ed_hint(Rs + A + msg) * a) % _ED_Q
+    return Rs + int.to_bytes(s, 32, "little")
+
+
+def ed25519_verify(public, msg, sig):
+    if len(public) != 32 or len(sig) != 64:
+        return False
+    A = _ed_decompress(public)
+    R = _ed_decompress(sig[:32])
+    if A is None or R is None:
+        return False
+    s = int.from_bytes(sig[32:], "little")
+    if s >= _ED_Q:
+        return False
+    h = _ed_hint(sig[:32] + public + msg)
+    return _ed_equal(_ed_mul(s, _ED_G), _ed_add(R, _ed_mul(h, A)))
+
+
+def unpadded_b64decode(s):
+    if not isinstance(s, str):
+        raise ValueError("not a string")
+    s = s.strip()
+    try:
+        return base64.b64decode(s + "=" * (-len(s) % 4), validate=True)
+    except Exception:
+        return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def unpadded_b64encode(b):
+    return base64.b64encode(b).decode().rstrip("=")
+
+
+def canonical_json(obj):
+    """The signing form of an object: without signatures and unsigned, sorted keys,
+    no spaces, UTF-8 (the spec's "Signing JSON")."""
+    o = {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
+    return json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def check_signature(obj, signer_user, key_id, public_b64):
+    """True when obj carries a valid signature by signer_user's key key_id
+    ("ed25519:XYZ") whose public key is public_b64 (unpadded base64)."""
+    sig = ((obj.get("signatures") or {}).get(signer_user) or {}).get(key_id)
+    if not isinstance(sig, str):
+        return False
+    try:
+        return ed25519_verify(unpadded_b64decode(public_b64), canonical_json(obj),
+                              unpadded_b64decode(sig))
+    except (ValueError, TypeError):
+        return False
 
 
 def to_int(v, default=0):
@@ -302,6 +453,9 @@ class User:
         self.filters = []
         self.devices = {}        # device_id -> Device
         self.rooms = set()       # room ids with any membership
+        # cross-signing keys: "master" / "self_signing" / "user_signing" -> CrossSigningKey,
+        # with every stored signature (filtered per viewer by /keys/query)
+        self.cross_signing = {}
 
 
 class Device:
@@ -389,6 +543,10 @@ class Homeserver:
         self.key_changes = []    # [(pos, user_id)]
         self.media = {}          # media_id -> (content_type, bytes, filename)
         self.uia_sessions = set()
+        self.uia = {}            # session -> {"user", "what"}: password UIA (device signing)
+        # "always": every cross-signing upload with a new key needs UIA (pre-v1.11 servers,
+        # and what Synapse did for years); "replace": only replacing keys does (v1.11, MSC3967)
+        self.cross_signing_uia = "always"
         self.rng = random.Random(seed)
         self.faults = []
         self.fault_lock = threading.Lock()
@@ -1045,7 +1203,7 @@ class Homeserver:
     def device_list_changes(self, user, since, upto):
         if since is None:
             return [], []
-        shared = self.shared_users(user)
+        shared = self.shared_users(user) | {user}
         changed = {u for p, u in self.key_changes if since < p <= upto and u in shared}
         left = set()
         for rid in self.users[user].rooms:
@@ -1381,12 +1539,28 @@ def r_keys_upload(req):
                 raise bad_json("device_keys must be an object")
             if dk.get("user_id", user) != user or dk.get("device_id", device) != device:
                 raise invalid_param("device_keys user_id/device_id mismatch")
-            if dev.keys != dk:
+            if dev.keys is not None and canonical_json(dev.keys) == canonical_json(dk):
+                # the same keys again: keep the signatures others (cross-signing) added
+                sigs = copy.deepcopy(dev.keys.get("signatures") or {})
+                for signer, ss in (dk.get("signatures") or {}).items():
+                    if isinstance(ss, dict):
+                        sigs.setdefault(signer, {}).update(ss)
+                if sigs != dev.keys.get("signatures"):
+                    dev.keys = dict(dk, signatures=sigs)
+                    hs.key_changes.append((hs.bump(), user))
+                    hs.notify()
+            elif dev.keys != dk:
                 dev.keys = dk
                 hs.key_changes.append((hs.bump(), user))
                 hs.notify()
         otks = body.get("one_time_keys")
         if isinstance(otks, dict):
+            for k, v in otks.items():
+                if k in dev.one_time_keys and dev.one_time_keys[k] != v:
+                    # what Synapse answers to a key ID uploaded twice with another key
+                    raise MatrixError(400, "M_UNKNOWN", "One time key %s already exists. "
+                                      "Old key: %s; new key: %s"
+                                      % (k, json.dumps(dev.one_time_keys[k]), json.dumps(v)))
             for k, v in otks.items():
                 dev.one_time_keys.setdefault(k, v)
         fbs = body.get("fallback_keys", body.get("org.matrix.msc2732.fallback_keys"))
@@ -1403,7 +1577,7 @@ def r_keys_upload(req):
 
 @route("POST", "keys/query")
 def r_keys_query(req):
-    req.auth()
+    requester, _, _ = req.auth()
     body = req.obj(required=False)
     hs = req.hs
     want = body.get("device_keys") or {}
@@ -1411,6 +1585,7 @@ def r_keys_query(req):
         raise bad_json("device_keys must be an object")
     out = {}
     failures = {}
+    master, self_signing, user_signing = {}, {}, {}
     with hs.lock:
         for user_id, devs in want.items():
             u = hs.users.get(user_id)
@@ -1424,11 +1599,26 @@ def r_keys_query(req):
                 if d.keys is None or (devs and d.device_id not in devs):
                     continue
                 k = copy.deepcopy(d.keys)
-                k.setdefault("unsigned", {})["device_display_name"] = d.display_name
+                unsigned = k.setdefault("unsigned", {})
+                if d.display_name is not None:   # as Synapse: no name, no key (nio chokes on null)
+                    unsigned["device_display_name"] = d.display_name
                 res[d.device_id] = k
             out[user_id] = res
-    return {"device_keys": out, "failures": failures, "master_keys": {},
-            "self_signing_keys": {}, "user_signing_keys": {}}
+            for usage, field in (("master", master), ("self_signing", self_signing),
+                                 ("user_signing", user_signing)):
+                key = u.cross_signing.get(usage)
+                if key is None or (usage == "user_signing" and user_id != requester):
+                    continue
+                k = copy.deepcopy(key)
+                # others' signatures on a master key (their user-signing key's) are only
+                # shown to the signer
+                sigs = {s: v for s, v in (k.get("signatures") or {}).items()
+                        if s in (user_id, requester)}
+                if sigs or "signatures" in k:
+                    k["signatures"] = sigs
+                field[user_id] = k
+    return {"device_keys": out, "failures": failures, "master_keys": master,
+            "self_signing_keys": self_signing, "user_signing_keys": user_signing}
 
 
 @route("POST", "keys/claim")
@@ -1470,18 +1660,195 @@ def r_keys_changes(req):
     return {"changed": changed, "left": left}
 
 
+def _uia_password(req, user, what):
+    """User-interactive auth with m.login.password for `what` (an operation name the
+    session is bound to).  Returns None once authenticated, else the 401 Response."""
+    hs = req.hs
+    body = req.obj(required=False)
+    auth = body.get("auth")
+    flows = {"flows": [{"stages": ["m.login.password"]}], "params": {}}
+    session = auth.get("session") if isinstance(auth, dict) else None
+    if session is not None and session not in hs.uia:
+        raise MatrixError(400, "M_UNKNOWN", "Unknown UIA session %s" % session)
+    if session is not None and (hs.uia[session]["user"] != user or
+                                hs.uia[session]["what"] != what):
+        raise forbidden("Requested operation has changed during the UI authentication session.")
+    if not isinstance(auth, dict) or auth.get("type") is None:
+        if session is None:
+            session = secrets.token_urlsafe(16)
+            hs.uia[session] = {"user": user, "what": what}
+        return Response(401, dict(flows, session=session, completed=[]))
+    if session is None:
+        session = secrets.token_urlsafe(16)
+        hs.uia[session] = {"user": user, "what": what}
+    if auth.get("type") != "m.login.password":
+        return Response(401, dict(flows, session=session, completed=[], errcode="M_UNRECOGNIZED",
+                                  error="Unrecognised auth type %s" % auth.get("type")))
+    ident = auth.get("identifier")
+    who = None
+    if isinstance(ident, dict):
+        if ident.get("type") == "m.id.user":
+            who = ident.get("user")
+    elif isinstance(auth.get("user"), str):   # deprecated top-level "user"
+        who = auth.get("user")
+    if not isinstance(who, str) or not who:
+        return Response(401, dict(flows, session=session, completed=[], errcode="M_MISSING_PARAM",
+                                  error="Missing or unknown identifier"))
+    who_id = who if who.startswith("@") else hs.uid(who.lower())
+    if who_id != user:
+        raise forbidden("Requested user ID does not match the logged-in user")
+    u = hs.users[user]
+    if u.password is None or auth.get("password") != u.password:
+        return Response(401, dict(flows, session=session, completed=[], errcode="M_FORBIDDEN",
+                                  error="Invalid password"))
+    hs.uia.pop(session, None)
+    return None
+
+
+def _cs_key(obj, user, usage, field):
+    """Validate a CrossSigningKey; returns its (key_id, public key)."""
+    if not isinstance(obj, dict):
+        raise bad_json("%s must be an object" % field)
+    if obj.get("user_id") != user:
+        raise invalid_param("%s: user_id must be %s" % (field, user))
+    if not isinstance(obj.get("usage"), list) or usage not in obj["usage"]:
+        raise invalid_param("%s: usage must contain %s" % (field, usage))
+    keys = obj.get("keys")
+    if not isinstance(keys, dict) or len(keys) != 1:
+        raise invalid_param("%s: keys must hold exactly one key" % field)
+    (key_id, pub), = keys.items()
+    if not key_id.startswith("ed25519:") or not isinstance(pub, str) or key_id[8:] != pub:
+        raise invalid_param("%s: the key must be \"ed25519:<public key>\": <public key>" % field)
+    try:
+        if len(unpadded_b64decode(pub)) != 32:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise invalid_param("%s: not an ed25519 public key" % field)
+    if "signatures" in obj and not isinstance(obj["signatures"], dict):
+        raise bad_json("%s: signatures must be an object" % field)
+    return key_id, pub
+
+
 @route("POST", "keys/device_signing/upload")
 def r_device_signing(req):
-    req.auth()
-    req.obj(required=False)
-    return {}
+    user, _, _ = req.auth()
+    body = req.obj(required=False)
+    hs = req.hs
+    with hs.lock:
+        u = hs.users[user]
+        new = {}
+        for usage, field in (("master", "master_key"), ("self_signing", "self_signing_key"),
+                             ("user_signing", "user_signing_key")):
+            if body.get(field) is not None:
+                _cs_key(body[field], user, usage, field)
+                new[usage] = body[field]
+        master = new.get("master") or u.cross_signing.get("master")
+        for usage in ("self_signing", "user_signing"):
+            if usage not in new:
+                continue
+            if master is None:
+                raise MatrixError(400, "M_MISSING_PARAM", "No master key available to verify "
+                                  "the %s key's signature." % usage)
+            mid, mpub = next(iter(master["keys"].items()))
+            if not check_signature(new[usage], user, mid, mpub):
+                raise MatrixError(400, "M_INVALID_SIGNATURE",
+                                  "The %s key is not signed by the master key" % usage)
+        # Per spec: no UIA when the request holds no new keys (an idempotent retry), and,
+        # in "replace" mode (v1.11, MSC3967), when the user has no master key yet.
+        changes = {k: v for k, v in new.items() if u.cross_signing.get(k) != v}
+        needs_uia = bool(changes) and (hs.cross_signing_uia == "always" or
+                                       "master" in u.cross_signing)
+        if needs_uia:
+            r = _uia_password(req, user, "device_signing_upload")
+            if r is not None:
+                return r
+        if changes:
+            u.cross_signing.update(changes)
+            hs.key_changes.append((hs.bump(), user))
+            hs.notify()
+        return {}
+
+
+def _sig_failure(errcode, error, status=400):
+    return {"errcode": errcode, "error": error, "status": status}
+
+
+def _add_signatures(hs, requester, target_user, key_id, obj):
+    """One entry of /keys/signatures/upload.  Returns None or a failure object."""
+    u = hs.users.get(target_user)
+    if u is None:
+        return _sig_failure("M_NOT_FOUND", "Unknown user %s" % target_user, 404)
+    if not isinstance(obj, dict) or not isinstance(obj.get("signatures"), dict):
+        return _sig_failure("M_BAD_JSON", "Signed object must be an object with signatures")
+    master = u.cross_signing.get("master")
+    if target_user == requester:
+        if key_id in u.devices and u.devices[key_id].keys is not None:
+            stored = u.devices[key_id].keys
+            signer_usage = "self_signing"
+        elif master is not None and key_id == next(iter(master["keys"].values())):
+            stored = master
+            signer_usage = None            # signed by one of the user's own devices
+        else:
+            return _sig_failure("M_NOT_FOUND", "Unknown device or key %s" % key_id, 404)
+    else:
+        if master is None or key_id != next(iter(master["keys"].values())):
+            return _sig_failure("M_NOT_FOUND", "%s is not %s's master key" % (key_id, target_user),
+                                404)
+        stored = master
+        signer_usage = "user_signing"
+    if canonical_json(obj) != canonical_json(stored):
+        return _sig_failure("M_INVALID_SIGNATURE", "The signed object does not match the "
+                            "stored key")
+    mine = obj["signatures"].get(requester)
+    if not isinstance(mine, dict) or not mine:
+        return _sig_failure("M_INVALID_SIGNATURE", "No signature by %s" % requester)
+    me = hs.users[requester]
+    good = {}
+    for sig_key_id in mine:
+        if signer_usage is not None:
+            sk = me.cross_signing.get(signer_usage)
+            if sk is None:
+                return _sig_failure("M_MISSING_PARAM", "No %s key uploaded" % signer_usage)
+            sid, spub = next(iter(sk["keys"].items()))
+            if sig_key_id != sid:
+                continue
+        else:
+            d = me.devices.get(sig_key_id.split(":", 1)[-1])
+            if d is None or d.keys is None or sig_key_id not in (d.keys.get("keys") or {}):
+                continue
+            spub = d.keys["keys"][sig_key_id]
+        if not check_signature(obj, requester, sig_key_id, spub):
+            return _sig_failure("M_INVALID_SIGNATURE", "Invalid signature %s" % sig_key_id)
+        good[sig_key_id] = mine[sig_key_id]
+    if not good:
+        return _sig_failure("M_INVALID_SIGNATURE", "No signature by a key that may sign this")
+    stored.setdefault("signatures", {}).setdefault(requester, {}).update(good)
+    return None
 
 
 @route("POST", "keys/signatures/upload")
 def r_signatures(req):
-    req.auth()
-    req.obj(required=False)
-    return {"failures": {}}
+    requester, _, _ = req.auth()
+    body = req.obj(required=False)
+    hs = req.hs
+    failures = {}
+    with hs.lock:
+        changed = set()
+        for target_user, objs in body.items():
+            if not isinstance(objs, dict):
+                raise bad_json("%s: must map key ids to signed objects" % target_user)
+            for key_id, obj in objs.items():
+                f = _add_signatures(hs, requester, target_user, key_id, obj)
+                if f is not None:
+                    failures.setdefault(target_user, {})[key_id] = f
+                else:
+                    # a user-signing signature changes only the signer's view of the target
+                    changed.add(target_user if target_user == requester else requester)
+        for c in sorted(changed):
+            hs.key_changes.append((hs.bump(), c))
+        if changed:
+            hs.notify()
+    return {"failures": failures}
 
 
 @route("PUT", "sendToDevice/{eventType}/{txnId}")
@@ -2865,6 +3232,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-body-bytes", type=int, default=1024 * 1024)
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--cross-signing-uia", choices=("always", "replace"), default="always",
+                    help="when /keys/device_signing/upload asks for the password: for any new "
+                         "key (default), or only to replace keys (spec v1.11, MSC3967)")
     ap.add_argument("--no-watch-parent", action="store_true",
                     help="keep running when the process that started us exits")
     args = ap.parse_args(argv)
@@ -2873,6 +3243,7 @@ def main(argv=None):
 
     hs = Homeserver(args.server_name, args.seed)
     hs.max_body = args.max_body_bytes
+    hs.cross_signing_uia = args.cross_signing_uia
     server = Server((args.host, args.port), Handler)
     server.hs = hs
     server.verbose = args.verbose

@@ -20,6 +20,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOMESERVER = os.path.join(HERE, "homeserver.py")
+sys.path.insert(0, HERE)
+import homeserver as hsmod  # noqa: E402  (its Ed25519 and canonical JSON, to sign test keys)
 V3 = "/_matrix/client/v3"
 
 
@@ -701,6 +703,286 @@ class TestSync(HSTestCase):
                          [{"sender": alice, "type": "m.room_key_request", "content": {"hello": 1}}])
         s2 = self.sync(btok, s1["next_batch"])
         self.assertEqual(s2["to_device"]["events"], [])
+
+
+class Signer:
+    """An Ed25519 key pair from a seed, signing Matrix objects as clients do."""
+
+    def __init__(self, seed):
+        self.seed = bytes([seed]) * 32
+        self.pub = hsmod.unpadded_b64encode(hsmod.ed25519_public(self.seed))
+
+    def sign(self, obj, user, key_id=None):
+        key_id = key_id or "ed25519:" + self.pub
+        sig = hsmod.unpadded_b64encode(hsmod.ed25519_sign(self.seed, hsmod.canonical_json(obj)))
+        obj.setdefault("signatures", {}).setdefault(user, {})[key_id] = sig
+        return obj
+
+    def cs_key(self, user, usage, signer=None):
+        k = {"user_id": user, "usage": [usage], "keys": {"ed25519:" + self.pub: self.pub}}
+        return (signer or self).sign(k, user) if signer else k
+
+
+class TestE2EE(HSTestCase):
+    """Cross-signing, signatures, and the rest of what E2EE clients need."""
+
+    def test_ed25519_rfc8032_vector(self):
+        # RFC 8032 section 7.1, TEST 2
+        seed = bytes.fromhex("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb")
+        pub = hsmod.ed25519_public(seed)
+        self.assertEqual(pub.hex(),
+                         "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+        sig = hsmod.ed25519_sign(seed, b"\x72")
+        self.assertEqual(sig.hex(),
+                         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+                         "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")
+        self.assertTrue(hsmod.ed25519_verify(pub, b"\x72", sig))
+        self.assertFalse(hsmod.ed25519_verify(pub, b"\x73", sig))
+
+    def device(self, name, seed):
+        tok, user = self.register(name, device_id=name.upper() + "DEV")
+        did = name.upper() + "DEV"
+        dkey = Signer(seed)
+        dk = {"user_id": user, "device_id": did,
+              "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+              "keys": {"curve25519:" + did: "c" * 43, "ed25519:" + did: dkey.pub}}
+        dkey.sign(dk, user, "ed25519:" + did)
+        self.ok("POST", V3 + "/keys/upload", {"device_keys": dk}, tok)
+        return tok, user, did, dkey, dk
+
+    def upload_cs(self, tok, user, body, password):
+        st, j = self.call("POST", V3 + "/keys/device_signing/upload", body, tok)
+        self.assertEqual(st, 401, j)
+        self.assertEqual(j["flows"], [{"stages": ["m.login.password"]}])
+        self.assertTrue(j["session"])
+        auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                "password": password, "session": j["session"]}
+        return self.ok("POST", V3 + "/keys/device_signing/upload", dict(body, auth=auth), tok)
+
+    def test_device_signing_upload_uia(self):
+        tok, user, did, dkey, dk = self.device("carol", 1)
+        since = self.sync(tok)["next_batch"]
+        msk, ssk, usk = Signer(2), Signer(3), Signer(4)
+        body = {"master_key": msk.cs_key(user, "master"),
+                "self_signing_key": ssk.cs_key(user, "self_signing", msk),
+                "user_signing_key": usk.cs_key(user, "user_signing", msk)}
+        # no auth: 401 with the password flow and a session
+        st, j = self.call("POST", V3 + "/keys/device_signing/upload", body, tok)
+        self.assertEqual(st, 401)
+        self.assertEqual(j["flows"], [{"stages": ["m.login.password"]}])
+        session = j["session"]
+        # a wrong password: 401 again, M_FORBIDDEN, same session
+        auth = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": "carol"},
+                "password": "wrong", "session": session}
+        st, j = self.call("POST", V3 + "/keys/device_signing/upload", dict(body, auth=auth), tok)
+        self.assertEqual((st, j["errcode"], j["session"]), (401, "M_FORBIDDEN", session))
+        # an unknown session
+        self.err("POST", V3 + "/keys/device_signing/upload",
+                 dict(body, auth=dict(auth, password="pw-carol", session="nope")), tok, 400)
+        # another user's name in the identifier
+        self.err("POST", V3 + "/keys/device_signing/upload",
+                 dict(body, auth=dict(auth, password="pw-carol",
+                                      identifier={"type": "m.id.user", "user": "@x:localhost"})),
+                 tok, 403, "M_FORBIDDEN")
+        self.ok("POST", V3 + "/keys/device_signing/upload",
+                dict(body, auth=dict(auth, password="pw-carol")), tok)
+        # the session is used up
+        self.err("POST", V3 + "/keys/device_signing/upload",
+                 dict(body, master_key=Signer(9).cs_key(user, "master"),
+                      auth=dict(auth, password="pw-carol")), tok, 400)
+        # the same keys again (a retry): no UIA
+        self.ok("POST", V3 + "/keys/device_signing/upload", body, tok)
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {user: []}}, tok)
+        self.assertEqual(j["master_keys"][user]["keys"], body["master_key"]["keys"])
+        self.assertEqual(j["self_signing_keys"][user], body["self_signing_key"])
+        self.assertEqual(j["user_signing_keys"][user], body["user_signing_key"])
+        s = self.sync(tok, since)
+        self.assertIn(user, s["device_lists"]["changed"])
+        # others see the master and self-signing keys, never the user-signing key
+        otok, other = self.register()
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {user: []}}, otok)
+        self.assertIn(user, j["master_keys"])
+        self.assertIn(user, j["self_signing_keys"])
+        self.assertEqual(j["user_signing_keys"], {})
+        # replacing a key needs UIA again
+        ssk2 = Signer(5)
+        st, j = self.call("POST", V3 + "/keys/device_signing/upload",
+                          {"self_signing_key": ssk2.cs_key(user, "self_signing", msk)}, tok)
+        self.assertEqual(st, 401)
+        # a self-signing key not signed by the master key is refused
+        bad = ssk2.cs_key(user, "self_signing", Signer(6))
+        bad["signatures"] = {user: {"ed25519:" + msk.pub: bad["signatures"][user].popitem()[1]}}
+        self.err("POST", V3 + "/keys/device_signing/upload", {"self_signing_key": bad}, tok, 400,
+                 "M_INVALID_SIGNATURE")
+        # malformed keys
+        self.err("POST", V3 + "/keys/device_signing/upload",
+                 {"master_key": {"user_id": other, "usage": ["master"],
+                                 "keys": {"ed25519:" + msk.pub: msk.pub}}}, tok, 400)
+        self.err("POST", V3 + "/keys/device_signing/upload",
+                 {"master_key": {"user_id": user, "usage": ["self_signing"],
+                                 "keys": {"ed25519:" + msk.pub: msk.pub}}}, tok, 400)
+        self.upload_cs(tok, "@carol:localhost",
+                       {"self_signing_key": ssk2.cs_key(user, "self_signing", msk)}, "pw-carol")
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {user: []}}, otok)
+        self.assertEqual(j["self_signing_keys"][user]["keys"], {"ed25519:" + ssk2.pub: ssk2.pub})
+
+    def test_signatures_upload(self):
+        atok, alice, adid, akey, adk = self.device("dora", 11)
+        btok, bob, bdid, bkey, bdk = self.device("eve", 12)
+        room = self.create_room(atok, invite=[bob])
+        self.ok("POST", "%s/rooms/%s/join" % (V3, q(room)), {}, btok)
+        amsk, assk, ausk = Signer(13), Signer(14), Signer(15)
+        bmsk, bssk = Signer(16), Signer(17)
+        self.upload_cs(atok, alice, {"master_key": amsk.cs_key(alice, "master"),
+                                     "self_signing_key": assk.cs_key(alice, "self_signing", amsk),
+                                     "user_signing_key": ausk.cs_key(alice, "user_signing", amsk)},
+                       "pw-dora")
+        bmaster = bmsk.cs_key(bob, "master")
+        self.upload_cs(btok, bob, {"master_key": bmaster,
+                                   "self_signing_key": bssk.cs_key(bob, "self_signing", bmsk)},
+                       "pw-eve")
+        since_b = self.sync(btok)["next_batch"]
+        since_a = self.sync(atok)["next_batch"]
+        # alice's self-signing key signs her device; her device signs her master key
+        signed_dev = assk.sign(dict((k, v) for k, v in adk.items() if k != "signatures"), alice)
+        signed_master = akey.sign(amsk.cs_key(alice, "master"), alice, "ed25519:" + adid)
+        # ... and her user-signing key signs bob's master key
+        signed_bob = ausk.sign(dict(bmaster), alice)
+        j = self.ok("POST", V3 + "/keys/signatures/upload",
+                    {alice: {adid: signed_dev, amsk.pub: signed_master}, bob: {bmsk.pub: signed_bob}},
+                    atok)
+        self.assertEqual(j["failures"], {})
+        # bob sees alice's device with both signatures, her master key with her device's
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {alice: [], bob: []}}, btok)
+        sigs = j["device_keys"][alice][adid]["signatures"][alice]
+        self.assertEqual(set(sigs), {"ed25519:" + adid, "ed25519:" + assk.pub})
+        self.assertTrue(hsmod.check_signature(j["device_keys"][alice][adid], alice,
+                                              "ed25519:" + assk.pub,
+                                              j["self_signing_keys"][alice]["keys"]["ed25519:" + assk.pub]))
+        self.assertIn("ed25519:" + adid, j["master_keys"][alice]["signatures"][alice])
+        # alice's signature on bob's master key is alice's business only
+        self.assertNotIn(alice, j["master_keys"][bob].get("signatures", {}))
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {bob: []}}, atok)
+        self.assertIn("ed25519:" + ausk.pub, j["master_keys"][bob]["signatures"][alice])
+        # device lists: bob learns alice changed; alice learns of her own change
+        self.assertIn(alice, self.sync(btok, since_b)["device_lists"]["changed"])
+        self.assertIn(alice, self.sync(atok, since_a)["device_lists"]["changed"])
+        # a re-upload of the same device keys keeps the cross-signing signature
+        self.ok("POST", V3 + "/keys/upload", {"device_keys": adk}, atok)
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {alice: [adid]}}, btok)
+        self.assertIn("ed25519:" + assk.pub, j["device_keys"][alice][adid]["signatures"][alice])
+        # failures: a bad signature, a changed object, an unknown device, a stranger's key
+        forged = dict(signed_dev, signatures={alice: {"ed25519:" + assk.pub: "A" * 86}})
+        changed = assk.sign(dict((k, v) for k, v in adk.items() if k != "signatures" and k != "algorithms"), alice)
+        j = self.ok("POST", V3 + "/keys/signatures/upload",
+                    {alice: {adid: forged, "NODEV": signed_dev}, bob: {bdid: signed_bob}}, atok)
+        self.assertEqual(j["failures"][alice][adid]["errcode"], "M_INVALID_SIGNATURE")
+        self.assertEqual(j["failures"][alice]["NODEV"]["errcode"], "M_NOT_FOUND")
+        self.assertIn(bdid, j["failures"][bob])
+        j = self.ok("POST", V3 + "/keys/signatures/upload", {alice: {adid: changed}}, atok)
+        self.assertEqual(j["failures"][alice][adid]["errcode"], "M_INVALID_SIGNATURE")
+
+    def test_cross_signing_changes_reach_room_members(self):
+        atok, alice, adid, akey, adk = self.device("gina", 41)
+        btok, bob = self.register()
+        room = self.create_room(atok, invite=[bob])
+        self.ok("POST", "%s/rooms/%s/join" % (V3, q(room)), {}, btok)
+        since = self.sync(btok)["next_batch"]
+        msk = Signer(42)
+        self.upload_cs(atok, alice, {"master_key": msk.cs_key(alice, "master"),
+                                     "self_signing_key": Signer(43).cs_key(alice, "self_signing", msk)},
+                       "pw-gina")
+        s = self.sync(btok, since, timeout=5000)
+        self.assertIn(alice, s["device_lists"]["changed"])
+        # and /keys/changes agrees
+        j = self.ok("GET", V3 + "/keys/changes?from=%s&to=%s" % (since, s["next_batch"]), token=btok)
+        self.assertIn(alice, j["changed"])
+        # a stranger who shares no room is not told
+        ctok, _ = self.register()
+        cs = self.sync(ctok)["next_batch"]
+        self.upload_cs(atok, alice, {"master_key": Signer(44).cs_key(alice, "master")}, "pw-gina")
+        self.assertNotIn(alice, self.sync(ctok, cs)["device_lists"]["changed"])
+
+    def test_query_failures_and_fallback_types(self):
+        tok, user, did, dkey, dk = self.device("fred", 21)
+        j = self.ok("POST", V3 + "/keys/query",
+                    {"device_keys": {"@x:elsewhere.example": [], "@nobody:localhost": []}}, tok)
+        self.assertIn("elsewhere.example", j["failures"])
+        self.assertEqual(j["device_keys"]["@nobody:localhost"], {})
+        # a device without a display name has none in unsigned (not null: nio chokes on it)
+        j = self.ok("POST", V3 + "/keys/query", {"device_keys": {user: []}}, tok)
+        self.assertNotIn("device_display_name", j["device_keys"][user][did].get("unsigned", {}))
+        s = self.sync(tok)
+        self.assertEqual(s["device_unused_fallback_key_types"], [])
+        self.ok("POST", V3 + "/keys/upload",
+                {"one_time_keys": {"signed_curve25519:A1": {"key": "k1"}},
+                 "fallback_keys": {"signed_curve25519:F1": {"key": "f", "fallback": True}}}, tok)
+        s = self.sync(tok, s["next_batch"])
+        self.assertEqual(s["device_unused_fallback_key_types"], ["signed_curve25519"])
+        self.assertEqual(s["device_one_time_keys_count"]["signed_curve25519"], 1)
+        # the same OTK id with another key is refused, the same key again is fine
+        self.err("POST", V3 + "/keys/upload",
+                 {"one_time_keys": {"signed_curve25519:A1": {"key": "other"}}}, tok, 400)
+        self.ok("POST", V3 + "/keys/upload",
+                {"one_time_keys": {"signed_curve25519:A1": {"key": "k1"}}}, tok)
+        otok, _ = self.register()
+        for _ in range(2):
+            self.ok("POST", V3 + "/keys/claim",
+                    {"one_time_keys": {user: {did: "signed_curve25519"}}}, otok)
+        s = self.sync(tok)
+        self.assertEqual(s["device_unused_fallback_key_types"], [])
+        self.assertEqual(s["device_one_time_keys_count"]["signed_curve25519"], 0)
+
+    def test_encryption_state(self):
+        atok, alice = self.register()
+        btok, bob = self.register()
+        enc = {"algorithm": "m.megolm.v1.aes-sha2", "rotation_period_ms": 604800000,
+               "rotation_period_msgs": 100}
+        room = self.create_room(atok, invite=[bob], initial_state=[
+            {"type": "m.room.encryption", "state_key": "", "content": enc}])
+        s = self.sync(btok)
+        inv = s["rooms"]["invite"][room]["invite_state"]["events"]
+        self.assertIn(enc, [e["content"] for e in inv if e["type"] == "m.room.encryption"])
+        self.ok("POST", "%s/rooms/%s/join" % (V3, q(room)), {}, btok)
+        self.assertEqual(self.ok("GET", "%s/rooms/%s/state/m.room.encryption" % (V3, q(room)),
+                                 token=btok), enc)
+        # only the creator (power 100) may change it
+        self.err("PUT", "%s/rooms/%s/state/m.room.encryption" % (V3, q(room)),
+                 {"algorithm": "m.megolm.v1.aes-sha2"}, btok, 403, "M_FORBIDDEN")
+        st = self.sync(btok, full_state=True)["rooms"]["join"][room]
+        evs = st["state"]["events"] + st["timeline"]["events"]
+        self.assertIn(enc, [e["content"] for e in evs if e["type"] == "m.room.encryption"])
+
+    def test_to_device_wildcard_and_idempotence(self):
+        atok, alice = self.register()
+        btok, bob = self.register()
+        bs = self.sync(btok)["next_batch"]
+        self.ok("PUT", V3 + "/sendToDevice/m.room.encrypted/w1",
+                {"messages": {bob: {"*": {"n": 1}}}}, atok)
+        self.ok("PUT", V3 + "/sendToDevice/m.room.encrypted/w1",
+                {"messages": {bob: {"*": {"n": 2}}}}, atok)   # same txn: ignored
+        s = self.sync(btok, bs)
+        self.assertEqual([e["content"] for e in s["to_device"]["events"]], [{"n": 1}])
+        # not acknowledged (same since): delivered again; acknowledged: gone
+        self.assertEqual(len(self.sync(btok, bs)["to_device"]["events"]), 1)
+        self.assertEqual(self.sync(btok, s["next_batch"])["to_device"]["events"], [])
+
+
+class TestCrossSigningReplaceMode(HSTestCase):
+    """--cross-signing-uia replace: the spec v1.11 rule (MSC3967), no UIA for the first keys."""
+    server_args = ("--cross-signing-uia", "replace")
+
+    def test_first_upload_without_uia(self):
+        tok, user = self.register()
+        msk = Signer(31)
+        body = {"master_key": msk.cs_key(user, "master"),
+                "self_signing_key": Signer(32).cs_key(user, "self_signing", msk)}
+        self.ok("POST", V3 + "/keys/device_signing/upload", body, tok)
+        self.ok("POST", V3 + "/keys/device_signing/upload", body, tok)
+        st, j = self.call("POST", V3 + "/keys/device_signing/upload",
+                          {"master_key": Signer(33).cs_key(user, "master")}, tok)
+        self.assertEqual(st, 401)
+        self.assertEqual(j["flows"], [{"stages": ["m.login.password"]}])
 
 
 class TestFaults(HSTestCase):

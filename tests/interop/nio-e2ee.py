@@ -6,8 +6,8 @@
 Exercises the E2EE endpoints: /keys/upload (device + one-time keys),
 /keys/query, /keys/claim, /sendToDevice (Olm-encrypted m.room_key), sync's
 to_device, device_lists and device_one_time_keys_count, then Megolm messages
-both ways.  Same output and exit conventions as nio-basic.py (77 = skip when
-nio or its olm support is missing).
+both ways.  Same output conventions as nio-basic.py, but a missing nio or olm
+is a failure (exit 1), not a skip: E2EE must be tested.
 """
 
 import os
@@ -20,8 +20,8 @@ except ImportError:
             os.path.realpath("/usr/bin/python3") and not os.environ.get("NIO_REEXEC"):
         os.environ["NIO_REEXEC"] = "1"
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
-    print("SKIP: python3-matrix-nio is not installed (apt-get install python3-matrix-nio)")
-    sys.exit(77)
+    print("FAIL: python3-matrix-nio is not installed (apt-get install python3-matrix-nio)")
+    sys.exit(1)
 
 import asyncio  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,8 +35,8 @@ from nio.crypto import ENCRYPTION_ENABLED  # noqa: E402
 HARD_TIMEOUT = 60
 
 if not ENCRYPTION_ENABLED:
-    print("SKIP: nio was installed without olm support (python3-olm)")
-    sys.exit(77)
+    print("FAIL: nio was installed without olm support (python3-olm)")
+    sys.exit(1)
 
 
 class Checks:
