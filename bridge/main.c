@@ -28,9 +28,13 @@ static void usage(FILE *f)
               "      Run the bot: a Matrix client when \"homeserver\" or \"user_id\" is set,\n"
               "      else (the default) the console adapter, where each input line is a\n"
               "      chat message.\n"
-              "  gavel replay LOG [--out DIR] [--date YYYY-MM-DD] [--db PATH] [--config FILE]\n"
+              "  gavel replay LOG [--out DIR] [--channel '#NAME'] [--date YYYY-MM-DD] [--db PATH]\n"
+              "               [--config FILE]\n"
               "      Read a MeetBot IRC log (.log.txt or .log.html) and write its minutes\n"
               "      (NAME.txt, .html, .log.txt, .log.html, .md, index.html) to DIR (default .).\n"
+              "      The channel (the files' title, {channel}) is --channel, else the one a\n"
+              "      .log.html's title names, else NAME of a NAME.YYYY-MM-DD-HH.MM.log.txt\n"
+              "      file name, else \"channel\" of the config.\n"
               "      With --db, a log whose contents were replayed into PATH before is refused\n"
               "      (exit status 3, nothing written); any other log is replayed.\n"
               "  gavel archive rebuild [MEETING] [--out DIR] [--db PATH] [--config FILE]\n"
@@ -56,6 +60,7 @@ static void usage(FILE *f)
               "      --db PATH       database file, overriding \"database\" in the config\n"
               "                      (replay: keep its state there, not in memory)\n"
               "      --out DIR       replay, archive rebuild: where the files go\n"
+              "      --channel NAME  replay: the IRC channel, e.g. '#fedora-meeting'\n"
               "      --shell         run the console adapter even if a homeserver is set\n"
               "  -v, --verbose       log more (repeat for debug)\n"
               "  -q, --quiet         replay, archive rebuild: print nothing but errors\n"
@@ -117,6 +122,9 @@ int main(int argc, char **argv)
                                 return 2;
                 } else if (strcmp(a, "--out") == 0) {
                         if (!(ro.out_dir = value(argc, argv, &i)))
+                                return 2;
+                } else if (strcmp(a, "--channel") == 0) {
+                        if (!(ro.channel = value(argc, argv, &i)))
                                 return 2;
                 } else if (strcmp(a, "--date") == 0) {
                         if (!(ro.date = value(argc, argv, &i)))

@@ -144,6 +144,82 @@ static int64_t date_from_name(const char *path)
         return -1;
 }
 
+/* MeetBot's log file name "channel.YYYY-MM-DD-HH.MM.log.txt" (or .html)
+ * names its channel: "#channel" into out, else out is left alone. */
+static void channel_from_name(const char *path, char *out, size_t cap)
+{
+        const char *base = strrchr(path, '/');
+        size_t n;
+
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n > 9 && strcmp(base + n - 8, ".log.txt") == 0)
+                n -= 8;
+        else if (n > 10 && strcmp(base + n - 9, ".log.html") == 0)
+                n -= 9;
+        else
+                return;
+        /* ".YYYY-MM-DD-HH.MM" */
+        if (n < 18 || base[n - 17] != '.')
+                return;
+        for (size_t i = 0; i < 16; i++) {
+                char c = base[n - 16 + i], want = "0000-00-00-00.00"[i];
+
+                if (want == '0' ? !(c >= '0' && c <= '9') : c != want)
+                        return;
+        }
+        n -= 17;
+        if (n + 2 > cap)
+                return;
+        out[0] = '#';
+        memcpy(out + 1, base, n);
+        out[n + 1] = '\0';
+}
+
+/* The channel a MeetBot .log.html names in its title ("<title>#chan log</title>"),
+ * into out; else out is left alone. */
+static void channel_from_html(const char *data, size_t len, char *out, size_t cap)
+{
+        size_t lim = len < 4096 ? len : 4096, i, k = 0;
+        const char *t = NULL, *e;
+
+        for (i = 0; i + 7 <= lim; i++)
+                if (memcmp(data + i, "<title>", 7) == 0) {
+                        t = data + i + 7;
+                        break;
+                }
+        if (!t || t >= data + lim || *t != '#')
+                return;
+        for (e = t; e + 12 <= data + lim && memcmp(e, " log</title>", 12) != 0; e++)
+                if (*e == '<' || *e == '\n')
+                        return;
+        if (e + 12 > data + lim)
+                return;
+        for (const char *p = t; p < e && k + 1 < cap; p++) {
+                if (*p == '&') {
+                        static const struct { const char *ent; char c; } ents[] = {
+                                { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
+                                { "&quot;", '"' }, { "&#39;", '\'' },
+                        };
+                        size_t j;
+
+                        for (j = 0; j < sizeof(ents) / sizeof(ents[0]); j++) {
+                                size_t n = strlen(ents[j].ent);
+
+                                if ((size_t)(e - p) >= n && memcmp(p, ents[j].ent, n) == 0) {
+                                        out[k++] = ents[j].c;
+                                        p += n - 1;
+                                        break;
+                                }
+                        }
+                        if (j < sizeof(ents) / sizeof(ents[0]))
+                                continue;
+                }
+                out[k++] = *p;
+        }
+        out[k] = '\0';
+}
+
 static bool ignored(const struct gv_config *cfg, const char *nick)
 {
         for (size_t i = 0; i < cfg->n_replay_ignore_nicks; i++)
@@ -152,8 +228,11 @@ static bool ignored(const struct gv_config *cfg, const char *nick)
         return gv_ieq(cfg->bot_name, nick);
 }
 
-int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
+int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o)
 {
+        struct gv_config cfg_copy = *cfg_in;
+        const struct gv_config *cfg = &cfg_copy;
+        char channel[256];
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
@@ -172,6 +251,21 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
+        /* --channel, else the title of a .log.html, else the log's file name,
+         * else "channel" of the config */
+        snprintf(channel, sizeof(channel), "%s", cfg_in->channel ? cfg_in->channel : "#meeting");
+        if (o->channel) {
+                snprintf(channel, sizeof(channel), "%s", o->channel);
+        } else {
+                char from_html[256] = "";
+
+                channel_from_html(data, len, from_html, sizeof(from_html));
+                if (from_html[0])
+                        memcpy(channel, from_html, strlen(from_html) + 1);
+                else
+                        channel_from_name(o->log_path, channel, sizeof(channel));
+        }
+        cfg_copy.channel = channel;
         /* The log's identity: with --db its events are "$replay-SHA256-N", so
          * that another log replayed into the same database is never taken for
          * this one. A fresh in-memory store needs no identity: "$replay-N"
@@ -241,9 +335,25 @@ int gv_replay_run(const struct gv_config *cfg, const struct gv_replay_opts *o)
                 struct gv_event ev;
                 char id[128];
 
-                if (ignored(cfg, l->nick))
-                        continue;
                 snprintf(id, sizeof(id), "%s-%zu", id_prefix, i + 1);
+                if (ignored(cfg, l->nick)) {
+                        /* Not handled, but in the meeting's log: MeetBot counts
+                         * its own lines among the people present. */
+                        r = gv_store_meeting_running(s, "replay", &m);
+                        if (r == GV_OK) {
+                                int64_t ts = day + l->ms;
+
+                                r = gv_store_line_add(s, m.id, ts < m.started ? m.started : ts,
+                                                      l->nick, l->text, l->action, id);
+                                gv_meeting_clear(&m);
+                                memset(&m, 0, sizeof(m));
+                        } else if (r == GV_ENOTFOUND) {
+                                r = GV_OK;
+                        }
+                        if (r)
+                                goto fail;
+                        continue;
+                }
                 memset(&ev, 0, sizeof(ev));
                 ev.room = "replay";
                 ev.sender = l->nick;

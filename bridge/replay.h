@@ -11,6 +11,8 @@ struct gv_replay_opts {
         const char *out_dir;    /* default "." */
         const char *date;       /* "YYYY-MM-DD" or NULL: from the log or its name */
         const char *db_path;    /* NULL: in memory */
+        const char *channel;    /* "#name" or NULL: from a .log.html's title, else
+                                 * "name.YYYY-MM-DD-HH.MM.log.txt", else the config's */
         bool quiet;
 };
 

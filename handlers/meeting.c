@@ -10,6 +10,7 @@
 #include "../util/log.h"
 #include "../util/text.h"
 #include "internal.h"
+#include "meetbot.h"
 #include "minutes.h"
 
 #define MAX_NAME_TRIES 100000   /* archive file names one meeting may try */
@@ -37,6 +38,8 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         r = gv_store_meeting_start(x->c->s, &m, &id);
         if (r == GV_OK)
                 r = gv_store_chair_set(x->c->s, id, x->ev->sender, true);
+        if (r == GV_OK) /* MeetBot's meeting topic: the files' title (see meetbot.h) */
+                r = gv_store_meeting_set_title(x->c->s, id, args);
         if (r == GV_OK)
                 r = ctx_load_meeting(x);
         if (r == GV_OK)
@@ -71,12 +74,48 @@ static void legacy_name(void *ud, const char *name)
         l->taken |= strcasecmp(base, l->base) == 0;   /* as the unique index compares */
 }
 
+/* minutes_filename's name, then with "-2", "-3", ... until one is free. */
+static enum gv_err reserve_pattern_base(struct ctx *x, char base[GV_MINUTES_BASE_SIZE])
+{
+        char cf[256], nf[256], name[GV_MINUTES_BASE_SIZE - 8];
+        char *title = NULL;
+        bool reserved = false;
+        enum gv_err r;
+
+        r = gv_store_meeting_title(x->c->s, x->m.id, &title);
+        if (r)
+                return r;
+        gv_meetbot_fields(x->c->cfg, &x->m, title, cf, nf);
+        free(title);
+        gv_meetbot_pattern(x->c->cfg->minutes_filename, cf, nf, x->m.started, true, name,
+                           sizeof(name));
+        if (!name[0])
+                memcpy(name, "meeting", 8);
+        else if (name[0] == '.')
+                name[0] = '_';     /* never a hidden file */
+        for (unsigned k = 1; r == GV_OK && !reserved; k++) {
+                if (k > MAX_NAME_TRIES) {
+                        gv_err_log("meeting", "no free archive file name for meeting %" PRId64
+                                   " after %d tries", x->m.id, MAX_NAME_TRIES);
+                        return GV_EINVAL;
+                }
+                if (k == 1)
+                        snprintf(base, GV_MINUTES_BASE_SIZE, "%s", name);
+                else
+                        snprintf(base, GV_MINUTES_BASE_SIZE, "%s-%u", name, k);
+                r = gv_store_meeting_reserve_file(x->c->s, x->m.id, base, &reserved);
+        }
+        return r;
+}
+
 static enum gv_err reserve_file_base(struct ctx *x, char base[GV_MINUTES_BASE_SIZE])
 {
         int64_t minute = x->m.started / 60000 - (x->m.started % 60000 < 0);
         bool reserved = false;
         enum gv_err r = GV_OK;
 
+        if (x->c->cfg->minutes_filename && x->c->cfg->minutes_filename[0])
+                return reserve_pattern_base(x, base);
         /* The files' names are the meeting's alone: today's NAME.YYYY-MM-DD-HH.MM
          * when free, else with the room and seconds, then a -2, -3, ... */
         for (unsigned k = 0; r == GV_OK && !reserved; k++) {

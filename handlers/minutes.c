@@ -3,8 +3,8 @@
  * Every rendering writes through a writer whose first error sticks, so the
  * code below reads like the layout it produces; when anything fails the
  * caller's buffer is put back as it was. Noted items are loaded once and
- * grouped by topic with a counting sort; the log formats stream the lines
- * from the store straight into the buffer, with no allocation per line. */
+ * grouped by topic with a counting sort. The archive files (.txt, .html and
+ * the logs) are MeetBot's layouts, rendered by meetbot.c. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "../util/json.h"
 
+#include "meetbot.h"
 #include "minutes.h"
 #include "../util/text.h"
 
@@ -133,7 +134,7 @@ void gv_minutes_file_base(const struct gv_meeting *m, char out[GV_MINUTES_BASE_S
 }
 
 const enum gv_minutes_fmt gv_minutes_files[GV_MINUTES_N_FILES] = {
-        GV_MIN_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
+        GV_MIN_MB_TEXT, GV_MIN_HTML_PAGE, GV_MIN_LOG_TEXT, GV_MIN_LOG_HTML, GV_MIN_MARKDOWN,
 };
 
 static bool url_keep(unsigned char c)
@@ -311,7 +312,6 @@ struct minutes {
         struct gv_store *s;
         const struct gv_config *cfg;
         struct w w;
-        const struct gv_sink_fn *sink;  /* streaming: what is rendered goes out in pieces */
         struct gv_meeting m;
         bool have_m;
         struct gv_mitem *mi;    /* every noted item, in order */
@@ -877,19 +877,6 @@ static void render_html(struct minutes *mn)
         put(w, "</ul>\n");
 }
 
-static void render_html_page(struct minutes *mn)
-{
-        struct w *w = &mn->w;
-
-        put(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-        put_html(w, mn->m.name);
-        put(w, "</title>\n<style>body{font-family:sans-serif;max-width:50em;margin:2em auto;"
-               "padding:0 1em;line-height:1.4}li{margin:.2em 0}a{word-break:break-all}</style>"
-               "</head><body>\n");
-        render_html(mn);
-        put(w, "</body></html>\n");
-}
-
 /* ---- GV_MIN_MARKDOWN ---- */
 
 static const struct gv_item *agenda_item(const struct minutes *mn, int64_t id)
@@ -1072,126 +1059,6 @@ out:
         return r;
 }
 
-/* ---- the logs ---- */
-
-struct log_ctx {
-        struct w *w;
-        bool html;
-        uint64_t n;
-        const struct gv_sink_fn *sink;
-};
-
-/* Nicks in a log are one word so that the line reads back. */
-static void put_log_nick(struct w *w, const char *nick, bool html)
-{
-        size_t from = w->b->len, i;
-
-        if (html)
-                put_html(w, nick);
-        else
-                put_text(w, nick);
-        if (w->r != GV_OK)
-                return;
-        for (i = from; i < w->b->len; i++)
-                if (w->b->p[i] == ' ' || w->b->p[i] == '\t')
-                        w->b->p[i] = '_';
-}
-
-/* gv_fmt_hms's result without its snprintf: the logs need it for every line.
- * The time of day of ms / 1000 seconds since the epoch, UTC. */
-static void log_hms(int64_t ms, char out[9])
-{
-        int64_t sec = (ms / 1000) % 86400;
-
-        if (sec < 0)
-                sec += 86400;
-        out[0] = (char)('0' + sec / 36000);
-        out[1] = (char)('0' + sec / 3600 % 10);
-        out[2] = ':';
-        out[3] = (char)('0' + sec % 3600 / 600);
-        out[4] = (char)('0' + sec % 600 / 60);
-        out[5] = ':';
-        out[6] = (char)('0' + sec % 60 / 10);
-        out[7] = (char)('0' + sec % 10);
-        out[8] = '\0';
-}
-
-/* Between two log lines nothing refers back into the buffer: when the
- * caller streams, a full buffer is handed out here and emptied. */
-static void maybe_flush(struct w *w, const struct gv_sink_fn *sink)
-{
-        if (!sink || w->r != GV_OK || w->b->len < GV_MINUTES_CHUNK)
-                return;
-        w->r = sink->write(sink->ud, w->b->p, w->b->len);
-        gv_buf_reset(w->b);
-}
-
-static int on_line(void *ud, int64_t ts, const char *nick, const char *text, bool action)
-{
-        struct log_ctx *lc = ud;
-        struct w *w = lc->w;
-        char hms[9];
-
-        maybe_flush(w, lc->sink);
-
-        log_hms(ts, hms);
-        if (!lc->html) {
-                putn(w, hms, 8);
-                put(w, action ? " * " : " <");
-                put_log_nick(w, nick, false);
-                put(w, action ? " " : "> ");
-                put_text(w, text);
-                putn(w, "\n", 1);
-                return w->r != GV_OK;
-        }
-        put(w, "<a name=\"l-");
-        put_u64(w, ++lc->n);
-        put(w, "\"></a><tt class=\"tm\">");
-        putn(w, hms, 8);
-        if (action) {
-                put(w, " </tt><span class=\"nka\">* ");
-                put_log_nick(w, nick, true);
-                put(w, "</span> <span class=\"ac\">");
-                put_html(w, text);
-                put(w, "</span><br>\n");
-        } else {
-                put(w, " </tt><span class=\"nk\">&lt;");
-                put_log_nick(w, nick, true);
-                put(w, "&gt;</span> ");
-                put_html(w, text);
-                put(w, "<br>\n");
-        }
-        return w->r != GV_OK;
-}
-
-static enum gv_err render_log(struct minutes *mn, bool html)
-{
-        struct w *w = &mn->w;
-        struct log_ctx lc = { w, html, 0, mn->sink };
-        enum gv_err r;
-
-        /* The header's text is one line that starts with '#', so the irclog
-         * reader skips it and never mistakes a meeting name for a log line. */
-        if (html) {
-                put(w, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>#meeting: ");
-                put_html(w, mn->m.name);
-                put(w, " log</title><style>body{font-family:monospace;background:#f8f8f8}"
-                       ".tm{color:#007020}.nk{color:#062873;font-weight:bold}"
-                       ".nka{color:#007020;font-weight:bold}.ac{color:#00a000}</style>"
-                       "</head><body><h3>#meeting: ");
-                put_html(w, mn->m.name);
-                put(w, "</h3>\n");
-        }
-        if (w->r)
-                return w->r;
-        r = gv_store_lines(mn->s, mn->m.id, on_line, &lc);
-        if (r)
-                return r;
-        if (html)
-                put(w, "</body></html>\n");
-        return w->r;
-}
-
 /* keep_partial: over out's ceiling, what fitted stays (to be cut there);
  * otherwise every error leaves out as it was. */
 static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
@@ -1202,11 +1069,14 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         size_t start;
         enum gv_err r;
 
-        mn.sink = sink;
         if (!s || !out)
                 return GV_EINVAL;
-        if ((unsigned)fmt > GV_MIN_LOG_HTML)
+        if ((unsigned)fmt > GV_MIN_MB_TEXT)
                 return GV_EINVAL;
+        /* The archive files are in MeetBot's layouts (meetbot.c). */
+        if (fmt == GV_MIN_MB_TEXT || fmt == GV_MIN_HTML_PAGE || fmt == GV_MIN_LOG_TEXT ||
+            fmt == GV_MIN_LOG_HTML)
+                return gv_meetbot_render(s, cfg, meeting, fmt, out, sink);
         start = out->len;
         mn.s = s;
         mn.cfg = cfg;
@@ -1217,10 +1087,6 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         if (r)
                 goto out;
         mn.have_m = true;
-        if (fmt == GV_MIN_LOG_TEXT || fmt == GV_MIN_LOG_HTML) {
-                r = render_log(&mn, fmt == GV_MIN_LOG_HTML);
-                goto out;
-        }
         r = load_items(&mn);
         if (r)
                 goto out;
@@ -1235,10 +1101,8 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
                 goto out;
         if (fmt == GV_MIN_TEXT)
                 render_text(&mn);
-        else if (fmt == GV_MIN_HTML)
-                render_html(&mn);
         else
-                render_html_page(&mn);
+                render_html(&mn);
         r = mn.w.r;
 out:
         if (r != GV_OK && !(r == GV_ETOOBIG && keep_partial) && out->p) {
@@ -1256,9 +1120,10 @@ enum gv_err gv_minutes_render(struct gv_store *s, const struct gv_config *cfg, i
 }
 
 static const char *const format_names[] = {
-        [GV_MIN_TEXT] = "txt",          [GV_MIN_HTML] = "fragment",
+        [GV_MIN_TEXT] = "body",         [GV_MIN_HTML] = "fragment",
         [GV_MIN_HTML_PAGE] = "html",    [GV_MIN_MARKDOWN] = "md",
         [GV_MIN_LOG_TEXT] = "log.txt",  [GV_MIN_LOG_HTML] = "log.html",
+        [GV_MIN_MB_TEXT] = "txt",
 };
 
 const char *gv_minutes_format_name(enum gv_minutes_fmt f)

@@ -1,6 +1,7 @@
-/* handlers/minutes.h - renders a meeting from the store: MeetBot plain-text
- * minutes, seed-000 wiki Markdown, HTML (Matrix formatted_body and files) and
- * the full log in MeetBot's .log.txt / .log.html formats.
+/* handlers/minutes.h - renders a meeting from the store: the minutes as a
+ * Matrix message (plain body and HTML formatted_body), seed-000 wiki Markdown,
+ * and the archive files in MeetBot 0.1.4's layouts (.txt, .html, .log.txt,
+ * .log.html; rendered by meetbot.c).
  * Reads the store; writes only into the caller's buffer. */
 #ifndef GV_MINUTES_H
 #define GV_MINUTES_H
@@ -19,12 +20,13 @@
 #define GV_MINUTES_CUT_NOTE "\n[... cut: the full minutes are in the archive]\n"
 
 enum gv_minutes_fmt {
-        GV_MIN_TEXT = 0,        /* NAME.txt and the Matrix body */
+        GV_MIN_TEXT = 0,        /* the Matrix body */
         GV_MIN_HTML,            /* HTML fragment: Matrix formatted_body */
-        GV_MIN_HTML_PAGE,       /* NAME.html: a whole document */
+        GV_MIN_HTML_PAGE,       /* NAME.html: MeetBot's HTML2 page (meetbot.h) */
         GV_MIN_MARKDOWN,        /* wiki section, seed 000 template */
-        GV_MIN_LOG_TEXT,        /* NAME.log.txt */
-        GV_MIN_LOG_HTML,        /* NAME.log.html */
+        GV_MIN_LOG_TEXT,        /* NAME.log.txt: MeetBot's TextLog */
+        GV_MIN_LOG_HTML,        /* NAME.log.html: MeetBot's HTMLlog2 */
+        GV_MIN_MB_TEXT,         /* NAME.txt: MeetBot's Text writer */
 };
 
 /* Appends the rendering to out. The meeting may still be running (then
@@ -61,7 +63,8 @@ GV_MUST_CHECK enum gv_err gv_minutes_for_outbox_to(struct gv_store *s, const str
                                                    struct gv_buf *body, struct gv_buf *html,
                                                    const struct gv_sink_fn *sink);
 
-/* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md". */
+/* The "format" words of file rows: "txt", "html", "log.txt", "log.html", "md"
+ * ("body" and "fragment" are the Matrix message's). */
 const char *gv_minutes_format_name(enum gv_minutes_fmt f);
 
 /* "meeting.2017-05-08-13.00": the name made file-safe ([A-Za-z0-9_-], others

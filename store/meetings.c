@@ -100,6 +100,30 @@ enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t id, const char
         return store_exec_done(s, st);
 }
 
+enum gv_err gv_store_meeting_set_title(struct gv_store *s, int64_t id, const char *title)
+{
+        return store_id_text(s, S_M_TITLE_SET, id, title);
+}
+
+enum gv_err gv_store_meeting_title(struct gv_store *s, int64_t id, char **title)
+{
+        sqlite3_stmt *st = store_stmt(s, S_M_TITLE_GET);
+        enum gv_err r;
+
+        *title = NULL;
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        r = store_step_row(s, st);
+        if (r == GV_OK) {
+                *title = col_dup(st, 0);
+                if (!*title && sqlite3_column_type(st, 0) != SQLITE_NULL)
+                        r = GV_ENOMEM;
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
 enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id, const char *base,
                                           bool *reserved)
 {

@@ -65,6 +65,8 @@ static const char *const sql[S__COUNT] = {
         [S_M_TOPIC] = "UPDATE meetings SET topic = nullif(?2, 0) WHERE id = ?1",
         /* A name taken (the unique index) leaves the row alone: no change. */
         [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
+        [S_M_TITLE_SET] = "UPDATE meetings SET title = ?2 WHERE id = ?1",
+        [S_M_TITLE_GET] = "SELECT title FROM meetings WHERE id = ?1",
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
                         "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
@@ -326,7 +328,12 @@ static const char *const migrations[] = {
         "  curve25519 TEXT NOT NULL, ed25519 TEXT NOT NULL, keys TEXT NOT NULL,"
         "  PRIMARY KEY(user_id, device_id)) WITHOUT ROWID;"
         "CREATE TABLE crypto_users(user_id TEXT PRIMARY KEY, outdated INTEGER NOT NULL) WITHOUT ROWID;",
-        /* 8: encrypted events whose room key has not arrived yet: they wait
+        /* 8: MeetBot's meeting title (the #startmeeting argument; NULL for
+         * meetings started before), out of the kv table */
+        "ALTER TABLE meetings ADD COLUMN title TEXT;"
+        "UPDATE meetings SET title = (SELECT value FROM kv WHERE key = 'meeting-title:' || meetings.id);"
+        "DELETE FROM kv WHERE key GLOB 'meeting-title:*';",
+        /* 9: encrypted events whose room key has not arrived yet: they wait
          * (bounded) and are handled when it does */
         "CREATE TABLE crypto_waiting(event_id TEXT PRIMARY KEY, room TEXT NOT NULL,"
         "  session_id TEXT NOT NULL, event TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;"

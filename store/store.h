@@ -225,6 +225,11 @@ GV_MUST_CHECK enum gv_err gv_store_meeting_set_name(struct gv_store *s, int64_t 
 GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t id, int64_t topic);
 /* Reserves base as the meeting's archive file base name: *reserved is false
  * (and nothing changes) when another meeting has it, compared ignoring case. */
+/* MeetBot's title of a meeting (its #startmeeting argument); *title is NULL
+ * for a meeting started before titles were kept. GV_ENOTFOUND: no meeting. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_set_title(struct gv_store *s, int64_t id,
+                                                     const char *title);
+GV_MUST_CHECK enum gv_err gv_store_meeting_title(struct gv_store *s, int64_t id, char **title);
 GV_MUST_CHECK enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id,
                                                         const char *base, bool *reserved);
 /* The names of meetings other than `except` ended without a reserved file

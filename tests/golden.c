@@ -6,9 +6,9 @@
  *       config file. stdout must equal EXPECTED.out byte for byte; then each
  *       "%file NAME" line of the script names an archive file whose content
  *       must equal EXPECTED.out's sibling EXPECTED.NAME.
- *   golden replay GAVEL LOG EXPECTED_DIR
- *       Runs `GAVEL replay LOG --out TMP`; every file in EXPECTED_DIR must
- *       equal TMP's file of the same name.
+ *   golden replay GAVEL LOG EXPECTED_DIR [ARG...]
+ *       Runs `GAVEL replay LOG --out TMP --quiet ARG...`; every file in
+ *       EXPECTED_DIR must equal TMP's file of the same name.
  *
  *   golden status N NEEDLE CMD [ARG...]
  *       Runs CMD; it must exit with status N and write NEEDLE on stderr (a
@@ -295,10 +295,17 @@ static int console(const char *gavel, const char *script, const char *expected)
         return fail;
 }
 
-static int replay(const char *gavel, const char *log, const char *expdir)
+static int replay(const char *gavel, const char *log, const char *expdir, int nextra,
+                  char **extra)
 {
         char dir[] = "/tmp/gavel-replay-XXXXXX";
-        char *argv[] = { (char *)gavel, "replay", (char *)log, "--out", dir, "--quiet", NULL };
+        char *argv[16] = { (char *)gavel, "replay", (char *)log, "--out", dir, "--quiet", NULL };
+
+        if (nextra > 9)
+                return 1;
+        for (int i = 0; i < nextra; i++)
+                argv[6 + i] = extra[i];
+        argv[6 + nextra] = NULL;
         char *out = NULL;
         size_t olen;
         int fail = 0, rc, n = 0;
@@ -393,7 +400,8 @@ static int expect_status(int want, const char *needle, char *const argv[])
 int main(int argc, char **argv)
 {
         update = getenv("GAVEL_UPDATE_GOLDEN") && strcmp(getenv("GAVEL_UPDATE_GOLDEN"), "1") == 0;
-        if (argc == 5 && (strcmp(argv[1], "console") == 0 || strcmp(argv[1], "replay") == 0)) {
+        if ((argc == 5 && strcmp(argv[1], "console") == 0) ||
+            (argc >= 5 && strcmp(argv[1], "replay") == 0)) {
                 char *gavel = absolute(argv[2]), *log = NULL;
                 int rc;
 
@@ -401,7 +409,7 @@ int main(int argc, char **argv)
                         rc = console(gavel, argv[3], argv[4]);
                 } else {
                         log = absolute(argv[3]);
-                        rc = replay(gavel, log, argv[4]);
+                        rc = replay(gavel, log, argv[4], argc - 5, argv + 5);
                 }
                 free(gavel);
                 free(log);
@@ -409,6 +417,6 @@ int main(int argc, char **argv)
         }
         if (argc >= 5 && strcmp(argv[1], "status") == 0)
                 return expect_status((int)strtol(argv[2], NULL, 10), argv[3], argv + 4);
-        fprintf(stderr, "usage: golden console GAVEL IN OUT | golden replay GAVEL LOG DIR\n");
+        fprintf(stderr, "usage: golden console GAVEL IN OUT | golden replay GAVEL LOG DIR [ARG...]\n");
         return 2;
 }

@@ -4,8 +4,8 @@
     replay_roundtrip.py GAVEL GEN_MEETING_PY
 
 Generates a 3,000-line MeetBot log (tests/bench/gen-meeting.py), replays it, and
-checks that (1) the .log.txt written is the input without the old bot's lines,
-byte for byte, and (2) replaying the written .log.html gives every file again,
+checks that (1) the .log.txt written is the input, the old bot's lines included
+(MeetBot logs them; replay does not handle them), byte for byte, and (2) replaying the written .log.html gives every file again,
 identical. The logs (~220 KiB and ~450 KiB) are written in several pieces, so
 this also covers the streamed writing of minutes files.
 """
@@ -43,11 +43,13 @@ try:
         with open(log, "rb") as f:
             # MeetBot logs write actions as "HH:MM:SS  * nick" or "HH:MM:SS * nick"
             # (seed 004); gavel writes the latter
-            want = b"".join(l.replace(b"  * ", b" * ", 1) for l in f if b"<zodbot>" not in l)
+            want = b"".join(l.replace(b"  * ", b" * ", 1) for l in f)
+            if want.endswith(b"\n"):   # MeetBot's .log.txt has no final newline
+                want = want[:-1]
         with open(os.path.join(one, logtxt[0]), "rb") as f:
             got = f.read()
         check(got == want and len(got) > 3 * 65536,
-              "the written .log.txt is the input without zodbot, byte for byte (%d bytes)" % len(got),
+              "the written .log.txt is the input, byte for byte (%d bytes)" % len(got),
               "lengths %d / %d" % (len(got), len(want)))
         r = subprocess.run([gavel, "replay", os.path.join(one, loghtml[0]), "--out", two, "--quiet"],
                            capture_output=True, text=True)

@@ -128,6 +128,25 @@ static const struct key keys[] = {
         STRING(archive_dir, 1, MAX_STRING, NULL, "\"./minutes\"",
                "directory for MeetBot-style minutes and logs "
                "(NAME.html, NAME.txt, NAME.log.html, NAME.log.txt, index.html)"),
+        STRING(channel, 1, MAX_STRING, NULL, "\"#meeting\"",
+               "the channel the MeetBot-style files name: their title is \"<channel>: <meeting "
+               "title>\" (\"<channel> Meeting\" for a bare #startmeeting) and it is the "
+               "{channel} field of minutes_filename and logs_url; `gavel replay` takes it from "
+               "--channel, else a .log.html's title, else a \"channel.YYYY-MM-DD-HH.MM.log.txt\" "
+               "file name"),
+        STRING(minutes_filename, 0, MAX_STRING, NULL, "\"\"",
+               "base name of a meeting's archive files, MeetBot's filenamePattern: {channel} "
+               "(the channel without '#', lowercased), {meetingname} (the #meetingname or "
+               "#startmeeting name, lowercased, spaces as '_'; the channel for a bare "
+               "#startmeeting) and the start time in UTC as %Y %m %d %H %M %S, %F (%Y-%m-%d) "
+               "and %% ('%'), e.g. \"{channel}.%F-%H.%M\"; characters other than "
+               "[A-Za-z0-9._-] become '_' and a name already taken gets \"-2\", \"-3\", ...; "
+               "empty: NAME.YYYY-MM-DD-HH.MM"),
+        STRING(logs_url, 0, MAX_STRING, NULL, "\"\"",
+               "MeetBot's logUrlPrefix: what goes before the log's file name in the minutes' "
+               "\"full logs are available at\" link, e.g. \"https://meetbot.example.org/"
+               "{channel}/%F/\" (the same fields as minutes_filename; a '/' is added when "
+               "missing); empty: the bare file name"),
         { "command_prefixes", K_PREFIXES, OFF(command_prefixes), 0, 1, MAX_PREFIXES, NULL, NULL,
           "[\"#\",\"!\"]",
           "characters that start a meeting command at the beginning of a line: "

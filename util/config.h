@@ -30,6 +30,9 @@ struct gv_config {
         char *bot_name;                 /* "bot_name": "gavel" */
         char *homeserver;               /* "homeserver": "" (console) */
         char *user_id;                  /* "user_id": "" */
+        char *channel;                  /* "channel": "#meeting" (MeetBot files' title) */
+        char *minutes_filename;         /* "minutes_filename": "" or "{channel}.%F-%H.%M" */
+        char *logs_url;                 /* "logs_url": "" (MeetBot's logUrlPrefix) */
         char *command_prefixes;         /* "command_prefixes": ["#", "!"] -> "#!" */
         struct gv_tag_map *tags;        /* "tags": {"architecture": "architecture", ...} */
         size_t n_tags;

@@ -175,10 +175,16 @@ def main():
         bots.append(g)
         check(g.wait_log("waiting for the homeserver", 10) and g.proc.poll() is None,
               "a homeserver that is down at start is waited for, with a log line", g.text())
-        hs = Homeserver(a.homeserver, port)
-        servers.append(hs)
-        alice = register(hs.url, "alice", "pw")["access_token"]
-        register(hs.url, "gavel", "bot-pw")
+        # gavel is held while the server comes up and its account is made:
+        # a login between the two would rightly be refused for good (403)
+        g.proc.send_signal(signal.SIGSTOP)
+        try:
+            hs = Homeserver(a.homeserver, port)
+            servers.append(hs)
+            alice = register(hs.url, "alice", "pw")["access_token"]
+            register(hs.url, "gavel", "bot-pw")
+        finally:
+            g.proc.send_signal(signal.SIGCONT)
         room = api(hs.url, "POST", "/_matrix/client/v3/createRoom", {"name": "r"}, alice)["room_id"]
         # said before gavel's first sync: history, never handled
         api(hs.url, "PUT", "/_matrix/client/v3/rooms/%s/send/m.room.message/old1" %

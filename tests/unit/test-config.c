@@ -46,6 +46,12 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                 add(out, n, "%s", c->database);
         else if (!strcmp(key, "archive_dir"))
                 add(out, n, "%s", c->archive_dir);
+        else if (!strcmp(key, "channel"))
+                add(out, n, "%s", c->channel);
+        else if (!strcmp(key, "minutes_filename"))
+                add(out, n, "%s", c->minutes_filename);
+        else if (!strcmp(key, "logs_url"))
+                add(out, n, "%s", c->logs_url);
         else if (!strcmp(key, "bot_name"))
                 add(out, n, "%s", c->bot_name);
         else if (!strcmp(key, "homeserver"))
@@ -119,6 +125,9 @@ static const struct expect defaults[] = {
         { "bot_name", "gavel" },
         { "database", "./gavel.db" },
         { "archive_dir", "./minutes" },
+        { "channel", "#meeting" },
+        { "minutes_filename", "" },
+        { "logs_url", "" },
         { "command_prefixes", "#!" },
         { "tags", "architecture=architecture,cust-arch=architecture" },
         { "default_agenda", "architecture" },
@@ -263,6 +272,16 @@ static const struct pcase cases[] = {
         GOOD("archive_dir", "{\"archive_dir\": \"/srv/minutes\"}", "archive_dir", "/srv/minutes"),
         CONF("archive_dir empty", "{\"archive_dir\": \"\"}",
              "key \"archive_dir\": must not be empty"),
+        GOOD("channel", "{\"channel\": \"#centos-devel\"}", "channel", "#centos-devel"),
+        CONF("channel empty", "{\"channel\": \"\"}", "key \"channel\": must not be empty"),
+        GOOD("minutes_filename", "{\"minutes_filename\": \"{channel}.%F-%H.%M\"}",
+             "minutes_filename", "{channel}.%F-%H.%M"),
+        CONF("minutes_filename number", "{\"minutes_filename\": 1}",
+             "key \"minutes_filename\": must be a string, got 1"),
+        GOOD("logs_url", "{\"logs_url\": \"https://meetbot.example.org/{channel}/\"}",
+             "logs_url", "https://meetbot.example.org/{channel}/"),
+        CONF("logs_url array", "{\"logs_url\": []}",
+             "key \"logs_url\": must be a string, got an array"),
         GOOD("bot_name", "{\"bot_name\": \"chairbot\"}", "bot_name", "chairbot"),
         CONF("bot_name array", "{\"bot_name\": []}",
              "key \"bot_name\": must be a string, got an array"),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../../handlers/meetbot.h"
 #include "../../handlers/minutes.h"
 #include "../../util/text.h"
 
@@ -392,12 +393,20 @@ static void test_html(void)
                       "html: %s", html_cases[i].what);
 
         page = render(m, GV_MIN_HTML_PAGE);
-        CHECK(page && strncmp(page, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-                                    "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>",
-                              strlen("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-                                     "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>")) == 0,
-              "html page: head");
-        CHECK(page && s && strstr(page, s) != NULL, "html page: holds the fragment");
+        /* MeetBot's HTML2 page, with the title escaped (MeetBot leaves it raw) */
+        CHECK(page && strncmp(page, "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\">\n",
+                              64) == 0, "html page: head");
+        CHECK(page && strstr(page, "<title>#meeting: &lt;script&gt;alert(1)&lt;/script&gt;</title>"),
+              "html page: title escaped");
+        CHECK(page && strstr(page, "<span class=\"INFO\">two lines</span>"),
+              "html page: an item on one line");
+        CHECK(page && strstr(page, "href=\"https://ok.example/a?b=1&amp;c=2\">"),
+              "html page: a link");
+        CHECK(page && !strstr(page, "href=\"javascript"), "html page: no javascript: link");
+        CHECK(page && strstr(page, "https://ex.com/?q=%22&gt;&lt;b&gt;\">"),
+              "html page: a quote in a URL is %%22");
+        CHECK(page && strstr(page, "<li> &lt;b&gt;nick <ol>\n    <li>ask &lt;b&gt;nick &amp; co</li>"),
+              "html page: actions by person, escaped");
         CHECK(page && strlen(page) > 15 && strcmp(page + strlen(page) - 15, "</body></html>\n") == 0,
               "html page: tail");
         CHECK(page && !strstr(page, "<script"), "html page: no raw <script>");
@@ -556,23 +565,24 @@ static void test_logs(void)
                   "13:00:45 * carol waves \"hi\"\n"
                   "13:00:46 <bob> multi line \n"
                   "13:00:47 <Mr_X> yo\n"
-                  "13:00:48 <bob> \n");
+                  "13:00:48 <bob> ");
         free(s);
 
         s = render(m, GV_MIN_LOG_HTML);
-        CHECK(s && strncmp(s, "<!DOCTYPE html>\n<html>", 22) == 0, "log html: a document");
-        CHECK(s && strstr(s, "<title>#meeting: log log</title>"), "log html: title");
-        CHECK(s && strstr(s, "\n<a name=\"l-1\"></a><tt class=\"tm\">13:00:44 </tt><span class=\"nk\">"
-                             "&lt;alice&gt;</span> hello &lt;b&gt;&amp;<br>\n"),
+        CHECK(s && strncmp(s, "<!DOCTYPE HTML PUBLIC", 21) == 0, "log html: a document");
+        CHECK(s && strstr(s, "<title>#meeting log</title>"), "log html: title");
+        CHECK(s && strstr(s, "<pre><a name=\"l-1\"></a><span class=\"tm\">13:00:44</span><span "
+                             "class=\"nk\"> &lt;alice&gt;</span> hello &lt;b&gt;&amp;\n"),
               "log html: line");
-        CHECK(s && strstr(s, "\n<a name=\"l-2\"></a><tt class=\"tm\">13:00:45 </tt><span class=\"nka\">"
-                             "* carol</span> <span class=\"ac\">waves &quot;hi&quot;</span><br>\n"),
+        CHECK(s && strstr(s, "\n<a name=\"l-2\"></a><span class=\"tm\">13:00:45 </span><span "
+                             "class=\"nka\">* carol</span> <span class=\"ac\">waves \"hi\"</span>\n"),
               "log html: action");
-        CHECK(s && strstr(s, "<a name=\"l-3\"></a><tt class=\"tm\">13:00:46 </tt><span class=\"nk\">"
-                             "&lt;bob&gt;</span> multi line <br>\n"),
+        CHECK(s && strstr(s, "<a name=\"l-3\"></a><span class=\"tm\">13:00:46</span><span "
+                             "class=\"nk\"> &lt;bob&gt;</span> multi line \n"),
               "log html: newline collapsed");
-        CHECK(s && strstr(s, "<span class=\"nk\">&lt;Mr_X&gt;</span> yo<br>\n"), "log html: nick one word");
+        CHECK(s && strstr(s, "<span class=\"nk\"> &lt;Mr_X&gt;</span> yo\n"), "log html: nick one word");
         CHECK(s && strstr(s, "<a name=\"l-5\"></a>") && !strstr(s, "l-6"), "log html: numbered from 1");
+        CHECK(s && strstr(s, "&lt;bob&gt;</span> </pre>\n</body></html>\n"), "log html: MeetBot's end");
         CHECK(s && strlen(s) > 15 && strcmp(s + strlen(s) - 15, "</body></html>\n") == 0,
               "log html: tail");
         free(s);
@@ -720,7 +730,7 @@ static void test_errors(void)
         int64_t m = build_weekly(true);
         int fmt;
 
-        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_LOG_HTML; fmt++) {
+        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_MB_TEXT; fmt++) {
                 struct gv_buf b = GV_BUF_INIT(200);
                 enum gv_err r;
 
@@ -794,7 +804,7 @@ static void test_big(void)
         MUST(gv_store_commit(st));
 
         c0 = clock();
-        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_LOG_HTML; fmt++) {
+        for (fmt = GV_MIN_TEXT; fmt <= GV_MIN_MB_TEXT; fmt++) {
                 char *s = render(m, (enum gv_minutes_fmt)fmt);
 
                 CHECK(s != NULL, "big meeting renders in format %d", fmt);
@@ -803,9 +813,113 @@ static void test_big(void)
                                 nl++;
                 free(s);
         }
-        CHECK(nl == 10000, "big log text has 10000 lines (%zu)", nl);
-        fprintf(stderr, "info: 10,000-line meeting, all six formats: %.1f ms\n",
+        CHECK(nl == 9999, "big log text has 10000 lines, no final newline (%zu)", nl);
+        fprintf(stderr, "info: 10,000-line meeting, all seven formats: %.1f ms\n",
                 (double)(clock() - c0) * 1000.0 / CLOCKS_PER_SEC);
+}
+
+
+/* ---- MeetBot's layouts (handlers/meetbot.c) ---- */
+
+/* Expected values from Python's textwrap, called as MeetBot calls it
+ * (TextWrapper with wordsep_re (\s+), width 72, break_long_words False). */
+static const struct {
+        const char *in;
+        size_t indent, sub;
+        const char *want;
+} wrap_cases[] = {
+        { "* short", 0, 2,
+          "* short" },
+        { "* We have a quorum of Board members, safe to proceed :)  (quaid, 21:58:58)", 0, 2,
+          "* We have a quorum of Board members, safe to proceed :)  (quaid,\n  21:58:58)" },
+        { "* current boundaries for the SIG are to include alternate desktop environments (DEs) with the future expansion in to styling  (quaid, 22:18:46)", 2, 4,
+          "  * current boundaries for the SIG are to include alternate desktop\n    environments (DEs) with the future expansion in to styling  (quaid,\n    22:18:46)" },
+        { "* xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx tail  (nick, 10:00:00)", 0, 2,
+          "*\n  xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n  tail  (nick, 10:00:00)" },
+        { "* a  yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy   b", 2, 4,
+          "  * a\n    yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy\n    b" },
+        { "* tab\there and\tthere w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w w ", 0, 2,
+          "* tab   here and        there w w w w w w w w w w w w w w w w w w w w w\n  w w w w w w w w w w w w w w w w w w w" },
+        { "* héllo wörld üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü end", 0, 2,
+          "* héllo wörld\n  üüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüüü end" },
+        { "Meeting started by quaid at 21:55:53 UTC. The full logs are available at centos-devel/2014/centos-devel.2014-04-02-21.55.log.html .", 0, 0,
+          "Meeting started by quaid at 21:55:53 UTC. The full logs are available at\ncentos-devel/2014/centos-devel.2014-04-02-21.55.log.html ." },
+        { "   lead z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z ", 0, 2,
+          "   lead z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z\n  z z z z z z z z" },
+        { "* trailing spaces at the very end          ", 0, 2,
+          "* trailing spaces at the very end" },
+        { "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", 0, 2,
+          "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n  b" },
+        { "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa b", 0, 2,
+          "* aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n  b" },
+};
+
+static void test_meetbot_wrap(void)
+{
+        for (size_t i = 0; i < sizeof(wrap_cases) / sizeof(wrap_cases[0]); i++) {
+                struct gv_buf b = GV_BUF_INIT(1 << 20);
+                char name[64];
+
+                snprintf(name, sizeof(name), "textwrap case %zu", i);
+                CHECK(gv_meetbot_wrap(&b, wrap_cases[i].in, wrap_cases[i].indent,
+                                      wrap_cases[i].sub) == GV_OK, "%s runs", name);
+                CHECK_STR(name, gv_buf_str(&b), wrap_cases[i].want);
+                gv_buf_free(&b);
+        }
+}
+
+static void test_meetbot_fields(void)
+{
+        char out[256];
+
+        gv_meetbot_channel_field("#Fedora-Meeting/x ", out, sizeof(out));
+        CHECK_STR("{channel}: no '#', lowercase, no '/'", out, "fedora-meetingx");
+        gv_meetbot_name_field("  Fedora  QA\tMeeting ", out, sizeof(out));
+        CHECK_STR("{meetingname}: lowercase, '_' for blanks", out, "fedora_qa_meeting");
+        gv_meetbot_pattern("{channel}.%F-%H.%M", "centos-devel", "x", T(21, 55, 53), true, out,
+                           sizeof(out));
+        CHECK_STR("pattern: centbot's", out, "centos-devel.2017-05-08-21.55");
+        gv_meetbot_pattern("{meetingname}.%Y-%m-%d-%H.%M.%S%%", "c", "a b/é", T(9, 5, 7), true, out,
+                           sizeof(out));
+        CHECK_STR("pattern: file-safe", out, "a_b___.2017-05-08-09.05.07_");
+        gv_meetbot_pattern("https://meetbot.example.org/{channel}/%F/%q", "fedora-qa", "", T(9, 0, 0),
+                           false, out, sizeof(out));
+        CHECK_STR("pattern: a URL prefix", out, "https://meetbot.example.org/fedora-qa/2017-05-08/%q");
+        gv_meetbot_pattern("{channel}{channel}{channel}", "0123456789", "", 0, true, out, 12);
+        CHECK_STR("pattern: cut at the buffer", out, "01234567890");
+}
+
+/* Ties in "People Present" come out in the order of a Python 2 dict of the
+ * nicks (CPython 2.7, 64-bit, UCS-4): the expected order was computed by an
+ * independent emulation in Python. Chairs said nothing: (0). */
+static void test_meetbot_people(void)
+{
+        static const char *const nicks[] = { "alice", "bob", "carol", "dave", "eve", "mallory",
+                                             "trent", "peggy", "victor", "walter",
+                                             "Zo\xc3\xab", "\xce\xb6" "eta", "x" };
+        int64_t m = meeting("ties", "alice", T(10, 0, 0));
+        char *s;
+
+        for (size_t i = 0; i < sizeof(nicks) / sizeof(nicks[0]); i++)
+                say(m, T(10, 0, (int)i), nicks[i], i == 0 ? "#chair range, bob" : "hi", false);
+        say(m, T(10, 1, 0), "mallory", "#chair nobody", false);  /* not a chair: no effect */
+        say(m, T(10, 1, 1), "mallory", "#nick ghost", false);
+        note(m, T(10, 1, 2), "alice", GV_M_ACTION, "ghost and Bob to do it", 0, 0);
+        s = render(m, GV_MIN_MB_TEXT);
+        CHECK(s && strstr(s, "People Present (lines said)\n---------------------------\n"
+                             "* mallory (3)\n* \xce\xb6" "eta (1)\n* eve (1)\n* Zo\xc3\xab (1)\n"
+                             "* dave (1)\n* alice (1)\n* peggy (1)\n* trent (1)\n* x (1)\n"
+                             "* carol (1)\n* walter (1)\n* bob (1)\n* victor (1)\n* ghost (0)\n"
+                             "* range (0)\n\n"),
+              "people present: by lines, ties in Python 2 dict order, chairs and #nick with 0");
+        CHECK(s && !strstr(s, "nobody"), "people present: #chair by a non-chair adds no one");
+        CHECK(s && strstr(s, "Action Items, by person\n-----------------------\n* bob\n"
+                             "  * ghost and Bob to do it\n* ghost\n  * ghost and Bob to do it\n"
+                             "* **UNASSIGNED**\n  * (none)\n"),
+              "actions by person: sorted case-insensitively, an item under each nick it names");
+        CHECK(s && strncmp(s, "==============\n#meeting: ties\n==============\n\n\n", 47) == 0,
+              "title: channel and name (a meeting without a kept title)");
+        free(s);
 }
 
 int main(void)
@@ -819,6 +933,9 @@ int main(void)
         test_html();
         test_markdown();
         test_logs();
+        test_meetbot_wrap();
+        test_meetbot_fields();
+        test_meetbot_people();
         test_small();
         test_errors();
         test_big();

@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 8
+#define SCHEMA_LATEST 9
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -425,6 +425,25 @@ static void test_meetings(struct gv_store *s, int64_t *meeting)
               got.topic == 0, "meeting running fields", "got %s id %" PRId64 " name \"%s\"",
               gv_strerror(r), got.id, nn(got.name));
         gv_meeting_clear(&got);
+
+        {
+                char *title = NULL;
+
+                r = gv_store_meeting_title(s, id, &title);
+                check(r == GV_OK && !title, "a meeting's title: none yet", "got %s %s",
+                      gv_strerror(r), nn(title));
+                free(title);
+                title = NULL;
+                r = gv_store_meeting_set_title(s, id, "SIG proposals & other business");
+                r = r ? r : gv_store_meeting_title(s, id, &title);
+                check(r == GV_OK && str_eq(title, "SIG proposals & other business"),
+                      "a meeting's title: set and read", "got %s %s", gv_strerror(r), nn(title));
+                free(title);
+                title = NULL;
+                r = gv_store_meeting_title(s, id + 1000, &title);
+                check(r == GV_ENOTFOUND && !title, "a meeting's title: no such meeting", "got %s",
+                      gv_strerror(r));
+        }
 
         r = gv_store_meeting_running(s, "!other:example.org", &got);
         check(r == GV_ENOTFOUND, "meeting running in another room", "got %s", gv_strerror(r));
