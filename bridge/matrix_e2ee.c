@@ -31,6 +31,8 @@ enum { XS_START = 0, XS_UIA, XS_UIA_SENT, XS_SIGS, XS_DONE, XS_OFF };
 /* Events waiting for their key: at most this many, this long. */
 #define WAIT_MAX_EVENTS 1000
 #define WAIT_MAX_MS (24 * 3600 * 1000LL)
+/* The sender waits at most this long for the device to be set up. */
+#define E2EE_SETUP_MAX_MS 30000
 /* Key requests queued at most (more are dropped: the events still wait). */
 #define KEYREQ_MAX 256
 
@@ -128,6 +130,7 @@ static void e2ee_open(struct mx *m)
                 return;
         }
         gv_info("e2ee", "device %s, identity key %s", m->device_id, gv_crypto_ed25519(m->crypto));
+        m->e2ee_started = mx_now_ms();
         /* first start: upload at once; later: wait for the sync's counts, so
          * that one-time keys the server still holds are not replaced */
         m->upload_check = !m->crypto_existed;
@@ -601,6 +604,16 @@ bool mx_e2ee_due(const struct mx *m, int64_t *at)
                 return true;
         }
         return false;
+}
+
+bool mx_e2ee_setting_up(struct mx *m)
+{
+        if (!m->crypto)
+                return m->pickle_key != NULL;
+        if (mx_now_ms() - m->e2ee_started > E2EE_SETUP_MAX_MS)
+                return false;
+        return !m->counts_known || m->upload_busy ||
+               (m->xsign != XS_DONE && m->xsign != XS_OFF);
 }
 
 /* ---- a sync batch ---- */

@@ -119,7 +119,7 @@ struct mx {
         struct keyreq *keyreqs;         /* m.room_key_requests to send */
         bool waiting_checked;           /* events waiting since before a start re-asked */
         uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
-        uint64_t share_seq;
+        int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
@@ -193,6 +193,9 @@ void mx_e2ee_free(struct mx *m);
 void mx_e2ee_step(struct mx *m);
 /* Whether the loop should come back for mx_e2ee_step() by *at. */
 bool mx_e2ee_due(const struct mx *m, int64_t *at);
+/* Whether the device's keys and cross-signing are still being published
+ * (at most E2EE_SETUP_MAX_MS after the start): the sender waits. */
+bool mx_e2ee_setting_up(struct mx *m);
 /* In the batch's transaction, before its rooms: to-device events, device
  * lists, key counts, events that waited for their key. */
 enum gv_err mx_e2ee_batch(struct mx *m, const struct gv_sync *b);

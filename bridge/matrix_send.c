@@ -675,6 +675,13 @@ void mx_start_sender(struct mx *m)
         }
         if (m->outbox_empty && now < m->send_wake)
                 return;
+        if (mx_e2ee_setting_up(m)) {
+                /* others first see the device complete: keys and cross-signing
+                 * before joining or writing anywhere */
+                m->outbox_empty = true;
+                m->send_wake = now + 100;
+                return;
+        }
         while (!m->stop && m->in_flight < SEND_MAX_IN_FLIGHT &&
                (r = gv_store_outbox_next(m->s, after, &o)) == GV_OK) {
                 struct lane *l;
