@@ -108,6 +108,52 @@ void mx_e2ee_free(struct mx *m)
         }
 }
 
+struct ids {
+        char **v;
+        size_t n, cap;
+        bool nomem;
+};
+
+static void ids_cb(void *ud, const char *user_id)
+{
+        struct ids *l = ud;
+
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 16;
+                char **v = realloc(l->v, cap * sizeof(*v));
+
+                if (!v) {
+                        l->nomem = true;
+                        return;
+                }
+                l->v = v;
+                l->cap = cap;
+        }
+        if (!(l->v[l->n] = strdup(user_id)))
+                l->nomem = true;
+        else
+                l->n++;
+}
+
+static enum gv_err users_outdated(struct mx *m, const char *const *users, size_t n);
+
+/* A new encryption state for a bot that was in encrypted rooms already:
+ * their members' devices are not known yet. */
+static enum gv_err track_known_members(struct mx *m)
+{
+        struct ids l = { NULL, 0, 0, false };
+        enum gv_err r = gv_store_members_encrypted(m->s, ids_cb, &l);
+
+        if (r == GV_OK && l.nomem)
+                r = GV_ENOMEM;
+        if (r == GV_OK)
+                r = users_outdated(m, (const char *const *)l.v, l.n);
+        for (size_t i = 0; i < l.n; i++)
+                free(l.v[i]);
+        free(l.v);
+        return r;
+}
+
 static void e2ee_open(struct mx *m)
 {
         enum gv_err r;
@@ -151,6 +197,9 @@ static void e2ee_open(struct mx *m)
         }
         free(lists);
         m->keys_outdated = true;
+        if (!m->crypto_existed && track_known_members(m) != GV_OK)
+                mx_fatal(m, 1, "cannot read the members of encrypted rooms: %s",
+                         gv_store_errmsg(m->s));
 }
 
 /* ---- requests ---- */
@@ -876,33 +925,6 @@ enum gv_err mx_e2ee_timeline(struct mx *m, struct room *rm, const struct gv_sync
 }
 
 /* ---- members ---- */
-
-struct ids {
-        char **v;
-        size_t n, cap;
-        bool nomem;
-};
-
-static void ids_cb(void *ud, const char *user_id)
-{
-        struct ids *l = ud;
-
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? 2 * l->cap : 16;
-                char **v = realloc(l->v, cap * sizeof(*v));
-
-                if (!v) {
-                        l->nomem = true;
-                        return;
-                }
-                l->v = v;
-                l->cap = cap;
-        }
-        if (!(l->v[l->n] = strdup(user_id)))
-                l->nomem = true;
-        else
-                l->n++;
-}
 
 enum gv_err mx_e2ee_member(struct mx *m, struct room *rm, const char *user, const char *ms)
 {

@@ -209,6 +209,9 @@ static const char *const sql[S__COUNT] = {
         [S_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
         [S_MEMBERS_JOINED] = "SELECT user_id FROM members WHERE room = ?1 AND membership = 'join' "
                              "ORDER BY user_id",
+        [S_MEMBERS_ENCRYPTED] = "SELECT DISTINCT m.user_id FROM members m JOIN rooms r ON r.id = m.room "
+                                "WHERE r.encryption IS NOT NULL AND m.membership = 'join' "
+                                "ORDER BY m.user_id",
         [S_CX_USERS_OUTDATED] = "SELECT user_id FROM crypto_users WHERE outdated = 1 ORDER BY user_id",
 };
 

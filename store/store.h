@@ -282,6 +282,11 @@ GV_MUST_CHECK enum gv_err gv_store_members_joined(struct gv_store *s, const char
                                                   void (*cb)(void *ud, const char *user_id),
                                                   void *ud);
 
+/* Every joined member of every encrypted room, each once. */
+GV_MUST_CHECK enum gv_err gv_store_members_encrypted(struct gv_store *s,
+                                                     void (*cb)(void *ud, const char *user_id),
+                                                     void *ud);
+
 /* People known by #nick (names for action items), case-insensitive. */
 GV_MUST_CHECK enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting, const char *nick);
 GV_MUST_CHECK enum gv_err gv_store_nicks(struct gv_store *s, int64_t meeting,
