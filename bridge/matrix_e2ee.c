@@ -31,6 +31,7 @@ enum { XS_START = 0, XS_UIA, XS_UIA_SENT, XS_SIGS, XS_DONE, XS_OFF };
 /* Events waiting for their key: at most this many, this long. */
 #define WAIT_MAX_EVENTS 1000
 #define WAIT_MAX_MS (24 * 3600 * 1000LL)
+#define WAIT_SCAN_MS 60000      /* how often the waiting events are looked at */
 /* The sender waits at most this long for the device to be set up. */
 #define E2EE_SETUP_MAX_MS 30000
 /* Key requests queued at most (more are dropped: the events still wait). */
@@ -93,6 +94,9 @@ int mx_e2ee_init(struct mx *m)
 
 void mx_e2ee_free(struct mx *m)
 {
+        if (m->e2ee_bad)
+                gv_warn("e2ee", "%" PRIu64 " encrypted inputs refused this run (malformed, "
+                        "replayed, forged or not for this device)", m->e2ee_bad);
         m->crypto = gv_crypto_free(m->crypto);
         mx_secret_free(m->pickle_key);
         m->pickle_key = NULL;
@@ -758,34 +762,57 @@ static enum gv_err waited_expire(struct mx *m)
 {
         struct waited_list l = { NULL, 0, 0, false };
         int64_t n = 0, now = mx_wall_ms();
+        bool *gone = NULL;
         enum gv_err r = gv_store_crypto_wait_count(m->s, &n);
 
-        if (r || n == 0)
+        if (r || n == 0 || (n <= WAIT_MAX_EVENTS && mx_now_ms() < m->wait_scan_at))
                 return r;
+        m->wait_scan_at = mx_now_ms() + WAIT_SCAN_MS;
         r = gv_store_crypto_wait_each(m->s, NULL, waited_cb, &l);
-        if (r == GV_OK && l.nomem)
+        if (r == GV_OK && (l.nomem || !(gone = calloc(l.n + 1, sizeof(*gone)))))
                 r = GV_ENOMEM;
         for (size_t i = 0; i < l.n && r == GV_OK; i++) {
-                cJSON *ev;
-                char body[600];
-                const char *sender;
-
                 if (now - l.v[i].since < WAIT_MAX_MS && n <= WAIT_MAX_EVENTS)
                         continue;
-                ev = cJSON_Parse(l.v[i].event);
-                sender = gv_js_str(ev, "sender");
-                gv_warn("e2ee", "%s: gave up waiting for the key of %s from %s", l.v[i].room,
-                        l.v[i].event_id, sender ? sender : "?");
-                snprintf(body, sizeof(body), "gavel could not decrypt a message from %.255s: its "
-                         "key never arrived. Say it again if gavel should act on it.",
-                         sender ? sender : "someone");
-                cJSON_Delete(ev);
+                gv_warn("e2ee", "%s: gave up waiting for the key of %s", l.v[i].room,
+                        l.v[i].event_id);
                 r = gv_store_crypto_wait_del(m->s, l.v[i].event_id);
-                if (r == GV_OK)
-                        r = gv_store_outbox_add(m->s, GV_OUT_MESSAGE, l.v[i].room, body, NULL,
-                                                NULL, now);
+                gone[i] = true;
                 n--;
         }
+        /* one notice per room, however many were given up */
+        for (size_t i = 0; i < l.n && r == GV_OK; i++) {
+                char body[700], who[300] = "";
+                size_t count = 0, named = 0;
+
+                if (!gone[i])
+                        continue;
+                for (size_t j = i; j < l.n; j++) {
+                        cJSON *ev;
+                        const char *sender;
+
+                        if (!gone[j] || strcmp(l.v[j].room, l.v[i].room) != 0)
+                                continue;
+                        gone[j] = j == i;
+                        count++;
+                        ev = cJSON_Parse(l.v[j].event);
+                        sender = gv_js_str(ev, "sender");
+                        if (sender && named < 3 && !strstr(who, sender) &&
+                            strlen(who) + strlen(sender) + 3 < sizeof(who)) {
+                                if (named++)
+                                        strcat(who, ", ");
+                                strcat(who, sender);
+                        }
+                        cJSON_Delete(ev);
+                }
+                gone[i] = false;
+                snprintf(body, sizeof(body), "gavel could not decrypt %zu encrypted message%s%s%s%s: "
+                         "%s never arrived. Say again anything gavel should act on.", count,
+                         count == 1 ? "" : "s", *who ? " from " : "", who,
+                         named == 3 ? " and others" : "", count == 1 ? "its key" : "their keys");
+                r = gv_store_outbox_add(m->s, GV_OUT_MESSAGE, l.v[i].room, body, NULL, NULL, now);
+        }
+        free(gone);
         waited_free(&l);
         return r;
 }

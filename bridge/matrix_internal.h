@@ -118,6 +118,7 @@ struct mx {
         char *changes_from;             /* /keys/changes from this token, once */
         struct keyreq *keyreqs;         /* m.room_key_requests to send */
         bool waiting_checked;           /* events waiting since before a start re-asked */
+        int64_t wait_scan_at;           /* monotonic ms: look for events waiting too long */
         uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
         int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
