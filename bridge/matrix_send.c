@@ -561,11 +561,15 @@ static enum share_state share_step(struct lane *l, struct room *rm, const struct
                 st = SHARE_READY;
         } else if (claim && (text = cJSON_PrintUnformatted(claim)) &&
                    (!l->claimed || strcmp(text, l->claimed) != 0)) {
+                char *url = mx_url(m, "/_matrix/client/v3/keys/claim");
+
                 free(l->claimed);
                 l->claimed = strdup(text);
-                if (gv_http_request(m->http, "POST", mx_url(m, "/_matrix/client/v3/keys/claim"),
-                                    m->token, text, REQUEST_TIMEOUT_MS, MAX_SMALL_BODY,
-                                    on_claimed, l) != GV_OK) {
+                r = url ? gv_http_request(m->http, "POST", url, m->token, text,
+                                          REQUEST_TIMEOUT_MS, MAX_SMALL_BODY, on_claimed, l) :
+                          GV_ENOMEM;
+                free(url);
+                if (r != GV_OK) {
                         mx_fatal(m, 1, "cannot start a request");
                 } else {
                         l->busy = true;
