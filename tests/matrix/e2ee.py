@@ -339,9 +339,19 @@ async def run(world, gavel_bin, workdir):
         await world.until(lambda: (world.query_bot_keys().get("master_keys") or {}).get(BOT),
                           "gavel uploads cross-signing keys (/keys/device_signing/upload, password UIA)")
         did, ed, mpub = check_keys(world, True)
+        # before anyone sends: every client knows gavel's device (else no room key for it)
+        await world.until(lambda: all(
+            any(d.id == did for d in p.client.device_store.active_user_devices(BOT))
+            for p in world.people.values()), "the nio people found gavel's device (/keys/query)")
         if world.jo:
-            st = await world.js("device", user=BOT, device=did)
-            C.ok(st["signed_by_owner"], "jo (matrix-js-sdk) sees gavel's device signed by its owner", st)
+            st = {}
+            for _ in range(100):
+                st = await world.js("device", user=BOT, device=did)
+                if st["signed_by_owner"]:
+                    break
+                await asyncio.sleep(0.1)
+            must(st["signed_by_owner"],
+                 "jo (matrix-js-sdk) sees gavel's device signed by its owner", st)
 
     # tags and !agenda
     await alice.send(room, "#architecture Discuss keyframes cc @bob:localhost")
