@@ -166,6 +166,12 @@ static int loop_timeout(const struct mx *m)
                 next = m->gap_at;
         if (m->phase == PH_RUN && !m->relogin && (!m->outbox_empty || m->send_wake < next))
                 next = m->outbox_empty ? m->send_wake : now;
+        if (m->phase == PH_RUN && !m->relogin) {
+                int64_t at;
+
+                if (mx_e2ee_due(m, &at) && at < next)
+                        next = at;
+        }
         return next <= now ? 0 : (int)(next - now);
 }
 
@@ -179,6 +185,9 @@ static void run(struct mx *m)
                 if (m->relogin && !m->busy && mx_now_ms() >= m->setup_at)
                         mx_start_login(m);
                 if (m->phase == PH_RUN && !m->relogin) {
+                        mx_e2ee_step(m);
+                        if (m->stop)
+                                break;
                         if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at)
                                 mx_start_sync(m);
                         else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
@@ -210,7 +219,7 @@ static enum gv_err load_state(struct mx *m)
 
         r = gv_store_kv_get(m->s, "next_batch", &m->since);
         if (r == GV_OK)
-                r = gv_store_kv_get(m->s, "filter_id", &m->filter_id);
+                r = gv_store_kv_get(m->s, MX_FILTER_KEY, &m->filter_id);
         if (r == GV_OK)
                 r = gv_store_kv_get(m->s, "device_id", &m->device_id);
         if (r == GV_OK && !m->token)
@@ -280,6 +289,14 @@ int gv_matrix_run(const struct gv_config *cfg)
                 r = gv_http_new(&m.http);
         if (r == GV_OK)
                 r = load_state(&m);
+        if (r == GV_OK) {
+                int st = mx_e2ee_init(&m);
+
+                if (st) {
+                        m.status = st;
+                        goto out;
+                }
+        }
         if (r == GV_OK && pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
                 r = GV_EIO;
         m.wake_fd = wake_pipe[1];
@@ -307,6 +324,7 @@ int gv_matrix_run(const struct gv_config *cfg)
         run(&m);
 out:
         gv_http_free(m.http);
+        mx_e2ee_free(&m);
         m.batch = gv_sync_free(m.batch);
         mx_gaps_free(&m);
         mx_rooms_free(&m);

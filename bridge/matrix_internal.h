@@ -12,6 +12,7 @@
 
 #include "../util/config.h"
 #include "../util/err.h"
+#include "crypto.h"
 #include "http.h"
 #include "sync.h"
 
@@ -22,9 +23,12 @@ struct lane;
 #define MAX_SMALL_BODY (1u << 20)       /* any response but /sync and /messages */
 #define REQUEST_TIMEOUT_MS 30000L
 #define MAX_SECRET 4096
+/* The kv key of the sync filter's ID; a new name when the filter changes
+ * (2: m.room.encrypted, every member for E2EE) */
+#define MX_FILTER_KEY "filter_id.2"
 
 #define TIMELINE_TYPES "[\"m.room.message\",\"m.room.redaction\",\"m.room.member\"," \
-                       "\"m.room.power_levels\",\"m.room.encryption\"]"
+                       "\"m.room.power_levels\",\"m.room.encryption\",\"m.room.encrypted\"]"
 
 /* A cache of the store's rooms row (gv_store_room_*), which is the truth:
  * every change is written there in the batch's transaction. */
@@ -33,6 +37,8 @@ struct room {
         cJSON *power;           /* m.room.power_levels content, may be NULL */
         int64_t joined_at;      /* ts of our join, 0 if unknown */
         bool encrypted;         /* m.room.encryption seen */
+        cJSON *enc;             /* its content (rotation settings), may be NULL */
+        bool said_no_e2ee;      /* "encrypted, but no pickle key" logged */
         char *last_event;       /* the newest timeline event applied: gaps stop there */
         int64_t last_ts;        /* its ts */
         struct room *next;
@@ -91,6 +97,31 @@ struct mx {
         int64_t send_wake;      /* monotonic ms: when a waiting lane may go */
         uint64_t send_scan;     /* counts the sender's passes over the outbox */
         int wake_fd;            /* a worker thread writes a 0 byte here when its job is done */
+
+        /* end-to-end encryption (matrix_e2ee.c) */
+        struct gv_crypto *crypto;       /* NULL: no pickle key: plain rooms only */
+        char *pickle_key;               /* until the crypto is opened; wiped */
+        bool crypto_existed;            /* the store held E2EE state at start */
+        bool e2ee_busy;                 /* an E2EE request (upload, query, ...) in flight */
+        int64_t e2ee_at, e2ee_backoff;
+        struct gv_crypto_key_counts counts;
+        bool counts_known;              /* what the server holds is known */
+        bool upload_check;              /* see whether /keys/upload is due */
+        bool upload_busy;
+        bool upload_fallback;           /* the body in flight holds a fallback key */
+        uint64_t keys_gen;              /* uploads done */
+        uint64_t sync_keys_gen;         /* keys_gen when the /sync in flight started */
+        int xsign;                      /* XS_* in matrix_e2ee.c */
+        char *uia_session;
+        bool keys_outdated;             /* users to /keys/query (lanes wait) */
+        uint64_t outdated_gen;
+        uint64_t query_gen;
+        char *changes_from;             /* /keys/changes from this token, once */
+        struct keyreq *keyreqs;         /* m.room_key_requests to send */
+        bool waiting_checked;           /* events waiting since before a start re-asked */
+        int64_t wait_scan_at;           /* monotonic ms: look for events waiting too long */
+        uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
+        int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
@@ -153,5 +184,29 @@ enum gv_err mx_room_set_last(struct mx *m, struct room *rm, const struct gv_sync
 enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
                                      const struct gv_sync_event *e, bool history);
 enum gv_err mx_handle_invite(struct mx *m, const struct gv_sync_room *sr);
+
+/* matrix_e2ee.c */
+/* Reads the pickle key: 0, or the exit status of a start-up error (state
+ * exists and no key). */
+int mx_e2ee_init(struct mx *m);
+void mx_e2ee_free(struct mx *m);
+/* Opens the crypto once the device is known; then the next E2EE request
+ * (keys upload, cross-signing, /keys/query, /keys/changes, key requests). */
+void mx_e2ee_step(struct mx *m);
+/* Whether the loop should come back for mx_e2ee_step() by *at. */
+bool mx_e2ee_due(const struct mx *m, int64_t *at);
+/* Whether the device's keys and cross-signing are still being published
+ * (at most E2EE_SETUP_MAX_MS after the start): the sender waits. */
+bool mx_e2ee_setting_up(struct mx *m);
+/* In the batch's transaction, before its rooms: to-device events, device
+ * lists, key counts, events that waited for their key. */
+enum gv_err mx_e2ee_batch(struct mx *m, const struct gv_sync *b);
+/* An m.room.encrypted timeline event: decrypted and handed to
+ * mx_handle_timeline_event() as the plain event; or parked until its key
+ * comes; or logged and counted. */
+enum gv_err mx_e2ee_timeline(struct mx *m, struct room *rm, const struct gv_sync_event *e);
+/* A member's membership changed in an encrypted room (or the room became
+ * encrypted: user NULL, every joined member). */
+enum gv_err mx_e2ee_member(struct mx *m, struct room *rm, const char *user, const char *ms);
 
 #endif

@@ -22,6 +22,7 @@
 static void room_free(struct room *r)
 {
         cJSON_Delete(r->power);
+        cJSON_Delete(r->enc);
         free(r->last_event);
         free(r->id);
         free(r);
@@ -47,6 +48,7 @@ struct room *mx_room_get(struct mx *m, const char *id)
                 r->power = row.power_levels ? cJSON_Parse(row.power_levels) : NULL;
                 r->joined_at = row.joined_at;
                 r->encrypted = row.encryption != NULL;
+                r->enc = row.encryption ? cJSON_Parse(row.encryption) : NULL;
                 r->last_event = row.last_event;
                 row.last_event = NULL;
                 r->last_ts = row.last_ts;
@@ -117,7 +119,14 @@ enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_e
                         cJSON_Delete(rm->power);
                         rm->power = cJSON_Duplicate(e->content, 1);
                 } else {
+                        bool was = rm->encrypted;
+
                         rm->encrypted = true;
+                        cJSON_Delete(rm->enc);
+                        rm->enc = cJSON_Duplicate(e->content, 1);
+                        if (!was)
+                                gv_info("e2ee", "%s is encrypted", rm->id);
+                        return mx_e2ee_member(m, rm, NULL, NULL);
                 }
                 return GV_OK;
         }
@@ -130,6 +139,8 @@ enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_e
                 gv_nick_of(e->state_key, nick, sizeof(nick));
                 r = gv_store_member_set(m->s, rm->id, e->state_key, nick,
                                         gv_js_str(e->content, "displayname"), ms ? ms : "leave");
+                if (r == GV_OK && rm->encrypted)
+                        r = mx_e2ee_member(m, rm, e->state_key, ms ? ms : "leave");
                 if (r)
                         return r;
         }
@@ -170,6 +181,8 @@ enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
                 return GV_OK;                   /* never our own */
         if (rm->joined_at && e->ts && e->ts < rm->joined_at)
                 return GV_OK;                   /* from before we joined */
+        if (strcmp(e->type, "m.room.encrypted") == 0)
+                return mx_e2ee_timeline(m, rm, e);      /* back here decrypted */
         r = gv_sync_event_to_gv(e, rm->id, gv_sync_power_of(rm->power, e->sender), mentions, &ev);
         if (r == GV_ENOTFOUND)
                 return GV_OK;

@@ -64,6 +64,8 @@ struct lane {
         struct gv_job *job;     /* a wiki or webhook job running in thread */
         pthread_t thread;
         atomic_bool job_done;
+        char *claimed;          /* E2EE: the last /keys/claim body sent for the room */
+        cJSON *share;           /* E2EE: the sendToDevice body in flight */
         struct lane *next;
 };
 
@@ -99,6 +101,8 @@ void mx_lanes_free(struct mx *m)
                         pthread_join(l->thread, NULL);
                         gv_job_free(l->job);
                 }
+                free(l->claimed);
+                cJSON_Delete(l->share);
                 free(l->key);
                 free(l);
         }
@@ -186,8 +190,47 @@ out:
 
 /* Builds the request of a row: method, URL and body. GV_DELIVER_NEVER (with
  * why) when it cannot be built, GV_DELIVER_LATER when it may later. */
+/* Replaces *content (type *type) with its m.room.encrypted content. */
+static enum gv_delivery encrypt(struct mx *m, const char *room, const char **type, char **content,
+                                char *why, size_t n)
+{
+        cJSON *plain = cJSON_Parse(*content), *enc = NULL;
+        const cJSON *rel = gv_js_obj(plain, "m.relates_to");
+        enum gv_err r;
+        char *text;
+
+        if (!plain) {
+                snprintf(why, n, "out of memory encrypting it");
+                return GV_DELIVER_LATER;
+        }
+        r = gv_crypto_room_encrypt(m->crypto, room, *type, plain, &enc);
+        if (r == GV_OK && rel) {
+                /* relations stay readable to the server (reactions, replies) */
+                cJSON_AddItemToObject(enc, "m.relates_to", cJSON_Duplicate(rel, 1));
+        }
+        explicit_bzero(*content, strlen(*content));
+        free(*content);
+        *content = NULL;
+        cJSON_Delete(plain);
+        if (r) {
+                snprintf(why, n, "cannot encrypt it: %s", gv_crypto_errmsg(m->crypto));
+                cJSON_Delete(enc);
+                return r == GV_ETOOBIG || r == GV_EINVAL ? GV_DELIVER_NEVER : GV_DELIVER_LATER;
+        }
+        text = cJSON_PrintUnformatted(enc);
+        cJSON_Delete(enc);
+        *content = text ? strdup(text) : NULL;
+        cJSON_free(text);
+        *type = "m.room.encrypted";
+        if (!*content) {
+                snprintf(why, n, "out of memory encrypting it");
+                return GV_DELIVER_LATER;
+        }
+        return GV_DELIVERED;
+}
+
 static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char **method, char **url,
-                              char **content, char *why, size_t n)
+                              char **content, char *why, size_t n, bool encrypted)
 {
         cJSON *extra = o->extra ? cJSON_Parse(o->extra) : NULL;
         const char *type = "m.room.message";
@@ -269,6 +312,14 @@ static enum gv_delivery build(struct mx *m, const struct gv_out *o, const char *
         default:
                 snprintf(why, n, "a %s row is not for Matrix", gv_out_kind_name(o->kind));
                 goto out;
+        }
+        if (o->kind != GV_OUT_JOIN && o->kind != GV_OUT_LEAVE && *content && encrypted) {
+                enum gv_delivery e = encrypt(m, o->room, &type, content, why, n);
+
+                if (e != GV_DELIVERED) {
+                        d = e;
+                        goto out;
+                }
         }
         if (o->kind != GV_OUT_JOIN && o->kind != GV_OUT_LEAVE)
                 *url = mx_url(m, "/_matrix/client/v3/rooms/%s/send/%s/%s", o->room, type, txn);
@@ -354,6 +405,349 @@ static void reap_jobs(struct mx *m)
         }
 }
 
+/* ---- E2EE: sharing the room's outbound session before a send ----
+ *
+ * Before the first encrypted send (and after a rotation or a member left)
+ * every joined member's devices get the room key: /keys/claim for devices
+ * without an Olm session, then PUT /sendToDevice/m.room.encrypted/{txn}.
+ * The body and its txn ID are kept in the store (kv SHARE_KV + room) before
+ * the request, in the same transaction as the Olm sessions it used: after a
+ * crash the same body goes again under the same txn ID (the server drops a
+ * repeat), so a share is never lost nor doubled. The devices are marked as
+ * having the key only after the 200. */
+
+#define SHARE_KV "e2ee.share."
+#define SHARE_WAIT_MS 200       /* waiting for /keys/query */
+
+enum share_state { SHARE_READY, SHARE_BUSY, SHARE_WAIT };
+
+struct members {
+        char **v;
+        size_t n, cap;
+        bool nomem;
+};
+
+static void members_cb(void *ud, const char *user_id)
+{
+        struct members *l = ud;
+
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 16;
+                char **v = realloc(l->v, cap * sizeof(*v));
+
+                if (!v) {
+                        l->nomem = true;
+                        return;
+                }
+                l->v = v;
+                l->cap = cap;
+        }
+        if (!(l->v[l->n] = strdup(user_id)))
+                l->nomem = true;
+        else
+                l->n++;
+}
+
+static void members_free(struct members *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+        memset(l, 0, sizeof(*l));
+}
+
+static enum gv_err members_get(struct mx *m, const char *room, struct members *l)
+{
+        enum gv_err r;
+
+        memset(l, 0, sizeof(*l));
+        r = gv_store_members_joined(m->s, room, members_cb, l);
+        if (r == GV_OK && l->nomem)
+                r = GV_ENOMEM;
+        if (r)
+                members_free(l);
+        return r;
+}
+
+static void lane_wait(struct lane *l, int64_t ms)
+{
+        l->at = mx_now_ms() + (ms >= 0 ? ms : mx_backoff(l->m, &l->backoff));
+}
+
+static char *share_key(const char *room)
+{
+        size_t n = strlen(SHARE_KV) + strlen(room) + 1;
+        char *k = malloc(n);
+
+        if (k)
+                snprintf(k, n, "%s%s", SHARE_KV, room);
+        return k;
+}
+
+static void on_shared(void *ud, const struct gv_http_resp *resp)
+{
+        struct lane *l = ud;
+        struct mx *m = l->m;
+        cJSON *json = NULL;
+        const char *code = resp->err ? NULL : mx_errcode(resp, &json);
+        char *key = share_key(l->key);
+        enum gv_err r;
+
+        l->busy = false;
+        m->in_flight--;
+        m->outbox_empty = false;
+        if (!key) {
+                mx_fatal(m, 1, "out of memory");
+        } else if (resp->err == GV_OK && resp->status == 200) {
+                r = gv_store_begin(m->s);
+                if (r == GV_OK)
+                        r = gv_crypto_room_shared(m->crypto, l->key, l->share);
+                if (r == GV_OK)
+                        r = gv_store_kv_del(m->s, key);
+                if (r == GV_OK)
+                        r = gv_store_commit(m->s);
+                if (r) {
+                        gv_store_rollback(m->s);
+                        gv_err_log("e2ee", "%s: cannot record the room key shared: %s", l->key,
+                                   gv_crypto_errmsg(m->crypto));
+                        lane_wait(l, -1);
+                } else {
+                        gv_info("e2ee", "%s: room key shared", l->key);
+                        l->backoff = 0;
+                }
+        } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
+                mx_start_relogin(m);
+        } else if (resp->err || resp->status >= 500 || resp->status == 408 ||
+                   resp->status == 429) {
+                int64_t ra = resp->status == 429 ? mx_retry_after(resp, json) : -1;
+
+                gv_warn("e2ee", "%s: sharing the room key: %s %ld; retrying", l->key,
+                        resp->err ? resp->errmsg : "HTTP", resp->status);
+                lane_wait(l, ra);
+        } else {
+                /* refused as it is: build it again */
+                gv_err_log("e2ee", "%s: sharing the room key refused: %ld %s", l->key,
+                           resp->status, code ? code : "");
+                if (gv_store_kv_del(m->s, key) != GV_OK)
+                        mx_fatal(m, 1, "cannot drop a refused room key share: %s",
+                                 gv_store_errmsg(m->s));
+                lane_wait(l, -1);
+        }
+        free(key);
+        cJSON_Delete(l->share);
+        l->share = NULL;
+        cJSON_Delete(json);
+        mx_start_sender(m);
+}
+
+/* Sends a kept share ({"txn", "body"}); takes pending. */
+static enum share_state share_send(struct lane *l, cJSON *pending)
+{
+        struct mx *m = l->m;
+        const char *txn = gv_js_str(pending, "txn");
+        cJSON *body = cJSON_DetachItemFromObjectCaseSensitive(pending, "body");
+        char *text = NULL, *url = NULL;
+        enum gv_err r = GV_ENOMEM;
+
+        if (!txn || !cJSON_IsObject(body)) {
+                char *key = share_key(l->key);
+
+                gv_err_log("e2ee", "%s: a kept room key share is unreadable; dropped", l->key);
+                if (!key || gv_store_kv_del(m->s, key) != GV_OK)
+                        mx_fatal(m, 1, "cannot drop a room key share");
+                free(key);
+                cJSON_Delete(body);
+                cJSON_Delete(pending);
+                lane_wait(l, 0);
+                return SHARE_WAIT;
+        }
+        text = cJSON_PrintUnformatted(body);
+        url = mx_url(m, "/_matrix/client/v3/sendToDevice/m.room.encrypted/%s", txn);
+        if (text && url)
+                r = gv_http_request(m->http, "PUT", url, m->token, text, REQUEST_TIMEOUT_MS,
+                                    MAX_SMALL_BODY, on_shared, l);
+        cJSON_free(text);
+        free(url);
+        cJSON_Delete(pending);
+        if (r) {
+                cJSON_Delete(body);
+                mx_fatal(m, 1, "cannot start a request: %s", gv_strerror(r));
+                return SHARE_WAIT;
+        }
+        l->share = body;
+        l->busy = true;
+        m->in_flight++;
+        return SHARE_BUSY;
+}
+
+/* Builds the share for the room's members (claim_response may be NULL),
+ * keeps it with its txn ID, and sends it. */
+static enum share_state share_build(struct lane *l, const struct members *ms,
+                                    const cJSON *claim_response)
+{
+        struct mx *m = l->m;
+        cJSON *body = NULL, *pending = NULL;
+        char *seq_s = NULL, *key = share_key(l->key), *text = NULL, txn[96], seq_buf[24];
+        size_t skipped = 0;
+        uint64_t seq = 0;
+        enum gv_err r;
+
+        r = key ? gv_store_begin(m->s) : GV_ENOMEM;
+        if (r == GV_OK)
+                r = gv_crypto_room_share(m->crypto, l->key, (const char *const *)ms->v, ms->n,
+                                         claim_response, &body, &skipped);
+        if (r == GV_OK && body) {
+                r = gv_store_kv_get(m->s, "e2ee.share_seq", &seq_s);
+                if (r == GV_OK && seq_s)
+                        seq = strtoull(seq_s, NULL, 10);
+                seq++;
+                snprintf(seq_buf, sizeof(seq_buf), "%" PRIu64, seq);
+                snprintf(txn, sizeof(txn), "gvk%s.%" PRIu64, m->nonce, seq);
+                if (r == GV_OK)
+                        r = gv_store_kv_set(m->s, "e2ee.share_seq", seq_buf);
+                pending = cJSON_CreateObject();
+                if (r == GV_OK && (!pending || !cJSON_AddStringToObject(pending, "txn", txn)))
+                        r = GV_ENOMEM;
+                if (r == GV_OK) {
+                        cJSON_AddItemToObject(pending, "body", body);
+                        body = NULL;
+                        text = cJSON_PrintUnformatted(pending);
+                        r = text ? gv_store_kv_set(m->s, key, text) : GV_ENOMEM;
+                }
+        }
+        if (r == GV_OK)
+                r = gv_store_commit(m->s);
+        if (r)
+                gv_store_rollback(m->s);
+        free(seq_s);
+        free(key);
+        cJSON_free(text);
+        cJSON_Delete(body);
+        if (r) {
+                gv_err_log("e2ee", "%s: cannot share the room key: %s: %s", l->key,
+                           gv_strerror(r), gv_crypto_errmsg(m->crypto));
+                cJSON_Delete(pending);
+                lane_wait(l, -1);
+                return SHARE_WAIT;
+        }
+        if (skipped)
+                gv_warn("e2ee", "%s: %zu devices without a one-time key or a valid one do not "
+                        "get the room key", l->key, skipped);
+        if (!pending)
+                return SHARE_READY;
+        return share_send(l, pending);
+}
+
+static void on_claimed(void *ud, const struct gv_http_resp *resp)
+{
+        struct lane *l = ud;
+        struct mx *m = l->m;
+        cJSON *json = NULL;
+        const char *code = resp->err ? NULL : mx_errcode(resp, &json);
+        struct members ms;
+
+        l->busy = false;
+        m->in_flight--;
+        m->outbox_empty = false;
+        if (resp->err == GV_OK && resp->status == 200 && cJSON_IsObject(json)) {
+                if (members_get(m, l->key, &ms) != GV_OK) {
+                        lane_wait(l, -1);
+                } else {
+                        (void)share_build(l, &ms, json);
+                        members_free(&ms);
+                }
+        } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {
+                mx_start_relogin(m);
+        } else {
+                gv_warn("e2ee", "%s: /keys/claim: %s %ld; retrying", l->key,
+                        resp->err ? resp->errmsg : "HTTP", resp->status);
+                free(l->claimed);
+                l->claimed = NULL;
+                lane_wait(l, -1);
+        }
+        cJSON_Delete(json);
+        mx_start_sender(m);
+}
+
+/* Whether the room's members all have the current outbound session; if not,
+ * the next request towards it is under way (SHARE_BUSY) or the lane waits. */
+static enum share_state share_step(struct lane *l, struct room *rm, const struct gv_out *o)
+{
+        struct mx *m = l->m;
+        char *key = share_key(rm->id), *kept = NULL, *text = NULL;
+        cJSON *claim = NULL;
+        struct members ms;
+        size_t missing = 0;
+        enum share_state st = SHARE_WAIT;
+        enum gv_err r;
+
+        (void)o;
+        memset(&ms, 0, sizeof(ms));
+        r = key ? gv_store_kv_get(m->s, key, &kept) : GV_ENOMEM;
+        free(key);
+        if (r == GV_OK && kept) {
+                cJSON *pending = cJSON_Parse(kept);
+
+                free(kept);
+                if (!pending) {
+                        lane_wait(l, -1);
+                        return SHARE_WAIT;
+                }
+                return share_send(l, pending);
+        }
+        if (r)
+                goto fail;
+        if (m->keys_outdated) {
+                lane_wait(l, SHARE_WAIT_MS);
+                return SHARE_WAIT;
+        }
+        r = gv_crypto_room_prepare(m->crypto, rm->id, rm->enc, mx_wall_ms());
+        if (r == GV_OK)
+                r = members_get(m, rm->id, &ms);
+        if (r == GV_OK)
+                r = gv_crypto_room_share_needed(m->crypto, rm->id, (const char *const *)ms.v,
+                                                ms.n, &claim, &missing);
+        if (r)
+                goto fail;
+        if (missing == 0) {
+                st = SHARE_READY;
+        } else if (claim && (text = cJSON_PrintUnformatted(claim)) &&
+                   (!l->claimed || strcmp(text, l->claimed) != 0)) {
+                char *url = mx_url(m, "/_matrix/client/v3/keys/claim");
+
+                free(l->claimed);
+                l->claimed = strdup(text);
+                r = url ? gv_http_request(m->http, "POST", url, m->token, text,
+                                          REQUEST_TIMEOUT_MS, MAX_SMALL_BODY, on_claimed, l) :
+                          GV_ENOMEM;
+                free(url);
+                if (r != GV_OK) {
+                        mx_fatal(m, 1, "cannot start a request");
+                } else {
+                        l->busy = true;
+                        m->in_flight++;
+                        st = SHARE_BUSY;
+                }
+        } else if (claim && !text) {
+                r = GV_ENOMEM;
+                goto fail;
+        } else {
+                st = share_build(l, &ms, NULL);
+        }
+        cJSON_free(text);
+        cJSON_Delete(claim);
+        members_free(&ms);
+        return st;
+fail:
+        gv_err_log("e2ee", "%s: cannot prepare the room's session: %s: %s", rm->id,
+                   gv_strerror(r), m->crypto ? gv_crypto_errmsg(m->crypto) : "");
+        cJSON_free(text);
+        cJSON_Delete(claim);
+        members_free(&ms);
+        lane_wait(l, -1);
+        return SHARE_WAIT;
+}
+
 /* Starts the lane's head row. Returns true when it finished at once (a
  * file written or not, a row parked): the lane's next row may go too. */
 static bool start_row(struct lane *l, const struct gv_out *o)
@@ -363,6 +757,7 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         const char *method = "PUT";
         enum gv_delivery d;
         enum gv_err r;
+        bool encrypted = false;
 
         if (o->kind == GV_OUT_FILE) {
                 r = gv_outbox_write_file(m->s, m->cfg, m->cfg->archive_dir, o, mx_wall_ms(), &d,
@@ -376,7 +771,28 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         }
         if (o->kind == GV_OUT_WIKI || o->kind == GV_OUT_WEBHOOK)
                 return start_job(l, o);
-        d = build(m, o, &method, &url, &content, why, sizeof(why));
+        if (o->kind == GV_OUT_MESSAGE || o->kind == GV_OUT_REACTION || o->kind == GV_OUT_MINUTES) {
+                struct room *rm = mx_room_get(m, o->room);
+
+                if (!rm) {
+                        mx_fatal(m, 1, "out of memory");
+                        return false;
+                }
+                encrypted = rm->encrypted;
+                if (encrypted && !m->crypto) {
+                        snprintf(why, sizeof(why), "the room is encrypted and gavel has no pickle "
+                                 "key (pickle_key_file)");
+                        settle(l, o, GV_DELIVER_NEVER, why, 0);
+                        return true;
+                }
+                if (encrypted) {
+                        enum share_state s = share_step(l, rm, o);
+
+                        if (s == SHARE_BUSY || s == SHARE_WAIT)
+                                return false;
+                }
+        }
+        d = build(m, o, &method, &url, &content, why, sizeof(why), encrypted);
         if (d != GV_DELIVERED) {
                 free(url);
                 free(content);
@@ -418,6 +834,13 @@ void mx_start_sender(struct mx *m)
         }
         if (m->outbox_empty && now < m->send_wake)
                 return;
+        if (mx_e2ee_setting_up(m)) {
+                /* others first see the device complete: keys and cross-signing
+                 * before joining or writing anywhere */
+                m->outbox_empty = true;
+                m->send_wake = now + 100;
+                return;
+        }
         while (!m->stop && m->in_flight < SEND_MAX_IN_FLIGHT &&
                (r = gv_store_outbox_next(m->s, after, &o)) == GV_OK) {
                 struct lane *l;

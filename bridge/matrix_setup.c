@@ -122,7 +122,7 @@ static void on_filter(void *ud, const struct gv_http_resp *resp)
         json = cJSON_ParseWithLength(resp->body, resp->len);
         id = gv_js_str(json, "filter_id");
         if (id && (m->filter_id = strdup(id)) &&
-            gv_store_kv_set(m->s, "filter_id", id) == GV_OK) {
+            gv_store_kv_set(m->s, MX_FILTER_KEY, id) == GV_OK) {
                 m->phase = PH_RUN;
                 m->setup_backoff = 0;
         } else {
@@ -337,7 +337,7 @@ void mx_step_setup(struct mx *m)
                 static const char filter[] =
                         "{\"presence\":{\"types\":[]},\"account_data\":{\"types\":[]},"
                         "\"room\":{\"timeline\":{\"limit\":50,\"types\":" TIMELINE_TYPES "},"
-                        "\"state\":{\"lazy_load_members\":true,\"types\":[\"m.room.member\","
+                        "\"state\":{\"types\":[\"m.room.member\","
                         "\"m.room.power_levels\",\"m.room.encryption\"]},"
                         "\"ephemeral\":{\"types\":[]},\"account_data\":{\"types\":[]}}}";
 

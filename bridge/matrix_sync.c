@@ -194,6 +194,8 @@ static void apply_batch(struct mx *m)
 
         r = gv_store_begin(m->s);
         if (r == GV_OK)
+                r = mx_e2ee_batch(m, b);        /* to-device first: keys for the timeline */
+        if (r == GV_OK)
                 r = apply_rooms(m, b, history);
         if (r == GV_OK)
                 r = notice_skipped(m, b);
@@ -446,6 +448,7 @@ void mx_start_sync(struct mx *m)
 
         snprintf(timeout, sizeof(timeout), "%lld", m->since ? (long long)m->cfg->sync_timeout_ms : 0LL);
         m->sync_busy = true;
+        m->sync_keys_gen = m->upload_busy ? m->keys_gen - 1 : m->keys_gen;
         if (m->since)
                 mx_request(m, "GET",
                         mx_url(m, "/_matrix/client/v3/sync?filter=%s&timeout=%s&since=%s",

@@ -34,6 +34,7 @@ static enum gv_err read_events(const cJSON *arr, bool stripped, struct gv_sync_e
                 d->redacts = gv_js_str(e, "redacts");
                 d->ts = gv_js_uint(e, "origin_server_ts", 0);
                 d->state_key = cJSON_IsString(sk) ? sk->valuestring : NULL;
+                d->json = e;
                 if (!d->type || !d->sender || !d->content || (!stripped && !d->event_id) ||
                     (sk && !cJSON_IsString(sk))) {
                         (*skipped)++;
@@ -56,6 +57,9 @@ struct gv_sync *gv_sync_free(struct gv_sync *s)
         }
         free(s->rooms);
         free(s->chunk);
+        free(s->to_device);
+        free(s->dl_changed);
+        free(s->dl_left);
         cJSON_Delete(s->root);
         free(s);
         return NULL;
@@ -121,6 +125,57 @@ static enum gv_err add_rooms(struct gv_sync *s, const cJSON *group, enum gv_room
         return GV_OK;
 }
 
+/* The strings of a JSON array of user IDs (others skipped and counted). */
+static enum gv_err read_users(const cJSON *arr, const char ***ret, size_t *n, size_t *skipped)
+{
+        size_t cap = (size_t)cJSON_GetArraySize(arr);
+        const cJSON *u;
+
+        *ret = NULL;
+        *n = 0;
+        if (!cJSON_IsArray(arr) || cap == 0)
+                return GV_OK;
+        if (cap > GV_SYNC_MAX_USERS) {
+                *skipped += cap - GV_SYNC_MAX_USERS;
+                cap = GV_SYNC_MAX_USERS;
+        }
+        *ret = calloc(cap, sizeof(**ret));
+        if (!*ret)
+                return GV_ENOMEM;
+        cJSON_ArrayForEach(u, arr) {
+                if (*n >= cap)
+                        break;
+                if (cJSON_IsString(u) && u->valuestring[0] == '@')
+                        (*ret)[(*n)++] = u->valuestring;
+                else
+                        (*skipped)++;
+        }
+        return GV_OK;
+}
+
+/* to_device, device_lists and the key counts of a /sync response. */
+static enum gv_err read_e2ee(struct gv_sync *s)
+{
+        const cJSON *dl = gv_js_obj(s->root, "device_lists"), *fb, *t;
+        enum gv_err r;
+
+        r = read_events(gv_js_arr(gv_js_obj(s->root, "to_device"), "events"), true, &s->to_device,
+                        &s->n_to_device, &s->skipped);
+        if (r == GV_OK)
+                r = read_users(gv_js_arr(dl, "changed"), &s->dl_changed, &s->n_dl_changed,
+                               &s->skipped);
+        if (r == GV_OK)
+                r = read_users(gv_js_arr(dl, "left"), &s->dl_left, &s->n_dl_left, &s->skipped);
+        s->otk_signed_curve25519 = gv_js_uint(gv_js_obj(s->root, "device_one_time_keys_count"),
+                                              "signed_curve25519", -1);
+        fb = gv_js_arr(s->root, "device_unused_fallback_key_types");
+        s->fallback_known = fb != NULL;
+        cJSON_ArrayForEach(t, fb)
+                if (cJSON_IsString(t) && strcmp(t->valuestring, "signed_curve25519") == 0)
+                        s->fallback_unused = true;
+        return r;
+}
+
 enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
 {
         struct gv_sync *s = NULL;
@@ -140,6 +195,8 @@ enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
                 r = add_rooms(s, gv_js_obj(rooms, "invite"), GV_ROOM_INVITE);
         if (r == GV_OK)
                 r = add_rooms(s, gv_js_obj(rooms, "leave"), GV_ROOM_LEAVE);
+        if (r == GV_OK)
+                r = read_e2ee(s);
         if (r) {
                 gv_sync_free(s);
                 return r;

@@ -23,6 +23,7 @@ struct gv_sync_event {
         const cJSON *content;           /* an object, never NULL */
         const cJSON *unsigned_;         /* may be NULL */
         const char *redacts;            /* m.room.redaction, rooms v1-v10: top level */
+        const cJSON *json;              /* the whole event as received */
 };
 
 enum gv_room_kind { GV_ROOM_JOIN = 0, GV_ROOM_INVITE, GV_ROOM_LEAVE };
@@ -46,7 +47,22 @@ struct gv_sync {
         struct gv_sync_event *chunk;    /* /messages: chunk, in the order received */
         size_t n_chunk;
         size_t skipped;                 /* malformed events and rooms left out */
+        /* E2EE (/sync only): to_device.events (type, sender, content; no
+         * event_id), device_lists.changed / .left (user IDs, strings only,
+         * at most GV_SYNC_MAX_USERS each), one-time key counts and unused
+         * fallback key types (absent: -1 and !fallback_known). */
+        struct gv_sync_event *to_device;
+        size_t n_to_device;
+        const char **dl_changed;
+        size_t n_dl_changed;
+        const char **dl_left;
+        size_t n_dl_left;
+        int64_t otk_signed_curve25519;  /* device_one_time_keys_count.signed_curve25519 */
+        bool fallback_known;            /* device_unused_fallback_key_types present */
+        bool fallback_unused;           /* ... and it lists signed_curve25519 */
 };
+
+#define GV_SYNC_MAX_USERS 10000
 
 /* A /sync response. Malformed events (no type, sender or event_id where
  * required, content not an object) are skipped and counted; a response

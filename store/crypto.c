@@ -462,3 +462,67 @@ enum gv_err gv_store_crypto_users_outdated(struct gv_store *s,
         rows_free(&rs);
         return GV_OK;
 }
+
+/* ---- encrypted events waiting for their key ---- */
+
+enum gv_err gv_store_crypto_wait_add(struct gv_store *s, const char *event_id, const char *room,
+                                     const char *session_id, const char *event, int64_t since)
+{
+        sqlite3_stmt *st = store_stmt(s, S_CX_WAIT_ADD);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        bt(st, 2, room);
+        bt(st, 3, session_id);
+        bt(st, 4, event);
+        bi(st, 5, since);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_crypto_wait_each(struct gv_store *s, const char *session_id,
+                                      int (*cb)(void *ud, const struct gv_waiting *w), void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_CX_WAIT_EACH);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        if (session_id)
+                bt(st, 1, session_id);
+        while ((r = store_step_row(s, st)) == GV_OK) {
+                struct gv_waiting w = { col_str(st, 0), col_str(st, 1), col_str(st, 2),
+                                        col_str(st, 3), sqlite3_column_int64(st, 4) };
+
+                if (cb(ud, &w)) {
+                        sqlite3_reset(st);
+                        return GV_OK;
+                }
+        }
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_crypto_wait_del(struct gv_store *s, const char *event_id)
+{
+        sqlite3_stmt *st = store_stmt(s, S_CX_WAIT_DEL);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, event_id);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_crypto_wait_count(struct gv_store *s, int64_t *n)
+{
+        sqlite3_stmt *st = store_stmt(s, S_CX_WAIT_COUNT);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        r = store_step_row(s, st);
+        if (r)
+                return r;
+        *n = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        return GV_OK;
+}

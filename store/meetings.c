@@ -317,6 +317,33 @@ enum gv_err gv_store_members_named(struct gv_store *s, const char *room, const c
         return r == GV_ENOTFOUND ? GV_OK : r;
 }
 
+enum gv_err gv_store_members_joined(struct gv_store *s, const char *room,
+                                    void (*cb)(void *ud, const char *user_id), void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_MEMBERS_JOINED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, room);
+        while ((r = store_step_row(s, st)) == GV_OK)
+                cb(ud, col_str(st, 0));
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
+enum gv_err gv_store_members_encrypted(struct gv_store *s,
+                                       void (*cb)(void *ud, const char *user_id), void *ud)
+{
+        sqlite3_stmt *st = store_stmt(s, S_MEMBERS_ENCRYPTED);
+        enum gv_err r;
+
+        if (!st)
+                return GV_EDB;
+        while ((r = store_step_row(s, st)) == GV_OK)
+                cb(ud, col_str(st, 0));
+        return r == GV_ENOTFOUND ? GV_OK : r;
+}
+
 enum gv_err gv_store_chairs(struct gv_store *s, int64_t meeting,
                             void (*cb)(void *ud, const char *nick), void *ud)
 {

@@ -216,6 +216,18 @@ static const char *const sql[S__COUNT] = {
         [S_CX_USER_SET] = "INSERT INTO crypto_users(user_id, outdated) VALUES(?1, ?2) "
                           "ON CONFLICT(user_id) DO UPDATE SET outdated = excluded.outdated",
         [S_CX_USER_DEL] = "DELETE FROM crypto_users WHERE user_id = ?1",
+        [S_CX_WAIT_ADD] = "INSERT OR IGNORE INTO crypto_waiting(event_id, room, session_id, event, since) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5)",
+        [S_CX_WAIT_EACH] = "SELECT event_id, room, session_id, event, since FROM crypto_waiting "
+                           "WHERE ?1 IS NULL OR session_id = ?1 ORDER BY since, event_id",
+        [S_CX_WAIT_DEL] = "DELETE FROM crypto_waiting WHERE event_id = ?1",
+        [S_CX_WAIT_COUNT] = "SELECT count(*) FROM crypto_waiting",
+        [S_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+        [S_MEMBERS_JOINED] = "SELECT user_id FROM members WHERE room = ?1 AND membership = 'join' "
+                             "ORDER BY user_id",
+        [S_MEMBERS_ENCRYPTED] = "SELECT DISTINCT m.user_id FROM members m JOIN rooms r ON r.id = m.room "
+                                "WHERE r.encryption IS NOT NULL AND m.membership = 'join' "
+                                "ORDER BY m.user_id",
         [S_CX_USERS_OUTDATED] = "SELECT user_id FROM crypto_users WHERE outdated = 1 ORDER BY user_id",
 };
 
@@ -347,6 +359,11 @@ static const char *const migrations[] = {
         "  target TEXT NOT NULL, link TEXT NOT NULL, ts INTEGER NOT NULL,"
         "  PRIMARY KEY(meeting, target)) WITHOUT ROWID;"
         "ALTER TABLE items ADD COLUMN notes_link TEXT;",
+        /* 10: encrypted events whose room key has not arrived yet: they wait
+         * (bounded) and are handled when it does */
+        "CREATE TABLE crypto_waiting(event_id TEXT PRIMARY KEY, room TEXT NOT NULL,"
+        "  session_id TEXT NOT NULL, event TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX crypto_waiting_session ON crypto_waiting(session_id);",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to
@@ -753,6 +770,16 @@ enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val)
         *val = col_dup(st, 0);
         sqlite3_reset(st);
         return *val ? GV_OK : GV_ENOMEM;
+}
+
+enum gv_err gv_store_kv_del(struct gv_store *s, const char *key)
+{
+        sqlite3_stmt *st = store_stmt(s, S_KV_DEL);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, key);
+        return store_exec_done(s, st);
 }
 
 enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val)

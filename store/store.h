@@ -164,6 +164,8 @@ void gv_store_rollback_savepoint(struct gv_store *s);
  * txn_nonce): *val is NULL (and GV_OK) when the key is absent. */
 GV_MUST_CHECK enum gv_err gv_store_kv_get(struct gv_store *s, const char *key, char **val);
 GV_MUST_CHECK enum gv_err gv_store_kv_set(struct gv_store *s, const char *key, const char *val);
+/* Removes key (absent is fine). */
+GV_MUST_CHECK enum gv_err gv_store_kv_del(struct gv_store *s, const char *key);
 
 /* Processed events: the handlers claim each event they handle (exactly
  * once). Records event_id as processed; *fresh is false when it already was. */
@@ -282,6 +284,16 @@ GV_MUST_CHECK enum gv_err gv_store_members_named(struct gv_store *s, const char 
                                                  const char *name,
                                                  void (*cb)(void *ud, const char *user_id),
                                                  void *ud);
+
+/* Every joined member of room, by ID. */
+GV_MUST_CHECK enum gv_err gv_store_members_joined(struct gv_store *s, const char *room,
+                                                  void (*cb)(void *ud, const char *user_id),
+                                                  void *ud);
+
+/* Every joined member of every encrypted room, each once. */
+GV_MUST_CHECK enum gv_err gv_store_members_encrypted(struct gv_store *s,
+                                                     void (*cb)(void *ud, const char *user_id),
+                                                     void *ud);
 
 /* People known by #nick (names for action items), case-insensitive. */
 GV_MUST_CHECK enum gv_err gv_store_nick_add(struct gv_store *s, int64_t meeting, const char *nick);
@@ -487,5 +499,22 @@ GV_MUST_CHECK enum gv_err gv_store_crypto_user_del(struct gv_store *s, const cha
 GV_MUST_CHECK enum gv_err gv_store_crypto_users_outdated(struct gv_store *s,
                                                          int (*cb)(void *ud, const char *user_id),
                                                          void *ud);
+/* Encrypted room events whose key has not arrived (the Matrix client's):
+ * the event as received (JSON), since when (ms). Adding one already there
+ * is a no-op. each: those of session_id (NULL: all), oldest first; cb
+ * returns non-zero to stop. */
+struct gv_waiting {
+        const char *event_id, *room, *session_id, *event;
+        int64_t since;
+};
+GV_MUST_CHECK enum gv_err gv_store_crypto_wait_add(struct gv_store *s, const char *event_id,
+                                                   const char *room, const char *session_id,
+                                                   const char *event, int64_t since);
+GV_MUST_CHECK enum gv_err gv_store_crypto_wait_each(struct gv_store *s, const char *session_id,
+                                                    int (*cb)(void *ud,
+                                                              const struct gv_waiting *w),
+                                                    void *ud);
+GV_MUST_CHECK enum gv_err gv_store_crypto_wait_del(struct gv_store *s, const char *event_id);
+GV_MUST_CHECK enum gv_err gv_store_crypto_wait_count(struct gv_store *s, int64_t *n);
 
 #endif

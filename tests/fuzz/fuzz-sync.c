@@ -28,6 +28,19 @@ static void walk(const struct gv_sync *s)
                         }
                 }
         }
+        for (size_t j = 0; j < s->n_to_device; j++)
+                if (!s->to_device[j].type || !s->to_device[j].sender ||
+                    !cJSON_IsObject(s->to_device[j].content) || !s->to_device[j].json)
+                        __builtin_trap();
+        for (size_t j = 0; j < s->n_dl_changed; j++)
+                if (s->dl_changed[j][0] != '@')
+                        __builtin_trap();
+        for (size_t j = 0; j < s->n_dl_left; j++)
+                if (s->dl_left[j][0] != '@')
+                        __builtin_trap();
+        if (s->n_dl_changed > GV_SYNC_MAX_USERS || s->n_dl_left > GV_SYNC_MAX_USERS ||
+            (s->fallback_unused && !s->fallback_known))
+                __builtin_trap();
         for (size_t j = 0; j < s->n_chunk; j++)
                 if (gv_sync_event_to_gv(&s->chunk[j], "!r:x", 0, mentions, &ev) == GV_OK &&
                     !ev.body)

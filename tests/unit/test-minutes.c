@@ -896,7 +896,7 @@ static void test_meetbot_people(void)
 {
         static const char *const nicks[] = { "alice", "bob", "carol", "dave", "eve", "mallory",
                                              "trent", "peggy", "victor", "walter",
-                                             "Zo\xc3\xab", "\xce\xb6" "eta", "x" };
+                                             "Zo\xc3\xab", ("\xce\xb6" "eta"), "x" };
         int64_t m = meeting("ties", "alice", T(10, 0, 0));
         char *s;
 

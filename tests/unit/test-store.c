@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 9
+#define SCHEMA_LATEST 10
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -1390,6 +1390,82 @@ static void test_publications(struct gv_store *s)
               "-");
 }
 
+struct waits {
+        char ids[8][32];
+        int64_t since[8];
+        size_t n;
+        size_t stop_at;
+};
+
+static int waits_cb(void *ud, const struct gv_waiting *w)
+{
+        struct waits *l = ud;
+
+        if (l->n < 8) {
+                snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", w->event_id);
+                l->since[l->n] = w->since;
+        }
+        l->n++;
+        return l->stop_at && l->n >= l->stop_at;
+}
+
+static void joined_cb(void *ud, const char *user_id)
+{
+        char *buf = ud;
+
+        strncat(buf, user_id, 200 - strlen(buf) - 2);
+        strcat(buf, " ");
+}
+
+/* Encrypted events waiting for their key; kv_del; joined members. */
+static void test_e2ee_store(struct gv_store *s)
+{
+        struct waits l;
+        int64_t n = -1;
+        char *v = NULL, joined[200] = "";
+        enum gv_err r;
+
+        r = gv_store_crypto_wait_add(s, "$b", "!r:x", "S1", "{\"e\":2}", 20);
+        r = r ? r : gv_store_crypto_wait_add(s, "$a", "!r:x", "S1", "{\"e\":1}", 10);
+        r = r ? r : gv_store_crypto_wait_add(s, "$c", "!q:x", "S2", "{\"e\":3}", 30);
+        r = r ? r : gv_store_crypto_wait_add(s, "$a", "!r:x", "S9", "{\"other\":1}", 99);
+        r = r ? r : gv_store_crypto_wait_count(s, &n);
+        check(r == GV_OK && n == 3, "waiting: three events, a second add of one is a no-op",
+              "%s, %lld", gv_strerror(r), (long long)n);
+        memset(&l, 0, sizeof(l));
+        r = gv_store_crypto_wait_each(s, "S1", waits_cb, &l);
+        check(r == GV_OK && l.n == 2 && strcmp(l.ids[0], "$a") == 0 && l.since[0] == 10 &&
+              strcmp(l.ids[1], "$b") == 0, "waiting: by session, oldest first",
+              "%s, %zu", gv_strerror(r), l.n);
+        memset(&l, 0, sizeof(l));
+        r = gv_store_crypto_wait_each(s, NULL, waits_cb, &l);
+        check(r == GV_OK && l.n == 3 && strcmp(l.ids[2], "$c") == 0, "waiting: all, oldest first",
+              "%s, %zu", gv_strerror(r), l.n);
+        memset(&l, 0, sizeof(l));
+        l.stop_at = 1;
+        r = gv_store_crypto_wait_each(s, NULL, waits_cb, &l);
+        check(r == GV_OK && l.n == 1, "waiting: the callback stops the walk", "%zu", l.n);
+        r = gv_store_crypto_wait_del(s, "$a");
+        r = r ? r : gv_store_crypto_wait_del(s, "$nothing");
+        r = r ? r : gv_store_crypto_wait_count(s, &n);
+        check(r == GV_OK && n == 2, "waiting: deleted (an absent one is fine)", "%lld",
+              (long long)n);
+        r = gv_store_kv_set(s, "e2ee.x", "1");
+        r = r ? r : gv_store_kv_del(s, "e2ee.x");
+        r = r ? r : gv_store_kv_del(s, "e2ee.x");
+        r = r ? r : gv_store_kv_get(s, "e2ee.x", &v);
+        check(r == GV_OK && !v, "kv_del: gone, twice is fine", "%s", gv_strerror(r));
+        free(v);
+        r = gv_store_member_set(s, "!j:x", "@b:x", "b", NULL, "join");
+        r = r ? r : gv_store_member_set(s, "!j:x", "@a:x", "a", NULL, "join");
+        r = r ? r : gv_store_member_set(s, "!j:x", "@c:x", "c", NULL, "leave");
+        r = r ? r : gv_store_member_set(s, "!k:x", "@d:x", "d", NULL, "join");
+        r = r ? r : gv_store_members_joined(s, "!j:x", joined_cb, joined);
+        check(r == GV_OK && strcmp(joined, "@a:x @b:x ") == 0,
+              "members_joined: the room's joined members by ID", "%s: %s", gv_strerror(r),
+              joined);
+}
+
 static void test_all_on(struct gv_store *s, const char *where)
 {
         int64_t meeting = 0, other = 0;
@@ -1424,6 +1500,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_publications(s);
         test_transactions(s);
         test_rooms(s);
+        test_e2ee_store(s);
 }
 
 static void test_memory(void)

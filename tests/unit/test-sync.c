@@ -331,8 +331,66 @@ static void test_members(void)
         gv_config_free(cfg);
 }
 
+/* E2EE parts of a /sync response: to-device events, device lists, counts. */
+static void test_e2ee(void)
+{
+        static const struct {
+                const char *json;
+                size_t n_td, n_changed, n_left, skipped;
+                int64_t otk;
+                bool fb_known, fb_unused;
+                const char *name;
+        } cases[] = {
+                { "{\"next_batch\":\"s\",\"to_device\":{\"events\":[{\"type\":\"m.room.encrypted\","
+                  "\"sender\":\"@a:x\",\"content\":{\"algorithm\":\"m.olm.v1.curve25519-aes-sha2\"}},"
+                  "{\"type\":\"m.room_key_request\",\"sender\":\"@b:x\",\"content\":{}}]},"
+                  "\"device_lists\":{\"changed\":[\"@a:x\",\"@c:x\"],\"left\":[\"@d:x\"]},"
+                  "\"device_one_time_keys_count\":{\"signed_curve25519\":42},"
+                  "\"device_unused_fallback_key_types\":[\"signed_curve25519\"]}",
+                  2, 2, 1, 0, 42, true, true, "everything" },
+                { "{\"next_batch\":\"s\"}", 0, 0, 0, 0, -1, false, false, "nothing: counts unknown" },
+                { "{\"next_batch\":\"s\",\"device_unused_fallback_key_types\":[],"
+                  "\"device_one_time_keys_count\":{}}",
+                  0, 0, 0, 0, -1, true, false, "no fallback key unused, no count" },
+                { "{\"next_batch\":\"s\",\"to_device\":{\"events\":[{\"type\":\"x\"},"
+                  "{\"sender\":\"@a:x\",\"content\":{}},{\"type\":\"x\",\"sender\":\"@a:x\","
+                  "\"content\":[]},7]},\"device_lists\":{\"changed\":[7,\"\",\"a\",null,"
+                  "\"@ok:x\"],\"left\":{}},\"device_one_time_keys_count\":{\"signed_curve25519\":"
+                  "-3},\"device_unused_fallback_key_types\":\"signed_curve25519\"}",
+                  0, 1, 0, 8, -1, false, false, "malformed: skipped and counted" },
+                { "{\"next_batch\":\"s\",\"to_device\":[],\"device_lists\":[],"
+                  "\"device_one_time_keys_count\":{\"signed_curve25519\":1.5}}",
+                  0, 0, 0, 0, -1, false, false, "wrong shapes are absent" },
+        };
+
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct gv_sync *s = NULL;
+                enum gv_err r = gv_sync_parse(cases[i].json, strlen(cases[i].json), &s);
+
+                check(r == GV_OK && s && s->n_to_device == cases[i].n_td &&
+                      s->n_dl_changed == cases[i].n_changed && s->n_dl_left == cases[i].n_left &&
+                      s->skipped == cases[i].skipped &&
+                      s->otk_signed_curve25519 == cases[i].otk &&
+                      s->fallback_known == cases[i].fb_known &&
+                      s->fallback_unused == cases[i].fb_unused,
+                      cases[i].name, "%s: %zu to-device, %zu changed, %zu left, %zu skipped, "
+                      "otk %lld, fallback %d/%d", gv_strerror(r), s ? s->n_to_device : 0,
+                      s ? s->n_dl_changed : 0, s ? s->n_dl_left : 0, s ? s->skipped : 0,
+                      s ? (long long)s->otk_signed_curve25519 : 0LL, s ? s->fallback_known : 0,
+                      s ? s->fallback_unused : 0);
+                if (s && i == 0)
+                        check(eq(s->to_device[0].type, "m.room.encrypted") &&
+                              eq(s->to_device[0].sender, "@a:x") && !s->to_device[0].event_id &&
+                              s->to_device[0].json && eq(s->dl_changed[1], "@c:x") &&
+                              eq(s->dl_left[0], "@d:x"),
+                              "to-device event and user IDs read", "wrong values");
+                gv_sync_free(s);
+        }
+}
+
 int main(void)
 {
+        test_e2ee();
         test_content();
         test_initial();
         test_relations();
