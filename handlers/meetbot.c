@@ -19,6 +19,7 @@
 
 #include "../util/text.h"
 #include "meetbot.h"
+#include "writer.h"
 #include "parse.h"
 
 #define MEETBOT_URL "http://wiki.debian.org/MeetBot"
@@ -27,53 +28,13 @@
 
 /* ---- the writer: the first error sticks ---- */
 
-struct w {
-        struct gv_buf *b;
-        enum gv_err r;
-};
-
-static void put(struct w *w, const char *s)
-{
-        if (w->r == GV_OK)
-                w->r = gv_buf_adds(w->b, s ? s : "");
-}
-
-static void putn(struct w *w, const char *s, size_t n)
-{
-        if (w->r == GV_OK)
-                w->r = gv_buf_add(w->b, s, n);
-}
-
-static void put_u64(struct w *w, uint64_t v)
-{
-        char d[24];
-        size_t i = sizeof(d);
-
-        do {
-                d[--i] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        putn(w, d + i, sizeof(d) - i);
-}
-
-/* User text on one line: C0 controls but tab become spaces. */
-static void flatten(struct gv_buf *b, size_t from)
-{
-        for (size_t i = from; i < b->len; i++) {
-                unsigned char c = (unsigned char)b->p[i];
-
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        b->p[i] = ' ';
-        }
-}
-
 static void put_text(struct w *w, const char *s)
 {
         size_t from = w->b->len;
 
         put(w, s);
         if (w->r == GV_OK)
-                flatten(w->b, from);
+                gv_one_line(w->b, from);
 }
 
 /* MeetBot's html(): &, < and > (enough in element content and in the
@@ -93,15 +54,7 @@ static void put_html(struct w *w, const char *s)
                         putn(w, p, 1);
         }
         if (w->r == GV_OK)
-                flatten(w->b, from);
-}
-
-static void put_hms(struct w *w, int64_t ms)
-{
-        char t[9];
-
-        gv_fmt_hms(ms, t);
-        put(w, t);
+                gv_one_line(w->b, from);
 }
 
 /* ---- textwrap ---- */
@@ -560,7 +513,7 @@ static void text_item(struct mb *x, const struct gv_mitem *it)
         item_time(&w, it);
         put(&w, ")");
         if (w.r == GV_OK)
-                flatten(&x->item, 0);
+                gv_one_line(&x->item, 0);
         if (x->w.r == GV_OK)
                 x->w.r = w.r;
 }
@@ -573,7 +526,7 @@ static void line_item(struct mb *x, const char *prefix, const char *text, size_t
         put(&w, prefix);
         put(&w, text);
         if (w.r == GV_OK)
-                flatten(&x->item, 0);
+                gv_one_line(&x->item, 0);
         if (x->w.r == GV_OK)
                 x->w.r = w.r;
         put_wrapped(&x->w, &x->item, indent);
@@ -633,7 +586,7 @@ static void render_text(struct mb *x)
         from = x->item.len;
         put(&tw, x->logs_link);
         if (tw.r == GV_OK)
-                flatten(&x->item, from);
+                gv_one_line(&x->item, from);
         put(&tw, " .");
         if (tw.r && w->r == GV_OK)
                 w->r = tw.r;

@@ -15,6 +15,7 @@
 
 #include "meetbot.h"
 #include "minutes.h"
+#include "writer.h"
 #include "../util/text.h"
 
 #ifndef GAVEL_VERSION
@@ -202,38 +203,11 @@ enum gv_err gv_permalink_user(struct gv_buf *out, const char *user_id)
 
 /* ---- the writer ---- */
 
-struct w {
-        struct gv_buf *b;
-        enum gv_err r;
-};
-
-static void put(struct w *w, const char *s)
-{
-        if (w->r == GV_OK)
-                w->r = gv_buf_adds(w->b, s ? s : "");
-}
-
-static void putn(struct w *w, const char *s, size_t n)
-{
-        if (w->r == GV_OK)
-                w->r = gv_buf_add(w->b, s, n);
-}
-
-/* What was appended since `from` goes on one line: CR, LF and the other C0
- * controls but tab become spaces (none of them occur inside UTF-8 sequences
- * or in anything the escapers add). */
+/* What was appended since `from` goes on one line. */
 static void flatten(struct w *w, size_t from)
 {
-        size_t i;
-
-        if (w->r != GV_OK)
-                return;
-        for (i = from; i < w->b->len; i++) {
-                unsigned char c = (unsigned char)w->b->p[i];
-
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        w->b->p[i] = ' ';
-        }
+        if (w->r == GV_OK)
+                gv_one_line(w->b, from);
 }
 
 /* User text, plain. */
@@ -274,26 +248,6 @@ static void put_md_at(struct w *w, const char *s)
                 s++;
         put(w, "@");
         put_md(w, s);
-}
-
-static void put_hms(struct w *w, int64_t ms)
-{
-        char t[9];
-
-        gv_fmt_hms(ms, t);
-        put(w, t);
-}
-
-static void put_u64(struct w *w, uint64_t v)
-{
-        char d[24];
-        size_t i = sizeof(d);
-
-        do {
-                d[--i] = (char)('0' + v % 10);
-                v /= 10;
-        } while (v);
-        putn(w, d + i, sizeof(d) - i);
 }
 
 static void put_i64(struct w *w, int64_t v)

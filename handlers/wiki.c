@@ -7,22 +7,12 @@
 #include "../util/text.h"
 #include "minutes.h"
 #include "wiki.h"
+#include "writer.h"
 
 void gv_wiki_marker(int64_t meeting, size_t wiki, char out[GV_WIKI_MARKER_SIZE])
 {
         snprintf(out, GV_WIKI_MARKER_SIZE, "<!-- gavel:meeting:%" PRId64 ":wiki:%zu -->", meeting,
                  wiki);
-}
-
-/* What was appended since from goes on one line. */
-static void flatten(struct gv_buf *b, size_t from)
-{
-        for (size_t i = from; i < b->len; i++) {
-                unsigned char c = (unsigned char)b->p[i];
-
-                if ((c < 0x20 && c != '\t') || c == 0x7f)
-                        b->p[i] = ' ';
-        }
 }
 
 enum gv_err gv_wiki_md(struct gv_buf *b, const char *s)
@@ -31,7 +21,7 @@ enum gv_err gv_wiki_md(struct gv_buf *b, const char *s)
         enum gv_err r = gv_md_escape(b, s ? s : "");
 
         if (r == GV_OK)
-                flatten(b, from);
+                gv_one_line(b, from);
         return r;
 }
 
@@ -68,7 +58,7 @@ enum gv_err gv_wiki_wikitext(struct gv_buf *b, const char *s)
         if (r == GV_OK && !plain)
                 r = gv_buf_adds(b, "</nowiki>");
         if (r == GV_OK)
-                flatten(b, from);
+                gv_one_line(b, from);
         return r;
 }
 
