@@ -468,10 +468,18 @@ static int push_local(struct attempt *a, const git_commit *tip)
                         rc = git_odb_write(&written, dst, git_odb_object_data(o),
                                            git_odb_object_size(o), GIT_OBJECT_COMMIT);
         }
-        if (rc == 0)
-                rc = tip ? git_reference_create_matching(&ref, remote, a->local, &id, 1,
-                                                         git_commit_id(tip), "gavel: publish")
-                         : git_reference_create(&ref, remote, a->local, &id, 0, "gavel: publish");
+        /* Compare-and-swap under the ref's lock: from the fetched tip, or
+         * from nothing (a zero id: the branch must not exist yet). A plain
+         * create checks for an existing branch before taking the lock, so
+         * two first publishes could both "create" it and one be lost. */
+        if (rc == 0) {
+                git_oid none;
+
+                memset(&none, 0, sizeof(none));
+                rc = git_reference_create_matching(&ref, remote, a->local, &id, 1,
+                                                   tip ? git_commit_id(tip) : &none,
+                                                   "gavel: publish");
+        }
         if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
                 say(a, "git push to %s: %s", url, git_msg());
                 ret = 0;
