@@ -23,6 +23,9 @@ struct gv_event {
         const char *replaces;           /* m.replace: the event this edits (body is the new
                                          * content's body); NULL for a plain message */
         const char *redacts;            /* m.room.redaction: the event it removes; body empty */
+        const char *reaction_key;       /* m.reaction: the annotation's key ("✅"), else NULL;
+                                         * relates_to is then the event it annotates */
+        const char *relates_to;
         bool redacted;                  /* a message the homeserver already redacted (its
                                          * content is gone): logged as "[redacted]" */
         int power;                      /* the sender's power level in the room */

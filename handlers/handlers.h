@@ -37,6 +37,16 @@ struct gv_core *gv_core_free(struct gv_core *c);
  * a tag itself. */
 GV_MUST_CHECK enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev);
 
+/* Timers (issue 10: series releases and reminders): fires, inside the
+ * caller's transaction, every timer due at or before now_ms (wall clock, ms)
+ * that has not fired yet, queueing its messages in the outbox; one that is
+ * overdue is done late (and says so) or skipped when its meeting has begun;
+ * none fires twice (the store records each). Same errors as gv_handle(). */
+GV_MUST_CHECK enum gv_err gv_tick(struct gv_core *c, int64_t now_ms);
+/* When gv_tick() next has work: *due_ms (wall clock, ms), INT64_MAX when
+ * no timer is pending. Read-only. */
+GV_MUST_CHECK enum gv_err gv_next_due(struct gv_core *c, int64_t now_ms, int64_t *due_ms);
+
 /* One line per command, "#topic <text>  start a new topic (chairs)": for
  * --help and docs. */
 void gv_commands_describe(void (*line)(void *ud, const char *text), void *ud);

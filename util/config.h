@@ -25,7 +25,9 @@ struct gv_room_map {
 };
 
 /* How a wiki page lays out a meeting (handlers/wiki.h renders each). */
-enum gv_flavour { GV_FLAVOUR_RESIN = 0, GV_FLAVOUR_AGORA, GV_FLAVOUR_MEETBOT };
+enum gv_flavour { GV_FLAVOUR_RESIN = 0, GV_FLAVOUR_AGORA, GV_FLAVOUR_MEETBOT, GV_FLAVOUR_STANDUP };
+
+struct gv_recur;
 
 /* One "wiki" entry: exactly one of git and mediawiki is set. Secrets are
  * never here, only the files that hold them (see gv_config_secret_path). */
@@ -55,6 +57,22 @@ struct gv_webhook_cfg {
         char *url;
         unsigned events;        /* GV_HOOK_* */
         char *secret_file;      /* the HMAC key; NULL: $CREDENTIALS_DIRECTORY/webhook-N-secret */
+};
+
+/* One "series" entry: a recurring meeting (issue 10). */
+struct gv_series_cfg {
+        char *name;                     /* "Arch call" (required, unique) */
+        char *room;                     /* where it meets: room ID, alias or console room */
+        char *agenda;                   /* default: the room's agenda */
+        char *rrule;                    /* as given (see util/recur.h) */
+        char *tz;                       /* IANA zone, default "UTC" */
+        char **exdate;                  /* local "2026-12-24T15:00" or "2026-12-24" to skip */
+        size_t n_exdate;
+        int64_t release_before_min;     /* 60 (0..10080); 0: no release */
+        char *release_room;             /* default: room */
+        int64_t remind_before_min;      /* 5 (0..1440); 0: no reminder */
+        enum gv_flavour flavour;        /* resin (default), agora, meetbot, standup */
+        struct gv_recur *recur;         /* rrule + tz + exdate, compiled when parsed */
 };
 
 struct gv_config {
@@ -98,6 +116,9 @@ struct gv_config {
         size_t n_wiki;
         struct gv_webhook_cfg *webhooks;        /* "webhooks": [] */
         size_t n_webhooks;
+        /* Meeting series (issue 10) */
+        struct gv_series_cfg *series;   /* "series": [] */
+        size_t n_series;
 };
 
 /* The built-in defaults: with no config file at all seed 000's flow works
