@@ -530,6 +530,7 @@ enum gv_err gv_wiki_render(struct gv_store *s, const struct gv_config *cfg, int6
         raw(&w, "\n\n");
         switch (flavour) {
         case GV_FLAVOUR_RESIN:
+        case GV_FLAVOUR_STANDUP:        /* issue 10 gives it its own layout */
                 render_resin(&w);
                 break;
         case GV_FLAVOUR_AGORA:
