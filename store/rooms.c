@@ -86,3 +86,33 @@ enum gv_err gv_store_room_set_last_event(struct gv_store *s, const char *room,
         bi(st, 3, ts);
         return store_exec_done(s, st);
 }
+
+enum gv_err gv_store_alias_set(struct gv_store *s, const char *alias, const char *room_id,
+                               int64_t ts)
+{
+        sqlite3_stmt *st = store_stmt(s, S_ALIAS_SET);
+
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, alias);
+        bt(st, 2, room_id);
+        sqlite3_bind_int64(st, 3, ts);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_alias_get(struct gv_store *s, const char *alias, char **room_id)
+{
+        sqlite3_stmt *st = store_stmt(s, S_ALIAS_GET);
+        enum gv_err r;
+
+        *room_id = NULL;
+        if (!st)
+                return GV_EDB;
+        bt(st, 1, alias);
+        r = store_step_row(s, st);
+        if (r)
+                return r;
+        *room_id = col_dup(st, 0);
+        sqlite3_reset(st);
+        return *room_id ? GV_OK : GV_ENOMEM;
+}

@@ -134,6 +134,9 @@ static const char *const sql[S__COUNT] = {
                      "next_at, created FROM outbox "
                      "WHERE sent IS NULL AND state = 0 AND id > ?1 ORDER BY id LIMIT 1",
         [S_O_SENT] = "UPDATE outbox SET sent = ?2 WHERE id = ?1",
+        [S_ALIAS_SET] = "INSERT INTO room_aliases(alias, room_id, ts) VALUES(?1, ?2, ?3) "
+                         "ON CONFLICT(alias) DO UPDATE SET room_id = excluded.room_id, ts = excluded.ts",
+        [S_ALIAS_GET] = "SELECT room_id FROM room_aliases WHERE alias = ?1",
         [S_ROOM_GET] = "SELECT joined_at, power_levels, encryption, last_event, last_ts FROM rooms "
                        "WHERE id = ?1",
         [S_ROOM_POWER] = "INSERT INTO rooms(id, power_levels) VALUES(?1, ?2) "
@@ -364,6 +367,11 @@ static const char *const migrations[] = {
         "CREATE TABLE crypto_waiting(event_id TEXT PRIMARY KEY, room TEXT NOT NULL,"
         "  session_id TEXT NOT NULL, event TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;"
         "CREATE INDEX crypto_waiting_session ON crypto_waiting(session_id);",
+        /* 11: room aliases ("#arch-call:example.org") as the bridge resolved
+         * them (the directory, m.room.canonical_alias), so that handlers
+         * match a configured alias against an event's room ID */
+        "CREATE TABLE room_aliases(alias TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
+        "  ts INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

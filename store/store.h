@@ -177,6 +177,11 @@ GV_MUST_CHECK enum gv_err gv_store_event_mark(struct gv_store *s, const char *ev
 
 /* Rooms (the Matrix bridge's view). GV_ENOTFOUND for a room never recorded;
  * each setter creates the room's row when needed. JSON may be NULL. */
+/* A room alias and the room ID it resolved to (when, ms); _get gives
+ * GV_ENOTFOUND for an alias never resolved. */
+GV_MUST_CHECK enum gv_err gv_store_alias_set(struct gv_store *s, const char *alias,
+                                             const char *room_id, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_alias_get(struct gv_store *s, const char *alias, char **room_id);
 GV_MUST_CHECK enum gv_err gv_store_room_get(struct gv_store *s, const char *room,
                                             struct gv_room *out);
 GV_MUST_CHECK enum gv_err gv_store_room_set_joined(struct gv_store *s, const char *room, int64_t ts);
