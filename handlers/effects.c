@@ -132,14 +132,17 @@ bool is_matrix_user(const char *s)
         return s && s[0] == '@' && strchr(s, ':') && !strchr(s, ' ');
 }
 
-/* extra: {"msgtype":..., "in_reply_to":..., "thread":..., "mentions":[...]} */
-static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const *mentions,
-                                 size_t n, char **ret)
+/* extra: {"msgtype":..., "in_reply_to":..., "thread":..., "mentions":[...]}
+ * (and "keep_event": true for a release) */
+static enum gv_err message_extra_keep(struct ctx *x, bool as_reply, bool keep,
+                                      const char *const *mentions, size_t n, char **ret)
 {
         cJSON *o = cJSON_CreateObject(), *m = NULL;
         enum gv_err r = GV_ENOMEM;
 
         if (!o || !cJSON_AddStringToObject(o, "msgtype", "m.notice"))
+                goto out;
+        if (keep && !cJSON_AddTrueToObject(o, "keep_event"))
                 goto out;
         if (as_reply && !cJSON_AddStringToObject(o, "in_reply_to", x->ev->event_id))
                 goto out;
@@ -166,6 +169,12 @@ static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const
 out:
         cJSON_Delete(o);
         return r;
+}
+
+static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const *mentions,
+                                 size_t n, char **ret)
+{
+        return message_extra_keep(x, as_reply, false, mentions, n, ret);
 }
 
 void ctx_init(struct ctx *x, struct gv_core *c, const struct gv_event *ev)
@@ -430,6 +439,25 @@ enum gv_err queue_reaction(struct ctx *x, const char *key)
 out:
         cJSON_free(extra);
         cJSON_Delete(o);
+        return r;
+}
+
+enum gv_err queue_release(struct ctx *x, const char *room, const char *text,
+                          const char *const *pings, size_t n, int64_t *row)
+{
+        struct gv_buf html = GV_BUF_INIT(4 * (size_t)GV_REPLY_MAX_BODY);
+        char *extra = NULL;
+        enum gv_err r = flush_replies(x);
+
+        if (r == GV_OK)
+                r = text_html(text, pings, n, &html);
+        if (r == GV_OK)
+                r = message_extra_keep(x, false, true, pings, n, &extra);
+        if (r == GV_OK)
+                r = gv_store_outbox_add_id(x->c->s, GV_OUT_MESSAGE, room, text, gv_buf_str(&html),
+                                           extra, x->ev->ts, row);
+        cJSON_free(extra);
+        gv_buf_free(&html);
         return r;
 }
 

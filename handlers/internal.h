@@ -55,6 +55,21 @@ GV_MUST_CHECK enum gv_err agenda_index_of(struct ctx *x, const char *agenda, int
 GV_MUST_CHECK enum gv_err tag_mentions(struct ctx *x, const struct gv_tagged *t,
                                        struct gv_buf *mentions);
 
+/* ---- series.c (issue 10) ---- */
+
+enum gv_err cmd_next(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_canmake(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_cantmake(struct ctx *x, const struct cmd *c, char *args);
+/* `!agenda release [series]` (the caller checked the sender is a chair). */
+GV_MUST_CHECK enum gv_err series_release_cmd(struct ctx *x, char *args);
+/* A reaction (ev->reaction_key) on a release message: an answer. */
+GV_MUST_CHECK enum gv_err series_reaction(struct ctx *x);
+/* A redaction of an event that answered (a reaction): the answer is gone. */
+GV_MUST_CHECK enum gv_err series_redaction(struct ctx *x);
+/* For !agenda between a release and its meeting: per series of the room
+ * on that agenda, who comes and who can't, appended to t. */
+GV_MUST_CHECK enum gv_err series_agenda_notes(struct ctx *x, const char *agenda, struct gv_buf *t);
+
 /* ---- edits.c ---- */
 
 /* An edit (m.replace; body is the new text, cleaned) or a redaction of an
