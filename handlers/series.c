@@ -455,6 +455,7 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
 {
         struct gv_store *s = x->c->s;
         int64_t now = x->ev->ts;
+        int64_t rel = before_ms(sc, GV_TIMER_RELEASE), rem = before_ms(sc, GV_TIMER_REMIND);
         bool recorded = false, late = now - due > SERIES_LATE_MS, started = false;
         enum gv_timer_state state = late ? GV_TIMER_LATE : GV_TIMER_DONE;
         char *id = NULL;
@@ -469,7 +470,9 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
                         if (r && r != GV_ENOTFOUND)
                                 return r;
                 }
-                r = gv_store_meeting_started_since(s, sc->room, id, due, &started);
+                /* the occurrence's meeting: one started since its first timer was due */
+                r = gv_store_meeting_started_since(s, sc->room, id, occ - (rel > rem ? rel : rem),
+                                                   &started);
                 free(id);
                 if (r)
                         return r;
@@ -598,10 +601,12 @@ enum gv_err gv_next_due(struct gv_core *c, int64_t now_ms, int64_t *due_ms)
                         r = GV_OK;
                         continue;
                 }
+                /* a week at a time, until this series has a pending timer
+                 * or none of it could come before the best so far */
                 until = now_ms;
-                for (int k = 0; k < SERIES_SCAN_MAX && r == GV_OK && d.best == INT64_MAX; k++) {
+                for (int k = 0; k < SERIES_SCAN_MAX && r == GV_OK; k++) {
                         r = each_timer(c, sc, now_ms, until, due_cb, &d);
-                        if (until > INT64_MAX / 2)
+                        if (d.best <= until || until > INT64_MAX / 2)
                                 break;
                         until += 7 * 86400000LL;
                 }
