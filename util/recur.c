@@ -593,9 +593,9 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
         r->dtstart = make_time(2024, 1, 1, 0, 0, 0);    /* a Monday */
         r->win_from_start = true;
 
-        /* A bare RRULE value, or content lines. */
+        /* A bare RRULE value, or content lines ("NAME[;PARAM=X]:value"). */
         p = rule + strspn(rule, " \t\r\n");
-        lines = strcspn(p, ":\n") < strcspn(p, "=") && strchr(p, ':');
+        lines = strchr(p, ':') != NULL;        /* an RRULE value has no ':' */
         if (!lines) {
                 size_t n = strlen(p);
 
