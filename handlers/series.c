@@ -302,8 +302,8 @@ static enum gv_err reconsider(struct ctx *x, const struct gv_series_cfg *sc, int
 static enum gv_err add_ping(const char **pings, size_t *n, const char *who)
 {
         for (size_t i = 0; i < *n; i++)
-                if (strcmp(pings[i], who) == 0)
-                        return GV_OK;
+                if (names_user(pings[i], who) || names_user(who, pings[i]))
+                        return GV_OK;   /* the same person (also "@nick" and "nick") */
         if (*n < GV_REPLY_MAX_MENTIONS)
                 pings[(*n)++] = who;
         return GV_OK;
@@ -433,10 +433,10 @@ static enum gv_err do_remind(struct ctx *x, const struct gv_series_cfg *sc, int6
                 r = gv_buf_printf(&t, "(late: due %s UTC) ", hm);
         }
         if (r == GV_OK && left > 0)
-                r = gv_buf_printf(&t, "Reminder: %s starts in %lld minute%s (%s). ", sc->name,
+                r = gv_buf_printf(&t, "Reminder: %s starts in %lld minute%s, %s. ", sc->name,
                                   (long long)left, left == 1 ? "" : "s", when);
         else if (r == GV_OK)
-                r = gv_buf_printf(&t, "Reminder: %s starts now (%s). ", sc->name, when);
+                r = gv_buf_printf(&t, "Reminder: %s starts now, %s. ", sc->name, when);
         if (r == GV_OK)
                 r = gv_buf_adds(&t, "A chair starts it with #startmeeting.");
         if (r == GV_OK)
