@@ -399,6 +399,9 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
                                    ech(x, it.description));
         } else if (gv_ieq(sub, "postpone")) {
                 r = gv_store_item_set_status(x->c->s, it.id, GV_ITEM_POSTPONED);
+                /* by hand now: attendance (series.c) no longer brings it back */
+                if (r == GV_OK)
+                        r = gv_store_postponed_del(x->c->s, it.id);
                 if (r == GV_OK)
                         r = replyf(x, "Postponed to the next meeting: %s", ech(x, it.description));
         } else if (gv_ieq(sub, "done")) {

@@ -562,56 +562,45 @@ enum gv_err gv_tick(struct gv_core *c, int64_t now_ms)
         return r;
 }
 
-struct due_scan {
-        struct gv_store *s;
-        int64_t best;
-};
-
-static enum gv_err due_cb(void *ud, const struct gv_series_cfg *sc, int64_t occ,
-                          enum gv_timer_kind k, int64_t due)
-{
-        struct due_scan *d = ud;
-        bool recorded = false;
-        enum gv_err r;
-
-        if (due >= d->best)
-                return GV_OK;
-        r = gv_store_timer_get(d->s, sc->name, occ, k, &recorded, NULL);
-        if (r == GV_OK && !recorded)
-                d->best = due;
-        return r;
-}
-
 enum gv_err gv_next_due(struct gv_core *c, int64_t now_ms, int64_t *due_ms)
 {
         const struct gv_config *cfg = c->cfg;
-        struct due_scan d = { c->s, INT64_MAX };
+        int64_t best = INT64_MAX;
         enum gv_err r = GV_OK;
 
+        /* the same occurrences as gv_tick() looks at, from the first not
+         * started SERIES_GRACE_MS ago, as long as one could beat the best */
         for (size_t i = 0; i < cfg->n_series && r == GV_OK; i++) {
                 const struct gv_series_cfg *sc = &cfg->series[i];
-                int64_t occ = 0, until;
+                int64_t rel = before_ms(sc, GV_TIMER_RELEASE), rem = before_ms(sc, GV_TIMER_REMIND);
+                int64_t maxb = rel > rem ? rel : rem, after = now_ms - SERIES_GRACE_MS, occ = 0;
 
-                if (!sc->recur)
+                if (!sc->recur || !sc->name || !sc->room || !maxb)
                         continue;
-                /* look as far as the first pending timer at most: its
-                 * occurrence's timers are all due by then */
-                r = gv_recur_next(sc->recur, now_ms - SERIES_GRACE_MS, &occ);
-                if (r == GV_ENOTFOUND) {
-                        r = GV_OK;
-                        continue;
-                }
-                /* a week at a time, until this series has a pending timer
-                 * or none of it could come before the best so far */
-                until = now_ms;
                 for (int k = 0; k < SERIES_SCAN_MAX && r == GV_OK; k++) {
-                        r = each_timer(c, sc, now_ms, until, due_cb, &d);
-                        if (d.best <= until || until > INT64_MAX / 2)
+                        r = gv_recur_next(sc->recur, after, &occ);
+                        if (r == GV_ENOTFOUND) {
+                                r = GV_OK;
                                 break;
-                        until += 7 * 86400000LL;
+                        }
+                        if (r || occ - maxb >= best)
+                                break;
+                        after = occ;
+                        for (int kind = GV_TIMER_RELEASE; kind <= GV_TIMER_REMIND && r == GV_OK;
+                             kind++) {
+                                int64_t b = before_ms(sc, (enum gv_timer_kind)kind);
+                                bool recorded = false;
+
+                                if (!b || occ - b >= best)
+                                        continue;
+                                r = gv_store_timer_get(c->s, sc->name, occ,
+                                                       (enum gv_timer_kind)kind, &recorded, NULL);
+                                if (r == GV_OK && !recorded)
+                                        best = occ - b;
+                        }
                 }
         }
-        *due_ms = d.best;
+        *due_ms = best;
         return r;
 }
 
@@ -1034,6 +1023,8 @@ enum gv_err series_reaction(struct ctx *x)
         free(name);
         if (!sc)
                 return GV_OK;
+        if (occ <= x->ev->ts)
+                return GV_OK;   /* that meeting has begun: too late to answer */
         r = answer(x, sc, occ, yes == 1, NULL, 0, &changes);
         if (r == GV_OK)
                 r = announce(x, &changes);
@@ -1054,7 +1045,7 @@ enum gv_err series_redaction(struct ctx *x)
                 return r;
         sc = series_named(x->c->cfg, name);
         free(name);
-        if (sc)
+        if (sc && occ > x->ev->ts)
                 r = reconsider(x, sc, occ, &changes);
         if (r == GV_OK)
                 r = announce(x, &changes);

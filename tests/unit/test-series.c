@@ -599,6 +599,93 @@ static void test_release_by_hand(void)
         fx_close(&f);
 }
 
+
+/* ---- aliases, read-only next_due, late answers, postponed by hand ---- */
+
+static void test_alias(void)
+{
+        struct spec sp[] = { { "Arch call", "#arch-call:example.org", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15",
+                               "UTC", "#r-process:example.org", 60, 5, NULL } };
+        struct fx f;
+        int64_t due = 0;
+        const struct logged *l;
+
+        if (!fx_open(&f, sp, 1))
+                return;
+        check(gv_store_alias_set(f.s, "#arch-call:example.org", ROOM, 1) == GV_OK, "alias: set",
+              "%s", ROOM);
+        say(&f, ROOM, BOB, utc(2026, 12, 7, 9, 0), "!next", 0);
+        check(strstr(last_body(&f), "Next Arch call: Mon 2026-12-07 15:00") != NULL,
+              "alias: a series configured by alias answers in the room it resolved to", "%s",
+              last_body(&f));
+        /* read-only: asking when is due queues nothing and records nothing */
+        log_clear(&f);
+        check(gv_next_due(f.core, utc(2026, 12, 7, 14, 30), &due) == GV_OK &&
+              due == utc(2026, 12, 7, 14, 0), "alias: next due is the overdue release", "%s",
+              hm(due));
+        take(&f, 0);
+        check(f.n_log == 0 && gv_next_due(f.core, utc(2026, 12, 7, 14, 30), &due) == GV_OK &&
+              due == utc(2026, 12, 7, 14, 0), "alias: gv_next_due is read-only", "%zu rows", f.n_log);
+        run(&f, utc(2026, 12, 7, 13, 0), utc(2026, 12, 7, 15, 0));
+        l = find(&f, "Arch call, Mon 2026-12-07 15:00");
+        check(l && strcmp(l->room, "#r-process:example.org") == 0,
+              "alias: a release room not resolved yet is queued to the alias", "%s",
+              l ? l->room : "none");
+        l = find(&f, "Reminder: Arch call");
+        check(l && strcmp(l->room, ROOM) == 0, "alias: the reminder goes to the resolved room ID",
+              "%s", l ? l->room : "none");
+        fx_close(&f);
+
+        if (!fx_open(&f, NULL, 0))
+                return;
+        check(gv_next_due(f.core, utc(2026, 12, 7, 14, 30), &due) == GV_OK && due == INT64_MAX,
+              "no series: nothing is ever due", "%lld", (long long)due);
+        fx_close(&f);
+}
+
+static void test_late_answers(void)
+{
+        struct spec sp[] = { { "Arch call", ROOM, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15", "UTC", NULL,
+                               60, 0, NULL } };
+        struct fx f;
+        const struct logged *l;
+        char ev_no[48], rel_ev[64];
+        struct gv_item *items = NULL;
+        size_t n = 0;
+
+        if (!fx_open(&f, sp, 1))
+                return;
+        say(&f, ROOM, ALICE, utc(2026, 12, 7, 9, 0), "#architecture Discuss keyframes", 0);
+        run(&f, utc(2026, 12, 7, 9, 0), utc(2026, 12, 7, 14, 0));
+        l = find(&f, "Arch call, Mon 2026-12-07 15:00");
+        if (!l) {
+                check(false, "late answers: released", "%s", last_body(&f));
+                fx_close(&f);
+                return;
+        }
+        snprintf(rel_ev, sizeof(rel_ev), "$rel%lld", (long long)l->row);
+        if (gv_store_release_sent(f.s, l->row, rel_ev) != GV_OK)
+                check(false, "late answers: sent", "%s", rel_ev);
+        log_clear(&f);
+        /* a ❌ on Monday's release on Tuesday changes nothing */
+        react(&f, ROOM, ALICE, utc(2026, 12, 8, 9, 0), rel_ev, "\u274c", ev_no);
+        check(f.n_log == 0 && gv_store_agenda(f.s, "architecture", &items, &n) == GV_OK && n == 1 &&
+              items[0].status == GV_ITEM_OPEN,
+              "late answers: a reaction to a release whose meeting began postpones nothing",
+              "%s", last_body(&f));
+        gv_items_free(items, n);
+        /* postponed by hand, then can again: it stays postponed */
+        say(&f, ROOM, ALICE, utc(2026, 12, 8, 10, 0), "!cantmake", 0);
+        check(strstr(last_body(&f), "Postponed: Discuss keyframes") != NULL,
+              "late answers: !cantmake for the next Monday postpones", "%s", last_body(&f));
+        say(&f, ROOM, ALICE, utc(2026, 12, 8, 10, 1), "!agenda postpone 1", 0);
+        say(&f, ROOM, ALICE, utc(2026, 12, 8, 10, 2), "!canmake", 0);
+        check(strstr(last_body(&f), "Back on the agenda") == NULL,
+              "late answers: an item postponed by hand is not brought back by !canmake", "%s",
+              last_body(&f));
+        fx_close(&f);
+}
+
 int main(void)
 {
         test_dst_athens();
@@ -608,5 +695,7 @@ int main(void)
         test_two_series();
         test_attendance();
         test_release_by_hand();
+        test_alias();
+        test_late_answers();
         return check_finish();
 }
