@@ -142,6 +142,7 @@ static bool fx_open(struct fx *f, const struct spec *sp, size_t n)
                         return false;
                 }
         }
+        free(f->cfg->series);   /* the defaults' empty list (no entries to free) */
         f->cfg->series = f->series;
         f->cfg->n_series = n;
         if (gv_core_new(f->s, f->cfg, &f->core) != GV_OK)
