@@ -342,7 +342,7 @@ static enum gv_err put_pill(struct gv_buf *html, const char *user_id)
 }
 
 /* The text escaped, lines joined by <br>, and each pinged Matrix ID a pill. */
-static enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
+enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
                              struct gv_buf *html)
 {
         enum gv_err r = GV_OK;
@@ -442,22 +442,18 @@ out:
         return r;
 }
 
-enum gv_err queue_release(struct ctx *x, const char *room, const char *text,
+enum gv_err queue_release(struct ctx *x, const char *room, const char *text, const char *html,
                           const char *const *pings, size_t n, int64_t *row)
 {
-        struct gv_buf html = GV_BUF_INIT(4 * (size_t)GV_REPLY_MAX_BODY);
         char *extra = NULL;
         enum gv_err r = flush_replies(x);
 
         if (r == GV_OK)
-                r = text_html(text, pings, n, &html);
-        if (r == GV_OK)
                 r = message_extra_keep(x, false, true, pings, n, &extra);
         if (r == GV_OK)
-                r = gv_store_outbox_add_id(x->c->s, GV_OUT_MESSAGE, room, text, gv_buf_str(&html),
-                                           extra, x->ev->ts, row);
+                r = gv_store_outbox_add_id(x->c->s, GV_OUT_MESSAGE, room, text, html, extra,
+                                           x->ev->ts, row);
         cJSON_free(extra);
-        gv_buf_free(&html);
         return r;
 }
 

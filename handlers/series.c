@@ -318,10 +318,12 @@ static enum gv_err do_release(struct ctx *x, const struct gv_series_cfg *sc, int
         struct gv_store *s = x->c->s;
         const char *agenda = agenda_of(x->c->cfg, sc);
         struct gv_buf t = GV_BUF_INIT(GV_REPLY_MAX_BODY);
+        struct gv_buf h = GV_BUF_INIT(4 * (size_t)GV_REPLY_MAX_BODY);
+        struct gv_buf line = GV_BUF_INIT(1 << 16);
         struct gv_item *items = NULL;
         const char *pings[GV_REPLY_MAX_MENTIONS];
         char **words = NULL, when[128], hm[8], *room = NULL;
-        size_t n = 0, n_pings = 0, n_words = 0;
+        size_t n = 0, n_pings = 0;
         int64_t row = 0;
         enum gv_err r;
 
@@ -330,92 +332,144 @@ static enum gv_err do_release(struct ctx *x, const struct gv_series_cfg *sc, int
                 r = gv_store_agenda(s, agenda, &items, &n);
         if (r)
                 goto out;
+        /* who is pinged: every reporter and person mentioned, once */
+        words = calloc(n ? n : 1, sizeof(*words));
+        if (!words) {
+                r = GV_ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                char *save = NULL;
+
+                r = add_ping(pings, &n_pings, items[i].reporter);
+                words[i] = strdup(items[i].mentions);
+                if (!words[i]) {
+                        r = GV_ENOMEM;
+                        break;
+                }
+                for (char *w = strtok_r(words[i], " ", &save); w && r == GV_OK;
+                     w = strtok_r(NULL, " ", &save))
+                        r = add_ping(pings, &n_pings, w);
+        }
         occ_text(sc, occ, when, sizeof(when));
-        if (late_due) {
+        if (r == GV_OK && late_due) {
                 utc_hm(late_due, hm);
-                r = gv_buf_printf(&t, "(late: due %s UTC) ", hm);
+                r = gv_buf_printf(&line, "(late: due %s UTC) ", hm);
         }
         if (r == GV_OK)
-                r = gv_buf_printf(&t, "%s, %s: the %s agenda", sc->name, when, agenda);
+                r = gv_buf_printf(&line, "%s, %s: the %s agenda", sc->name, when, agenda);
         if (r == GV_OK && n == 0)
-                r = gv_buf_printf(&t, " is empty. Tag a message with #%s to add an item.",
+                r = gv_buf_printf(&line, " is empty. Tag a message with #%s to add an item.",
                                   tag_for_agenda(x->c->cfg, agenda));
         else if (r == GV_OK)
-                r = gv_buf_printf(&t, " (%zu item%s):", n, n == 1 ? "" : "s");
-        words = calloc(n ? n : 1, sizeof(*words));
-        if (!words)
-                r = GV_ENOMEM;
+                r = gv_buf_printf(&line, " (%zu item%s):", n, n == 1 ? "" : "s");
+        if (r == GV_OK)
+                r = gv_buf_adds(&t, gv_buf_str(&line));
+        if (r == GV_OK)
+                r = gv_buf_adds(&h, "<p>");
+        if (r == GV_OK)
+                r = gv_html_escape(&h, gv_buf_str(&line));
+        if (r == GV_OK)
+                r = gv_buf_adds(&h, n ? "</p>\n<ol>" : "</p>");
         for (size_t i = 0; i < n && r == GV_OK; i++) {
                 const struct gv_item *it = &items[i];
+                struct gv_buf link = GV_BUF_INIT(4096);
                 char *pser = NULL, *why = NULL;
                 int64_t pocc = 0;
 
-                r = gv_buf_printf(&t, "\n%zu. %s", i + 1, it->description);
-                if (r == GV_OK && it->pinned)
-                        r = gv_buf_adds(&t, " [pinned]");
+                gv_buf_reset(&line);
+                if (it->pinned)
+                        r = gv_buf_adds(&line, " [pinned]");
                 if (r == GV_OK && it->status == GV_ITEM_POSTPONED) {
                         r = gv_store_postponed_get(s, it->id, &pser, &pocc, &why);
                         if (r == GV_OK)
-                                r = gv_buf_printf(&t, " [postponed: %s]", why);
+                                r = gv_buf_printf(&line, " [postponed: %s]", why);
                         else if (r == GV_ENOTFOUND)
-                                r = gv_buf_adds(&t, " [postponed]");
+                                r = gv_buf_adds(&line, " [postponed]");
                         free(pser);
                         free(why);
                 }
-                if (r == GV_OK && it->event_id) {
-                        r = gv_buf_adds(&t, " - ");
+                if (r == GV_OK && it->event_id)
+                        r = gv_permalink(&link, it->room, it->event_id);
+                /* text: "N. description [flags] - link (reporter R; cc M)" */
+                if (r == GV_OK)
+                        r = gv_buf_printf(&t, "\n%zu. %s%s", i + 1, it->description,
+                                          gv_buf_str(&line));
+                if (r == GV_OK && link.len)
+                        r = gv_buf_printf(&t, " - %s", gv_buf_str(&link));
+                /* html: the description links to the item's message */
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "\n<li>");
+                if (r == GV_OK && link.len) {
+                        r = gv_buf_adds(&h, "<a href=\"");
                         if (r == GV_OK)
-                                r = gv_permalink(&t, it->room, it->event_id);
+                                r = gv_html_escape(&h, gv_buf_str(&link));
+                        if (r == GV_OK)
+                                r = gv_buf_adds(&h, "\">");
                 }
                 if (r == GV_OK)
-                        r = gv_buf_printf(&t, " (reporter %s", it->reporter);
+                        r = gv_html_escape(&h, it->description);
+                if (r == GV_OK && link.len)
+                        r = gv_buf_adds(&h, "</a>");
+                if (r == GV_OK && line.len) {
+                        r = gv_buf_adds(&h, " <i>");
+                        if (r == GV_OK)
+                                r = gv_html_escape(&h, gv_buf_str(&line) + 1);
+                        if (r == GV_OK)
+                                r = gv_buf_adds(&h, "</i>");
+                }
+                gv_buf_free(&link);
+                gv_buf_reset(&line);
+                if (r == GV_OK)
+                        r = gv_buf_printf(&line, " (reporter %s", it->reporter);
                 if (r == GV_OK && it->mentions[0])
-                        r = gv_buf_printf(&t, "; cc %s", it->mentions);
+                        r = gv_buf_printf(&line, "; cc %s", it->mentions);
                 if (r == GV_OK)
-                        r = gv_buf_adds(&t, ")");
+                        r = gv_buf_adds(&line, ")");
                 if (r == GV_OK)
-                        r = add_ping(pings, &n_pings, it->reporter);
-                if (r == GV_OK && it->mentions[0]) {
-                        char *save = NULL;
-
-                        words[n_words] = strdup(it->mentions);
-                        if (!words[n_words]) {
-                                r = GV_ENOMEM;
-                                break;
-                        }
-                        for (char *w = strtok_r(words[n_words], " ", &save); w && r == GV_OK;
-                             w = strtok_r(NULL, " ", &save))
-                                r = add_ping(pings, &n_pings, w);
-                        n_words++;
-                }
+                        r = gv_buf_adds(&t, gv_buf_str(&line));
+                if (r == GV_OK)
+                        r = text_html(gv_buf_str(&line), pings, n_pings, &h);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "</li>");
         }
         if (r == GV_OK && n) {
-                r = gv_buf_adds(&t, "\n");
+                gv_buf_reset(&line);
                 for (size_t i = 0; i < n_pings && r == GV_OK; i++)
-                        r = gv_buf_printf(&t, "%s%s", i ? " " : "", pings[i]);
+                        r = gv_buf_printf(&line, "%s%s", i ? " " : "", pings[i]);
                 if (r == GV_OK)
-                        r = gv_buf_adds(&t, n_pings ? ": can" : "Can");
+                        r = gv_buf_adds(&line, n_pings ? ": can" : "Can");
                 if (r == GV_OK)
-                        r = gv_buf_adds(&t, " you make it? React \u2705 or \u274c to this "
-                                            "message, or say !canmake / !cantmake (!cantmake N "
-                                            "for item N only).");
+                        r = gv_buf_adds(&line, " you make it? React \u2705 or \u274c to this "
+                                               "message, or say !canmake / !cantmake (!cantmake "
+                                               "N for item N only).");
+                if (r == GV_OK)
+                        r = gv_buf_printf(&t, "\n%s", gv_buf_str(&line));
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "\n</ol>\n<p>");
+                if (r == GV_OK)
+                        r = text_html(gv_buf_str(&line), pings, n_pings, &h);
+                if (r == GV_OK)
+                        r = gv_buf_adds(&h, "</p>");
         }
         if (r == GV_OK)
                 r = room_target(s, release_room_of(sc), &room);
         if (r == GV_OK)
-                r = queue_release(x, room, gv_buf_str(&t), pings, n_pings, &row);
+                r = queue_release(x, room, gv_buf_str(&t), gv_buf_str(&h), pings, n_pings, &row);
         if (r == GV_OK)
                 r = gv_store_release_add(s, row, sc->name, occ, room, x->ev->ts);
         if (r == GV_OK)
                 gv_info("series", "%s: released the agenda of %s%s", sc->name, when,
                         late_due ? " (late)" : "");
 out:
-        for (size_t i = 0; i < n_words; i++)
+        for (size_t i = 0; words && i < n; i++)
                 free(words[i]);
         free(words);
         free(room);
         gv_items_free(items, n);
         gv_buf_free(&t);
+        gv_buf_free(&h);
+        gv_buf_free(&line);
         return r;
 }
 

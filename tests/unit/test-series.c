@@ -69,7 +69,7 @@ struct spec {
 struct logged {
         int64_t at, row;
         char room[64];
-        char *body, *extra;
+        char *body, *extra, *html;
 };
 
 struct fx {
@@ -100,7 +100,8 @@ static void take(struct fx *f, int64_t at)
                         snprintf(l->room, sizeof(l->room), "%s", o.room);
                         l->body = o.body;
                         l->extra = o.extra;
-                        o.body = o.extra = NULL;
+                        l->html = o.html;
+                        o.body = o.extra = o.html = NULL;
                 }
                 gv_out_clear(&o);
         }
@@ -111,6 +112,7 @@ static void log_clear(struct fx *f)
         for (size_t i = 0; i < f->n_log; i++) {
                 free(f->log[i].body);
                 free(f->log[i].extra);
+                free(f->log[i].html);
         }
         f->n_log = 0;
 }
@@ -511,6 +513,11 @@ static void test_attendance(void)
               "%s", l->body);
         check(strstr(l->body, "React \u2705 or \u274c") != NULL, "attendance: it asks to confirm",
               "%s", l->body);
+        check(l->html && strstr(l->html, "<ol>\n<li><a href=\"https://matrix.to/#/!arch:example.org/%24ev3\">"
+                                        "Pinned review</a> <i>[pinned]</i> (reporter <a href=\"https://matrix.to/#/"
+                                        "@carol:example.org\">@carol:example.org</a>)</li>"),
+              "attendance: the release's HTML links each item and pills its people", "%s",
+              l->html ? l->html : "(null)");
         {
                 cJSON *x = cJSON_Parse(l->extra), *m = cJSON_GetObjectItemCaseSensitive(x, "mentions");
                 bool keep = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "keep_event"));
