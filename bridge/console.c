@@ -82,14 +82,18 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                 print_prefixed(c, o->room, o->body);
                 if (gv_job_keeps_event(o)) {
                         /* a series' release: reactions point at this ID (/react) */
-                        char ev[64];
+                        char ev[64], when[32];
+                        time_t t = (time_t)(o->created / 1000);
+                        struct tm tm;
 
                         snprintf(ev, sizeof(ev), "$console-msg-%lld", (long long)o->id);
                         r = gv_job_sent_event(c->s, o->id, ev);
                         if (r)
                                 return r;
-                        fprintf(c->out, "* release %lld is %s (/react %lld KEY answers it)\n",
-                                (long long)o->id, ev, (long long)o->id);
+                        gmtime_r(&t, &tm);
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+                        fprintf(c->out, "* release %lld (%s) is %s: /react %lld KEY answers it\n",
+                                (long long)o->id, when, ev, (long long)o->id);
                 }
                 break;
         case GV_OUT_MINUTES: {
@@ -362,7 +366,7 @@ static void console_help(FILE *out)
               "  /at YYYY-MM-DD HH:MM:SS | /at HH:MM:SS   set the clock (then +1 s a line)\n"
               "                  timers due by then (series releases, reminders) fire first\n"
               "  /react [N] KEY  react with KEY (\u2705, \u274c, ...) to release N as printed\n"
-              "                  (\"* release N is ...\"), or to the latest release\n"
+              "                  (\"* release N ...\"), or to the latest release\n"
               "  /me TEXT        an emote\n"
               "  TEXT \\         a line ending in a backslash continues on the next line\n"
               "  /quit           leave\n"

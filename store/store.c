@@ -141,7 +141,7 @@ static const char *const sql[S__COUNT] = {
         [S_TIMER_SET] = "INSERT OR IGNORE INTO series_timers(series, occ, kind, state, due, at) "
                         "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
         [S_TIMER_GET] = "SELECT state FROM series_timers WHERE series = ?1 AND occ = ?2 AND kind = ?3",
-        [S_REL_ADD] = "INSERT INTO series_releases(row, series, occ, room, ts) VALUES(?1, ?2, ?3, ?4, ?5)",
+        [S_REL_ADD] = "INSERT OR REPLACE INTO series_releases(row, series, occ, room, ts) VALUES(?1, ?2, ?3, ?4, ?5)",
         [S_REL_SENT] = "UPDATE series_releases SET event_id = ?2 WHERE row = ?1",
         [S_REL_BY_EVENT] = "SELECT series, occ FROM series_releases WHERE event_id = ?1",
         [S_REL_LAST] = "SELECT row, event_id FROM series_releases WHERE event_id IS NOT NULL "
