@@ -204,6 +204,7 @@ static enum gv_err item_blocked(const struct gv_series_cfg *sc, int64_t occ,
                                 const struct answers *a, const struct gv_item *it,
                                 struct gv_buf *why, bool *blocked)
 {
+        struct gv_buf names = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         char when[128], *m = NULL, *save = NULL;
         size_t n = 0, out = 0;
         enum gv_err r = GV_OK;
@@ -219,21 +220,17 @@ static enum gv_err item_blocked(const struct gv_series_cfg *sc, int64_t occ,
         m = strdup(it->mentions);
         if (!m)
                 return GV_ENOMEM;
-        for (char *w = strtok_r(m, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+        for (char *w = strtok_r(m, " ", &save); w && r == GV_OK; w = strtok_r(NULL, " ", &save)) {
                 n++;
                 if (cant_make(a, w, it->id))
                         out++;
+                r = gv_buf_printf(&names, "%s%s", n > 1 ? ", " : "", w);
         }
-        if (n && out == n) {
-                save = NULL;
-                strcpy(m, it->mentions);
-                for (char *w = strtok_r(m, " ", &save); w && r == GV_OK;
-                     w = strtok_r(NULL, " ", &save))
-                        r = gv_buf_printf(why, "%s%s", why->len ? ", " : "", w);
-                if (r == GV_OK)
-                        r = gv_buf_printf(why, " can't make %s", when);
+        if (r == GV_OK && n && out == n) {
+                r = gv_buf_printf(why, "%s can't make %s", gv_buf_str(&names), when);
                 *blocked = true;
         }
+        gv_buf_free(&names);
         free(m);
         return r;
 }
@@ -256,7 +253,7 @@ static enum gv_err reconsider(struct ctx *x, const struct gv_series_cfg *sc, int
                 return r;
         r = gv_store_agenda(s, agenda_of(x->c->cfg, sc), &items, &n);
         for (size_t i = 0; i < n && r == GV_OK; i++) {
-                struct gv_buf why = GV_BUF_INIT(4096);
+                struct gv_buf why = GV_BUF_INIT(GV_REPLY_MAX_BODY);
                 char *pser = NULL, *preason = NULL;
                 int64_t pocc = 0;
                 bool blocked = false, mine;
@@ -476,7 +473,7 @@ out:
 static enum gv_err do_remind(struct ctx *x, const struct gv_series_cfg *sc, int64_t occ,
                              int64_t late_due)
 {
-        struct gv_buf t = GV_BUF_INIT(4096);
+        struct gv_buf t = GV_BUF_INIT(1 << 16);
         char when[128], hm[8], *room = NULL;
         int64_t left = (occ - x->ev->ts + 59999) / 60000;
         enum gv_err r = GV_OK;
@@ -531,8 +528,11 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
                 if (r)
                         return r;
                 if (started || now >= occ + SERIES_GRACE_MS) {
-                        gv_info("series", "%s: the %s due %lld skipped (%s)", sc->name,
-                                k == GV_TIMER_RELEASE ? "release" : "reminder", (long long)due,
+                        char hm[8];
+
+                        utc_hm(due, hm);
+                        gv_info("series", "%s: the %s due %s UTC skipped (%s)", sc->name,
+                                k == GV_TIMER_RELEASE ? "release" : "reminder", hm,
                                 started ? "the meeting has begun" : "too late");
                         return gv_store_timer_set(s, sc->name, occ, k, GV_TIMER_SKIPPED, due, now,
                                                   NULL);
@@ -542,6 +542,17 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
                 r = do_release(x, sc, occ, late ? due : 0);
         else
                 r = do_remind(x, sc, occ, late ? due : 0);
+        if (r && !gv_fatal(r)) {
+                /* it cannot be built (an agenda over the message ceiling):
+                 * trying again on every turn of the loop would not help */
+                char when[128];
+
+                occ_text(sc, occ, when, sizeof(when));
+                gv_warn("series", "%s: the %s of %s cannot be sent: %s; skipped", sc->name,
+                        k == GV_TIMER_RELEASE ? "release" : "reminder", when, gv_strerror(r));
+                state = GV_TIMER_SKIPPED;
+                r = GV_OK;
+        }
         if (r == GV_OK)
                 r = gv_store_timer_set(s, sc->name, occ, k, state, due, now, NULL);
         return r;

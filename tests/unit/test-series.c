@@ -694,6 +694,44 @@ static void test_late_answers(void)
         fx_close(&f);
 }
 
+/* An agenda over the message ceiling: the release is skipped (logged), not
+ * tried again on every tick; the reminder still comes. */
+static void test_too_big(void)
+{
+        struct spec sp[] = { { "Arch call", ROOM, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15", "UTC", NULL,
+                               60, 5, NULL } };
+        struct fx f;
+        char desc[1001];
+        bool rec = false;
+        enum gv_timer_state st = GV_TIMER_DONE;
+        int64_t due = 0, id = 0;
+
+        if (!fx_open(&f, sp, 1))
+                return;
+        memset(desc, 'x', sizeof(desc) - 1);
+        desc[sizeof(desc) - 1] = '\0';
+        for (int i = 0; i < 1100; i++) {
+                struct gv_item it;
+
+                memset(&it, 0, sizeof(it));
+                it.agenda = "architecture";
+                it.description = desc;
+                it.reporter = ALICE;
+                it.mentions = "";
+                it.room = ROOM;
+                if (gv_store_item_add(f.s, &it, &id) != GV_OK)
+                        break;
+        }
+        tick(&f, utc(2026, 12, 7, 14, 0));
+        check(f.n_log == 0 && gv_store_timer_get(f.s, "Arch call", utc(2026, 12, 7, 15, 0),
+                                                 GV_TIMER_RELEASE, &rec, &st) == GV_OK &&
+              rec && st == GV_TIMER_SKIPPED, "too big: the release is skipped and recorded so",
+              "%zu rows, recorded %d state %d", f.n_log, rec, st);
+        check(gv_next_due(f.core, utc(2026, 12, 7, 14, 0), &due) == GV_OK &&
+              due == utc(2026, 12, 7, 14, 55), "too big: next due is the reminder", "%s", hm(due));
+        fx_close(&f);
+}
+
 int main(void)
 {
         test_dst_athens();
@@ -705,5 +743,6 @@ int main(void)
         test_release_by_hand();
         test_alias();
         test_late_answers();
+        test_too_big();
         return check_finish();
 }
