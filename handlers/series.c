@@ -675,12 +675,12 @@ enum gv_err gv_next_due(struct gv_core *c, int64_t now_ms, int64_t *due_ms)
  * one named at the head of *args (which then moves past the name), else
  * the one whose next occurrence is soonest. *sc NULL when none (replied). */
 static enum gv_err pick_series(struct ctx *x, char **args, const struct gv_series_cfg **out,
-                               int64_t *occ, bool quiet)
+                               int64_t *occ)
 {
         const struct gv_config *cfg = x->c->cfg;
-        const struct gv_series_cfg *best = NULL;
-        int64_t best_occ = INT64_MAX;
-        size_t n_here = 0;
+        const struct gv_series_cfg *best = NULL, *named_sc = NULL;
+        int64_t best_occ = INT64_MAX, named_occ = 0;
+        size_t n_here = 0, named_len = 0;
         enum gv_err r;
 
         *out = NULL;
@@ -707,27 +707,28 @@ static enum gv_err pick_series(struct ctx *x, char **args, const struct gv_serie
                         continue;
                 if (r)
                         return r;
-                if (named) {
-                        *args += len;
-                        while (**args == ' ')
-                                (*args)++;
-                        best = sc;
-                        best_occ = o;
-                        break;
+                if (named && len > named_len) {        /* the longest name given */
+                        named_sc = sc;
+                        named_occ = o;
+                        named_len = len;
                 }
                 if (o < best_occ) {
                         best = sc;
                         best_occ = o;
                 }
         }
-        if (!best) {
-                if (quiet)
-                        return GV_OK;
+        if (named_sc) {
+                best = named_sc;
+                best_occ = named_occ;
+                *args += named_len;
+                while (**args == ' ')
+                        (*args)++;
+        }
+        if (!best)
                 return reply(x, n_here ? "This room's meeting series meets no more (its rule "
                                          "has ended)." :
                                          "No meeting series meets in this room (see \"series\" "
                                          "in the config).");
-        }
         *out = best;
         *occ = best_occ;
         return GV_OK;
@@ -747,7 +748,7 @@ enum gv_err cmd_next(struct ctx *x, const struct cmd *c, char *args)
         if (*args) {
                 char *a = args;
 
-                r = pick_series(x, &a, &sc, &occ, false);
+                r = pick_series(x, &a, &sc, &occ);
                 if (r || !sc)
                         return r;
                 if (a == args)
@@ -940,7 +941,7 @@ static enum gv_err cmd_answer(struct ctx *x, char *args, bool coming)
         char when[128];
         enum gv_err r;
 
-        r = pick_series(x, &args, &sc, &occ, false);
+        r = pick_series(x, &args, &sc, &occ);
         if (r || !sc)
                 return r;
         if (coming && *args)
@@ -1004,7 +1005,7 @@ enum gv_err series_release_cmd(struct ctx *x, char *args)
         int64_t occ = 0;
         enum gv_err r;
 
-        r = pick_series(x, &args, &sc, &occ, false);
+        r = pick_series(x, &args, &sc, &occ);
         if (r || !sc)
                 return r;
         if (*args)
