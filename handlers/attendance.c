@@ -335,7 +335,7 @@ static enum gv_err answer(struct ctx *x, const struct gv_series_cfg *sc, int64_t
 static enum gv_err cmd_answer(struct ctx *x, char *args, bool coming)
 {
         const struct gv_series_cfg *sc = NULL;
-        struct gv_buf t = GV_BUF_INIT(1 << 16);
+        struct gv_buf t = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         int64_t occ = 0, *ids = NULL;
         size_t n_ids = 0;
         char when[128];
@@ -372,7 +372,7 @@ static enum gv_err cmd_answer(struct ctx *x, char *args, bool coming)
                                   when);
         }
         if (r == GV_OK) {
-                struct gv_buf changes = GV_BUF_INIT(1 << 16);
+                struct gv_buf changes = GV_BUF_INIT(GV_REPLY_MAX_BODY);
 
                 r = answer(x, sc, occ, coming, ids, n_ids, &changes);
                 if (r == GV_OK && changes.len)
@@ -446,7 +446,7 @@ static enum gv_err announce(struct ctx *x, struct gv_buf *changes)
 enum gv_err series_reaction(struct ctx *x)
 {
         const struct gv_series_cfg *sc;
-        struct gv_buf changes = GV_BUF_INIT(1 << 16);
+        struct gv_buf changes = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         char *name = NULL;
         int64_t occ = 0;
         int yes = reaction_answer(x->ev->reaction_key);
@@ -475,7 +475,7 @@ enum gv_err series_reaction(struct ctx *x)
 enum gv_err series_redaction(struct ctx *x)
 {
         const struct gv_series_cfg *sc;
-        struct gv_buf changes = GV_BUF_INIT(1 << 16);
+        struct gv_buf changes = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         char *name = NULL;
         int64_t occ = 0;
         enum gv_err r;

@@ -138,7 +138,7 @@ static enum gv_err do_release(struct ctx *x, const struct gv_series_cfg *sc, int
         const char *agenda = series_agenda_of(x->c->cfg, sc);
         struct gv_buf t = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         struct gv_buf h = GV_BUF_INIT(4 * (size_t)GV_REPLY_MAX_BODY);
-        struct gv_buf line = GV_BUF_INIT(1 << 16);
+        struct gv_buf line = GV_BUF_INIT(GV_REPLY_MAX_BODY);
         struct gv_item *items = NULL;
         const char *pings[GV_REPLY_MAX_MENTIONS];
         char **words = NULL, when[128], hm[8], *room = NULL;
