@@ -158,6 +158,13 @@ enum gv_err series_reconsider(struct ctx *x, const struct gv_series_cfg *sc, int
                         if (r == GV_ENOTFOUND)
                                 r = GV_OK;
                 }
+                /* postponed for another series' meeting still to come: its own */
+                if (pser && strcmp(pser, sc->name) != 0 && pocc > x->ev->ts) {
+                        free(pser);
+                        free(preason);
+                        gv_buf_free(&why);
+                        continue;
+                }
                 mine = pser != NULL;
                 if (r == GV_OK && blocked && (items[i].status == GV_ITEM_OPEN || mine) &&
                     !(mine && pocc == occ && strcmp(preason, gv_buf_str(&why)) == 0 &&
