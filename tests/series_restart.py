@@ -12,14 +12,21 @@ on one database file (issue 10): never lost, never twice.
 3. A meeting begun before the missed reminder: the reminder is skipped (and
    recorded so), never done later.
 4. The timers in the database: the release done late, the reminder skipped.
+5. On time: one release, one reminder.
+6. kill -9 at moments around the release time, then a restart: the release
+   fired exactly once (one release row, one timer) and was delivered (the
+   console has no transaction IDs to deduplicate a delivery cut short, so
+   it may be printed twice; the Matrix sender's txn IDs do that).
 """
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 gavel = os.path.abspath(sys.argv[1])
 top = tempfile.mkdtemp(prefix="gavel-series-")
@@ -112,6 +119,33 @@ try:
     rem = [l for l in r.stdout.splitlines() if "Reminder: Arch call" in l]
     check(r.returncode == 0 and len(thu) == 1 and "late" not in thu[0] and len(rem) == 1,
           "Thursday's release and reminder come in time, once", r.stdout + r.stderr)
+    # ---- 6. kill -9 around the release, then start again: one release ----
+    for i, delay in enumerate([0.0, 0.01, 0.03, 0.06, 0.1, 0.3]):
+        d = os.path.join(top, "kill%d" % i)
+        os.makedirs(d)
+        with open(os.path.join(d, "gavel.json"), "w") as f:
+            json.dump({"database": "gavel.db", "archive_dir": "minutes", "log_level": "error",
+                       "series": SERIES}, f)
+        p = subprocess.Popen([gavel, "--config", "gavel.json", "--shell"], cwd=d,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdin.write(b"/at 2026-12-07 11:29:58\n#architecture Discuss keyframes\n"
+                      b"/at 2026-12-07 11:31:00\n")
+        p.stdin.flush()
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        out1, _ = p.communicate()
+        r = run(d, ["/at 2026-12-07 11:32:00", "hello"])
+        db = sqlite3.connect(os.path.join(d, "gavel.db"))
+        n_rel = db.execute("SELECT count(*) FROM series_releases").fetchone()[0]
+        n_timer = db.execute("SELECT count(*) FROM series_timers WHERE kind = 0").fetchone()[0]
+        unsent = db.execute("SELECT count(*) FROM outbox WHERE sent IS NULL").fetchone()[0]
+        db.close()
+        printed = len(releases(out1.decode())) + len(releases(r.stdout))
+        check(r.returncode == 0 and n_rel == 1 and n_timer == 1 and unsent == 0 and
+              printed >= 1,
+              "kill -9 after %.2f s and a restart: the release fired exactly once, delivered"
+              % delay, (n_rel, n_timer, unsent, printed, r.stdout, r.stderr))
 finally:
     shutil.rmtree(top, ignore_errors=True)
 
