@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libical/ical.h>
+
 #include "../../util/recur.h"
 #include "check.h"
 
@@ -422,8 +424,44 @@ static void measure(void)
         }
 }
 
+/* The zones are the system's tzdata, not a copy inside libical. */
+static void test_system_tzdata(void)
+{
+        const char *dir = icaltzutil_get_zone_directory();
+
+        check(icaltimezone_get_builtin_tzdata() == 0 && dir &&
+              strcmp(dir, "/usr/share/zoneinfo") == 0, "libical reads /usr/share/zoneinfo",
+              "builtin tzdata %d, directory %s", icaltimezone_get_builtin_tzdata(),
+              dir ? dir : "(none)");
+}
+
+/* A gap moves 02:30 onto 03:30's instant: one occurrence, not two. */
+static void test_gap_twice(void)
+{
+        struct gv_recur *r = NULL;
+        char err[256], a[32] = "", b[32] = "";
+        int64_t o1 = 0, o2 = 0;
+
+        if (gv_recur_new("FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30", "America/Los_Angeles", NULL, 0, &r,
+                         err, sizeof(err))) {
+                check(false, "gap: two times on one instant", "%s", err);
+                return;
+        }
+        if (gv_recur_next(r, utc("2026-03-08T09:00Z"), &o1) == GV_OK &&
+            gv_recur_next(r, o1, &o2) == GV_OK) {
+                iso(o1, a, sizeof(a));
+                iso(o2, b, sizeof(b));
+        }
+        /* 02:30 and 03:30 are both 03:30 PDT (10:30Z) on the 8th: once; then 02:30 PDT on the 9th */
+        check(!strcmp(a, "2026-03-08T10:30Z") && !strcmp(b, "2026-03-09T09:30Z"),
+              "gap: two times on one instant", "got %s %s", a, b);
+        gv_recur_free(r);
+}
+
 int main(void)
 {
+        test_system_tzdata();
+        test_gap_twice();
         test_next();
         test_prev();
         test_local();
