@@ -288,7 +288,8 @@ static const struct err_case err_cases[] = {
         { "TZID of another zone", "DTSTART;TZID=Europe/Paris:20261207T150000\nRRULE:FREQ=DAILY",
           "Europe/Athens", NULL, GV_EPARSE,
           "DTSTART;TZID=Europe/Paris: TZID must be the series' zone Europe/Athens" },
-        { "long text is cut", "FREQ=DAILY;BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        { "long text is cut",
+          "FREQ=DAILY;BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
           "UTC", NULL, GV_EPARSE,
           "BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX...: not a recurrence rule" },
 };
@@ -328,8 +329,8 @@ static void test_cache(void)
                   "Europe/Athens", 1000 },
                 { "DTSTART:20260101T090000\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;COUNT=12\n"
                   "EXDATE:20260227T090000", "UTC", 1000 },
-                { "DTSTART:20260101T000000\nRRULE:FREQ=HOURLY;UNTIL=20261231", "America/Los_Angeles",
-                  60 },
+                { "DTSTART:20260101T000000\nRRULE:FREQ=HOURLY;UNTIL=20261231",
+                  "America/Los_Angeles", 60 },
         };
         const int64_t lo = utc("2025-12-01T00:00Z"), hi = utc("2027-06-30T00:00Z");
         unsigned seed = 42;
@@ -452,7 +453,8 @@ static void test_gap_twice(void)
                 iso(o1, a, sizeof(a));
                 iso(o2, b, sizeof(b));
         }
-        /* 02:30 and 03:30 are both 03:30 PDT (10:30Z) on the 8th: once; then 02:30 PDT on the 9th */
+        /* 02:30 and 03:30 are both 03:30 PDT (10:30Z) on the 8th: once;
+         * then 02:30 PDT on the 9th */
         check(!strcmp(a, "2026-03-08T10:30Z") && !strcmp(b, "2026-03-09T09:30Z"),
               "gap: two times on one instant", "got %s %s", a, b);
         gv_recur_free(r);
