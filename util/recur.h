@@ -31,7 +31,8 @@ struct gv_recur;
  * (RDATE, ...) are refused; an EXDATE date skips its whole local day; a
  * date UNTIL includes its day; COUNT counts the EXDATEs too (RFC 5545);
  * FREQ=MINUTELY/SECONDLY are refused (GV_EPARSE), an unknown zone is
- * GV_ENOTFOUND. A wall-clock time that a spring-forward gap moves onto or
+ * GV_ENOTFOUND; nothing occurs from 2100 on (a rule that never matches
+ * ends there). A wall-clock time that a spring-forward gap moves onto or
  * before the previous occurrence's instant (BYHOUR=2,3 on that day) is
  * dropped: occurrences are strictly increasing instants. */
 GV_MUST_CHECK enum gv_err gv_recur_new(const char *rule, const char *tz,

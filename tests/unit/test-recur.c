@@ -107,6 +107,10 @@ static const struct next_case next_cases[] = {
           { "2026-12-14T13:00Z", "2026-12-21T13:00Z", "END" } },
         { "after the end", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15;UNTIL=20261221", "Europe/Athens",
           { NULL }, "2027-06-01T00:00Z", { "END" } },
+        { "a rule that never matches ends", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "UTC",
+          { NULL }, "2026-01-01T00:00Z", { "END" } },
+        { "nothing from 2100 on", "FREQ=YEARLY;BYMONTH=6;BYHOUR=12", "UTC", { NULL },
+          "2098-07-01T00:00Z", { "2099-06-01T12:00Z", "END" } },
         { "DAILY without BYHOUR is midnight", "FREQ=DAILY", "Asia/Kolkata", { NULL },
           "2026-07-06T00:00Z", { "2026-07-06T18:30Z" } },
 };
