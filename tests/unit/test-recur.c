@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libical/ical.h>
+
 #include "../../util/recur.h"
 #include "check.h"
 
@@ -105,6 +107,10 @@ static const struct next_case next_cases[] = {
           { "2026-12-14T13:00Z", "2026-12-21T13:00Z", "END" } },
         { "after the end", "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15;UNTIL=20261221", "Europe/Athens",
           { NULL }, "2027-06-01T00:00Z", { "END" } },
+        { "a rule that never matches ends", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "UTC",
+          { NULL }, "2026-01-01T00:00Z", { "END" } },
+        { "nothing from 2100 on", "FREQ=YEARLY;BYMONTH=6;BYHOUR=12", "UTC", { NULL },
+          "2098-07-01T00:00Z", { "2099-06-01T12:00Z", "END" } },
         { "DAILY without BYHOUR is midnight", "FREQ=DAILY", "Asia/Kolkata", { NULL },
           "2026-07-06T00:00Z", { "2026-07-06T18:30Z" } },
 };
@@ -286,7 +292,8 @@ static const struct err_case err_cases[] = {
         { "TZID of another zone", "DTSTART;TZID=Europe/Paris:20261207T150000\nRRULE:FREQ=DAILY",
           "Europe/Athens", NULL, GV_EPARSE,
           "DTSTART;TZID=Europe/Paris: TZID must be the series' zone Europe/Athens" },
-        { "long text is cut", "FREQ=DAILY;BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
+        { "long text is cut",
+          "FREQ=DAILY;BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX",
           "UTC", NULL, GV_EPARSE,
           "BYDAY=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX...: not a recurrence rule" },
 };
@@ -312,14 +319,22 @@ static void test_errors(void)
  * fresh object does for each. */
 static void test_cache(void)
 {
-        /* DTSTART in 2026 keeps the fresh objects' walks short (valgrind) */
-        static const char *const rules[][2] = {
-                { "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=15;BYMINUTE=0", "Europe/Athens" },
-                { "DTSTART:20260101T023000\nRRULE:FREQ=DAILY;BYHOUR=1,2", "America/Los_Angeles" },
+        /* DTSTART in 2026 keeps the fresh objects' walks short (valgrind).
+         * The hourly one has more occurrences than the cache's window
+         * (4096): it drops the older half and restarts for earlier times. */
+        static const struct {
+                const char *rule, *tz;
+                int asks;
+        } rules[] = {
+                { "FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=15;BYMINUTE=0", "Europe/Athens", 1000 },
+                { "DTSTART:20260101T023000\nRRULE:FREQ=DAILY;BYHOUR=1,2", "America/Los_Angeles",
+                  1000 },
                 { "DTSTART:20260101T000000\nRRULE:FREQ=HOURLY;INTERVAL=7;UNTIL=20260401",
-                  "Europe/Athens" },
+                  "Europe/Athens", 1000 },
                 { "DTSTART:20260101T090000\nRRULE:FREQ=MONTHLY;BYDAY=-1FR;COUNT=12\n"
-                  "EXDATE:20260227T090000", "UTC" },
+                  "EXDATE:20260227T090000", "UTC", 1000 },
+                { "DTSTART:20260101T000000\nRRULE:FREQ=HOURLY;UNTIL=20261231",
+                  "America/Los_Angeles", 60 },
         };
         const int64_t lo = utc("2025-12-01T00:00Z"), hi = utc("2027-06-30T00:00Z");
         unsigned seed = 42;
@@ -329,22 +344,22 @@ static void test_cache(void)
                 char err[256], name[128];
                 unsigned bad = 0, asked = 0;
 
-                snprintf(name, sizeof(name), "cache = fresh: %s %s", rules[k][0], rules[k][1]);
+                snprintf(name, sizeof(name), "cache = fresh: %s %s", rules[k].rule, rules[k].tz);
                 for (char *q = name; *q; q++)
                         if (*q == '\n')
                                 *q = ' ';
-                if (gv_recur_new(rules[k][0], rules[k][1], NULL, 0, &shared, err, sizeof(err))) {
+                if (gv_recur_new(rules[k].rule, rules[k].tz, NULL, 0, &shared, err, sizeof(err))) {
                         check(false, name, "%s", err);
                         continue;
                 }
-                for (int i = 0; i < 1000; i++) {
+                for (int i = 0; i < rules[k].asks; i++) {
                         struct gv_recur *fresh = NULL;
                         int64_t t = lo + (int64_t)(rand_r(&seed) % 1000000) * ((hi - lo) / 1000000);
                         int64_t a = -1, b = -2;
                         bool prev = rand_r(&seed) % 2;
                         enum gv_err ea, eb;
 
-                        if (gv_recur_new(rules[k][0], rules[k][1], NULL, 0, &fresh, err,
+                        if (gv_recur_new(rules[k].rule, rules[k].tz, NULL, 0, &fresh, err,
                                          sizeof(err)))
                                 break;
                         ea = prev ? gv_recur_prev(shared, t, &a) : gv_recur_next(shared, t, &a);
@@ -358,7 +373,8 @@ static void test_cache(void)
                         asked++;
                         gv_recur_free(fresh);
                 }
-                check(bad == 0 && asked == 1000, name, "%u of %u differ", bad, asked);
+                check(bad == 0 && asked == (unsigned)rules[k].asks, name, "%u of %u differ", bad,
+                      asked);
                 gv_recur_free(shared);
         }
 }
@@ -413,8 +429,45 @@ static void measure(void)
         }
 }
 
+/* The zones are the system's tzdata, not a copy inside libical. */
+static void test_system_tzdata(void)
+{
+        const char *dir = icaltzutil_get_zone_directory();
+
+        check(icaltimezone_get_builtin_tzdata() == 0 && dir &&
+              strcmp(dir, "/usr/share/zoneinfo") == 0, "libical reads /usr/share/zoneinfo",
+              "builtin tzdata %d, directory %s", icaltimezone_get_builtin_tzdata(),
+              dir ? dir : "(none)");
+}
+
+/* A gap moves 02:30 onto 03:30's instant: one occurrence, not two. */
+static void test_gap_twice(void)
+{
+        struct gv_recur *r = NULL;
+        char err[256], a[32] = "", b[32] = "";
+        int64_t o1 = 0, o2 = 0;
+
+        if (gv_recur_new("FREQ=DAILY;BYHOUR=2,3;BYMINUTE=30", "America/Los_Angeles", NULL, 0, &r,
+                         err, sizeof(err))) {
+                check(false, "gap: two times on one instant", "%s", err);
+                return;
+        }
+        if (gv_recur_next(r, utc("2026-03-08T09:00Z"), &o1) == GV_OK &&
+            gv_recur_next(r, o1, &o2) == GV_OK) {
+                iso(o1, a, sizeof(a));
+                iso(o2, b, sizeof(b));
+        }
+        /* 02:30 and 03:30 are both 03:30 PDT (10:30Z) on the 8th: once;
+         * then 02:30 PDT on the 9th */
+        check(!strcmp(a, "2026-03-08T10:30Z") && !strcmp(b, "2026-03-09T09:30Z"),
+              "gap: two times on one instant", "got %s %s", a, b);
+        gv_recur_free(r);
+}
+
 int main(void)
 {
+        test_system_tzdata();
+        test_gap_twice();
         test_next();
         test_prev();
         test_local();
