@@ -12,6 +12,7 @@
 
 #include "../util/config.h"
 #include "../util/err.h"
+#include "../util/log.h"
 #include "crypto.h"
 #include "http.h"
 #include "sync.h"
@@ -123,6 +124,10 @@ struct mx {
         uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
         int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
+        /* the trace (log_level "debug"): monotonic µs of the stages of the
+         * newest sync batch; 0 when not tracing */
+        int64_t tr_recv, tr_parsed, tr_handled, tr_committed;
+
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
         bool stop;
@@ -131,6 +136,11 @@ struct mx {
 /* matrix.c: clocks, backoff, answers, URLs, requests */
 int64_t mx_now_ms(void);
 int64_t mx_wall_ms(void);
+/* Monotonic µs, for the trace. */
+int64_t mx_now_us(void);
+/* Whether the per-stage timings are logged (log_level "debug"): one test
+ * when not, no clock read. */
+#define MX_TRACING() (gv_log_threshold >= GV_LOG_DEBUG)
 /* Logs to stderr and stops the loop with this exit status. */
 void mx_fatal(struct mx *m, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

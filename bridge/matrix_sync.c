@@ -186,6 +186,23 @@ void mx_gaps_free(struct mx *m)
         m->n_gaps = 0;
 }
 
+/* The trace's line for a batch: its size and the stages, in µs from the
+ * moment the /sync answer was complete (the gap fill, if any, is in
+ * "handled"). The sends it queued each say when their PUT went out and
+ * when it was acknowledged (matrix_send.c). */
+static void trace_batch(const struct mx *m, const struct gv_sync *b)
+{
+        size_t events = 0;
+
+        for (size_t i = 0; i < b->n_rooms; i++)
+                events += b->rooms[i].n_timeline;
+        gv_debug("trace", "sync batch: %zu rooms, %zu timeline events, %zu to-device: "
+                 "parsed +%lld us, handled +%lld us, committed +%lld us", b->n_rooms, events,
+                 b->n_to_device, (long long)(m->tr_parsed - m->tr_recv),
+                 (long long)(m->tr_handled - m->tr_recv),
+                 (long long)(m->tr_committed - m->tr_recv));
+}
+
 static void apply_batch(struct mx *m)
 {
         struct gv_sync *b = m->batch;
@@ -199,10 +216,16 @@ static void apply_batch(struct mx *m)
                 r = apply_rooms(m, b, history);
         if (r == GV_OK)
                 r = notice_skipped(m, b);
+        if (MX_TRACING())
+                m->tr_handled = mx_now_us();
         if (r == GV_OK)
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)
                 r = gv_store_commit(m->s);
+        if (MX_TRACING()) {
+                m->tr_committed = mx_now_us();
+                trace_batch(m, b);
+        }
         if (r) {
                 gv_store_rollback(m->s);
                 mx_rooms_forget(m);
@@ -391,7 +414,11 @@ static void on_sync(void *ud, const struct gv_http_resp *resp)
 
         m->sync_busy = false;
         if (resp->err == GV_OK && resp->status == 200) {
+                if (MX_TRACING())
+                        m->tr_recv = mx_now_us();
                 r = gv_sync_parse(resp->body, resp->len, &b);
+                if (MX_TRACING())
+                        m->tr_parsed = mx_now_us();
                 if (r) {
                         gv_err_log("matrix", "unreadable /sync response (%s); retrying",
                                    gv_strerror(r));
