@@ -265,6 +265,7 @@ int gv_matrix_run(const struct gv_config *cfg)
 
         memset(&m, 0, sizeof(m));
         m.cfg = cfg;
+        m.tr_start = mx_now_us();
         if (!cfg->user_id || !*cfg->user_id) {
                 fprintf(stderr, "gavel: user_id is required to connect to a homeserver\n");
                 return 2;

@@ -84,6 +84,7 @@ struct mx {
         bool token_from_file;
 
         bool sync_busy;
+        bool caught_up;         /* a batch was applied since the start */
         int64_t sync_at;
         int64_t sync_backoff;
         struct gv_sync *batch;  /* waiting for its gaps */
@@ -127,6 +128,8 @@ struct mx {
         /* the trace (log_level "debug"): monotonic µs of the stages of the
          * newest sync batch; 0 when not tracing */
         int64_t tr_recv, tr_parsed, tr_handled, tr_committed;
+        int64_t tr_start;       /* gv_matrix_run() began */
+        bool tr_first;          /* the first batch was applied */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */

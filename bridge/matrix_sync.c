@@ -225,6 +225,10 @@ static void apply_batch(struct mx *m)
         if (MX_TRACING()) {
                 m->tr_committed = mx_now_us();
                 trace_batch(m, b);
+                if (!m->tr_first && r == GV_OK)
+                        gv_debug("trace", "first sync batch applied %lld us after the start",
+                                 (long long)(m->tr_committed - m->tr_start));
+                m->tr_first = m->tr_first || r == GV_OK;
         }
         if (r) {
                 gv_store_rollback(m->s);
@@ -241,6 +245,7 @@ static void apply_batch(struct mx *m)
                 }
                 m->sync_backoff = 0;
                 m->sync_at = 0;
+                m->caught_up = true;
                 if (b->skipped)
                         gv_warn("matrix", "%zu malformed events in a sync batch left out",
                                 b->skipped);
@@ -473,7 +478,10 @@ void mx_start_sync(struct mx *m)
 {
         char timeout[24];
 
-        snprintf(timeout, sizeof(timeout), "%lld", m->since ? (long long)m->cfg->sync_timeout_ms : 0LL);
+        /* the first /sync of a start does not wait: what was missed comes at
+         * once, and then gavel knows it has caught up */
+        snprintf(timeout, sizeof(timeout), "%lld",
+                 m->since && m->caught_up ? (long long)m->cfg->sync_timeout_ms : 0LL);
         m->sync_busy = true;
         m->sync_keys_gen = m->upload_busy ? m->keys_gen - 1 : m->keys_gen;
         if (m->since)
