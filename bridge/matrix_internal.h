@@ -189,6 +189,11 @@ void mx_lanes_free(struct mx *m);
 /* matrix_rooms.c */
 struct room *mx_room_get(struct mx *m, const char *id);
 void mx_rooms_free(struct mx *m);
+/* Keeps the `keep` most recently used rooms cached, frees the others (the
+ * store has all they hold): between batches only, as nothing else holds
+ * a struct room then. */
+void mx_rooms_trim(struct mx *m, size_t keep);
+#define MX_ROOMS_CACHED 256
 /* Forgets the cached rooms: after a rollback the store is the truth. */
 void mx_rooms_forget(struct mx *m);
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);

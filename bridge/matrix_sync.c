@@ -252,6 +252,7 @@ static void apply_batch(struct mx *m)
         }
         m->batch = gv_sync_free(m->batch);
         mx_gaps_free(m);
+        mx_rooms_trim(m, MX_ROOMS_CACHED);
         m->outbox_empty = false;
         mx_start_sender(m);
 }
