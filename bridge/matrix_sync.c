@@ -207,6 +207,9 @@ static void apply_batch(struct mx *m)
 {
         struct gv_sync *b = m->batch;
         bool history = !m->since && m->cfg->initial_history == 0;
+        uint64_t adds = gv_store_outbox_adds(m->s);
+        /* nothing for E2EE either (a share may wait for a device) */
+        bool quiet = !b->n_to_device && !b->n_dl_changed && !b->n_dl_left;
         enum gv_err r;
 
         r = gv_store_begin(m->s);
@@ -253,7 +256,9 @@ static void apply_batch(struct mx *m)
         m->batch = gv_sync_free(m->batch);
         mx_gaps_free(m);
         mx_rooms_trim(m, MX_ROOMS_CACHED);
-        m->outbox_empty = false;
+        /* a batch that queued nothing (chatter) costs the sender nothing */
+        if (!quiet || gv_store_outbox_adds(m->s) != adds)
+                m->outbox_empty = false;
         mx_start_sender(m);
 }
 

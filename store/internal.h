@@ -42,6 +42,7 @@ struct gv_store {
         sqlite3_stmt *st[S__COUNT];
         int version;
         uint64_t generation;
+        uint64_t outbox_adds;   /* rows added to the outbox (gv_store_outbox_adds) */
         char *path;             /* as given to gv_store_open, for messages */
         char errmsg[1024];      /* the last error, with the path; "" if none */
 };

@@ -377,6 +377,9 @@ GV_MUST_CHECK enum gv_err gv_store_vote_tally(struct gv_store *s, int64_t vote,
 void gv_vote_clear(struct gv_vote *v);
 
 /* Outbox. */
+/* How many rows gv_store_outbox_add() was asked to add so far (rolled back
+ * or not): unchanged over a batch means the batch queued nothing. */
+uint64_t gv_store_outbox_adds(const struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_outbox_add(struct gv_store *s, enum gv_out_kind kind,
                                               const char *room, const char *body,
                                               const char *html, const char *extra, int64_t ts);
