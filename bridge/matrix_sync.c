@@ -225,6 +225,11 @@ static void apply_batch(struct mx *m)
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)
                 r = gv_store_commit(m->s);
+        /* the next /sync acknowledges the to-device messages: the server
+         * deletes them, so they are on the disk first (the rest it sends
+         * again after a power loss, see gv_store_sync()) */
+        if (r == GV_OK && b->n_to_device)
+                r = gv_store_sync(m->s);
         if (MX_TRACING()) {
                 m->tr_committed = mx_now_us();
                 trace_batch(m, b);

@@ -731,6 +731,21 @@ enum gv_err gv_store_commit(struct gv_store *s)
         return store_exec_done(s, store_stmt(s, S_COMMIT));
 }
 
+enum gv_err gv_store_sync(struct gv_store *s)
+{
+        /* synchronous=NORMAL: a commit is in the WAL, not yet on the disk; a
+         * checkpoint syncs the WAL, then copies it into the database file and
+         * syncs that */
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+        if (rc != SQLITE_OK) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: syncing to disk: %s",
+                         s->path ? s->path : "database", sqlite3_errmsg(s->db));
+                return GV_EDB;
+        }
+        return GV_OK;
+}
+
 uint64_t gv_store_generation(const struct gv_store *s)
 {
         return s->generation;

@@ -1027,7 +1027,7 @@ def main():
                     help="lines of the meeting whose #endmeeting is timed (0: none)")
     ap.add_argument("--big-rooms", type=int, default=0,
                     help="rooms (e.g. 10000) gavel starts in at once, made by the homeserver")
-    ap.add_argument("--big-burst", type=int, default=500,
+    ap.add_argument("--big-burst", type=int, default=100,
                     help="messages of the burst timed among --big-rooms rooms")
     ap.add_argument("--timeout", type=int, default=1200, help="whole run, seconds")
     ap.add_argument("--build", default="unknown")

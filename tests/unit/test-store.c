@@ -1098,6 +1098,9 @@ static void test_outbox(struct gv_store *s)
         check(gv_store_outbox_adds(s) == adds + 3, "three rows added are counted (the Matrix loop "
               "skips the sender after a batch that added none)", "%llu",
               (unsigned long long)(gv_store_outbox_adds(s) - adds));
+        r = gv_store_sync(s);
+        check(r == GV_OK, "gv_store_sync: what is committed is checkpointed to the disk", "%s: %s",
+              gv_strerror(r), gv_store_errmsg(s));
 
         r = gv_store_outbox_next(s, 0, &o);
         check(r == GV_OK && (o.kind == GV_OUT_MESSAGE) && str_eq(o.room, "!room:example.org") &&
