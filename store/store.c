@@ -715,6 +715,7 @@ struct gv_store *gv_store_free(struct gv_store *s)
         for (int i = 0; i < S__COUNT; i++)
                 sqlite3_finalize(s->st[i]);
         sqlite3_close(s->db);
+        store_lines_cache_free(s);
         free(s->path);
         free(s);
         return NULL;
@@ -723,6 +724,7 @@ struct gv_store *gv_store_free(struct gv_store *s)
 enum gv_err gv_store_begin(struct gv_store *s)
 {
         s->errmsg[0] = '\0';   /* a new unit of work: older errors are done with */
+        store_lines_cache_free(s);      /* kept from one render to the next only */
         return store_exec_done(s, store_stmt(s, S_BEGIN));
 }
 

@@ -737,6 +737,43 @@ static void test_lines(struct gv_store *s, int64_t meeting, int64_t other)
         r = gv_store_lines(s, meeting, on_line_stop, &l);
         check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0, "lines again after a stop",
               "got %s [%s]", gv_strerror(r), l.s);
+        /* The log .txt and .log.html read a meeting's lines one after the
+         * other: the second read is the first one kept, until the lines
+         * change (a write, a rollback). */
+        {
+                struct list first;
+
+                first.s[0] = l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line, &first);
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strcmp(first.s, l.s) == 0 && strstr(l.s, "109/carol/waves/me"),
+                      "a second read of the lines gives the same lines", "[%s] [%s]", first.s,
+                      l.s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line_stop, &l);
+                check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0,
+                      "a kept read stops when the callback says so", "[%s]", l.s);
+                r = gv_store_line_add(s, meeting, 200, "dan", "late", false, NULL);
+                l.s[0] = '\0';
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strstr(l.s, ",200/dan/late") != NULL,
+                      "a line added after a read is in the next read", "[%s]", l.s);
+                r = gv_store_begin(s);
+                r = r ? r : gv_store_line_add(s, meeting, 201, "eve", "undone", false, NULL);
+                l.s[0] = '\0';
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strstr(l.s, "201/eve/undone") != NULL,
+                      "a line added in a transaction is read in it", "[%s]", l.s);
+                gv_store_rollback(s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && !strstr(l.s, "eve") && strstr(l.s, "200/dan/late"),
+                      "after a rollback the line is gone from the next read too", "[%s]", l.s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, other, on_line, &l);
+                check(r == GV_OK && strcmp(l.s, "110/zed/elsewhere") == 0,
+                      "another meeting's lines are its own", "[%s]", l.s);
+        }
 }
 
 static void test_mitems(struct gv_store *s, int64_t meeting, int64_t item)
