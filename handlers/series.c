@@ -380,41 +380,31 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
         return r;
 }
 
-/* Calls fn for each timer of the series' occurrences in the window: from
- * the first occurrence not started SERIES_GRACE_MS ago to the last whose
- * earliest timer is due by `until`. */
-static enum gv_err each_timer(struct gv_core *c, const struct gv_series_cfg *sc, int64_t now,
-                              int64_t until,
-                              enum gv_err (*fn)(void *ud, const struct gv_series_cfg *sc,
-                                                int64_t occ, enum gv_timer_kind k, int64_t due),
-                              void *ud)
+/* Every timer of the series due by now (the event's time), in the window:
+ * from the first occurrence not started SERIES_GRACE_MS ago to the last
+ * whose earliest timer is due. gv_next_due() walks the same window. */
+static enum gv_err tick_series(struct ctx *x, const struct gv_series_cfg *sc)
 {
         int64_t rel = before_ms(sc, GV_TIMER_RELEASE), rem = before_ms(sc, GV_TIMER_REMIND);
-        int64_t maxb = rel > rem ? rel : rem, after = now - SERIES_GRACE_MS, occ = 0;
+        int64_t now = x->ev->ts, maxb = rel > rem ? rel : rem, after = now - SERIES_GRACE_MS;
+        int64_t occ = 0;
         enum gv_err r = GV_OK;
 
-        (void)c;
-        if (!sc->recur || !sc->name || !sc->room || (!rel && !rem))
+        if (!sc->recur || !sc->name || !sc->room || !maxb)
                 return GV_OK;
         for (int i = 0; i < SERIES_SCAN_MAX && r == GV_OK; i++) {
                 r = gv_recur_next(sc->recur, after, &occ);
                 if (r == GV_ENOTFOUND)
                         return GV_OK;
-                if (r || occ - maxb > until)
+                if (r || occ - maxb > now)
                         break;
                 after = occ;
-                if (rel && occ - rel <= until)
-                        r = fn(ud, sc, occ, GV_TIMER_RELEASE, occ - rel);
-                if (r == GV_OK && rem && occ - rem <= until)
-                        r = fn(ud, sc, occ, GV_TIMER_REMIND, occ - rem);
+                if (rel && occ - rel <= now)
+                        r = fire(x, sc, occ, GV_TIMER_RELEASE, occ - rel);
+                if (r == GV_OK && rem && occ - rem <= now)
+                        r = fire(x, sc, occ, GV_TIMER_REMIND, occ - rem);
         }
         return r;
-}
-
-static enum gv_err fire_cb(void *ud, const struct gv_series_cfg *sc, int64_t occ,
-                           enum gv_timer_kind k, int64_t due)
-{
-        return fire(ud, sc, occ, k, due);
 }
 
 enum gv_err gv_tick(struct gv_core *c, int64_t now_ms)
@@ -435,7 +425,7 @@ enum gv_err gv_tick(struct gv_core *c, int64_t now_ms)
                 ev.event_id = "";
                 ev.ts = now_ms;
                 ctx_init(&x, c, &ev);
-                r = each_timer(c, sc, now_ms, now_ms, fire_cb, &x);
+                r = tick_series(&x, sc);
                 if (r == GV_OK)
                         r = flush_replies(&x);
                 ctx_fini(&x);
