@@ -15,7 +15,7 @@
 
 /* ---- the event's ctx ---- */
 
-static void people_forget(struct gv_core *c)
+void people_forget(struct gv_core *c)
 {
         for (size_t i = 0; i < c->n_people; i++) {
                 free(c->people[i].sender);
@@ -26,7 +26,6 @@ static void people_forget(struct gv_core *c)
 
 void cache_forget(struct gv_core *c)
 {
-        people_forget(c);
         if (c->cache_set)
                 gv_meeting_clear(&c->cache);
         free(c->cache_room);

@@ -82,6 +82,8 @@ bool gv_fatal(enum gv_err r);
 /* The cached running meeting is forgotten: after a failed event (the caller
  * may roll back) or a change the cache does not follow. */
 void cache_forget(struct gv_core *c);
+/* Forgets the senders' nicks kept for the running meeting. */
+void people_forget(struct gv_core *c);
 GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
 /* Before anything may change the meeting: x->m becomes x's own copy and
  * the cache is forgotten. */
