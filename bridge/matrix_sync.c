@@ -472,7 +472,7 @@ static enum gv_err parse_sync(struct mx *m, const struct gv_http_resp *resp, str
         enum gv_err r;
 
         drop_slices(m);
-        if (m->since || resp->len < (1u << 20))
+        if (m->since || resp->len < (64u << 10))      /* a scan would not pay */
                 return gv_sync_parse(resp->body, resp->len, b);
         r = gv_sync_split(resp->body, resp->len, &m->join_spans, &m->n_join, &skeleton, &sk_len);
         if (r == GV_ENOTFOUND || (r == GV_OK && m->n_join <= MX_SLICE_ROOMS)) {
