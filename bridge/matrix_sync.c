@@ -7,6 +7,7 @@
  * start). Failed pages are retried with backoff, as timers of the loop.
  * Beyond gap_fill_max_events the pages are only counted, and the batch
  * queues one notice in the room saying how many events were skipped. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,8 @@ static enum gv_err apply_slices(struct mx *m, struct gv_sync *b, bool history, s
                 gv_sync_free(sl);
                 mx_rooms_trim(m, MX_ROOMS_CACHED);
         }
+        if (m->n_join)
+                malloc_trim(0); /* the slices' pages back to the system */
         return r;
 }
 
