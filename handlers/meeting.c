@@ -354,7 +354,7 @@ static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill
                         return GV_OK;
                 }
         }
-        len = strcspn(p, " ,\t");
+        len = strcspn(p, " ,\t\n");
         *pp = p + len;
         if (len >= sizeof(word)) {
                 r = gv_buf_printf(why, "\n'%s' is too long to name anyone.", ech(x, p));
@@ -385,6 +385,29 @@ static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill
                                        "Matrix ID.", ech(x, name), nm.ids[0], nm.ids[1],
                                   nm.n > 2 ? ", ..." : "");
         return r ? r : GV_EINVAL;
+}
+
+enum gv_err name_person(struct ctx *x, const char *s, char *id, size_t cap, const char **rest,
+                        struct gv_buf *why)
+{
+        struct pill *pills = calloc(MAX_PILLS, sizeof(*pills));
+        size_t n_pills = 0;
+        const char *p = s;
+        enum gv_err r;
+
+        if (!pills)
+                return GV_ENOMEM;
+        if (x->ev->formatted_body)
+                n_pills = find_pills(x->ev->formatted_body, pills, MAX_PILLS);
+        r = next_person(x, &p, pills, n_pills, id, cap, why);
+        free(pills);
+        if (r == GV_OK && !p) {
+                r = gv_buf_adds(why, "\nName whom: a pill, @name:server or a nick.");
+                return r ? r : GV_EINVAL;
+        }
+        if (r == GV_OK)
+                *rest = p;
+        return r;
 }
 
 /* #chair / #unchair: every name is resolved first; if any names nobody (or

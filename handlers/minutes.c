@@ -29,14 +29,16 @@ static const char *const labels[GV_M__COUNT] = {
         [GV_M_TOPIC] = "TOPIC",       [GV_M_INFO] = "INFO",         [GV_M_ACTION] = "ACTION",
         [GV_M_AGREED] = "AGREED",     [GV_M_ACCEPTED] = "ACCEPTED", [GV_M_REJECTED] = "REJECTED",
         [GV_M_IDEA] = "IDEA",         [GV_M_LINK] = "LINK",         [GV_M_HELP] = "HELP",
-        [GV_M_VOTE] = "VOTE",
+        [GV_M_VOTE] = "VOTE",         [GV_M_UPDATE] = "UPDATE",     [GV_M_QUESTION] = "QUESTION",
+        [GV_M_OTHER] = "OTHER",       [GV_M_CHECKIN] = "CHECKIN",
 };
 
 static const char *const commands[GV_M__COUNT] = {
         [GV_M_TOPIC] = "topic",       [GV_M_INFO] = "info",         [GV_M_ACTION] = "action",
         [GV_M_AGREED] = "agreed",     [GV_M_ACCEPTED] = "accepted", [GV_M_REJECTED] = "rejected",
         [GV_M_IDEA] = "idea",         [GV_M_LINK] = "link",         [GV_M_HELP] = "help",
-        [GV_M_VOTE] = "vote",
+        [GV_M_VOTE] = "vote",         [GV_M_UPDATE] = "update",     [GV_M_QUESTION] = "question",
+        [GV_M_OTHER] = "other",       [GV_M_CHECKIN] = "checkin",
 };
 
 const char *gv_mkind_label(enum gv_mkind k)
