@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "meetbot.h"
 #include "minutes.h"
+#include "standup.h"
 
 #define MAX_NAME_TRIES 100000   /* archive file names one meeting may try */
 
@@ -19,6 +20,8 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
         struct gv_meeting m;
         struct gv_item *items = NULL;
+        const struct gv_series_cfg *se = NULL;
+        const char *title = args;
         size_t n = 0;
         char when[32];
         int64_t id;
@@ -28,10 +31,22 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         if (x->in_meeting)
                 return replyf(x, "A meeting is already running here (%s, started by %s); "
                                  "#endmeeting ends it.", ech(x, x->m.name), x->m.starter);
+        r = series_for_room(x, &se);
+        if (r)
+                return r;
         memset(&m, 0, sizeof(m));
         m.room = (char *)x->ev->room;
         m.name = *args ? args : x->c->cfg->meeting_label;
         m.agenda = (char *)gv_config_agenda_for_room(x->c->cfg, x->ev->room);
+        if (se) {
+                /* a series' room: its agenda and flavour; its name unless one is given */
+                if (!*args) {
+                        m.name = se->name;
+                        title = se->name;
+                }
+                if (se->agenda)
+                        m.agenda = se->agenda;
+        }
         m.starter = x->nick;
         m.starter_id = (char *)x->ev->sender;
         m.started = x->ev->ts;
@@ -39,7 +54,10 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         if (r == GV_OK)
                 r = gv_store_chair_set(x->c->s, id, x->ev->sender, true);
         if (r == GV_OK) /* MeetBot's meeting topic: the files' title (see meetbot.h) */
-                r = gv_store_meeting_set_title(x->c->s, id, args);
+                r = gv_store_meeting_set_title(x->c->s, id, title);
+        if (r == GV_OK && se)
+                r = gv_store_meeting_set_series(x->c->s, id, se->name,
+                                                gv_flavour_name(se->flavour));
         if (r == GV_OK)
                 r = ctx_load_meeting(x);
         if (r == GV_OK)
