@@ -15,6 +15,7 @@
 
 #include "meetbot.h"
 #include "minutes.h"
+#include "standup.h"
 #include "writer.h"
 #include "../util/text.h"
 
@@ -285,6 +286,8 @@ struct minutes {
         size_t n_present, cap_present;
         char **people;          /* everyone who can hold an action */
         size_t n_people, cap_people;
+        size_t n_checkins;      /* !checkin items */
+        struct gv_buf attending;        /* who attended, when there are check-ins */
         enum gv_err cb_r;       /* first error inside a store callback */
         struct gv_buf scratch;  /* reused for substrings that need a NUL */
 };
@@ -309,6 +312,7 @@ static void minutes_clear(struct minutes *mn)
                 free(mn->people[i]);
         free(mn->people);
         gv_buf_free(&mn->scratch);
+        gv_buf_free(&mn->attending);
 }
 
 /* Index of the item with this id (ids ascend), or SIZE_MAX. */
@@ -366,6 +370,8 @@ static enum gv_err load_items(struct minutes *mn)
                         mn->topics[mn->n_topics++] = i;
                 } else if (mn->mi[i].kind == GV_M_ACTION) {
                         mn->n_actions++;
+                } else if (mn->mi[i].kind == GV_M_CHECKIN) {
+                        mn->n_checkins++;
                 }
         }
         /* Counting sort, stable: grp_start[g] is where group g begins. */
@@ -637,15 +643,38 @@ static void render_text(struct minutes *mn)
         put(w, base);
         put(w, ".log.html .\n\n\n\n");
 
-        text_heading(w, "Meeting summary", '-');
-        for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++)
-                text_item(mn, &mn->mi[mn->order[o]], "");
-        if (mn->grp_start[1] > mn->grp_start[0])
+        if (mn->n_checkins) {
+                text_heading(w, "Check ins", '-');
+                put(w, "Attending: ");
+                put_text(w, gv_buf_str(&mn->attending));
                 put(w, "\n");
+                for (i = 0; i < mn->n_mi; i++) {
+                        if (mn->mi[i].kind != GV_M_CHECKIN)
+                                continue;
+                        put(w, "* ");
+                        put_text(w, mn->mi[i].nick);
+                        put(w, ": ");
+                        put_text(w, mn->mi[i].text);
+                        put(w, "\n");
+                }
+                put(w, "\n\n\n");
+        }
+        text_heading(w, "Meeting summary", '-');
+        any = false;
+        for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++) {
+                if (mn->mi[mn->order[o]].kind == GV_M_CHECKIN)
+                        continue;       /* under "Check ins" */
+                text_item(mn, &mn->mi[mn->order[o]], "");
+                any = true;
+        }
+        if (any)
+                put(w, "\n");
+        any = false;
         for (t = 0; t < mn->n_topics; t++) {
                 text_item(mn, &mn->mi[mn->topics[t]], "");
                 for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
-                        text_item(mn, &mn->mi[mn->order[o]], "  ");
+                        if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                                text_item(mn, &mn->mi[mn->order[o]], "  ");
                 put(w, "\n");
         }
         if (mn->m.ended) {
@@ -747,23 +776,43 @@ static void render_html(struct minutes *mn)
         put_html(w, mn->m.starter);
         put(w, " at ");
         put_hms(w, mn->m.started);
-        put(w, " UTC.</p>\n<h4>Meeting summary</h4>\n");
-        if (mn->n_mi)
+        put(w, " UTC.</p>\n");
+        if (mn->n_checkins) {
+                put(w, "<h4>Check ins</h4>\n<p>Attending: ");
+                put_html(w, gv_buf_str(&mn->attending));
+                put(w, "</p>\n<ul>\n");
+                for (i = 0; i < mn->n_mi; i++) {
+                        if (mn->mi[i].kind != GV_M_CHECKIN)
+                                continue;
+                        put(w, "<li>");
+                        put_html(w, mn->mi[i].nick);
+                        put(w, ": ");
+                        put_html(w, mn->mi[i].text);
+                        put(w, "</li>\n");
+                }
+                put(w, "</ul>\n");
+        }
+        put(w, "<h4>Meeting summary</h4>\n");
+        if (mn->n_mi > mn->n_checkins)
                 put(w, "<ol>\n");
         for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++)
-                html_item(mn, &mn->mi[mn->order[o]], true);
+                if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                        html_item(mn, &mn->mi[mn->order[o]], true);
         for (t = 0; t < mn->n_topics; t++) {
-                bool sub = mn->grp_start[t + 2] > mn->grp_start[t + 1];
+                bool sub = false;
 
+                for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
+                        sub = sub || mn->mi[mn->order[o]].kind != GV_M_CHECKIN;
                 html_item(mn, &mn->mi[mn->topics[t]], !sub);
                 if (!sub)
                         continue;
                 put(w, "<ul>\n");
                 for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
-                        html_item(mn, &mn->mi[mn->order[o]], true);
+                        if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                                html_item(mn, &mn->mi[mn->order[o]], true);
                 put(w, "</ul></li>\n");
         }
-        if (mn->n_mi)
+        if (mn->n_mi > mn->n_checkins)
                 put(w, "</ol>\n");
         if (mn->m.ended) {
                 put(w, "<p>Meeting ended at ");
@@ -1033,11 +1082,25 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         if (fmt == GV_MIN_MB_TEXT || fmt == GV_MIN_HTML_PAGE || fmt == GV_MIN_LOG_TEXT ||
             fmt == GV_MIN_LOG_HTML)
                 return gv_meetbot_render(s, cfg, meeting, fmt, out, sink);
+        if (fmt == GV_MIN_TEXT || fmt == GV_MIN_HTML || fmt == GV_MIN_MARKDOWN) {
+                bool standup = false;
+
+                /* a standup's minutes are seed 002's template (standup.c) */
+                r = gv_meeting_is_standup(s, meeting, &standup);
+                if (r)
+                        return r;
+                if (standup)
+                        return gv_standup_render(s, cfg, meeting,
+                                                 fmt == GV_MIN_TEXT ? GV_MK_TEXT :
+                                                 fmt == GV_MIN_HTML ? GV_MK_HTML : GV_MK_MD,
+                                                 true, out);
+        }
         start = out->len;
         mn.s = s;
         mn.cfg = cfg;
         mn.w.b = out;
         gv_buf_init(&mn.scratch, out->max);
+        gv_buf_init(&mn.attending, 1u << 20);
 
         r = gv_store_meeting_get(s, meeting, &mn.m);
         if (r)
@@ -1053,6 +1116,8 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
                 goto out;
         }
         r = load_people(&mn);
+        if (r == GV_OK && mn.n_checkins)
+                r = gv_attending(s, cfg, meeting, mn.mi, mn.n_mi, &mn.attending);
         if (r)
                 goto out;
         if (fmt == GV_MIN_TEXT)
