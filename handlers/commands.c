@@ -67,13 +67,16 @@ static const struct cmd cmds[] = {
         { "endvote", cmd_endvote, F_CHAIR | F_MEETING, "", "close the vote and record the result", 0 },
         { "agenda", cmd_agenda, 0, "[add <text> | drop|pin|unpin|postpone|done|take N | move N M]", "show or change this room's agenda", 0 },
         { "commands", cmd_commands, 0, "", "list the commands", 0 },
-        { "update", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "your standup update; "
-          "the lines after it are part of it (\"Last week:\" / \"This week:\" with \"* \" bullets, or free text)", GV_M_UPDATE },
-        { "question", cmd_question, F_MEETING | F_ARG | F_BODY, "<who> <question>", "ask someone "
-          "a question for the minutes (who: @user:server, a pill, or a nick); they are pinged", GV_M_QUESTION },
-        { "other", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "note other business", GV_M_OTHER },
-        { "checkin", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "check in: how you are, "
-          "what you are up to (listed under \"Check ins\")", GV_M_CHECKIN },
+        { "update", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "your standup update: "
+          "this line and the ones after it (\"Last week:\" / \"This week:\" and \"* \" bullets, or free text)",
+          GV_M_UPDATE },
+        { "question", cmd_question, F_MEETING | F_ARG | F_BODY, "<who> <question>",
+          "ask someone a question for the minutes (who: @user:server, a pill or a nick; pinged)",
+          GV_M_QUESTION },
+        { "other", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "note other business",
+          GV_M_OTHER },
+        { "checkin", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>",
+          "check in: how you are (listed under \"Check ins\")", GV_M_CHECKIN },
 };
 
 static const struct cmd *find_cmd(const char *name, size_t len)
