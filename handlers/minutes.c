@@ -617,6 +617,47 @@ static size_t utf8_chars(const char *s, size_t n)
         return c;
 }
 
+/* A check-in: its first line, the lines after it as items under it. */
+static void checkin_lines(struct minutes *mn, const char *text, bool html)
+{
+        struct w *w = &mn->w;
+        struct gv_uline *v = NULL;
+        size_t n = 0;
+        enum gv_err r = gv_update_parse(text, &v, &n);
+
+        if (r) {
+                if (w->r == GV_OK)
+                        w->r = r;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (i == 1)
+                        put(w, html ? "<ul>\n" : "");
+                if (i > 0 && html) {
+                        put(w, "<li>");
+                } else if (i > 0) {
+                        put(w, "\n  ");
+                        for (unsigned d = 0; v[i].kind == GV_UL_BULLET && d < v[i].depth; d++)
+                                put(w, "  ");
+                        put(w, "* ");
+                }
+                gv_buf_reset(&mn->scratch);
+                if (w->r == GV_OK)
+                        w->r = gv_buf_add(&mn->scratch, v[i].p, v[i].len);
+                if (v[i].kind == GV_UL_LABEL && w->r == GV_OK)
+                        w->r = gv_buf_addc(&mn->scratch, ':');
+                if (html)
+                        put_html(w, gv_buf_str(&mn->scratch));
+                else
+                        put_text(w, gv_buf_str(&mn->scratch));
+                if (i > 0 && html)
+                        put(w, "</li>\n");
+        }
+        if (n > 1 && html)
+                put(w, "</ul>");
+        free(v);
+}
+
 static void render_text(struct minutes *mn)
 {
         struct w *w = &mn->w;
@@ -654,7 +695,7 @@ static void render_text(struct minutes *mn)
                         put(w, "* ");
                         put_text(w, mn->mi[i].nick);
                         put(w, ": ");
-                        put_text(w, mn->mi[i].text);
+                        checkin_lines(mn, mn->mi[i].text, false);
                         put(w, "\n");
                 }
                 put(w, "\n\n\n");
@@ -787,7 +828,7 @@ static void render_html(struct minutes *mn)
                         put(w, "<li>");
                         put_html(w, mn->mi[i].nick);
                         put(w, ": ");
-                        put_html(w, mn->mi[i].text);
+                        checkin_lines(mn, mn->mi[i].text, true);
                         put(w, "</li>\n");
                 }
                 put(w, "</ul>\n");

@@ -563,6 +563,35 @@ static void render_updates(struct sw *o, const struct sections *sc)
         }
 }
 
+/* The text of a check-in, question or other business: its first line
+ * ends the open item, the lines after it are items under it (depth + 1,
+ * deeper as they nest). */
+static void s_lines(struct sw *o, const char *text, unsigned depth)
+{
+        struct gv_uline *v = NULL;
+        size_t n = 0;
+        enum gv_err r = gv_update_parse(text, &v, &n);
+
+        if (r) {
+                if (o->w.r == GV_OK)
+                        o->w.r = r;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (i > 0) {
+                        s_item_close(o);
+                        s_item_open(o, depth + 1 + (v[i].kind == GV_UL_BULLET ? v[i].depth : 0));
+                }
+                if (v[i].kind == GV_UL_LABEL) {
+                        putn(&o->w, v[i].p, v[i].len);
+                        put(&o->w, ":");
+                } else {
+                        s_textn(o, v[i].p, v[i].len);
+                }
+        }
+        free(v);
+}
+
 /* The asked person of a question as shown: "@localpart". */
 static void s_asked(struct sw *o, const char *asked, size_t n)
 {
@@ -615,7 +644,7 @@ static void render_questions(struct sw *o, const struct sections *sc)
                             strcmp(who_key(&sc->mi[j]), who_key(it)) != 0)
                                 continue;
                         s_item_open(o, 1);
-                        s_text(o, q2);
+                        s_lines(o, q2, 1);
                         s_item_close(o);
                 }
         }
@@ -635,7 +664,7 @@ static void render_said(struct sw *o, const struct sections *sc, enum gv_mkind k
                         s_at(o, sc->mi[i].nick);
                 }
                 put(&o->w, ": ");
-                s_text(o, sc->mi[i].text);
+                s_lines(o, sc->mi[i].text, 0);
                 s_item_close(o);
         }
         s_list_end(o);

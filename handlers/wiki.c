@@ -385,6 +385,37 @@ static void agora_note(struct wr *w, const struct gv_mitem *it, int depth)
         raw(w, "\n");
 }
 
+/* A check-in's first line, then the lines after it as bullets under it
+ * (seed 003's Ian: "playing with monitoring" over "added live process
+ * monitoring", "hooked up logging"). */
+static void checkin_lines(struct wr *w, const char *s)
+{
+        struct gv_uline *v = NULL;
+        size_t n = 0;
+        struct gv_buf piece = GV_BUF_INIT(w->b->max);
+        enum gv_err r = gv_update_parse(s, &v, &n);
+
+        if (r) {
+                if (w->r == GV_OK)
+                        w->r = r;
+                return;
+        }
+        for (size_t i = 0; i < n && w->r == GV_OK; i++) {
+                if (i > 0)
+                        bullet(w, 2 + (v[i].kind == GV_UL_BULLET ? (int)v[i].depth : 0));
+                gv_buf_reset(&piece);
+                w->r = gv_buf_add(&piece, v[i].p, v[i].len);
+                if (w->r == GV_OK && v[i].kind == GV_UL_LABEL)
+                        w->r = gv_buf_addc(&piece, ':');
+                text_links(w, gv_buf_str(&piece));
+                raw(w, "\n");
+        }
+        if (n == 0)
+                raw(w, "\n");
+        gv_buf_free(&piece);
+        free(v);
+}
+
 static void render_agora(struct wr *w)
 {
         struct gv_buf names = GV_BUF_INIT(1u << 20);
@@ -414,8 +445,7 @@ static void render_agora(struct wr *w)
                 bullet(w, 1);
                 text(w, w->mi[i].nick);
                 raw(w, ": ");
-                text_links(w, w->mi[i].text);
-                raw(w, "\n");
+                checkin_lines(w, w->mi[i].text);
         }
         gv_buf_free(&names);
         for (size_t i = 0; i < w->n_mi; i++)
