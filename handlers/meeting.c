@@ -366,9 +366,10 @@ static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill
                 size_t l = strlen(pills[i].text);
 
                 if (strncmp(p, pills[i].text, l) == 0 &&
-                    (p[l] == '\0' || p[l] == ' ' || p[l] == ',' || p[l] == '\t')) {
+                    (p[l] == '\0' || p[l] == ' ' || p[l] == ',' || p[l] == '\t' ||
+                     p[l] == ':' || p[l] == '\n')) {
                         snprintf(id, cap, "%s", pills[i].id);
-                        *pp = p + l;
+                        *pp = p + l + (p[l] == ':');    /* Element's "Name: " */
                         return GV_OK;
                 }
         }
