@@ -68,11 +68,15 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
                 return r;
         gv_items_free(items, n);
         gv_fmt_ctime(x->ev->ts, when);
-        return replyf(x, "Meeting started %s UTC. The chair is %s.\n"
-                         "Useful commands: #action #agreed #help #info #idea #link #topic.\n"
-                         "The meeting name has been set to '%s'.\n"
-                         "The %s agenda has %zu item%s: !agenda lists them, !agenda take N starts one.",
-                      when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
+        r = replyf(x, "Meeting started %s UTC. The chair is %s.\n"
+                      "Useful commands: #action #agreed #help #info #idea #link #topic.\n"
+                      "The meeting name has been set to '%s'.\n"
+                      "The %s agenda has %zu item%s: !agenda lists them, !agenda take N starts one.",
+                   when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
+        if (r == GV_OK && se && se->flavour == GV_FLAVOUR_STANDUP)
+                r = reply(x, "This is a standup: !update <your update> (with the lines after it), "
+                             "!question <who> <question>, !other <business>, !checkin <how you are>.");
+        return r;
 }
 
 /* Does a meeting ended before names were reserved have the files of today's
