@@ -532,6 +532,98 @@ static void test_no_checkins(void)
         fx_close(&f);
 }
 
+/* ---- #startmeeting in a series' room ---- */
+
+static struct gv_series_cfg series[3];
+
+static void series_cfg(struct fx *f)
+{
+        memset(series, 0, sizeof(series));
+        series[0].name = "Arch call";
+        series[0].room = "#arch-call:example.org";
+        series[0].agenda = "architecture";
+        series[0].flavour = GV_FLAVOUR_RESIN;
+        series[1].name = "Cluster standup";
+        series[1].room = ROOM;
+        series[1].agenda = "cluster";
+        series[1].flavour = GV_FLAVOUR_STANDUP;
+        series[2].name = "Elsewhere";
+        series[2].room = "!elsewhere:example.org";
+        f->cfg->series = series;
+        f->cfg->n_series = 3;
+}
+
+static void series_done(struct fx *f)
+{
+        f->cfg->series = NULL;  /* static: not the config's to free */
+        f->cfg->n_series = 0;
+}
+
+static void check_meeting(struct fx *f, int64_t id, const char *name, const char *want_name,
+                          const char *want_agenda, const char *want_series,
+                          const char *want_flavour)
+{
+        struct gv_meeting m;
+        char *se = NULL, *fl = NULL, *title = NULL;
+        bool ok;
+
+        memset(&m, 0, sizeof(m));
+        ok = gv_store_meeting_get(f->s, id, &m) == GV_OK &&
+             gv_store_meeting_series(f->s, id, &se, &fl) == GV_OK &&
+             gv_store_meeting_title(f->s, id, &title) == GV_OK;
+        ok = ok && strcmp(m.name, want_name) == 0 && strcmp(m.agenda, want_agenda) == 0 &&
+             (want_series ? se && strcmp(se, want_series) == 0 : !se) &&
+             (want_flavour ? fl && strcmp(fl, want_flavour) == 0 : !fl) &&
+             (want_series && strcmp(want_name, want_series) == 0 ?
+              title && strcmp(title, want_name) == 0 : true);
+        check(ok, name, "name %s agenda %s series %s flavour %s title %s", show(m.name),
+              show(m.agenda), show(se), show(fl), show(title));
+        gv_meeting_clear(&m);
+        free(se);
+        free(fl);
+        free(title);
+}
+
+static void test_series(void)
+{
+        struct fx f;
+
+        if (!fx_open(&f))
+                return;
+        series_cfg(&f);
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 1, "#startmeeting in a series' room: its name, agenda and flavour",
+                      "Cluster standup", "cluster", "Cluster standup", "standup");
+        check(strstr(f.replies, "This is a standup: !update") != NULL,
+              "a standup's start says which commands it takes", "%s", show(f.replies));
+        say(&f, ALICE, "#endmeeting");
+        {
+                char *s = minutes(&f, GV_MIN_TEXT);
+
+                check(strncmp(s, "## Standup meeting - 2018-01-15\n", 32) == 0,
+                      "a standup's minutes in the room: seed 002's template", "%s", show(s));
+                free(s);
+        }
+        say(&f, ALICE, "#startmeeting Special edition");
+        check_meeting(&f, 2, "a name given wins; the series' agenda and flavour stay",
+                      "Special edition", "cluster", "Cluster standup", "standup");
+        say(&f, ALICE, "#endmeeting");
+        /* the room an alias of a series resolved to */
+        series[1].room = "#cluster:example.org";
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 3, "an alias never resolved: not the series' room", "Meeting",
+                      "architecture", NULL, NULL);
+        say(&f, ALICE, "#endmeeting");
+        check(gv_store_alias_set(f.s, "#cluster:example.org", ROOM, T0) == GV_OK, "alias set", "%s",
+              "");
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 4, "#startmeeting in the room a series' alias resolved to",
+                      "Cluster standup", "cluster", "Cluster standup", "standup");
+        say(&f, ALICE, "#endmeeting");
+        series_done(&f);
+        fx_close(&f);
+}
+
 int main(void)
 {
         test_parse();
@@ -539,5 +631,6 @@ int main(void)
         test_render();
         test_checkins();
         test_no_checkins();
+        test_series();
         return check_finish();
 }
