@@ -256,14 +256,17 @@ static void test_commands(void)
         say(&f, CAROL, "hello");        /* carol is a member of the room */
         say(&f, ALICE, "#startmeeting Standup");
         upd = say(&f, ALICE, "!update Last week:\n* Reviews\n* https://example.org/pr/40 (Docs)\n"
-                              "\nThis week:\n* Release\n#info an info after it");
-        check_items(&f, "!update takes the lines after it, up to the next command",
+                              "\nThis week:\n* Release\nhttps://example.org/notes are not a #link\n"
+                              "#info an info after it");
+        check_items(&f, "!update takes the lines after it (a URL line too), up to the next command",
                     "UPDATE:Last week:\n* Reviews\n* https://example.org/pr/40 (Docs)\n\n"
-                    "This week:\n* Release\nINFO:an info after it");
+                    "This week:\n* Release\nhttps://example.org/notes are not a #link\n"
+                    "INFO:an info after it");
         say(&f, BOB, "!update\n\n  This week:  \n    * x\n\n");
         check_items(&f, "!update on a line of its own: the lines after it, indentation kept",
                     "UPDATE:Last week:\n* Reviews\n* https://example.org/pr/40 (Docs)\n\n"
-                    "This week:\n* Release\nINFO:an info after it\nUPDATE:  This week:  \n    * x");
+                    "This week:\n* Release\nhttps://example.org/notes are not a #link\n"
+                    "INFO:an info after it\nUPDATE:  This week:  \n    * x");
         q = say(&f, ALICE, "!question @bob:example.org is it common\nfor bootstrapping to fail?");
         check(strstr(f.replies, "Question for @bob:example.org noted.") != NULL &&
               strstr(f.mentions, BOB) != NULL, "!question pings the person asked",
@@ -282,7 +285,8 @@ static void test_commands(void)
         say(&f, CAROL, "!checkin well\n- tired");
         check_items(&f, "questions stored with the full ID of the person asked",
                     "UPDATE:Last week:\n* Reviews\n* https://example.org/pr/40 (Docs)\n\n"
-                    "This week:\n* Release\nINFO:an info after it\nUPDATE:  This week:  \n    * x\n"
+                    "This week:\n* Release\nhttps://example.org/notes are not a #link\n"
+                    "INFO:an info after it\nUPDATE:  This week:  \n    * x\n"
                     "QUESTION:@bob:example.org is it common\nfor bootstrapping to fail?\n"
                     "QUESTION:@carol:example.org and the sharding RFC?\n"
                     "QUESTION:@carol:example.org a nick works too\n"
