@@ -1130,6 +1130,11 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
                 r = gv_meeting_is_standup(s, meeting, &standup);
                 if (r)
                         return r;
+                if (standup && keep_partial)
+                        return gv_standup_render_partial(s, cfg, meeting,
+                                                         fmt == GV_MIN_TEXT ? GV_MK_TEXT :
+                                                         fmt == GV_MIN_HTML ? GV_MK_HTML : GV_MK_MD,
+                                                         out);
                 if (standup)
                         return gv_standup_render(s, cfg, meeting,
                                                  fmt == GV_MIN_TEXT ? GV_MK_TEXT :

@@ -730,8 +730,9 @@ void gv_standup_title(struct gv_store *s, const struct gv_config *cfg, const str
         snprintf(out, GV_STANDUP_TITLE_SIZE, "Standup meeting - %s", date);
 }
 
-enum gv_err gv_standup_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
-                              enum gv_markup mk, bool with_title, struct gv_buf *out)
+static enum gv_err standup_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
+                                  enum gv_markup mk, bool with_title, bool keep_partial,
+                                  struct gv_buf *out)
 {
         struct sw o = { .w = { out, GV_OK }, .mk = mk, .list = -1 };
         struct sections sc = { .s = s, .cfg = cfg };
@@ -764,11 +765,23 @@ out:
         gv_mitems_free(sc.mi, sc.n_mi);
 done:
         gv_buf_free(&o.scratch);
-        if (r && out->p) {
+        if (r && !(r == GV_ETOOBIG && keep_partial) && out->p) {
                 out->len = start;
                 out->p[start] = '\0';
         }
         return r;
+}
+
+enum gv_err gv_standup_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
+                              enum gv_markup mk, bool with_title, struct gv_buf *out)
+{
+        return standup_render(s, cfg, meeting, mk, with_title, false, out);
+}
+
+enum gv_err gv_standup_render_partial(struct gv_store *s, const struct gv_config *cfg,
+                                      int64_t meeting, enum gv_markup mk, struct gv_buf *out)
+{
+        return standup_render(s, cfg, meeting, mk, true, true, out);
 }
 
 /* ---- attending ---- */

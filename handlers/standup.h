@@ -67,6 +67,11 @@ void gv_standup_title(struct gv_store *s, const struct gv_config *cfg, const str
 GV_MUST_CHECK enum gv_err gv_standup_render(struct gv_store *s, const struct gv_config *cfg,
                                             int64_t meeting, enum gv_markup mk, bool with_title,
                                             struct gv_buf *out);
+/* The same, but over out's ceiling (GV_ETOOBIG) what fitted stays, to be
+ * cut there (the minutes as a message); other errors leave out as it was. */
+GV_MUST_CHECK enum gv_err gv_standup_render_partial(struct gv_store *s, const struct gv_config *cfg,
+                                                    int64_t meeting, enum gv_markup mk,
+                                                    struct gv_buf *out);
 
 /* Who attended (seed 003's "Attending"): everyone who said a line in the
  * meeting (most lines first), then anyone who checked in without one,

@@ -447,6 +447,19 @@ static void test_render(void)
                 "<ul>\n<li>@carol: v0.3.1 *tagged*</li></ul>\n"
                 "<h3>Notes</h3>\n"
                 "<ul>\n<li>INFO: a note (carol)</li></ul>\n");
+        {
+                /* over the message's ceiling: cut at a line, with the note */
+                struct gv_buf body = GV_BUF_INIT(300), html = GV_BUF_INIT(1 << 20);
+                enum gv_err r = gv_minutes_for_outbox(f.s, f.cfg, GV_OUT_MINUTES, "{\"meeting\": 1}",
+                                                      &body, &html);
+
+                check(r == GV_OK && strncmp(gv_buf_str(&body), want_text, 40) == 0 &&
+                      strstr(gv_buf_str(&body), GV_MINUTES_CUT_NOTE) != NULL && body.len <= 300,
+                      "a standup over the message's ceiling is cut, not refused", "%s %s",
+                      gv_strerror(r), show(gv_buf_str(&body)));
+                gv_buf_free(&body);
+                gv_buf_free(&html);
+        }
         s = minutes(&f, GV_MIN_MARKDOWN);
         check(strstr(s, "## Standup meeting - 2018-01-15\n\n### Updates since last time\n\n"
                         "##### @alice\n\nLast week:\n\n* Reviews\n* \\<b\\>Testing\\</b\\>\n") &&
