@@ -63,6 +63,14 @@ int64_t mx_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mx_now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t mx_wall_ms(void)
 {
         struct timespec ts;
@@ -257,6 +265,7 @@ int gv_matrix_run(const struct gv_config *cfg)
 
         memset(&m, 0, sizeof(m));
         m.cfg = cfg;
+        m.tr_start = mx_now_us();
         if (!cfg->user_id || !*cfg->user_id) {
                 fprintf(stderr, "gavel: user_id is required to connect to a homeserver\n");
                 return 2;
@@ -327,6 +336,7 @@ out:
         mx_e2ee_free(&m);
         m.batch = gv_sync_free(m.batch);
         mx_gaps_free(&m);
+        free(m.join_spans);     /* set during on_sync only */
         mx_rooms_free(&m);
         mx_lanes_free(&m);
         gv_core_free(m.core);

@@ -12,6 +12,7 @@
 
 #include "../util/config.h"
 #include "../util/err.h"
+#include "../util/log.h"
 #include "crypto.h"
 #include "http.h"
 #include "sync.h"
@@ -83,9 +84,17 @@ struct mx {
         bool token_from_file;
 
         bool sync_busy;
+        bool caught_up;         /* a batch was applied since the start */
         int64_t sync_at;
         int64_t sync_backoff;
         struct gv_sync *batch;  /* waiting for its gaps */
+        /* An initial sync of more than MX_SLICE_ROOMS joined rooms: batch is
+         * its skeleton, the rooms are parsed and applied MX_SLICE_ROOMS at
+         * a time from their text in the response (valid during on_sync
+         * only, which applies such a batch at once: it has no gaps) */
+        const char *join_text;
+        struct gv_sync_span *join_spans;
+        size_t n_join;
         struct gap *gaps;
         size_t n_gaps;
         int64_t gap_at;         /* the next /messages request, after an error */
@@ -123,6 +132,12 @@ struct mx {
         uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
         int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
+        /* the trace (log_level "debug"): monotonic µs of the stages of the
+         * newest sync batch; 0 when not tracing */
+        int64_t tr_recv, tr_parsed, tr_handled, tr_committed;
+        int64_t tr_start;       /* gv_matrix_run() began */
+        bool tr_first;          /* the first batch was applied */
+
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
         bool stop;
@@ -131,6 +146,11 @@ struct mx {
 /* matrix.c: clocks, backoff, answers, URLs, requests */
 int64_t mx_now_ms(void);
 int64_t mx_wall_ms(void);
+/* Monotonic µs, for the trace. */
+int64_t mx_now_us(void);
+/* Whether the per-stage timings are logged (log_level "debug"): one test
+ * when not, no clock read. */
+#define MX_TRACING() (gv_log_threshold >= GV_LOG_DEBUG)
 /* Logs to stderr and stops the loop with this exit status. */
 void mx_fatal(struct mx *m, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -176,6 +196,14 @@ void mx_lanes_free(struct mx *m);
 /* matrix_rooms.c */
 struct room *mx_room_get(struct mx *m, const char *id);
 void mx_rooms_free(struct mx *m);
+/* Keeps the `keep` most recently used rooms cached, frees the others (the
+ * store has all they hold): between batches only, as nothing else holds
+ * a struct room then. */
+void mx_rooms_trim(struct mx *m, size_t keep);
+#define MX_ROOMS_CACHED 256
+/* joined rooms of a big initial sync parsed and applied at a time: the
+ * tree of 10,000 rooms' JSON at once was 80 MiB */
+#define MX_SLICE_ROOMS 256
 /* Forgets the cached rooms: after a rollback the store is the truth. */
 void mx_rooms_forget(struct mx *m);
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);
