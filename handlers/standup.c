@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/recur.h"
 #include "../util/text.h"
 #include "internal.h"
 #include "minutes.h"
@@ -292,13 +293,19 @@ void gv_question_split(const char *text, const char **asked, size_t *asked_len,
 
 /* ---- the series a meeting belongs to ---- */
 
-/* How far ts is from the series' nearest occurrence, ms. */
+/* How far ts is from the series' nearest occurrence (the last one at or
+ * before it, or the next one), ms; INT64_MAX when it has none. */
 static int64_t series_distance(const struct gv_series_cfg *se, int64_t ts)
 {
-        /* TODO(recur): gv_recur_prev/gv_recur_next once util/recur.c lands */
-        (void)se;
-        (void)ts;
-        return 0;
+        int64_t prev = 0, next = 0, d = INT64_MAX;
+
+        if (!se->recur)
+                return d;
+        if (gv_recur_prev(se->recur, ts, &prev) == GV_OK && prev <= ts)
+                d = ts - prev;
+        if (gv_recur_next(se->recur, ts, &next) == GV_OK && next > ts && next - ts < d)
+                d = next - ts;
+        return d;
 }
 
 enum gv_err series_for_room(struct ctx *x, const struct gv_series_cfg **out)
@@ -721,12 +728,26 @@ static void render_notes(struct sw *o, const struct sections *sc)
 void gv_standup_title(struct gv_store *s, const struct gv_config *cfg, const struct gv_meeting *m,
                       char out[GV_STANDUP_TITLE_SIZE])
 {
-        char date[11];
+        char date[11], local[64], *series = NULL, *flavour = NULL;
 
-        /* TODO(recur): the series' zone (gv_recur_local) once util/recur.c lands */
-        (void)s;
-        (void)cfg;
         gv_fmt_date(m->started, date);
+        /* in the series' zone: "Mon 2026-12-07 15:00 EET" */
+        if (cfg && gv_store_meeting_series(s, m->id, &series, &flavour) == GV_OK && series) {
+                for (size_t i = 0; i < cfg->n_series; i++) {
+                        const struct gv_series_cfg *se = &cfg->series[i];
+
+                        if (!se->recur || !se->name || strcmp(se->name, series) != 0)
+                                continue;
+                        if (gv_recur_local(se->recur, m->started, local, sizeof(local)) >= 14 &&
+                            local[3] == ' ' && local[8] == '-' && local[11] == '-') {
+                                memcpy(date, local + 4, 10);
+                                date[10] = '\0';
+                        }
+                        break;
+                }
+        }
+        free(series);
+        free(flavour);
         snprintf(out, GV_STANDUP_TITLE_SIZE, "Standup meeting - %s", date);
 }
 

@@ -17,6 +17,8 @@
 #include "../../store/store.h"
 #include "../../util/buf.h"
 #include "../../util/config.h"
+#include "../../util/recur.h"
+#include "../../util/text.h"
 #include "check.h"
 
 #define ROOM "!standup:example.org"
@@ -110,6 +112,7 @@ struct fx {
         unsigned n;
         char ids[64][48];
         unsigned errors;
+        int64_t shift;          /* added to every event's time */
         char *replies;          /* the newest event's replies, bodies joined by "\n" */
         char *mentions;         /* and their extras */
 };
@@ -181,7 +184,7 @@ static unsigned send_ev(struct fx *f, const char *sender, const char *body, int 
         e.room = ROOM;
         e.sender = sender;
         e.event_id = f->ids[k];
-        e.ts = T0 + (int64_t)k * 1000;
+        e.ts = T0 + f->shift + (int64_t)k * 1000;
         e.msgtype = "m.text";
         e.body = body;
         e.body_len = strlen(body);
@@ -641,6 +644,74 @@ static void test_series(void)
         fx_close(&f);
 }
 
+/* Two series in one room: the one whose occurrence is nearest; a standup's
+ * date in its series' zone. */
+static void test_two_series(void)
+{
+        struct gv_series_cfg two[2];
+        struct gv_recur *r0 = NULL, *r1 = NULL;
+        struct fx f;
+        char err[256] = "", *s;
+        int64_t mon = 0, thu = 0, tue = 0;
+
+        if (!fx_open(&f))
+                return;
+        if (gv_recur_new("FREQ=WEEKLY;BYDAY=MO;BYHOUR=16", "America/Los_Angeles", NULL, 0, &r0, err,
+                         sizeof(err)) != GV_OK ||
+            gv_recur_new("FREQ=WEEKLY;BYDAY=TH;BYHOUR=15", "Europe/Athens", NULL, 0, &r1, err,
+                         sizeof(err)) != GV_OK ||
+            gv_parse_date("2026-01-12", &mon) != GV_OK || gv_parse_date("2026-01-15", &thu) != GV_OK ||
+            gv_parse_date("2026-01-13", &tue) != GV_OK) {
+                check(false, "two series: set up", "%s", err);
+                gv_recur_free(r0);
+                gv_recur_free(r1);
+                fx_close(&f);
+                return;
+        }
+        memset(two, 0, sizeof(two));
+        two[0].name = "Arch call";
+        two[0].room = ROOM;
+        two[0].agenda = "architecture";
+        two[0].flavour = GV_FLAVOUR_RESIN;
+        two[0].recur = r1;
+        two[1].name = "Cluster standup";
+        two[1].room = ROOM;
+        two[1].agenda = "cluster";
+        two[1].flavour = GV_FLAVOUR_STANDUP;
+        two[1].recur = r0;
+        f.cfg->series = two;
+        f.cfg->n_series = 2;
+        /* Tuesday 00:02 UTC is Monday 16:02 in Los Angeles: the standup */
+        f.shift = tue + 2 * 60000 - T0;
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 1, "two series in a room: the standup, two minutes after it began",
+                      "Cluster standup", "cluster", "Cluster standup", "standup");
+        say(&f, ALICE, "#endmeeting");
+        s = minutes(&f, GV_MIN_TEXT);
+        check(strncmp(s, "## Standup meeting - 2026-01-12\n", 32) == 0,
+              "a standup's date is its series' (Los Angeles: Monday, not UTC's Tuesday)", "%s",
+              show(s));
+        free(s);
+        /* Thursday 12:50 UTC is 14:50 in Athens: the arch call in ten minutes */
+        f.shift = thu + (12 * 60 + 50) * 60000LL - T0;
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 2, "two series in a room: the arch call, ten minutes before it",
+                      "Arch call", "architecture", "Arch call", "resin");
+        say(&f, ALICE, "#endmeeting");
+        /* (rules without DTSTART start in 2024: these are 2026 dates)
+         * Monday 2026-01-12 23:00 UTC: the standup an hour ahead, not Thursday's */
+        f.shift = mon + 23 * 3600000LL - T0;
+        say(&f, ALICE, "#startmeeting");
+        check_meeting(&f, 3, "two series in a room: the standup an hour ahead",
+                      "Cluster standup", "cluster", "Cluster standup", "standup");
+        say(&f, ALICE, "#endmeeting");
+        f.cfg->series = NULL;
+        f.cfg->n_series = 0;
+        gv_recur_free(r0);
+        gv_recur_free(r1);
+        fx_close(&f);
+}
+
 int main(void)
 {
         test_parse();
@@ -649,5 +720,6 @@ int main(void)
         test_checkins();
         test_no_checkins();
         test_series();
+        test_two_series();
         return check_finish();
 }
