@@ -513,11 +513,16 @@ static void text_item(struct mb *x, const struct gv_mitem *it)
                         rl--;
                 putn(&w, rest, rl);
         } else {
+                size_t from;
+
                 if (it->kind != GV_M_TOPIC && it->kind != GV_M_INFO) {
                         put(&w, label(it->kind));
                         put(&w, ": ");
                 }
+                from = x->item.len;
                 put(&w, it->text);
+                if (w.r == GV_OK)
+                        gv_join_lines(&x->item, from);
         }
         put(&w, "  (");
         put(&w, it->nick);

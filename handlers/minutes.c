@@ -213,12 +213,14 @@ static void flatten(struct w *w, size_t from)
                 gv_one_line(w->b, from);
 }
 
-/* User text, plain. */
+/* User text, plain: on one line (an item's lines joined). */
 static void put_text(struct w *w, const char *s)
 {
         size_t from = w->b->len;
 
         put(w, s);
+        if (w->r == GV_OK)
+                gv_join_lines(w->b, from);
         flatten(w, from);
 }
 
