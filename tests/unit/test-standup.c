@@ -555,9 +555,13 @@ static void test_no_checkins(void)
 /* ---- #startmeeting in a series' room ---- */
 
 static struct gv_series_cfg series[3];
+static struct gv_series_cfg *saved;     /* the config's own (empty) series */
+static size_t n_saved;
 
 static void series_cfg(struct fx *f)
 {
+        saved = f->cfg->series;
+        n_saved = f->cfg->n_series;
         memset(series, 0, sizeof(series));
         series[0].name = "Arch call";
         series[0].room = "#arch-call:example.org";
@@ -575,8 +579,8 @@ static void series_cfg(struct fx *f)
 
 static void series_done(struct fx *f)
 {
-        f->cfg->series = NULL;  /* static: not the config's to free */
-        f->cfg->n_series = 0;
+        f->cfg->series = saved; /* ours are static: not the config's to free */
+        f->cfg->n_series = n_saved;
 }
 
 static void check_meeting(struct fx *f, int64_t id, const char *name, const char *want_name,
@@ -679,6 +683,8 @@ static void test_two_series(void)
         two[1].agenda = "cluster";
         two[1].flavour = GV_FLAVOUR_STANDUP;
         two[1].recur = r0;
+        saved = f.cfg->series;
+        n_saved = f.cfg->n_series;
         f.cfg->series = two;
         f.cfg->n_series = 2;
         /* Tuesday 00:02 UTC is Monday 16:02 in Los Angeles: the standup */
@@ -705,8 +711,8 @@ static void test_two_series(void)
         check_meeting(&f, 3, "two series in a room: the standup an hour ahead",
                       "Cluster standup", "cluster", "Cluster standup", "standup");
         say(&f, ALICE, "#endmeeting");
-        f.cfg->series = NULL;
-        f.cfg->n_series = 0;
+        f.cfg->series = saved;
+        f.cfg->n_series = n_saved;
         gv_recur_free(r0);
         gv_recur_free(r1);
         fx_close(&f);
