@@ -39,11 +39,11 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         m.name = *args ? args : x->c->cfg->meeting_label;
         m.agenda = (char *)gv_config_agenda_for_room(x->c->cfg, x->ev->room);
         if (se) {
-                /* a series' room: its agenda and flavour; its name unless one is given */
-                if (!*args) {
-                        m.name = se->name;
+                /* a series' room: its name, agenda and flavour; a name given
+                 * is the meeting's title (MeetBot's topic line) */
+                m.name = se->name;
+                if (!*args)
                         title = se->name;
-                }
                 if (se->agenda)
                         m.agenda = se->agenda;
         }

@@ -585,7 +585,7 @@ static void series_done(struct fx *f)
 
 static void check_meeting(struct fx *f, int64_t id, const char *name, const char *want_name,
                           const char *want_agenda, const char *want_series,
-                          const char *want_flavour)
+                          const char *want_flavour, const char *want_title)
 {
         struct gv_meeting m;
         char *se = NULL, *fl = NULL, *title = NULL;
@@ -598,8 +598,7 @@ static void check_meeting(struct fx *f, int64_t id, const char *name, const char
         ok = ok && strcmp(m.name, want_name) == 0 && strcmp(m.agenda, want_agenda) == 0 &&
              (want_series ? se && strcmp(se, want_series) == 0 : !se) &&
              (want_flavour ? fl && strcmp(fl, want_flavour) == 0 : !fl) &&
-             (want_series && strcmp(want_name, want_series) == 0 ?
-              title && strcmp(title, want_name) == 0 : true);
+             (want_title ? title && strcmp(title, want_title) == 0 : true);
         check(ok, name, "name %s agenda %s series %s flavour %s title %s", show(m.name),
               show(m.agenda), show(se), show(fl), show(title));
         gv_meeting_clear(&m);
@@ -617,7 +616,7 @@ static void test_series(void)
         series_cfg(&f);
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 1, "#startmeeting in a series' room: its name, agenda and flavour",
-                      "Cluster standup", "cluster", "Cluster standup", "standup");
+                      "Cluster standup", "cluster", "Cluster standup", "standup", "Cluster standup");
         check(strstr(f.replies, "This is a standup: !update") != NULL,
               "a standup's start says which commands it takes", "%s", show(f.replies));
         say(&f, ALICE, "#endmeeting");
@@ -629,20 +628,21 @@ static void test_series(void)
                 free(s);
         }
         say(&f, ALICE, "#startmeeting Special edition");
-        check_meeting(&f, 2, "a name given wins; the series' agenda and flavour stay",
-                      "Special edition", "cluster", "Cluster standup", "standup");
+        check_meeting(&f, 2, "a name given is the title; the series' name, agenda and flavour stay",
+                      "Cluster standup", "cluster", "Cluster standup", "standup",
+                      "Special edition");
         say(&f, ALICE, "#endmeeting");
         /* the room an alias of a series resolved to */
         series[1].room = "#cluster:example.org";
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 3, "an alias never resolved: not the series' room", "Meeting",
-                      "architecture", NULL, NULL);
+                      "architecture", NULL, NULL, NULL);
         say(&f, ALICE, "#endmeeting");
         check(gv_store_alias_set(f.s, "#cluster:example.org", ROOM, T0) == GV_OK, "alias set", "%s",
               "");
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 4, "#startmeeting in the room a series' alias resolved to",
-                      "Cluster standup", "cluster", "Cluster standup", "standup");
+                      "Cluster standup", "cluster", "Cluster standup", "standup", NULL);
         say(&f, ALICE, "#endmeeting");
         series_done(&f);
         fx_close(&f);
@@ -691,7 +691,7 @@ static void test_two_series(void)
         f.shift = tue + 2 * 60000 - T0;
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 1, "two series in a room: the standup, two minutes after it began",
-                      "Cluster standup", "cluster", "Cluster standup", "standup");
+                      "Cluster standup", "cluster", "Cluster standup", "standup", NULL);
         say(&f, ALICE, "#endmeeting");
         s = minutes(&f, GV_MIN_TEXT);
         check(strncmp(s, "## Standup meeting - 2026-01-12\n", 32) == 0,
@@ -702,14 +702,14 @@ static void test_two_series(void)
         f.shift = thu + (12 * 60 + 50) * 60000LL - T0;
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 2, "two series in a room: the arch call, ten minutes before it",
-                      "Arch call", "architecture", "Arch call", "resin");
+                      "Arch call", "architecture", "Arch call", "resin", NULL);
         say(&f, ALICE, "#endmeeting");
         /* (rules without DTSTART start in 2024: these are 2026 dates)
          * Monday 2026-01-12 23:00 UTC: the standup an hour ahead, not Thursday's */
         f.shift = mon + 23 * 3600000LL - T0;
         say(&f, ALICE, "#startmeeting");
         check_meeting(&f, 3, "two series in a room: the standup an hour ahead",
-                      "Cluster standup", "cluster", "Cluster standup", "standup");
+                      "Cluster standup", "cluster", "Cluster standup", "standup", NULL);
         say(&f, ALICE, "#endmeeting");
         f.cfg->series = saved;
         f.cfg->n_series = n_saved;
