@@ -343,9 +343,10 @@ static enum gv_err fire(struct ctx *x, const struct gv_series_cfg *sc, int64_t o
                         if (r && r != GV_ENOTFOUND)
                                 return r;
                 }
-                /* the occurrence's meeting: one started since its first timer was due */
-                r = gv_store_meeting_started_since(s, sc->room, id, occ - (rel > rem ? rel : rem),
-                                                   &started);
+                /* the occurrence's meeting: one of this series (or of none)
+                 * started since its first timer was due */
+                r = gv_store_meeting_started_since(s, sc->room, id, sc->name,
+                                                   occ - (rel > rem ? rel : rem), &started);
                 free(id);
                 if (r)
                         return r;

@@ -260,7 +260,7 @@ enum gv_err gv_store_postponed_del(struct gv_store *s, int64_t item)
 }
 
 enum gv_err gv_store_meeting_started_since(struct gv_store *s, const char *room, const char *room2,
-                                           int64_t since, bool *started)
+                                           const char *series, int64_t since, bool *started)
 {
         sqlite3_stmt *st = store_stmt(s, S_M_SINCE);
         enum gv_err r;
@@ -270,6 +270,7 @@ enum gv_err gv_store_meeting_started_since(struct gv_store *s, const char *room,
         bt(st, 1, room);
         bt(st, 2, room2 ? room2 : room);
         bi(st, 3, since);
+        bt(st, 4, series);
         r = store_step_row(s, st);
         *started = r == GV_OK;
         if (r == GV_OK)

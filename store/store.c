@@ -67,6 +67,8 @@ static const char *const sql[S__COUNT] = {
         [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
         [S_M_TITLE_SET] = "UPDATE meetings SET title = ?2 WHERE id = ?1",
         [S_M_TITLE_GET] = "SELECT title FROM meetings WHERE id = ?1",
+        [S_M_SERIES_SET] = "UPDATE meetings SET series = ?2, flavour = ?3 WHERE id = ?1",
+        [S_M_SERIES_GET] = "SELECT series, flavour FROM meetings WHERE id = ?1",
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
                         "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
@@ -162,7 +164,8 @@ static const char *const sql[S__COUNT] = {
                      "ON CONFLICT(item) DO UPDATE SET series = excluded.series, occ = excluded.occ, "
                      "reason = excluded.reason",
         [S_PP_DEL] = "DELETE FROM item_postponed WHERE item = ?1",
-        [S_M_SINCE] = "SELECT 1 FROM meetings WHERE (room = ?1 OR room = ?2) AND started >= ?3 LIMIT 1",
+        [S_M_SINCE] = "SELECT 1 FROM meetings WHERE (room = ?1 OR room = ?2) AND started >= ?3 "
+                      "AND (?4 IS NULL OR series IS NULL OR series = ?4) LIMIT 1",
         [S_ROOM_GET] = "SELECT joined_at, power_levels, encryption, last_event, last_ts FROM rooms "
                        "WHERE id = ?1",
         [S_ROOM_POWER] = "INSERT INTO rooms(id, power_levels) VALUES(?1, ?2) "
@@ -398,7 +401,11 @@ static const char *const migrations[] = {
          * match a configured alias against an event's room ID */
         "CREATE TABLE room_aliases(alias TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
         "  ts INTEGER NOT NULL) WITHOUT ROWID;",
-        /* 12: meeting series (issue 10). A timer (kind 0 release, 1 reminder)
+        /* 12: the series a meeting belongs to (its "series" config entry's
+         * name) and its flavour ("standup", ...); NULL: none, the default */
+        "ALTER TABLE meetings ADD COLUMN series TEXT;"
+        "ALTER TABLE meetings ADD COLUMN flavour TEXT;",
+        /* 13: meeting series (issue 10). A timer (kind 0 release, 1 reminder)
          * of one occurrence (series name, UTC ms) once done (state 0), done
          * late (1) or skipped (2): never again. Each release message (its
          * outbox row, then its event ID once sent) for the reactions to it;

@@ -7,10 +7,11 @@
  * edit of an earlier event or a redaction of one; the rest of the line is
  * the body ("\\n" in a line is a newline, so messages hold several lines).
  * A message whose body starts with '+' is a reaction (the rest its key) to
- * the newest series release. A meeting series (hourly at :05, released 30
- * minutes ahead: late at the first event; reminded a minute ahead: on time
- * at the 240th) ticks before every event, and every release is "sent"
- * (gets an event ID) at once.
+ * the newest series release. A meeting series in the first room (hourly at
+ * :05, released 30 minutes ahead in the second: late at the first event;
+ * reminded a minute ahead: on time at the 240th) ticks before every event,
+ * and every release is "sent" (gets an event ID) at once. Meetings in the
+ * second room are a standup series' (its flavour's minutes).
  * No crash, no leak, gv_handle() and gv_tick() always GV_OK, and no meeting
  * ends before it started. */
 #include <stdio.h>
@@ -90,12 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 static const char json[] = "{\"user_id\": \"@gavel:example.org\", "
                                            "\"max_message_bytes\": 4096, "
                                            "\"crosspost_rooms\": [\"!two:good.org\"], "
-                                           "\"series\": [{\"name\": \"Every3\", "
+                                           "\"series\": [{\"name\": \"Hourly\", "
                                            "\"room\": \"!one:good.org\", "
                                            "\"rrule\": \"FREQ=HOURLY;BYMINUTE=5\", "
                                            "\"release_before_min\": 30, "
                                            "\"release_room\": \"!two:good.org\", "
-                                           "\"remind_before_min\": 1}]}";
+                                           "\"remind_before_min\": 1}, "
+                                           "{\"name\": \"Standup\", "
+                                           "\"room\": \"!two:good.org\", \"rrule\": "
+                                           "\"FREQ=WEEKLY;BYDAY=MO;BYHOUR=16\", "
+                                           "\"flavour\": \"standup\"}]}";
                 char err[256];
 
                 if (gv_config_parse(json, strlen(json), &cfg, err, sizeof(err)) != GV_OK)

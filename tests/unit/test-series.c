@@ -732,6 +732,43 @@ static void test_too_big(void)
         fx_close(&f);
 }
 
+/* Two series in one room: the meeting of one does not make the other's
+ * missed release "begun". */
+static void test_two_series_missed(void)
+{
+        struct spec sp[] = {
+                { "Arch call", ROOM, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15", "UTC", NULL, 60, 0, NULL },
+                { "Retro", ROOM, "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15;BYMINUTE=40", "UTC", NULL, 60, 0,
+                  NULL },
+        };
+        struct fx f;
+        struct gv_meeting m;
+        char *ser = NULL, *flav = NULL;
+
+        if (!fx_open(&f, sp, 2))
+                return;
+        /* gavel is down from 13:50; the Arch call begins at 15:00 */
+        say(&f, ROOM, ALICE, utc(2026, 12, 7, 15, 0), "#startmeeting", 100);
+        memset(&m, 0, sizeof(m));
+        if (gv_store_meeting_running(f.s, ROOM, &m) == GV_OK) {
+                if (gv_store_meeting_series(f.s, m.id, &ser, &flav) != GV_OK)
+                        ser = NULL;
+                gv_meeting_clear(&m);
+        }
+        check(ser && strcmp(ser, "Arch call") == 0, "two series missed: the meeting is the Arch call's",
+              "%s", ser ? ser : "(none)");
+        free(ser);
+        free(flav);
+        log_clear(&f);
+        /* back at 15:05: the Arch call's release is skipped, Retro's done late */
+        tick(&f, utc(2026, 12, 7, 15, 5));
+        check(count(&f, "Arch call, Mon") == 0 &&
+              count(&f, "(late: due 14:40 UTC) Retro, Mon 2026-12-07 15:40") == 1,
+              "two series missed: one series' meeting does not skip the other's release", "%zu: %s",
+              f.n_log, last_body(&f));
+        fx_close(&f);
+}
+
 int main(void)
 {
         test_dst_athens();
@@ -744,5 +781,6 @@ int main(void)
         test_alias();
         test_late_answers();
         test_too_big();
+        test_two_series_missed();
         return check_finish();
 }
