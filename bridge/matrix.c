@@ -34,6 +34,7 @@
 #include "../handlers/handlers.h"
 #include "../store/store.h"
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/json.h"
 #include "http.h"
@@ -63,12 +64,10 @@ int64_t mx_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The process clock (util/clock.h): GAVEL_TEST_TIME moves it in tests. */
 int64_t mx_wall_ms(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return gv_clock_now_ms();
 }
 
 void mx_fatal(struct mx *m, int status, const char *fmt, ...)
