@@ -218,6 +218,7 @@ static void apply_batch(struct mx *m)
                 }
                 m->sync_backoff = 0;
                 m->sync_at = 0;
+                m->synced = true;       /* timers may fire from now on */
                 if (b->skipped)
                         gv_warn("matrix", "%zu malformed events in a sync batch left out",
                                 b->skipped);
