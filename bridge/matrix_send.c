@@ -107,6 +107,7 @@ void mx_lanes_free(struct mx *m)
                 }
                 free(l->claimed);
                 cJSON_Delete(l->share);
+                free(l->row.extra);
                 free(l->key);
                 free(l);
         }
@@ -807,6 +808,16 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         l->row.kind = o->kind;
         l->row.attempts = o->attempts;
         l->row.room = l->key;
+        /* its extra too: what to do once it is sent may depend on it (a
+         * release keeps its event ID for the reactions that answer it) */
+        free(l->row.extra);
+        l->row.extra = o->extra ? strdup(o->extra) : NULL;
+        if (o->extra && !l->row.extra) {
+                free(url);
+                free(content);
+                mx_fatal(m, 1, "out of memory");
+                return false;
+        }
         r = gv_http_request(m->http, method, url, m->token, content, REQUEST_TIMEOUT_MS,
                             MAX_SMALL_BODY, on_sent, l);
         free(url);
@@ -1033,6 +1044,8 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
                  * as it is would only be refused again */
                 settle(l, &l->row, GV_DELIVER_NEVER, why, 0);
         }
+        free(l->row.extra);
+        l->row.extra = NULL;
         cJSON_Delete(json);
         mx_start_sender(m);
 }
