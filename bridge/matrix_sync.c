@@ -447,7 +447,10 @@ void mx_start_sync(struct mx *m)
 {
         char timeout[24];
 
-        snprintf(timeout, sizeof(timeout), "%lld", m->since ? (long long)m->cfg->sync_timeout_ms : 0LL);
+        /* the first sync of a run does not long-poll: what happened while
+         * gavel was down is applied at once, and the timers wait for it */
+        snprintf(timeout, sizeof(timeout), "%lld",
+                 m->since && m->synced ? (long long)m->cfg->sync_timeout_ms : 0LL);
         m->sync_busy = true;
         m->sync_keys_gen = m->upload_busy ? m->keys_gen - 1 : m->keys_gen;
         if (m->since)
