@@ -25,6 +25,9 @@ series   (a) the release of a series arrives in its release room, addressed by
          late at start, once; (b) gavel SIGKILLed at the release time (before
          it, at it, just after, and as soon as the release is in the room),
          restarted: exactly one release each week.
+e2ee     (a) in a Megolm room: the release room is encrypted (named by alias);
+         a tag said there (encrypted) is on the released agenda, and frank's
+         ✅ sent encrypted by his nio client (libolm) is decrypted and recorded.
 
 Prints one line per check and "N passed, M failed"; exit 1 on failure.
 """
@@ -44,12 +47,14 @@ import tempfile
 import time
 import urllib.parse
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from scenario import BOT, DOMAIN, Checks, Gavel, api, room_events  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "interop"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "homeserver"))
+from scenario import BOT, DOMAIN, C, Gavel, api, room_events  # noqa: E402
 
 from nio import AsyncClient, AsyncClientConfig, RegisterResponse, RoomCreateResponse  # noqa: E402
 
-C = Checks()
 WAIT = 30
 PEOPLE = ("alice", "bob", "carol")
 ALICE, BOB, CAROL = ("@%s:%s" % (p, DOMAIN) for p in PEOPLE)
@@ -457,6 +462,115 @@ async def test_series(p, gavel_bin, top):
             g.stop()
 
 
+async def test_e2ee(p, gavel_bin, top):
+    """The release room is a Megolm room: the release is encrypted, the
+    reaction on it too (nio keeps m.relates_to in the clear as well)."""
+    try:
+        from e2ee import ROOM_ENC, Person
+        from nio.crypto import ENCRYPTION_ENABLED
+    except ImportError as e:
+        C.ok(False, "[e2ee] nio with olm support (python3-olm)", e)
+        return
+    if not C.ok(ENCRYPTION_ENABLED, "[e2ee] nio has olm support (python3-olm)"):
+        return
+    url = p.url
+    if "arch" not in p.rooms:
+        await p.room("arch", alias="arch-call")
+    erin, frank = Person(url, "erin", top), Person(url, "frank", top)
+    g = None
+    try:
+        await erin.register()
+        await frank.register()
+        r = await erin.client.room_create(name="enc", alias="enc-process",
+                                          invite=[frank.user_id, BOT], initial_state=[ROOM_ENC])
+        if not C.ok(isinstance(r, RoomCreateResponse), "[e2ee] erin creates a Megolm room", r):
+            return
+        enc = r.room_id
+        await frank.client.join(enc)
+        wd = os.path.join(top, "e2ee")
+        os.makedirs(wd, exist_ok=True)
+        with open(os.path.join(wd, "pickle_key"), "w") as f:
+            f.write(os.urandom(32).hex() + "\n")
+        os.chmod(os.path.join(wd, "pickle_key"), 0o600)
+        cfg = series_config()
+        cfg["allow_invites_from"] = [ALICE, erin.user_id]
+        cfg["pickle_key_file"] = "pickle_key"
+        cfg["series"] = [dict(cfg["series"][0], name="Enc call",
+                              release_room="#enc-process:" + DOMAIN)]
+        g = TimedGavel(gavel_bin, url, wd, cfg)
+        rel = REL0_MS + 30 * WEEK_MS
+        g.start_at(rel - 45000)
+
+        def joined():
+            st = None
+            for e in room_events(url, enc):
+                if e["type"] == "m.room.member" and e.get("state_key") == BOT:
+                    st = e["content"].get("membership")
+            return st == "join"
+        if not C.ok(await wait_for(joined), "[e2ee] gavel joins the Megolm room",
+                    g.logtext()[-2000:]):
+            return
+
+        def bot_device():
+            return list((api(url, "POST", "/_matrix/client/v3/keys/query",
+                             {"device_keys": {BOT: []}}, token=erin.client.access_token)
+                         .get("device_keys") or {}).get(BOT) or {})
+        devs = await wait_for(bot_device)
+        if not C.ok(devs, "[e2ee] gavel publishes its device keys", g.logtext()[-2000:]):
+            return
+        ok = await wait_for(lambda: all(
+            any(d.id in devs for d in q.client.device_store.active_user_devices(BOT))
+            for q in (erin, frank)))
+        if not C.ok(ok, "[e2ee] erin's and frank's clients know gavel's device"):
+            return
+        async with erin.lock:
+            r = await erin.client.room_send(enc, "m.room.message", {
+                "msgtype": "m.text", "body": "#architecture Encrypted item cc @frank:localhost",
+                "m.mentions": {"user_ids": [frank.user_id]}}, ignore_unverified_devices=True)
+        tag = getattr(r, "event_id", None)
+        C.ok(tag, "[e2ee] erin tags an item in the Megolm room", r)
+
+        def release():
+            for e in erin.bot_events(enc).values():
+                if e["type"] == "m.room.message" and "Encrypted item" in e["content"].get("body", ""):
+                    return e
+            return None
+        got = await wait_for(release, timeout=max(5, (rel - g.now()) / 1000 + WAIT))
+        at = g.now()
+        if not C.ok(got, "[e2ee] the release arrives in the Megolm room (by alias), readable "
+                    "by erin's client", g.logtext()[-3000:]):
+            return
+        C.ok(at >= rel, "[e2ee] at its time (%s)" % iso(at))
+        C.ok(all(e["type"] == "m.room.encrypted" for e in room_events(url, enc)
+                 if e["sender"] == BOT and e.get("state_key") is None),
+             "[e2ee] the server sees only m.room.encrypted from gavel there")
+        rid = next(eid for eid, e in erin.bot_events(enc).items() if e is got)
+        async with frank.lock:
+            r = await frank.client.room_send(enc, "m.reaction", {
+                "m.relates_to": {"rel_type": "m.annotation", "event_id": rid,
+                                 "key": "\u2705"}}, ignore_unverified_devices=True)
+        ev = getattr(r, "event_id", None)
+        sent = next((e for e in room_events(url, enc) if e["event_id"] == ev), None)
+        C.ok(sent and sent["type"] == "m.room.encrypted",
+             "[e2ee] frank's \u2705 goes out encrypted", sent)
+        b = ""
+        deadline = time.time() + WAIT
+        while time.time() < deadline:
+            a = await ask_agenda(p, "arch")
+            b = a["content"].get("body", "") if a else ""
+            if says_coming(b, "frank"):
+                break
+            await asyncio.sleep(0.5)
+        C.ok(says_coming(b, "frank"),
+             "[e2ee] the decrypted reaction is recorded: !agenda shows frank is coming", b)
+        C.ok(g.stop() == 0, "[e2ee] gavel stops cleanly")
+    finally:
+        if g and g.alive():
+            g.stop()
+        await erin.close()
+        await frank.close()
+
+
 async def run(url, gavel_bin, top, only):
     p = People(url)
     await p.setup()
@@ -470,6 +584,11 @@ async def run(url, gavel_bin, top, only):
                       "checks did not run" % why)
                 return False
             await test_series(p, gavel_bin, top)
+        if only in (None, "e2ee"):
+            ok, why = series_supported(gavel_bin, top)
+            if not ok:
+                return False
+            await test_e2ee(p, gavel_bin, top)
         return True
     finally:
         await p.close()
@@ -479,7 +598,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gavel", required=True)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--only", choices=["aliases", "series"])
+    ap.add_argument("--only", choices=["aliases", "series", "e2ee"])
     ap.add_argument("url")
     a = ap.parse_args()
     top = tempfile.mkdtemp(prefix="gavel-series-")
