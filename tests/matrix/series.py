@@ -373,7 +373,7 @@ async def test_series(p, gavel_bin, top):
         if not C.ok(got, "(a) the release arrives in the release room, addressed by alias",
                     g.logtext()[-3000:]):
             return
-        C.ok(REL0_MS <= at < REL0_MS + 1500,
+        C.ok(REL0_MS <= at < REL0_MS + 3000,
              "(a) at the release time (%s), though /sync is long-polling and another room's "
              "lane is stuck" % iso(at))
         C.ok(not releases_b(), "(d) the stuck room's release waits", len(releases_b()))
@@ -614,9 +614,9 @@ def main():
     ran = True
     try:
         ran = asyncio.run(asyncio.wait_for(run(a.url, os.path.abspath(a.gavel), top, a.only),
-                                           timeout=280))
+                                           timeout=360))
     except asyncio.TimeoutError:
-        C.ok(False, "finished within 280 s")
+        C.ok(False, "finished within 360 s")
     finally:
         if a.keep or C.failed:
             print("# kept %s" % top)
