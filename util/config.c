@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "recur.h"
 #include "text.h"
 
 #define MAX_STRING 4096         /* bytes in any string value */
@@ -26,6 +27,7 @@
 #define SHOWN_SIZE (3 * MAX_SHOWN + 8)  /* show_text() output, cleaned */
 #define GOT_SIZE (SHOWN_SIZE + 8)       /* show_value() output */
 #define MAX_DOC_LINE 4096       /* bytes in one gv_config_describe() line */
+#define MAX_EXDATES 256         /* entries in a series' exdate */
 #define TOO_BIG "larger than %d bytes"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -40,6 +42,7 @@ enum kind {
         K_ROOMS,        /* struct gv_room_map * + size_t count */
         K_WIKIS,        /* struct gv_wiki_cfg * + size_t count */
         K_WEBHOOKS,     /* struct gv_webhook_cfg * + size_t count */
+        K_SERIES,       /* struct gv_series_cfg * + size_t count */
 };
 
 /* An extra rule for a string beyond length and "no control characters". */
@@ -214,7 +217,8 @@ static const struct key keys[] = {
                 "wiki pages the notes are published to at #endmeeting, each an object: "
                 "{\"git\": remote URL (https://, http://, ssh://, file:// or user@host:path), "
                 "\"branch\" (\"master\"), \"page\" (\"Architecture-Call.md\"), \"section\" "
-                "(\"Recent Meeting Notes\"), \"flavour\" (\"resin\" | \"agora\" | \"meetbot\"), "
+                "(\"Recent Meeting Notes\"), \"flavour\" (\"resin\" | \"agora\" | \"meetbot\" | "
+                "\"standup\"), "
                 "\"agendas\" (omitted: every agenda), \"url\" (the page on the web, for the links "
                 "back; GitHub and GitLab wikis are known without it), \"token_file\", "
                 "\"ssh_key_file\"} or "
@@ -229,6 +233,22 @@ static const struct key keys[] = {
                 "\"secret_file\"}; the body's HMAC-SHA256 with the secret (the file, else "
                 "$CREDENTIALS_DIRECTORY/webhook-N-secret) goes in X-Gavel-Signature: sha256=<hex>, "
                 "the delivery's stable id in X-Gavel-Delivery"),
+        COUNTED(series, K_SERIES, 0, 64, "[]",
+                "recurring meetings, each an object: {\"name\" (required, unique: the "
+                "meeting's name), \"room\" (required: where it meets), \"agenda\" (omitted: "
+                "the room's agenda, from \"rooms\" or default_agenda), \"rrule\" (required: "
+                "an RFC 5545 RRULE in the zone's wall-clock time, e.g. "
+                "\"FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=15;BYMINUTE=0\", or iCalendar lines "
+                "\"DTSTART:20260105T150000\\nRRULE:...\\nEXDATE:20261224T150000\"; without "
+                "DTSTART it starts Monday 2024-01-01 00:00, so minutes not given are :00; "
+                "hourly at most), \"tz\" (an IANA zone from the system tzdata, \"UTC\"), "
+                "\"exdate\" (local dates \"2026-12-24\" or date-times \"2026-12-24T15:00\" "
+                "to skip), \"release_before_min\" (60, 0..10080, 0: no release: the agenda is "
+                "posted that long before each meeting), \"release_room\" (the room), "
+                "\"remind_before_min\" (5, 0..1440, 0: no reminder), \"flavour\" "
+                "(\"resin\" | \"agora\" | \"meetbot\" | \"standup\")}; a wall-clock time "
+                "skipped by a DST change is taken with the offset before it (02:30 becomes "
+                "03:30), one that happens twice is the first"),
 };
 
 #define FIELD(c, k, type) ((type *)(void *)((char *)(c) + (k)->off))
@@ -418,6 +438,21 @@ static void wikis_free(struct gv_wiki_cfg *w, size_t n)
         free(w);
 }
 
+static void series_free(struct gv_series_cfg *s, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++) {
+                free(s[i].name);
+                free(s[i].room);
+                free(s[i].agenda);
+                free(s[i].rrule);
+                free(s[i].tz);
+                free_strv(s[i].exdate, s[i].n_exdate);
+                free(s[i].release_room);
+                gv_recur_free(s[i].recur);
+        }
+        free(s);
+}
+
 static void hooks_free(struct gv_webhook_cfg *h, size_t n)
 {
         for (size_t i = 0; h && i < n; i++) {
@@ -476,6 +511,11 @@ static void clear(const struct key *k, struct gv_config *c)
         case K_WEBHOOKS:
                 hooks_free(*FIELD(c, k, struct gv_webhook_cfg *), *COUNT(c, k));
                 *FIELD(c, k, struct gv_webhook_cfg *) = NULL;
+                *COUNT(c, k) = 0;
+                break;
+        case K_SERIES:
+                series_free(*FIELD(c, k, struct gv_series_cfg *), *COUNT(c, k));
+                *FIELD(c, k, struct gv_series_cfg *) = NULL;
                 *COUNT(c, k) = 0;
                 break;
         }
@@ -719,7 +759,7 @@ out:
         return r;
 }
 
-/* ---- "wiki" and "webhooks": arrays of objects ---- */
+/* ---- "wiki", "webhooks" and "series": arrays of objects ---- */
 
 static bool has_prefix(const char *s, const char *p)
 {
@@ -741,12 +781,12 @@ static bool is_git_url(const char *s)
         return at && colon && at > s && colon > at + 1 && colon[1] && !strchr(s, ' ');
 }
 
-static const char *const flavour_names[] = { "resin", "agora", "meetbot", NULL };
+static const char *const flavour_names[] = { "resin", "agora", "meetbot", "standup", NULL };
 static const char *const hook_names[] = { "item.added", "item.discussed", "minutes.published",
                                           NULL };
 
-_Static_assert(GV_FLAVOUR_RESIN == 0 && GV_FLAVOUR_AGORA == 1 && GV_FLAVOUR_MEETBOT == 2,
-               "flavour_names[] follows enum gv_flavour");
+_Static_assert(GV_FLAVOUR_RESIN == 0 && GV_FLAVOUR_AGORA == 1 && GV_FLAVOUR_MEETBOT == 2 &&
+               GV_FLAVOUR_STANDUP == 3, "flavour_names[] follows enum gv_flavour");
 
 /* A string member of an entry: NULL when absent (and !required). */
 static enum gv_err member(const cJSON *o, const char *path, const char *name, bool required,
@@ -804,6 +844,34 @@ static const struct rule git_rule = {
         "git remote",
 };
 
+/* "flavour": resin (when absent), agora, meetbot or standup. */
+static enum gv_err member_flavour(const cJSON *o, const char *path, enum gv_flavour *out,
+                                  char *err, size_t errlen)
+{
+        char got[GOT_SIZE], full[160], list[128], *fl = NULL;
+        enum gv_err r;
+        size_t i;
+
+        r = member(o, path, "flavour", false, NULL, &fl, err, errlen);
+        if (r)
+                return r;
+        *out = GV_FLAVOUR_RESIN;
+        if (!fl)
+                return GV_OK;
+        for (i = 0; flavour_names[i] && strcmp(flavour_names[i], fl) != 0; i++)
+                ;
+        if (!flavour_names[i]) {
+                snprintf(full, sizeof(full), "%s.flavour", path);
+                show_text(fl, got, sizeof(got));
+                join_choices(flavour_names, list, sizeof(list));
+                r = bad_key(err, errlen, full, "must be one of %s, got \"%s\"", list, got);
+        } else {
+                *out = (enum gv_flavour)i;
+        }
+        free(fl);
+        return r;
+}
+
 static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_cfg *w, char *err,
                               size_t errlen)
 {
@@ -812,7 +880,7 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                 "agendas", "token_file", "ssh_key_file", "password_file", NULL,
         };
         const cJSON *v;
-        char got[GOT_SIZE], full[160], list[128], *fl = NULL;
+        char got[GOT_SIZE], full[160];
         enum gv_err r;
         size_t i;
 
@@ -869,23 +937,9 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
         if (r == GV_OK && !w->section && !(w->section = strdup("Recent Meeting Notes")))
                 r = fail(err, errlen, GV_ENOMEM, "out of memory");
         if (r == GV_OK)
-                r = member(o, path, "flavour", false, NULL, &fl, err, errlen);
+                r = member_flavour(o, path, &w->flavour, err, errlen);
         if (r)
                 goto out;
-        w->flavour = GV_FLAVOUR_RESIN;
-        if (fl) {
-                for (i = 0; flavour_names[i] && strcmp(flavour_names[i], fl) != 0; i++)
-                        ;
-                if (!flavour_names[i]) {
-                        snprintf(full, sizeof(full), "%s.flavour", path);
-                        show_text(fl, got, sizeof(got));
-                        join_choices(flavour_names, list, sizeof(list));
-                        r = bad_key(err, errlen, full, "must be one of %s, got \"%s\"", list,
-                                    got);
-                        goto out;
-                }
-                w->flavour = (enum gv_flavour)i;
-        }
         v = cJSON_GetObjectItemCaseSensitive(o, "agendas");
         snprintf(full, sizeof(full), "%s.agendas", path);
         if (v) {
@@ -919,7 +973,6 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
         }
         r = GV_OK;
 out:
-        free(fl);
         return r;
 }
 
@@ -968,46 +1021,223 @@ static enum gv_err parse_hook(const cJSON *o, const char *path, struct gv_webhoo
         return GV_OK;
 }
 
+/* A required string member that may hold line breaks (iCalendar content
+ * lines) but no other control characters. */
+static enum gv_err member_lines(const cJSON *o, const char *path, const char *name, char **out,
+                                char *err, size_t errlen)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+        char full[160], *copy;
+        enum gv_err r;
+
+        snprintf(full, sizeof(full), "%s.%s", path, name);
+        if (!v)
+                return bad_key(err, errlen, full, "is required");
+        if (!cJSON_IsString(v))
+                return check_string(full, v, 1, MAX_STRING, NULL, err, errlen);
+        copy = strdup(v->valuestring);
+        if (!copy)
+                return fail(err, errlen, GV_ENOMEM, "out of memory");
+        for (char *p = copy; *p; p++)   /* the other checks on a copy without them */
+                if (*p == '\n' || *p == '\r')
+                        *p = ' ';
+        r = check_text(full, copy, 1, MAX_STRING, NULL, err, errlen);
+        free(copy);
+        if (r)
+                return r;
+        *out = strdup(v->valuestring);
+        return *out ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+}
+
+/* An integer member of an entry: def when absent. */
+static enum gv_err member_int(const cJSON *o, const char *path, const char *name, int64_t min,
+                              int64_t max, int64_t def, int64_t *out, char *err, size_t errlen)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+        char got[GOT_SIZE], full[160];
+        double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+
+        if (!v) {
+                *out = def;
+                return GV_OK;
+        }
+        /* The range test comes first: it makes the cast defined, and NaN fails it. */
+        if (!cJSON_IsNumber(v) || !(d >= (double)min && d <= (double)max) ||
+            d != (double)(int64_t)d) {
+                snprintf(full, sizeof(full), "%s.%s", path, name);
+                show_value(v, got, sizeof(got));
+                return bad_key(err, errlen, full,
+                               "must be an integer from %" PRId64 " to %" PRId64 ", got %s", min,
+                               max, got);
+        }
+        *out = (int64_t)d;
+        return GV_OK;
+}
+
+static enum gv_err strdup_default(char **field, const char *def, char *err, size_t errlen)
+{
+        if (*field)
+                return GV_OK;
+        *field = strdup(def);
+        return *field ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+}
+
+/* A series entry. Its rule, zone and exdates are compiled here (util/recur.h),
+ * each error under its own key; agenda, when absent, is filled in by
+ * gv_config_parse() once "rooms" and "default_agenda" are known. */
+static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_series_cfg *s,
+                                char *err, size_t errlen)
+{
+        static const char *const allowed[] = {
+                "name", "room", "agenda", "rrule", "tz", "exdate", "release_before_min",
+                "release_room", "remind_before_min", "flavour", NULL,
+        };
+        struct gv_recur *probe = NULL;
+        const cJSON *v, *e;
+        char got[GOT_SIZE], full[160], why[256];
+        enum gv_err r;
+        size_t n = 0;
+
+        if (!cJSON_IsObject(o)) {
+                show_value(o, got, sizeof(got));
+                return bad_key(err, errlen, path, "must be an object, got %s", got);
+        }
+        r = only_members(o, path, allowed, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "name", true, NULL, &s->name, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "room", true, NULL, &s->room, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "agenda", false, &agenda_rule, &s->agenda, err, errlen);
+        if (r == GV_OK)
+                r = member_lines(o, path, "rrule", &s->rrule, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "tz", false, NULL, &s->tz, err, errlen);
+        if (r == GV_OK)
+                r = strdup_default(&s->tz, "UTC", err, errlen);
+        if (r == GV_OK)
+                r = member_int(o, path, "release_before_min", 0, 10080, 60,
+                               &s->release_before_min, err, errlen);
+        if (r == GV_OK)
+                r = member(o, path, "release_room", false, NULL, &s->release_room, err, errlen);
+        if (r == GV_OK)
+                r = strdup_default(&s->release_room, s->room, err, errlen);
+        if (r == GV_OK)
+                r = member_int(o, path, "remind_before_min", 0, 1440, 5, &s->remind_before_min,
+                               err, errlen);
+        if (r == GV_OK)
+                r = member_flavour(o, path, &s->flavour, err, errlen);
+        if (r)
+                return r;
+        /* The zone first, so that its error names "tz", not "rrule". */
+        snprintf(full, sizeof(full), "%s.tz", path);
+        r = gv_recur_new("FREQ=DAILY", s->tz, NULL, 0, &probe, why, sizeof(why));
+        probe = gv_recur_free(probe);
+        if (r == GV_ENOMEM)
+                return fail(err, errlen, r, "out of memory");
+        if (r)
+                return bad_key(err, errlen, full, "%s", why);
+        v = cJSON_GetObjectItemCaseSensitive(o, "exdate");
+        snprintf(full, sizeof(full), "%s.exdate", path);
+        if (v) {
+                if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > MAX_EXDATES) {
+                        show_value(v, got, sizeof(got));
+                        return bad_key(err, errlen, full, "must be an array of at most %d local "
+                                       "dates or date-times, got %s", MAX_EXDATES, got);
+                }
+                s->exdate = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*s->exdate));
+                if (!s->exdate)
+                        return fail(err, errlen, GV_ENOMEM, "out of memory");
+                cJSON_ArrayForEach(e, v) {
+                        char name[192];
+                        const char *one[1];
+
+                        snprintf(name, sizeof(name), "%s[%zu]", full, n);
+                        r = check_string(name, e, 1, 64, NULL, err, errlen);
+                        if (r)
+                                return r;
+                        one[0] = e->valuestring;
+                        r = gv_recur_new("FREQ=DAILY", "UTC", one, 1, &probe, why, sizeof(why));
+                        probe = gv_recur_free(probe);
+                        if (r == GV_ENOMEM)
+                                return fail(err, errlen, r, "out of memory");
+                        if (r)
+                                return bad_key(err, errlen, name, "%s", why);
+                        s->exdate[n] = strdup(e->valuestring);
+                        if (!s->exdate[n])
+                                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                        s->n_exdate = ++n;
+                }
+        }
+        snprintf(full, sizeof(full), "%s.rrule", path);
+        r = gv_recur_new(s->rrule, s->tz, (const char *const *)s->exdate, s->n_exdate, &s->recur,
+                         why, sizeof(why));
+        if (r == GV_ENOMEM)
+                return fail(err, errlen, r, "out of memory");
+        if (r)
+                return bad_key(err, errlen, full, "%s", why);
+        return GV_OK;
+}
+
 static enum gv_err set_objects(const struct key *k, const cJSON *v, struct gv_config *c,
                                char *err, size_t errlen)
 {
-        bool wiki = k->kind == K_WIKIS;
         struct gv_wiki_cfg *w = NULL;
         struct gv_webhook_cfg *h = NULL;
+        struct gv_series_cfg *s = NULL;
         const cJSON *e;
         size_t n = 0, i = 0;
-        char path[64];
+        char path[64], got[GOT_SIZE];
         enum gv_err r;
 
         r = check_entries(k, v, false, &n, err, errlen);
         if (r)
                 return r;
-        if (wiki)
+        if (k->kind == K_WIKIS)
                 w = calloc(n ? n : 1, sizeof(*w));
-        else
+        else if (k->kind == K_WEBHOOKS)
                 h = calloc(n ? n : 1, sizeof(*h));
-        if (!w && !h)
+        else
+                s = calloc(n ? n : 1, sizeof(*s));
+        if (!w && !h && !s)
                 return fail(err, errlen, GV_ENOMEM, "out of memory");
         cJSON_ArrayForEach(e, v) {
                 snprintf(path, sizeof(path), "%s[%zu]", k->name, i);
-                r = wiki ? parse_wiki(e, path, &w[i], err, errlen)
-                         : parse_hook(e, path, &h[i], err, errlen);
+                if (w)
+                        r = parse_wiki(e, path, &w[i], err, errlen);
+                else if (h)
+                        r = parse_hook(e, path, &h[i], err, errlen);
+                else
+                        r = parse_series(e, path, &s[i], err, errlen);
                 i++;
                 if (r)
                         goto out;
+                for (size_t j = 0; s && j + 1 < i; j++) {
+                        if (strcmp(s[j].name, s[i - 1].name) == 0) {
+                                snprintf(path, sizeof(path), "%s[%zu].name", k->name, i - 1);
+                                show_text(s[j].name, got, sizeof(got));
+                                r = bad_key(err, errlen, path, "\"%s\" is already the name of "
+                                            "%s[%zu]", got, k->name, j);
+                                goto out;
+                        }
+                }
         }
         clear(k, c);
-        if (wiki)
+        if (w)
                 *FIELD(c, k, struct gv_wiki_cfg *) = w;
-        else
+        else if (h)
                 *FIELD(c, k, struct gv_webhook_cfg *) = h;
+        else
+                *FIELD(c, k, struct gv_series_cfg *) = s;
         *COUNT(c, k) = n;
         w = NULL;
         h = NULL;
+        s = NULL;
         r = GV_OK;
 out:
         wikis_free(w, i);
         hooks_free(h, i);
+        series_free(s, i);
         return r;
 }
 
@@ -1074,6 +1304,7 @@ static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c,
                 return set_map(k, v, c, err, errlen);
         case K_WIKIS:
         case K_WEBHOOKS:
+        case K_SERIES:
                 return set_objects(k, v, c, err, errlen);
         }
         return fail(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
@@ -1293,6 +1524,15 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
                         goto out;
                 }
         }
+        /* A series without "agenda" takes its room's, known only now. */
+        for (size_t i = 0; i < c->n_series; i++) {
+                if (!c->series[i].agenda &&
+                    !(c->series[i].agenda = strdup(gv_config_agenda_for_room(c,
+                                                                             c->series[i].room)))) {
+                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        goto out;
+                }
+        }
         *ret = c;
         c = NULL;
         r = GV_OK;
@@ -1410,6 +1650,7 @@ static enum gv_err describe_key(const struct key *k, struct gv_buf *b)
                 break;
         case K_WIKIS:
         case K_WEBHOOKS:
+        case K_SERIES:
                 snprintf(type, sizeof(type), "array of at most %" PRId64 " objects", k->max);
                 break;
         }

@@ -63,8 +63,9 @@ struct gv_webhook_cfg {
 struct gv_series_cfg {
         char *name;                     /* "Arch call" (required, unique) */
         char *room;                     /* where it meets: room ID, alias or console room */
-        char *agenda;                   /* default: the room's agenda */
-        char *rrule;                    /* as given (see util/recur.h) */
+        char *agenda;                   /* default: the room's agenda (gv_config_agenda_for_room,
+                                         * filled in by the parser: never NULL) */
+        char *rrule;                    /* as given (see util/recur.h); may hold content lines */
         char *tz;                       /* IANA zone, default "UTC" */
         char **exdate;                  /* local "2026-12-24T15:00" or "2026-12-24" to skip */
         size_t n_exdate;

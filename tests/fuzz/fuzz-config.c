@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../../util/config.h"
+#include "../../util/recur.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -17,6 +18,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
                 (void)gv_config_agenda_for_tag(c, (const char *)data, size < 64 ? size : 64);
                 (void)gv_config_is_prefix(c, size ? (char)data[0] : '#');
+                /* and every series is compiled, with an agenda */
+                for (size_t i = 0; i < c->n_series; i++) {
+                        struct gv_series_cfg *s = &c->series[i];
+                        int64_t occ = 0;
+                        char when[64];
+
+                        if (!s->recur || !s->agenda || !s->release_room)
+                                abort();
+                        if (gv_recur_next(s->recur, 1796601600000, &occ) == GV_OK &&
+                            occ <= 1796601600000)
+                                abort();
+                        (void)gv_recur_local(s->recur, occ, when, sizeof(when));
+                }
         } else if (c || err[0] == '\0') {
                 abort();
         }

@@ -12,6 +12,7 @@
 #include "../../util/buf.h"
 #include "../../util/config.h"
 #include "../../util/log.h"
+#include "../../util/recur.h"
 
 #include "check.h"
 
@@ -121,6 +122,18 @@ static void render(const struct gv_config *c, const char *key, char *out, size_t
                         add(out, n, "%s%s|%u|%s", i ? ";" : "", c->webhooks[i].url,
                             c->webhooks[i].events,
                             c->webhooks[i].secret_file ? c->webhooks[i].secret_file : "-");
+        else if (!strcmp(key, "series"))
+                for (i = 0; i < c->n_series; i++) {
+                        const struct gv_series_cfg *x = &c->series[i];
+
+                        add(out, n, "%s%s|%s|%s|%s|%s|", i ? ";" : "", x->name, x->room,
+                            x->agenda ? x->agenda : "(null)", x->rrule, x->tz);
+                        add_list(out, n, x->exdate, x->n_exdate);
+                        add(out, n, "|%lld|%s|%lld|%d|%s", (long long)x->release_before_min,
+                            x->release_room, (long long)x->remind_before_min, (int)x->flavour,
+                            x->recur && !strcmp(gv_recur_tz(x->recur), x->tz) ? "compiled"
+                                                                              : "NOT COMPILED");
+                }
         else if (!strcmp(key, "log_level"))
                 add(out, n, "%s", c->log_level == GV_LOG_ERROR ? "error" :
                                   c->log_level == GV_LOG_WARN ? "warning" :
@@ -168,6 +181,7 @@ static const struct expect defaults[] = {
         { "room_send_per_s", "10" },
         { "wiki", "" },
         { "webhooks", "" },
+        { "series", "" },
 };
 
 #define N_KEYS (sizeof(defaults) / sizeof(defaults[0]))
@@ -316,7 +330,118 @@ static const struct pcase cases[] = {
         CONF("wiki: bad flavour",
              "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"flavour\": \"fancy\"}]}",
              "key \"wiki[0].flavour\": must be one of \"resin\", \"agora\", \"meetbot\", "
-             "got \"fancy\""),
+             "\"standup\", got \"fancy\""),
+        GOOD("wiki: standup flavour",
+             "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"flavour\": \"standup\"}]}",
+             "wiki", "git:file:///g|master|p|Recent Meeting Notes|3||-|-|-"),
+        /* "series" (issue 10) */
+        GOOD("series: defaults",
+             "{\"series\": [{\"name\": \"Cluster standup\", \"room\": \"#cluster:example.org\", "
+             "\"rrule\": \"FREQ=WEEKLY;BYDAY=MO;BYHOUR=16\"}]}", "series",
+             "Cluster standup|#cluster:example.org|architecture|FREQ=WEEKLY;BYDAY=MO;BYHOUR=16|UTC|"
+             "|60|#cluster:example.org|5|0|compiled"),
+        GOOD("series: everything given",
+             "{\"series\": [{\"name\": \"Arch call\", \"room\": \"#arch-call:example.org\", "
+             "\"agenda\": \"architecture\", \"rrule\": \"FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=15;"
+             "BYMINUTE=0\", \"tz\": \"Europe/Athens\", \"exdate\": [\"2026-12-24\", "
+             "\"2026-12-31T15:00\"], \"release_before_min\": 90, \"release_room\": "
+             "\"#r-process:example.org\", \"remind_before_min\": 0, \"flavour\": \"standup\"}]}",
+             "series",
+             "Arch call|#arch-call:example.org|architecture|FREQ=WEEKLY;BYDAY=MO,TH;BYHOUR=15;"
+             "BYMINUTE=0|Europe/Athens|2026-12-24,2026-12-31T15:00|90|#r-process:example.org|0|3|"
+             "compiled"),
+        /* the room's agenda, whatever the order of the keys */
+        GOOD("series: agenda from rooms",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"!r:x\", \"rrule\": \"FREQ=DAILY\"},"
+             " {\"name\": \"T\", \"room\": \"!other:x\", \"rrule\": \"FREQ=DAILY\"}], "
+             "\"rooms\": {\"!r:x\": \"ops\"}, \"default_agenda\": \"misc\"}", "series",
+             "S|!r:x|ops|FREQ=DAILY|UTC||60|!r:x|5|0|compiled;"
+             "T|!other:x|misc|FREQ=DAILY|UTC||60|!other:x|5|0|compiled"),
+        GOOD("series: iCalendar lines",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": "
+             "\"DTSTART:20260105T150000\\nRRULE:FREQ=WEEKLY\\nEXDATE:20261228T150000\", "
+             "\"tz\": \"America/Los_Angeles\"}]}", "series",
+             "S|r|architecture|DTSTART:20260105T150000\nRRULE:FREQ=WEEKLY\nEXDATE:20261228T150000|"
+             "America/Los_Angeles||60|r|5|0|compiled"),
+        GOOD("series: none", "{\"series\": []}", "series", ""),
+        CONF("series: not an array", "{\"series\": {}}",
+             "key \"series\": must be an array, got an object"),
+        CONF("series: entry not an object", "{\"series\": [\"Arch call\"]}",
+             "key \"series[0]\": must be an object, got \"Arch call\""),
+        CONF("series: bad rrule",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=SOMETIMES\"}]}",
+             "key \"series[0].rrule\": FREQ=SOMETIMES: not a recurrence rule*"),
+        CONF("series: bad tz",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\"},"
+             " {\"name\": \"T\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"tz\": \"Mars/Base\"}]}",
+             "key \"series[1].tz\": Mars/Base: no such time zone"),
+        CONF("series: bad tz and bad rrule name the tz",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=NEVER\", "
+             "\"tz\": \"Europe/Atlantis\"}]}",
+             "key \"series[0].tz\": Europe/Atlantis: no such time zone"),
+        CONF("series: bad exdate",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"exdate\": [\"2026-12-24\", \"24.12.2026\"]}]}",
+             "key \"series[0].exdate[1]\": 24.12.2026: not a local date (2026-12-24) or "
+             "date-time (2026-12-24T15:00)"),
+        CONF("series: exdate not an array",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"exdate\": \"2026-12-24\"}]}",
+             "key \"series[0].exdate\": must be an array of at most 256 local dates or "
+             "date-times, got \"2026-12-24\""),
+        CONF("series: exdate entry not a string",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"exdate\": [20261224]}]}",
+             "key \"series[0].exdate[0]\": must be a string, got 20261224"),
+        CONF("series: name missing",
+             "{\"series\": [{\"room\": \"r\", \"rrule\": \"FREQ=DAILY\"}]}",
+             "key \"series[0].name\": is required"),
+        CONF("series: room missing",
+             "{\"series\": [{\"name\": \"S\", \"rrule\": \"FREQ=DAILY\"}]}",
+             "key \"series[0].room\": is required"),
+        CONF("series: rrule missing", "{\"series\": [{\"name\": \"S\", \"room\": \"r\"}]}",
+             "key \"series[0].rrule\": is required"),
+        CONF("series: names are unique",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\"},"
+             " {\"name\": \"S\", \"room\": \"q\", \"rrule\": \"FREQ=WEEKLY\"}]}",
+             "key \"series[1].name\": \"S\" is already the name of series[0]"),
+        CONF("series: bad agenda",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"agenda\": \"a b\"}]}",
+             "key \"series[0].agenda\": " AGENDA_RULE ", got \"a b\""),
+        CONF("series: release_before_min too big",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"release_before_min\": 10081}]}",
+             "key \"series[0].release_before_min\": must be an integer from 0 to 10080, got 10081"),
+        CONF("series: remind_before_min negative",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"remind_before_min\": -1}]}",
+             "key \"series[0].remind_before_min\": must be an integer from 0 to 1440, got -1"),
+        CONF("series: remind_before_min a string",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"remind_before_min\": \"5\"}]}",
+             "key \"series[0].remind_before_min\": must be an integer from 0 to 1440, got \"5\""),
+        CONF("series: bad flavour",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"flavour\": \"daily\"}]}",
+             "key \"series[0].flavour\": must be one of \"resin\", \"agora\", \"meetbot\", "
+             "\"standup\", got \"daily\""),
+        CONF("series: unknown key",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"timezone\": \"UTC\"}]}",
+             "key \"series[0].timezone\": unknown key"),
+        CONF("series: rrule with a control character",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\\u0007\"}]}",
+             "key \"series[0].rrule\": must not contain control characters"),
+        CONF("series: bad BYDAY in content lines",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": "
+             "\"DTSTART:20260105T150000\\nRRULE:FREQ=WEEKLY;BYDAY=XX\"}]}",
+             "key \"series[0].rrule\": BYDAY=XX: not a recurrence rule*"),
+        CONF("series: empty tz",
+             "{\"series\": [{\"name\": \"S\", \"room\": \"r\", \"rrule\": \"FREQ=DAILY\", "
+             "\"tz\": \"\"}]}",
+             "key \"series[0].tz\": must not be empty"),
         CONF("wiki: empty agendas",
              "{\"wiki\": [{\"git\": \"file:///g\", \"page\": \"p\", \"agendas\": []}]}",
              "key \"wiki[0].agendas\": must be an array of 1 to 64 agenda names (omit it for "
@@ -908,7 +1033,7 @@ static void test_lookups(void)
 
 struct lines {
         unsigned n;
-        char names[32][32];
+        char names[48][32];
         char chair[256];
 };
 
@@ -917,7 +1042,7 @@ static void collect(void *ud, const char *text)
         struct lines *l = ud;
         size_t len = strcspn(text, " ");
 
-        if (l->n < 32)
+        if (l->n < 48)
                 snprintf(l->names[l->n], sizeof(l->names[0]), "%.*s", (int)len, text);
         if (!strncmp(text, "chair_power_level ", 18))
                 snprintf(l->chair, sizeof(l->chair), "%s", text);
@@ -938,7 +1063,7 @@ static void test_describe(void)
                 if (strcmp(l.names[i], defaults[i].key))
                         break;
         check(i == N_KEYS, "describe: the keys in order", "line %u names \"%s\"", i,
-              i < 32 ? l.names[i] : "");
+              i < 48 ? l.names[i] : "");
         check(!strcmp(l.chair, chair), "describe: chair_power_level", "got \"%s\"", l.chair);
 }
 
