@@ -200,11 +200,12 @@ static void run(struct mx *m)
                         mx_e2ee_step(m);
                         if (m->stop)
                                 break;
-                        if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at)
+                        mx_aliases_step(m);
+                        if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at &&
+                            (m->synced || mx_aliases_ready(m)))
                                 mx_start_sync(m);
                         else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
                                 mx_fill_gaps(m);        /* a retry, or after a re-login */
-                        mx_aliases_step(m);
                         mx_start_sender(m);
                 }
                 /* timers need only the store: not held back by a re-login,

@@ -3,9 +3,10 @@
  *
  * Every alias the config names (series[].room, series[].release_room,
  * crosspost_rooms, the keys of rooms) is resolved with
- * GET /_matrix/client/v3/directory/room/{alias} once the client runs, again
+ * GET /_matrix/client/v3/directory/room/{alias} once the client runs (the
+ * first sync waits for the answers, at most ALIAS_START_WAIT_MS), again
  * every ALIAS_REFRESH_MS, and after a failure with backoff (the loop's
- * timers: nothing waits). Each answer is recorded with gv_store_alias_set(),
+ * timers: nothing blocks). Each answer is recorded with gv_store_alias_set(),
  * as is every m.room.canonical_alias (alias and alt_aliases) seen in a sync
  * (matrix_rooms.c), so handlers can match a configured alias against an
  * event's room ID. An outbox row addressed to an alias asks mx_alias_lookup()
@@ -28,6 +29,7 @@
 #define ALIAS_MAX_BYTES 255                     /* the spec's limit on an alias */
 #define ALIAS_MAX 1000                          /* aliases tracked at most */
 #define ALIAS_MAX_IN_FLIGHT 4
+#define ALIAS_START_WAIT_MS 5000                /* the first sync waits for them at most */
 
 struct alias {
         struct mx *m;
@@ -36,6 +38,8 @@ struct alias {
         bool missing;           /* the directory's last word was 404 */
         bool resolved;          /* the directory answered this run */
         bool said;              /* the current failure was logged */
+        bool configured;        /* named by the config (not only by an outbox row) */
+        bool answered;          /* the directory answered (anything) this run */
         char why[400];          /* why it is not resolved, for the outbox */
         int64_t at;             /* monotonic ms: the next request */
         int64_t backoff;
@@ -82,19 +86,41 @@ static struct alias *add(struct mx *m, const char *alias)
         return a;
 }
 
+static void add_configured(struct mx *m, const char *alias)
+{
+        struct alias *a = add(m, alias);
+
+        if (a)
+                a->configured = true;
+}
+
 void mx_aliases_init(struct mx *m)
 {
         const struct gv_config *c = m->cfg;
 
         for (size_t i = 0; i < c->n_series; i++) {
-                add(m, c->series[i].room);
+                add_configured(m, c->series[i].room);
                 if (c->series[i].release_room)
-                        add(m, c->series[i].release_room);
+                        add_configured(m, c->series[i].release_room);
         }
         for (size_t i = 0; i < c->n_crosspost_rooms; i++)
-                add(m, c->crosspost_rooms[i]);
+                add_configured(m, c->crosspost_rooms[i]);
         for (size_t i = 0; i < c->n_rooms; i++)
-                add(m, c->rooms[i].room);
+                add_configured(m, c->rooms[i].room);
+}
+
+bool mx_aliases_ready(struct mx *m)
+{
+        int64_t now = mx_now_ms();
+
+        if (!m->aliases_since)
+                m->aliases_since = now;
+        if (now - m->aliases_since >= ALIAS_START_WAIT_MS)
+                return true;
+        for (const struct alias *a = m->aliases; a; a = a->next)
+                if (a->configured && !a->answered)
+                        return false;
+        return true;
 }
 
 void mx_aliases_free(struct mx *m)
@@ -125,6 +151,7 @@ static void on_directory(void *ud, const struct gv_http_resp *resp)
         int64_t now = mx_now_ms();
 
         a->busy = false;
+        a->answered = true;
         m->alias_in_flight--;
         if (resp->err == GV_OK && resp->status == 200 && rid && rid[0] == '!' &&
             strlen(rid) <= ALIAS_MAX_BYTES) {

@@ -129,6 +129,7 @@ struct mx {
         /* room aliases (matrix_alias.c) */
         struct alias *aliases;
         unsigned alias_in_flight;
+        int64_t aliases_since;  /* monotonic ms the first sync began to wait for them */
 
         /* timers (matrix_timers.c): gv_tick() once gv_next_due() is reached */
         bool synced;            /* this run's first sync batch is applied: timers may fire */
@@ -176,6 +177,10 @@ void mx_aliases_free(struct mx *m);
 void mx_aliases_step(struct mx *m);
 /* Whether the loop should come back for mx_aliases_step() by *at. */
 bool mx_aliases_due(const struct mx *m, int64_t *at);
+/* Whether the first sync may go: every configured alias was answered by the
+ * directory (so handlers match it against room IDs from the first event
+ * on), or ALIAS_START_WAIT_MS passed. */
+bool mx_aliases_ready(struct mx *m);
 /* Where an outbox row addressed to alias goes; an alias not known yet is
  * resolved from now on. */
 enum mx_alias_state mx_alias_lookup(struct mx *m, const char *alias, char **room_id, char *why,
