@@ -2,7 +2,7 @@
 """tests/matrix/series.py - meeting series on Matrix: room aliases, releases on
 gavel's timers, reactions, kill -9 at the release time.
 
-    series.py --gavel PATH [--keep] URL
+    series.py --gavel PATH [--keep] [--only aliases|series|e2ee] URL
 
 URL is the loopback test homeserver (run this through
 tests/interop/run_with_server.py, which starts and stops it). People are
@@ -40,7 +40,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
