@@ -284,6 +284,17 @@ enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store 
         return out_finish(&o, gv_minutes_file(s, cfg, extra, &sink));
 }
 
+enum gv_err gv_archive_put(const char *dir, const char *name, const char *data, size_t len)
+{
+        enum gv_err r = prepare(dir, name);
+
+        if (r == GV_OK)
+                r = write_file(dir, name, data, len);
+        if (r == GV_OK)
+                r = written(dir, name);
+        return r;
+}
+
 enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
                                const struct gv_config *cfg, const char *extra)
 {

@@ -20,6 +20,11 @@ GV_MUST_CHECK enum gv_err gv_archive_minutes(const char *dir, const char *name, 
 /* gv_archive_minutes() without index.html (for writing many files at once). */
 GV_MUST_CHECK enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store *s,
                                            const struct gv_config *cfg, const char *extra);
+/* gv_archive_minutes() of minutes already rendered (data, len): touches
+ * neither the store nor the config, so a worker thread may run it (one at a
+ * time per dir: index.html is rewritten). */
+GV_MUST_CHECK enum gv_err gv_archive_put(const char *dir, const char *name, const char *data,
+                                         size_t len);
 /* Writes dir/index.html anew: every NAME.html in dir, newest name first. */
 GV_MUST_CHECK enum gv_err gv_archive_index(const char *dir);
 

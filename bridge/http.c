@@ -331,6 +331,13 @@ static size_t drain(struct gv_http *h)
         return n;
 }
 
+void gv_http_kick(struct gv_http *h)
+{
+        int running = 0;
+
+        (void)C.multi_perform(h->multi, &running);     /* an error shows in gv_http_poll() */
+}
+
 enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
 {
         struct curl_waitfd wfd = { wake_fd, CURL_WAIT_POLLIN, 0 };

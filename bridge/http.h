@@ -44,6 +44,10 @@ GV_MUST_CHECK enum gv_err gv_http_request_h(struct gv_http *h, const char *metho
 
 /* Moves transfers on and calls back those that ended. Waits at most
  * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
+/* Sends what was started since the last poll now, without waiting or
+ * calling any callback (those come from gv_http_poll()): before work that
+ * keeps the loop busy for a while. */
+void gv_http_kick(struct gv_http *h);
 GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
 
 /* A blocking client, for worker threads and the console only (never the

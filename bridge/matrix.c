@@ -68,6 +68,14 @@ int64_t mx_now_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t mx_now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* The process clock (util/clock.h): GAVEL_TEST_TIME moves it in tests. */
 int64_t mx_wall_ms(void)
 {
@@ -202,7 +210,7 @@ static void run(struct mx *m)
                                 break;
                         mx_aliases_step(m);
                         if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at &&
-                            (m->synced || mx_aliases_ready(m)))
+                            (m->caught_up || mx_aliases_ready(m)))
                                 mx_start_sync(m);
                         else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
                                 mx_fill_gaps(m);        /* a retry, or after a re-login */
@@ -274,6 +282,7 @@ int gv_matrix_run(const struct gv_config *cfg)
 
         memset(&m, 0, sizeof(m));
         m.cfg = cfg;
+        m.tr_start = mx_now_us();
         if (!cfg->user_id || !*cfg->user_id) {
                 fprintf(stderr, "gavel: user_id is required to connect to a homeserver\n");
                 return 2;

@@ -284,6 +284,14 @@ static bool step_upload(struct mx *m)
                 m->upload_check = false;
                 return false;
         }
+        /* the keys the server is given are on the disk first */
+        if (gv_store_sync(m->s) != GV_OK) {
+                cJSON_Delete(body);
+                gv_warn("e2ee", "cannot sync the database before a key upload (%s); retrying",
+                        gv_store_errmsg(m->s));
+                m->e2ee_at = mx_now_ms() + mx_backoff(m, &m->e2ee_backoff);
+                return true;
+        }
         m->upload_busy = true;
         m->upload_fallback = gv_js_obj(body, "fallback_keys") != NULL;
         e2ee_post(m, "POST", mx_url(m, "/_matrix/client/v3/keys/upload"), body, on_upload);

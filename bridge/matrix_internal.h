@@ -12,6 +12,7 @@
 
 #include "../util/config.h"
 #include "../util/err.h"
+#include "../util/log.h"
 #include "crypto.h"
 #include "http.h"
 #include "sync.h"
@@ -86,6 +87,7 @@ struct mx {
         bool token_from_file;
 
         bool sync_busy;
+        bool caught_up;         /* a batch was applied since the start */
         int64_t sync_at;
         int64_t sync_backoff;
         struct gv_sync *batch;  /* waiting for its gaps */
@@ -131,11 +133,17 @@ struct mx {
         unsigned alias_in_flight;
         int64_t aliases_since;  /* monotonic ms the first sync began to wait for them */
 
-        /* timers (matrix_timers.c): gv_tick() once gv_next_due() is reached */
-        bool synced;            /* this run's first sync batch is applied: timers may fire */
+        /* timers (matrix_timers.c): gv_tick() once gv_next_due() is reached, after
+         * this run's first batch (caught_up) */
         int64_t timer_due;      /* wall-clock ms (mx_wall_ms) of the next timer, INT64_MAX: none */
         int64_t timer_at;       /* monotonic ms: not before (a failed tick's backoff) */
         int64_t timer_backoff;
+
+        /* the trace (log_level "debug"): monotonic µs of the stages of the
+         * newest sync batch; 0 when not tracing */
+        int64_t tr_recv, tr_parsed, tr_handled, tr_committed;
+        int64_t tr_start;       /* gv_matrix_run() began */
+        bool tr_first;          /* the first batch was applied */
 
         bool relogin;           /* a /login after M_UNKNOWN_TOKEN is under way */
         int status;             /* exit status once stopping */
@@ -145,6 +153,11 @@ struct mx {
 /* matrix.c: clocks, backoff, answers, URLs, requests */
 int64_t mx_now_ms(void);
 int64_t mx_wall_ms(void);
+/* Monotonic µs, for the trace. */
+int64_t mx_now_us(void);
+/* Whether the per-stage timings are logged (log_level "debug"): one test
+ * when not, no clock read. */
+#define MX_TRACING() (gv_log_threshold >= GV_LOG_DEBUG)
 /* Logs to stderr and stops the loop with this exit status. */
 void mx_fatal(struct mx *m, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -228,6 +241,11 @@ void mx_lanes_wake_aliases(struct mx *m);
 /* matrix_rooms.c */
 struct room *mx_room_get(struct mx *m, const char *id);
 void mx_rooms_free(struct mx *m);
+/* Keeps the `keep` most recently used rooms cached, frees the others (the
+ * store has all they hold): between batches only, as nothing else holds
+ * a struct room then. */
+void mx_rooms_trim(struct mx *m, size_t keep);
+#define MX_ROOMS_CACHED 256
 /* Forgets the cached rooms: after a rollback the store is the truth. */
 void mx_rooms_forget(struct mx *m);
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);

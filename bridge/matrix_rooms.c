@@ -3,6 +3,7 @@
  * accept them from, and one timeline event on its way to gv_handle(). What is
  * known of a room lives in the store's rooms and members tables
  * (gv_store_room_*, gv_store_member_*); struct room caches it. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,13 +31,20 @@ static void room_free(struct room *r)
 
 struct room *mx_room_get(struct mx *m, const char *id)
 {
-        struct room *r;
+        struct room *r, **pp;
         struct gv_room row;
         enum gv_err e;
 
-        for (r = m->rooms; r; r = r->next)
-                if (strcmp(r->id, id) == 0)
+        /* most recently used first: the rooms that talk are found at once
+         * among thousands (mx_rooms_trim() keeps the list short between
+         * batches) */
+        for (pp = &m->rooms; (r = *pp); pp = &r->next)
+                if (strcmp(r->id, id) == 0) {
+                        *pp = r->next;
+                        r->next = m->rooms;
+                        m->rooms = r;
                         return r;
+                }
         r = calloc(1, sizeof(*r));
         if (!r || !(r->id = strdup(id))) {
                 free(r);
@@ -70,6 +78,23 @@ void mx_rooms_free(struct mx *m)
                 m->rooms = r->next;
                 room_free(r);
         }
+}
+
+void mx_rooms_trim(struct mx *m, size_t keep)
+{
+        struct room **pp = &m->rooms, *r;
+        size_t freed = 0;
+
+        for (size_t n = 0; *pp && n < keep; n++)
+                pp = &(*pp)->next;
+        while ((r = *pp)) {
+                *pp = r->next;
+                room_free(r);
+                freed++;
+        }
+        /* after an initial sync of thousands of rooms: give the pages back */
+        if (freed > keep)
+                malloc_trim(0);
 }
 
 /* Forgets the cached rooms: after a rollback the store is the truth. */

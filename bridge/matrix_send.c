@@ -16,6 +16,7 @@
  * runs the blocking publish or POST, and its end wakes the loop (a 0 byte
  * on the wake pipe), which records the outcome. The store is only ever
  * touched by the loop's thread. */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include "../handlers/minutes.h"
 #include "../store/store.h"
 #include "../util/buf.h"
+#include "archive.h"
 #include "../util/log.h"
 #include "../util/json.h"
 #include "content.h"
@@ -66,8 +68,14 @@ struct lane {
         int64_t refilled;       /* monotonic ms of the last refill */
         uint64_t scan;          /* the scan that last saw this lane's head */
         struct gv_job *job;     /* a wiki or webhook job running in thread */
+        bool file_job;          /* a minutes file being written in thread */
+        struct gv_buf file;     /* ... its content, rendered on the loop */
+        char *file_name, *file_extra;   /* ... its row's room (file name) and extra */
+        enum gv_err file_r;     /* ... and what gv_archive_put() said, errno */
+        int file_errno;
         pthread_t thread;
         atomic_bool job_done;
+        int64_t tr_issued;      /* the trace: monotonic µs the row in flight went out */
         char *claimed;          /* E2EE: the last /keys/claim body sent for the room */
         cJSON *share;           /* E2EE: the sendToDevice body in flight */
         struct lane *next;
@@ -99,12 +107,16 @@ void mx_lanes_free(struct mx *m)
                 struct lane *l = m->lanes;
 
                 m->lanes = l->next;
-                if (l->job) {
+                if (l->job || l->file_job) {
                         /* its row stays pending: done again after a restart,
-                         * and the publishers and receivers see it only once */
+                         * and the publishers and receivers see it only once
+                         * (a file is replaced whole) */
                         pthread_join(l->thread, NULL);
                         gv_job_free(l->job);
                 }
+                gv_buf_free(&l->file);
+                free(l->file_name);
+                free(l->file_extra);
                 free(l->claimed);
                 cJSON_Delete(l->share);
                 free(l->row.extra);
@@ -345,7 +357,14 @@ static void *job_thread(void *ud)
         char zero = 0;
         ssize_t n;
 
-        gv_job_run(l->job);
+        if (l->file_job) {
+                errno = 0;
+                l->file_r = gv_archive_put(l->m->cfg->archive_dir, l->file_name, l->file.p,
+                                           l->file.len);
+                l->file_errno = errno;
+        } else {
+                gv_job_run(l->job);
+        }
         atomic_store(&l->job_done, true);
         n = write(l->m->wake_fd, &zero, 1);
         (void)n;        /* a full pipe wakes the loop anyway */
@@ -386,6 +405,79 @@ static bool start_job(struct lane *l, const struct gv_out *o)
         return false;
 }
 
+/* A minutes file row: rendered here (the store is the loop's), written,
+ * fsynced and renamed into place by a worker thread, so the loop goes on
+ * with every room's sends meanwhile. Returns true when settled at once. */
+static bool start_file(struct lane *l, const struct gv_out *o)
+{
+        struct mx *m = l->m;
+        char why[GV_OUTBOX_WHY_MAX] = "";
+        enum gv_delivery d;
+        int64_t t0 = MX_TRACING() ? mx_now_us() : 0;
+        enum gv_err r;
+
+        gv_buf_init(&l->file, (size_t)1 << 30);
+        free(l->file_name);
+        free(l->file_extra);
+        l->file_name = strdup(o->room);
+        l->file_extra = o->extra ? strdup(o->extra) : NULL;
+        if (!l->file_name || (o->extra && !l->file_extra))
+                r = GV_ENOMEM;
+        else
+                r = gv_outbox_file_render(m->s, m->cfg, o, &l->file);
+        if (MX_TRACING())
+                gv_debug("trace", "file row %" PRId64 " (%s): rendered %zu bytes in %lld us",
+                         o->id, o->room, l->file.len, (long long)(mx_now_us() - t0));
+        if (r == GV_OK) {
+                l->row.id = o->id;
+                l->row.kind = o->kind;
+                l->row.attempts = o->attempts;
+                l->row.room = l->file_name;
+                l->row.extra = l->file_extra;
+                l->file_job = true;
+                l->tr_issued = t0;
+                atomic_store(&l->job_done, false);
+                if (pthread_create(&l->thread, NULL, job_thread, l) == 0) {
+                        l->busy = true;
+                        return false;
+                }
+                l->file_job = false;
+                r = GV_EIO;
+                errno = EAGAIN;
+        }
+        gv_buf_free(&l->file);
+        if (gv_outbox_file_outcome(m->s, m->cfg->archive_dir, o, r, r == GV_EIO ? errno : 0,
+                                   mx_wall_ms(), &d, why, sizeof(why))) {
+                mx_fatal(m, 1, "cannot record a minutes file: %s", gv_store_errmsg(m->s));
+                return false;
+        }
+        settle(l, o, d, why, -1);
+        return d != GV_DELIVER_LATER;
+}
+
+/* A file written by its thread: its outcome. */
+static void reap_file(struct lane *l)
+{
+        struct mx *m = l->m;
+        char why[GV_OUTBOX_WHY_MAX] = "";
+        enum gv_delivery d;
+
+        pthread_join(l->thread, NULL);
+        l->file_job = false;
+        l->busy = false;
+        gv_buf_free(&l->file);
+        if (MX_TRACING())
+                gv_debug("trace", "file row %" PRId64 " (%s): on disk %lld us after its render "
+                         "began", l->row.id, l->file_name, (long long)(mx_now_us() - l->tr_issued));
+        if (gv_outbox_file_outcome(m->s, m->cfg->archive_dir, &l->row, l->file_r, l->file_errno,
+                                   mx_wall_ms(), &d, why, sizeof(why))) {
+                mx_fatal(m, 1, "cannot record a minutes file: %s", gv_store_errmsg(m->s));
+                return;
+        }
+        settle(l, &l->row, d, why, -1);
+        m->outbox_empty = false;
+}
+
 /* Records the outcome of the jobs whose threads are done. */
 static void reap_jobs(struct mx *m)
 {
@@ -394,6 +486,12 @@ static void reap_jobs(struct mx *m)
                 enum gv_delivery d;
                 enum gv_err r;
 
+                if (l->file_job && atomic_load(&l->job_done)) {
+                        reap_file(l);
+                        if (m->stop)
+                                return;
+                        continue;
+                }
                 if (!l->job || !atomic_load(&l->job_done))
                         continue;
                 pthread_join(l->thread, NULL);
@@ -765,14 +863,10 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         bool encrypted = false;
 
         if (o->kind == GV_OUT_FILE) {
-                r = gv_outbox_write_file(m->s, m->cfg, m->cfg->archive_dir, o, mx_wall_ms(), &d,
-                                         why, sizeof(why));
-                if (r) {
-                        mx_fatal(m, 1, "cannot record a minutes file: %s", gv_store_errmsg(m->s));
-                        return false;
-                }
-                settle(l, o, d, why, -1);
-                return d != GV_DELIVER_LATER;
+                /* the sends this pass started go out before the render */
+                if (m->in_flight)
+                        gv_http_kick(m->http);
+                return start_file(l, o);
         }
         if (o->kind == GV_OUT_WIKI || o->kind == GV_OUT_WEBHOOK)
                 return start_job(l, o);
@@ -828,6 +922,12 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         }
         l->busy = true;
         m->in_flight++;
+        if (MX_TRACING()) {
+                l->tr_issued = mx_now_us();
+                gv_debug("trace", "row %" PRId64 " (%s in %s): PUT issued +%lld us after the "
+                         "newest sync batch was received", o->id, gv_out_kind_name(o->kind),
+                         o->room, (long long)(l->tr_issued - m->tr_recv));
+        }
         return false;
 }
 
@@ -1014,6 +1114,10 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
         l->busy = false;
         m->in_flight--;
         m->outbox_empty = false;
+        if (MX_TRACING())
+                gv_debug("trace", "row %" PRId64 " (%s in %s): answered %ld, %lld us after its "
+                         "PUT was issued", l->row.id, gv_out_kind_name(l->row.kind), l->key,
+                         resp->status, (long long)(mx_now_us() - l->tr_issued));
         if (resp->err)
                 snprintf(why, sizeof(why), "%s", resp->errmsg ? resp->errmsg : gv_strerror(resp->err));
         else

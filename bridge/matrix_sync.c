@@ -186,10 +186,30 @@ void mx_gaps_free(struct mx *m)
         m->n_gaps = 0;
 }
 
+/* The trace's line for a batch: its size and the stages, in µs from the
+ * moment the /sync answer was complete (the gap fill, if any, is in
+ * "handled"). The sends it queued each say when their PUT went out and
+ * when it was acknowledged (matrix_send.c). */
+static void trace_batch(const struct mx *m, const struct gv_sync *b)
+{
+        size_t events = 0;
+
+        for (size_t i = 0; i < b->n_rooms; i++)
+                events += b->rooms[i].n_timeline;
+        gv_debug("trace", "sync batch: %zu rooms, %zu timeline events, %zu to-device: "
+                 "parsed +%lld us, handled +%lld us, committed +%lld us", b->n_rooms, events,
+                 b->n_to_device, (long long)(m->tr_parsed - m->tr_recv),
+                 (long long)(m->tr_handled - m->tr_recv),
+                 (long long)(m->tr_committed - m->tr_recv));
+}
+
 static void apply_batch(struct mx *m)
 {
         struct gv_sync *b = m->batch;
         bool history = !m->since && m->cfg->initial_history == 0;
+        uint64_t adds = gv_store_outbox_adds(m->s);
+        /* nothing for E2EE either (a share may wait for a device) */
+        bool quiet = !b->n_to_device && !b->n_dl_changed && !b->n_dl_left;
         enum gv_err r;
 
         r = gv_store_begin(m->s);
@@ -199,10 +219,25 @@ static void apply_batch(struct mx *m)
                 r = apply_rooms(m, b, history);
         if (r == GV_OK)
                 r = notice_skipped(m, b);
+        if (MX_TRACING())
+                m->tr_handled = mx_now_us();
         if (r == GV_OK)
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)
                 r = gv_store_commit(m->s);
+        /* the next /sync acknowledges the to-device messages: the server
+         * deletes them, so they are on the disk first (the rest it sends
+         * again after a power loss, see gv_store_sync()) */
+        if (r == GV_OK && b->n_to_device)
+                r = gv_store_sync(m->s);
+        if (MX_TRACING()) {
+                m->tr_committed = mx_now_us();
+                trace_batch(m, b);
+                if (!m->tr_first && r == GV_OK)
+                        gv_debug("trace", "first sync batch applied %lld us after the start",
+                                 (long long)(m->tr_committed - m->tr_start));
+                m->tr_first = m->tr_first || r == GV_OK;
+        }
         if (r) {
                 gv_store_rollback(m->s);
                 mx_rooms_forget(m);
@@ -218,14 +253,17 @@ static void apply_batch(struct mx *m)
                 }
                 m->sync_backoff = 0;
                 m->sync_at = 0;
-                m->synced = true;       /* timers may fire from now on */
+                m->caught_up = true;
                 if (b->skipped)
                         gv_warn("matrix", "%zu malformed events in a sync batch left out",
                                 b->skipped);
         }
         m->batch = gv_sync_free(m->batch);
         mx_gaps_free(m);
-        m->outbox_empty = false;
+        mx_rooms_trim(m, MX_ROOMS_CACHED);
+        /* a batch that queued nothing (chatter) costs the sender nothing */
+        if (!quiet || gv_store_outbox_adds(m->s) != adds)
+                m->outbox_empty = false;
         mx_start_sender(m);
 }
 
@@ -392,7 +430,11 @@ static void on_sync(void *ud, const struct gv_http_resp *resp)
 
         m->sync_busy = false;
         if (resp->err == GV_OK && resp->status == 200) {
+                if (MX_TRACING())
+                        m->tr_recv = mx_now_us();
                 r = gv_sync_parse(resp->body, resp->len, &b);
+                if (MX_TRACING())
+                        m->tr_parsed = mx_now_us();
                 if (r) {
                         gv_err_log("matrix", "unreadable /sync response (%s); retrying",
                                    gv_strerror(r));
@@ -447,10 +489,10 @@ void mx_start_sync(struct mx *m)
 {
         char timeout[24];
 
-        /* the first sync of a run does not long-poll: what happened while
-         * gavel was down is applied at once, and the timers wait for it */
+        /* the first /sync of a start does not wait: what was missed comes at
+         * once, and then gavel knows it has caught up */
         snprintf(timeout, sizeof(timeout), "%lld",
-                 m->since && m->synced ? (long long)m->cfg->sync_timeout_ms : 0LL);
+                 m->since && m->caught_up ? (long long)m->cfg->sync_timeout_ms : 0LL);
         m->sync_busy = true;
         m->sync_keys_gen = m->upload_busy ? m->keys_gen - 1 : m->keys_gen;
         if (m->since)

@@ -23,7 +23,7 @@ void mx_timers_step(struct mx *m)
         int64_t mono = mx_now_ms(), now, due = INT64_MAX;
         enum gv_err r;
 
-        if (!m->synced || m->stop || mono < m->timer_at)
+        if (!m->caught_up || m->stop || mono < m->timer_at)
                 return;
         now = mx_wall_ms();
         r = gv_next_due(m->core, now, &due);
@@ -67,7 +67,7 @@ bool mx_timers_due(const struct mx *m, int64_t *at)
 {
         int64_t mono = mx_now_ms(), wall;
 
-        if (!m->synced)
+        if (!m->caught_up)
                 return false;
         if (m->timer_at > mono) {
                 *at = m->timer_at;

@@ -9,6 +9,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "../handlers/minutes.h"
+#include "../util/buf.h"
 #include "../util/json.h"
 #include "../util/log.h"
 #include "../util/text.h"
@@ -90,16 +92,10 @@ static enum gv_err said_once(struct gv_store *s, const struct gv_out *o, const c
         return r;
 }
 
-enum gv_err gv_outbox_write_file(struct gv_store *s, const struct gv_config *cfg, const char *dir,
-                                 const struct gv_out *o, int64_t now, enum gv_delivery *d,
-                                 char *why, size_t n)
+enum gv_err gv_outbox_file_outcome(struct gv_store *s, const char *dir, const struct gv_out *o,
+                                   enum gv_err r, int e, int64_t now, enum gv_delivery *d,
+                                   char *why, size_t n)
 {
-        enum gv_err r;
-        int e;
-
-        errno = 0;
-        r = gv_archive_minutes(dir, o->room, s, cfg, o->extra);
-        e = errno;
         if (r == GV_OK) {
                 *d = GV_DELIVERED;
                 return GV_OK;
@@ -116,6 +112,32 @@ enum gv_err gv_outbox_write_file(struct gv_store *s, const struct gv_config *cfg
         }
         *d = GV_DELIVER_NEVER;
         return GV_OK;
+}
+
+enum gv_err gv_outbox_write_file(struct gv_store *s, const struct gv_config *cfg, const char *dir,
+                                 const struct gv_out *o, int64_t now, enum gv_delivery *d,
+                                 char *why, size_t n)
+{
+        enum gv_err r;
+        int e;
+
+        errno = 0;
+        r = gv_archive_minutes(dir, o->room, s, cfg, o->extra);
+        e = errno;
+        return gv_outbox_file_outcome(s, dir, o, r, e, now, d, why, n);
+}
+
+static enum gv_err to_buf(void *ud, const char *data, size_t len)
+{
+        return gv_buf_add(ud, data, len);
+}
+
+enum gv_err gv_outbox_file_render(struct gv_store *s, const struct gv_config *cfg,
+                                  const struct gv_out *o, struct gv_buf *out)
+{
+        struct gv_sink_fn sink = { to_buf, out };
+
+        return gv_minutes_file(s, cfg, o->extra, &sink);
 }
 
 struct lanes {

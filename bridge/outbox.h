@@ -59,6 +59,18 @@ GV_MUST_CHECK enum gv_err gv_outbox_write_file(struct gv_store *s, const struct 
                                                const char *dir, const struct gv_out *o,
                                                int64_t now, enum gv_delivery *d, char *why,
                                                size_t n);
+/* gv_outbox_write_file() in three steps, for a worker thread to do the
+ * writing (bridge/matrix_send.c): the row's file rendered into out (the
+ * store, on the loop's thread); then gv_archive_put() anywhere; then its
+ * result r (and errno e) made an outcome, as gv_outbox_write_file() does.
+ * The render returns what gv_minutes_file() does. */
+struct gv_buf;
+GV_MUST_CHECK enum gv_err gv_outbox_file_render(struct gv_store *s, const struct gv_config *cfg,
+                                                const struct gv_out *o, struct gv_buf *out);
+GV_MUST_CHECK enum gv_err gv_outbox_file_outcome(struct gv_store *s, const char *dir,
+                                                 const struct gv_out *o, enum gv_err r, int e,
+                                                 int64_t now, enum gv_delivery *d, char *why,
+                                                 size_t n);
 
 /* Delivers every due pending row the sink claims, oldest first, lane by
  * lane as above; a failed row is due again after gv_outbox_backoff(). Stops

@@ -43,15 +43,16 @@ static void put_html(struct w *w, const char *s)
 {
         size_t from = w->b->len;
 
-        for (const char *p = s ? s : ""; *p && w->r == GV_OK; p++) {
-                if (*p == '&')
-                        put(w, "&amp;");
-                else if (*p == '<')
-                        put(w, "&lt;");
-                else if (*p == '>')
-                        put(w, "&gt;");
-                else
-                        putn(w, p, 1);
+        for (const char *p = s ? s : ""; *p && w->r == GV_OK;) {
+                size_t n = strcspn(p, "&<>");   /* a run of plain text: one add */
+
+                if (n) {
+                        putn(w, p, n);
+                        p += n;
+                        continue;
+                }
+                put(w, *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : "&gt;");
+                p++;
         }
         if (w->r == GV_OK)
                 gv_one_line(w->b, from);

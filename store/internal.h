@@ -42,9 +42,19 @@ struct gv_store {
         sqlite3_stmt *st[S__COUNT];
         int version;
         uint64_t generation;
+        uint64_t outbox_adds;   /* rows added to the outbox (gv_store_outbox_adds) */
+        /* The last meeting's lines as gv_store_lines() read them to the end,
+         * so that its log .txt and .log.html (rendered one after the other)
+         * read them once: valid while lines_gen and generation are as they
+         * were (see lines.c). */
+        uint64_t lines_gen;     /* bumped by every write to the lines table */
+        struct lines_cache *lc;
         char *path;             /* as given to gv_store_open, for messages */
         char errmsg[1024];      /* the last error, with the path; "" if none */
 };
+
+/* Frees the lines cache (lines.c). */
+void store_lines_cache_free(struct gv_store *s);
 
 /* The cached statement id, prepared on first use, else reset with its
  * bindings cleared. NULL (logged) when it does not prepare. */

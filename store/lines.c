@@ -1,6 +1,8 @@
 /* store/lines.c - every line said during a meeting: logging, edits,
  * redactions, who spoke how often. See store.h. */
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +29,7 @@ enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t 
         bi(st, 5, action ? 1 : 0);
         bt(st, 6, event_id);
         bt(st, 7, sender);
+        s->lines_gen++;
         return store_exec_done(s, st);
 }
 
@@ -90,6 +93,8 @@ enum gv_err gv_store_line_set_text(struct gv_store *s, int64_t id, const char *t
 {
         enum gv_err r = store_id_text(s, S_LINE_TEXT, id, text);
 
+        s->lines_gen++;
+
         if (r == GV_OK && changed)
                 *changed = sqlite3_changes(s->db) > 0;
         return r;
@@ -99,6 +104,7 @@ enum gv_err gv_store_line_delete(struct gv_store *s, int64_t id)
 {
         sqlite3_stmt *st = store_stmt(s, S_LINE_DEL);
 
+        s->lines_gen++;
         if (!st)
                 return GV_EDB;
         bi(st, 1, id);
@@ -111,6 +117,7 @@ enum gv_err gv_store_lines_redact(struct gv_store *s, const char *room, const ch
         sqlite3_stmt *st = store_stmt(s, S_LINES_REDACT);
         enum gv_err r;
 
+        s->lines_gen++;
         if (!st)
                 return GV_EDB;
         bt(st, 1, event_id);
@@ -121,23 +128,131 @@ enum gv_err gv_store_lines_redact(struct gv_store *s, const char *room, const ch
         return r;
 }
 
+/* The lines cache: one meeting's rows, strings in one arena (offsets, as
+ * it grows). */
+struct lines_cache {
+        int64_t meeting;
+        uint64_t gen, lines_gen;
+        struct lc_row {
+                int64_t ts;
+                size_t nick, text;      /* offsets into arena */
+                bool action;
+        } *rows;
+        size_t n, cap;
+        char *arena;
+        size_t len, acap;
+};
+
+void store_lines_cache_free(struct gv_store *s)
+{
+        if (!s->lc)
+                return;
+        free(s->lc->rows);
+        free(s->lc->arena);
+        free(s->lc);
+        s->lc = NULL;
+}
+
+static bool lc_str(struct lines_cache *c, const char *str, size_t *off)
+{
+        size_t n = strlen(str) + 1;
+
+        if (c->len + n > c->acap) {
+                size_t nc = c->acap ? c->acap : 65536;
+                char *na;
+
+                while (nc < c->len + n)
+                        nc *= 2;
+                na = realloc(c->arena, nc);
+                if (!na)
+                        return false;
+                c->arena = na;
+                c->acap = nc;
+        }
+        memcpy(c->arena + c->len, str, n);
+        *off = c->len;
+        c->len += n;
+        return true;
+}
+
+/* Keeps one row; false (and the cache is given up) when out of memory. */
+static bool lc_add(struct lines_cache *c, int64_t ts, const char *nick, const char *text,
+                   bool action)
+{
+        struct lc_row *row;
+
+        if (c->n == c->cap) {
+                size_t nc = c->cap ? c->cap * 2 : 1024;
+                struct lc_row *nr = realloc(c->rows, nc * sizeof(*nr));
+
+                if (!nr)
+                        return false;
+                c->rows = nr;
+                c->cap = nc;
+        }
+        row = &c->rows[c->n];
+        row->ts = ts;
+        row->action = action;
+        if (!lc_str(c, nick, &row->nick) || !lc_str(c, text, &row->text))
+                return false;
+        c->n++;
+        return true;
+}
+
 enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,
                            int (*cb)(void *ud, int64_t ts, const char *nick, const char *text,
                                      bool action),
                            void *ud)
 {
-        sqlite3_stmt *st = store_stmt(s, S_LINES);
+        struct lines_cache *c = s->lc;
+        sqlite3_stmt *st;
         enum gv_err r;
 
+        if (c && c->meeting == meeting && c->gen == s->generation &&
+            c->lines_gen == s->lines_gen) {
+                for (size_t i = 0; i < c->n; i++)
+                        if (cb(ud, c->rows[i].ts, c->arena + c->rows[i].nick,
+                               c->arena + c->rows[i].text, c->rows[i].action))
+                                break;
+                return GV_OK;
+        }
+        store_lines_cache_free(s);
+        st = store_stmt(s, S_LINES);
         if (!st)
                 return GV_EDB;
+        c = calloc(1, sizeof(*c));      /* NULL: read without keeping */
+        if (c) {
+                c->meeting = meeting;
+                c->gen = s->generation;
+                c->lines_gen = s->lines_gen;
+        }
         bi(st, 1, meeting);
         while ((r = store_step_row(s, st)) == GV_OK) {
-                if (cb(ud, sqlite3_column_int64(st, 0), col_str(st, 1), col_str(st, 2),
-                       sqlite3_column_int(st, 3) != 0)) {
-                        sqlite3_reset(st);
-                        return GV_OK;
+                int64_t ts = sqlite3_column_int64(st, 0);
+                const char *nick = col_str(st, 1), *text = col_str(st, 2);
+                bool action = sqlite3_column_int(st, 3) != 0;
+
+                if (c && !lc_add(c, ts, nick, text, action)) {
+                        free(c->rows);
+                        free(c->arena);
+                        free(c);
+                        c = NULL;
                 }
+                if (cb(ud, ts, nick, text, action)) {
+                        sqlite3_reset(st);
+                        r = GV_ENOTFOUND;
+                        goto partial;
+                }
+        }
+        if (r == GV_ENOTFOUND && c) {
+                s->lc = c;      /* read to the end: kept */
+                return GV_OK;
+        }
+partial:
+        if (c) {
+                free(c->rows);
+                free(c->arena);
+                free(c);
         }
         return r == GV_ENOTFOUND ? GV_OK : r;
 }

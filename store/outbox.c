@@ -53,7 +53,13 @@ enum gv_err gv_store_outbox_add(struct gv_store *s, enum gv_out_kind kind, const
         bt(st, 4, html);
         bt(st, 5, extra);
         bi(st, 6, ts);
+        s->outbox_adds++;
         return store_exec_done(s, st);
+}
+
+uint64_t gv_store_outbox_adds(const struct gv_store *s)
+{
+        return s->outbox_adds;
 }
 
 /* Reads the columns id, kind, room, body, html, extra, state, attempts,

@@ -715,6 +715,7 @@ struct gv_store *gv_store_free(struct gv_store *s)
         for (int i = 0; i < S__COUNT; i++)
                 sqlite3_finalize(s->st[i]);
         sqlite3_close(s->db);
+        store_lines_cache_free(s);
         free(s->path);
         free(s);
         return NULL;
@@ -723,12 +724,28 @@ struct gv_store *gv_store_free(struct gv_store *s)
 enum gv_err gv_store_begin(struct gv_store *s)
 {
         s->errmsg[0] = '\0';   /* a new unit of work: older errors are done with */
+        store_lines_cache_free(s);      /* kept from one render to the next only */
         return store_exec_done(s, store_stmt(s, S_BEGIN));
 }
 
 enum gv_err gv_store_commit(struct gv_store *s)
 {
         return store_exec_done(s, store_stmt(s, S_COMMIT));
+}
+
+enum gv_err gv_store_sync(struct gv_store *s)
+{
+        /* synchronous=NORMAL: a commit is in the WAL, not yet on the disk; a
+         * checkpoint syncs the WAL, then copies it into the database file and
+         * syncs that */
+        int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+        if (rc != SQLITE_OK) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s: syncing to disk: %s",
+                         s->path ? s->path : "database", sqlite3_errmsg(s->db));
+                return GV_EDB;
+        }
+        return GV_OK;
 }
 
 uint64_t gv_store_generation(const struct gv_store *s)

@@ -150,6 +150,11 @@ int gv_store_schema_version(const struct gv_store *s);
 
 /* Changes whenever a rollback may have undone what callers read: anything
  * cached from the store is stale once this moves. */
+/* Makes every committed transaction durable against a power loss (commits
+ * are in the WAL with synchronous=NORMAL: safe from a crash of gavel, not
+ * of the machine). For what the homeserver forgets once acknowledged:
+ * to-device messages, the one-time keys it was given. */
+GV_MUST_CHECK enum gv_err gv_store_sync(struct gv_store *s);
 uint64_t gv_store_generation(const struct gv_store *s);
 
 GV_MUST_CHECK enum gv_err gv_store_begin(struct gv_store *s);
@@ -377,6 +382,9 @@ GV_MUST_CHECK enum gv_err gv_store_vote_tally(struct gv_store *s, int64_t vote,
 void gv_vote_clear(struct gv_vote *v);
 
 /* Outbox. */
+/* How many rows gv_store_outbox_add() was asked to add so far (rolled back
+ * or not): unchanged over a batch means the batch queued nothing. */
+uint64_t gv_store_outbox_adds(const struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_outbox_add(struct gv_store *s, enum gv_out_kind kind,
                                               const char *room, const char *body,
                                               const char *html, const char *extra, int64_t ts);

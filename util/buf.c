@@ -57,9 +57,11 @@ enum gv_err gv_buf_add(struct gv_buf *b, const void *p, size_t n)
 
         if (n > b->max - b->len)
                 return GV_ETOOBIG;
-        r = grow(b, b->len + n);
-        if (r)
-                return r;
+        if (n >= b->cap - b->len) {     /* no room for n and the NUL (or no buffer yet) */
+                r = grow(b, b->len + n);
+                if (r)
+                        return r;
+        }
         if (n)
                 memcpy(b->p + b->len, p, n);
         b->len += n;
@@ -74,6 +76,12 @@ enum gv_err gv_buf_adds(struct gv_buf *b, const char *s)
 
 enum gv_err gv_buf_addc(struct gv_buf *b, char c)
 {
+        /* the renderers add text a byte at a time: no call when it fits */
+        if (b->cap - b->len > 1 && b->len < b->max) {
+                b->p[b->len++] = c;
+                b->p[b->len] = '\0';
+                return GV_OK;
+        }
         return gv_buf_add(b, &c, 1);
 }
 

@@ -218,10 +218,31 @@ static void to_tm(int64_t ms, struct tm *tm)
 
 void gv_fmt_hms(int64_t ms, char out[9])
 {
-        struct tm tm;
+        /* a log's every line has one: the second of the day, as gmtime_r()
+         * has it, without gmtime_r() and snprintf() */
+        int64_t t = ms / 1000, sod;
+        unsigned v[3];
 
-        to_tm(ms, &tm);
-        snprintf(out, 9, "%02u:%02u:%02u", (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+        if (t > (INT64_C(1) << 55) || t < -(INT64_C(1) << 55)) {
+                struct tm tm;
+
+                to_tm(ms, &tm);
+                v[0] = (unsigned)tm.tm_hour % 100u;
+                v[1] = (unsigned)tm.tm_min % 100u;
+                v[2] = (unsigned)tm.tm_sec % 100u;
+        } else {
+                sod = t % 86400;
+                if (sod < 0)
+                        sod += 86400;
+                v[0] = (unsigned)(sod / 3600);
+                v[1] = (unsigned)(sod / 60 % 60);
+                v[2] = (unsigned)(sod % 60);
+        }
+        for (int i = 0; i < 3; i++) {
+                out[3 * i] = (char)('0' + v[i] / 10);
+                out[3 * i + 1] = (char)('0' + v[i] % 10);
+                out[3 * i + 2] = i < 2 ? ':' : '\0';
+        }
 }
 
 void gv_fmt_date(int64_t ms, char out[11])

@@ -404,12 +404,75 @@ class Bench:
             raise BenchError("gavel exited with %s; log:\n%s" % (self.gavel.returncode,
                                                                   self.gavel_log()[-2000:]))
 
-    def gavel_log(self):
+    def gavel_log(self, gdir=None):
         try:
-            with open(os.path.join(self.work, "gavel", "gavel.log"), errors="replace") as f:
+            with open(os.path.join(gdir or self.gdir, "gavel.log"), errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
+
+    def gavel_dir(self, name, level):
+        """A directory with gavel's config (log_level level) and password."""
+        gdir = os.path.join(self.work, name)
+        os.makedirs(gdir, exist_ok=True)
+        with open(os.path.join(gdir, "password"), "w") as f:
+            f.write("bot-password\n")
+        self.gavel_config(gdir, level)
+        return gdir
+
+    def gavel_config(self, gdir, level):
+        with open(os.path.join(gdir, "gavel.json"), "w") as f:
+            json.dump({"homeserver": "http://127.0.0.1:%d" % self.port, "user_id": BOT,
+                       "password_file": "password", "database": "gavel.db",
+                       "archive_dir": "minutes", "allow_invites_from": [":" + DOMAIN],
+                       "log_level": level, "sync_timeout_ms": 30000,
+                       # round trips back to back in one room: not what the
+                       # per-room pacing is for
+                       "room_send_per_s": 1000}, f)
+
+    def start_gavel(self, gdir):
+        """Starts gavel in gdir (its log appended to gdir/gavel.log); returns the
+        monotonic time just before the fork."""
+        glog = open(os.path.join(gdir, "gavel.log"), "ab")
+        wrap = self.a.gavel_wrapper.split() if self.a.gavel_wrapper else []
+        t0 = time.monotonic()
+        self.gavel = subprocess.Popen(wrap + [self.a.gavel, "--config", "gavel.json"], cwd=gdir,
+                                      stdin=subprocess.DEVNULL, stdout=glog,
+                                      stderr=subprocess.STDOUT)
+        glog.close()
+        self.gdir = gdir
+        return t0
+
+    def log_size(self, gdir=None):
+        try:
+            return os.path.getsize(os.path.join(gdir or self.gdir, "gavel.log"))
+        except OSError:
+            return 0
+
+    def wait_log(self, needle, off, timeout=120, gdir=None):
+        """Polls gavel.log (every ms) past byte off for a line holding needle:
+        (the monotonic time it was seen, the line)."""
+        path = os.path.join(gdir or self.gdir, "gavel.log")
+        deadline = time.monotonic() + timeout
+        buf = b""
+        with open(path, "rb") as f:
+            f.seek(off)
+            while time.monotonic() < deadline:
+                chunk = f.read()
+                if chunk:
+                    buf += chunk
+                    for line in buf.split(b"\n")[:-1]:
+                        if needle.encode() in line:
+                            return time.monotonic(), line.decode(errors="replace")
+                else:
+                    self.check_alive()
+                    time.sleep(0.001)
+        raise BenchError("no '%s' in gavel's log within %d s" % (needle, timeout))
+
+    def trace_lines(self, off, gdir=None):
+        with open(os.path.join(gdir or self.gdir, "gavel.log"), "rb") as f:
+            f.seek(off)
+            return [l.decode(errors="replace") for l in f.read().split(b"\n") if b"trace" in l]
 
     def create_rooms(self, n, name):
         rooms = []
@@ -468,24 +531,8 @@ class Bench:
         self.room_e = self.pc.ok("POST", CLIENT + "/createRoom",
                                  {"name": "echo latency", "invite": [ECHO]})["room_id"]
         Conn(self.port, self.etoken).ok("POST", CLIENT + "/join/%s" % q(self.room_e), {})
-        gdir = os.path.join(self.work, "gavel")
-        os.makedirs(gdir)
-        with open(os.path.join(gdir, "password"), "w") as f:
-            f.write("bot-password\n")
-        with open(os.path.join(gdir, "gavel.json"), "w") as f:
-            json.dump({"homeserver": "http://127.0.0.1:%d" % self.port, "user_id": BOT,
-                       "password_file": "password", "database": "gavel.db",
-                       "archive_dir": "minutes", "allow_invites_from": [":" + DOMAIN],
-                       "log_level": "warning", "sync_timeout_ms": 30000,
-                       # round trips back to back in one room: not what the
-                       # per-room pacing is for
-                       "room_send_per_s": 1000}, f)
-        glog = open(os.path.join(gdir, "gavel.log"), "wb")
-        wrap = self.a.gavel_wrapper.split() if self.a.gavel_wrapper else []
-        self.gavel = subprocess.Popen(wrap + [self.a.gavel, "--config", "gavel.json"], cwd=gdir,
-                                      stdin=subprocess.DEVNULL, stdout=glog,
-                                      stderr=subprocess.STDOUT)
-        glog.close()
+        self.gdir = self.gavel_dir("gavel", "warning")
+        self.start_gavel(self.gdir)
         self.log("gavel pid %d" % self.gavel.pid)
         self.wait_joined([self.room_g])
         w = Watcher(self.port, self.ptoken, [self.room_g, self.room_e], [BOT, ECHO])
@@ -628,6 +675,148 @@ class Bench:
         self.log("%s: %d messages sent in %.2f s, all handled after %.2f s" %
                  (key, self.a.burst, t_sent, t_done))
 
+    def startup(self):
+        """Start -> first /sync applied: --starts times with a new database (login,
+        filter, the initial sync of every joined room), --starts times again
+        on the running database (a restart: its first /sync does not wait).
+        Timed from the fork to the trace's line in the log (log_level debug
+        from here on)."""
+        stop_proc(self.gavel)
+        main_dir = self.gdir
+        self.gavel_config(main_dir, "debug")
+        res = {"fresh": [], "restart": [], "fresh_own": [], "restart_own": []}
+        for i in range(self.a.starts):
+            for kind in ("fresh", "restart"):
+                gdir = self.gavel_dir("fresh%d" % i, "debug") if kind == "fresh" else main_dir
+                off = self.log_size(gdir)
+                t0 = self.start_gavel(gdir)
+                t1, line = self.wait_log("first sync batch applied", off)
+                res[kind].append((t1 - t0) * 1e3)
+                res[kind + "_own"].append(int(line.split(" applied ")[1].split()[0]) / 1e3)
+                stop_proc(self.gavel)
+        for k in list(res):
+            res[k].sort()
+        self.res["startup"] = res
+        off = self.log_size(main_dir)
+        self.start_gavel(main_dir)
+        self.wait_log("first sync batch applied", off)
+        self.log("start -> first /sync applied: new database %.0f ms, restart %.0f ms (medians of %d)"
+                 % (res["fresh"][len(res["fresh"]) // 2], res["restart"][len(res["restart"]) // 2],
+                    self.a.starts))
+
+    def endmeeting(self):
+        """#endmeeting of a meeting of --end-lines lines: to the PUT of the minutes
+        (the trace), to the minutes event seen by the person, to the five
+        archive files and index.html on disk; gavel's CPU over it."""
+        room = self.create_rooms(1, "endmeeting")[0]
+        self.wait_joined([room])
+        self.res["joined_rooms"] = self.res.get("joined_rooms", 1) + 1
+        w = Watcher(self.port, self.ptoken, [room], [BOT])
+        w.start()
+        self.watchers.append(w)
+        if not w.ready.wait(30) or w.error:
+            raise BenchError("person sync did not start: %r" % w.error)
+        eid = self.send(room, "#startmeeting endbench")
+        conn = Conn(self.port, self.ptoken)
+        kinds = ("#info an info line %d", "#action someone does thing %d", "#agreed point %d",
+                 "#link https://example.org/%d")
+        for i in range(self.a.end_lines - 2):
+            body = (kinds[(i // 50) % 4] % i) if i % 50 == 25 else \
+                ("#topic topic %d" % i if i % 100 == 0 else "chatter line %d in the meeting" % i)
+            self.send(room, body, conn)
+        conn.close()
+        self.probe(w, room, timeout=300)
+        time.sleep(0.5)
+        mdir = os.path.join(self.gdir, "minutes")
+        before = set(os.listdir(mdir)) if os.path.isdir(mdir) else set()
+        off = self.log_size()
+        cpu = Cpu(self.gavel.pid)
+        t0 = time.monotonic()
+        eid = self.send(room, "#endmeeting")
+        t_files = None
+        deadline = t0 + 60
+        while time.monotonic() < deadline:
+            names = set(os.listdir(mdir)) if os.path.isdir(mdir) else set()
+            new = [n for n in names - before if n != "index.html" and n.endswith((".html", ".txt", ".md"))]
+            if len(new) >= 5 and not any(n.startswith(".") for n in names):
+                t_files = time.monotonic()
+                break
+            time.sleep(0.0005)
+        if t_files is None:
+            raise BenchError("the minutes files did not appear within 60 s")
+        time.sleep(0.3)
+        # the minutes event: the homeserver's origin_server_ts of the bot's first
+        # notice after #endmeeting, from that of #endmeeting (ms)
+        evs = self.room_events(room)
+        t_end = next(e["origin_server_ts"] for e in evs if e["event_id"] == eid)
+        t_min = next((e["origin_server_ts"] for e in evs if e["sender"] == BOT and
+                      e["origin_server_ts"] >= t_end and e["type"] == "m.room.message" and
+                      "endbench" in (e["content"].get("body") or "")), None)
+        us, us_fine, ms = cpu.per(1)
+        w.stopping = True
+        tr = self.trace_lines(off)
+        put_us = None
+        batch_seen = False
+        for l in tr:
+            if "sync batch:" in l:
+                batch_seen = True
+            if batch_seen and "(minutes in" in l and "PUT issued +" in l:
+                put_us = int(l.split("PUT issued +")[1].split()[0])
+                break
+        renders = [int(l.split("rendered ")[1].split()[3]) for l in tr if ": rendered " in l]
+        disk = [int(l.split("on disk ")[1].split()[0]) for l in tr if ": on disk " in l]
+        self.res["endmeeting"] = {
+            "lines": self.a.end_lines, "put_us": put_us,
+            "files_ms": (t_files - t0) * 1e3,
+            "event_ms": None if t_min is None else t_min - t_end,
+            "cpu_ms": ms, "cpu_ms_sched": us_fine / 1e3,
+            "render_us": renders, "disk_us": disk}
+        self.log("#endmeeting of %d lines: minutes PUT +%s us after its sync, files on disk after "
+                 "%.1f ms (send to seen), gavel CPU %.1f ms (sched)" %
+                 (self.a.end_lines, put_us, (t_files - t0) * 1e3, us_fine / 1e3))
+
+    def big(self):
+        """--big-rooms rooms: gavel (a new database) starts in all of them at once:
+        the initial sync, RSS, CPU per message of a burst in one of them."""
+        n = self.a.big_rooms
+        stop_proc(self.gavel)
+        t0 = time.monotonic()
+        self.tc.ok("POST", "/_test/bulk_rooms", {"count": n, "creator": PERSON, "join": [BOT],
+                                                  "name": "big"})
+        self.log("homeserver: %d rooms made in %.1f s" % (n, time.monotonic() - t0))
+        gdir = self.gavel_dir("big", "debug")
+        t0 = self.start_gavel(gdir)
+        t1, line = self.wait_log("first sync batch applied", 0, timeout=600)
+        rb = {"rooms": n, "first_sync_ms": (t1 - t0) * 1e3,
+              "first_sync_own_ms": int(line.split(" applied ")[1].split()[0]) / 1e3}
+        time.sleep(1.0)
+        rb["rss"] = proc_status(self.gavel.pid)
+        self.log("%d rooms: first /sync applied after %.0f ms, VmHWM %.1f MiB" %
+                 (n, rb["first_sync_ms"], rb["rss"]["VmHWM"] / 1024.0))
+        room = self.create_rooms(1, "big burst")[0]
+        self.wait_joined([room])
+        w = Watcher(self.port, self.ptoken, [room], [BOT])
+        w.start()
+        self.watchers.append(w)
+        if not w.ready.wait(60) or w.error:
+            raise BenchError("person sync did not start: %r" % w.error)
+        self.send(room, "#startmeeting big")
+        self.probe(w, room)
+        time.sleep(0.5)
+        conn = Conn(self.port, self.ptoken)
+        cpu = Cpu(self.gavel.pid)
+        m = self.a.big_burst
+        for i in range(m):
+            self.send(room, "chatter line %d among many rooms" % i, conn)
+        self.probe(w, room, timeout=600)
+        us, us_fine, ms = cpu.per(m)
+        conn.close()
+        w.stopping = True
+        rb["cpu_us"], rb["cpu_us_sched"], rb["burst"] = us, us_fine, m
+        rb["rss_end"] = proc_status(self.gavel.pid)
+        self.res["big"] = rb
+        self.log("%d rooms: %d messages, %.0f us CPU each" % (n, m, us_fine))
+
     # profiling (--profile DIR): what the bench sees, explained
     def profile_idle(self):
         d = self.a.profile
@@ -668,6 +857,16 @@ class Bench:
             self.burst("burst_meeting", "#startmeeting bench")
             self.burst("burst_plain", None)
             self.res["rss_end"] = proc_status(self.gavel.pid)
+            if self.a.starts:
+                self.startup()
+            if self.a.end_lines:
+                if not self.a.starts:
+                    stop_proc(self.gavel)
+                    self.gavel_config(self.gdir, "debug")
+                    self.start_gavel(self.gdir)
+                self.endmeeting()
+            if self.a.big_rooms:
+                self.big()
             self.res["gavel_exit"] = stop_proc(self.gavel)
             self.gavel_status = self.res["gavel_exit"]
         finally:
@@ -724,6 +923,36 @@ def report(a, r):
         ("CPU/msg, plain text", "%.1f us" % bp["cpu_us"], "(%.1f us sched)" % bp["cpu_us_schedstat"],
          "<= %.0f us" % TARGETS["cpu_us"], verdict(bp["cpu_us"], TARGETS["cpu_us"])),
     ]
+    med = lambda xs: xs[len(xs) // 2] if xs else float("nan")
+    if r.get("startup"):
+        st = r["startup"]
+        rows.append(("start -> first /sync, new db", "%.0f ms" % med(st["fresh"]),
+                     "(gavel's own %.0f ms)" % med(st["fresh_own"]), "<= 100 ms",
+                     verdict(med(st["fresh"]), 100)))
+        rows.append(("start -> first /sync, restart", "%.0f ms" % med(st["restart"]),
+                     "(gavel's own %.0f ms)" % med(st["restart_own"]), "<= 100 ms",
+                     verdict(med(st["restart"]), 100)))
+    em = r.get("endmeeting")
+    if em:
+        rows.append(("#endmeeting -> minutes PUT", "%s ms" % ("?" if em["put_us"] is None else
+                                                            "%.2f" % (em["put_us"] / 1e3)),
+                     "after its sync arrived", "<= 5 ms",
+                     verdict(em["put_us"] / 1e3, 5) if em["put_us"] is not None else "?"))
+        rows.append(("#endmeeting -> minutes event", "%s ms" % em["event_ms"],
+                     "(homeserver's timestamps)", "", ""))
+        rows.append(("#endmeeting -> files on disk", "%.1f ms" % em["files_ms"],
+                     "gavel CPU %.1f ms" % em["cpu_ms_sched"], "<= 10 ms CPU",
+                     verdict(em["cpu_ms_sched"], 10)))
+    bg = r.get("big")
+    if bg:
+        rows.append(("RSS, %d rooms" % bg["rooms"], "VmHWM %.2f MiB" % mib(bg["rss_end"]["VmHWM"]),
+                     "VmRSS %.2f MiB" % mib(bg["rss_end"]["VmRSS"]), "<= 64 MiB",
+                     verdict(mib(bg["rss_end"]["VmHWM"]), 64)))
+        rows.append(("initial /sync, %d rooms" % bg["rooms"], "%.0f ms" % bg["first_sync_ms"],
+                     "(gavel's own %.0f ms)" % bg["first_sync_own_ms"], "", ""))
+        rows.append(("CPU/msg, %d rooms" % bg["rooms"], "%.1f us" % bg["cpu_us"],
+                     "(%.1f us sched)" % bg["cpu_us_sched"], "<= %.0f us" % TARGETS["cpu_us"],
+                     verdict(bg["cpu_us_sched"], TARGETS["cpu_us"])))
     print()
     print("gavel on Matrix (loopback test homeserver%s, %s build)" %
           (" as is, Nagle on" if a.stock_homeserver else " with TCP_NODELAY", a.build))
@@ -763,6 +992,20 @@ def report(a, r):
           (mib(r["rss_1room"]["VmRSS"]), r["joined_rooms_rss"], mib(r["rss_rooms"]["VmRSS"]),
            mib(r["rss_rooms"]["VmHWM"]), r["joined_rooms"], mib(r["rss_end"]["VmRSS"]),
            mib(r["rss_end"]["VmHWM"])))
+    if r.get("startup"):
+        st = r["startup"]
+        print("  start -> first /sync applied (fork to the trace line), ms: new database %s; "
+              "restart %s" % (" ".join("%.0f" % x for x in st["fresh"]),
+                              " ".join("%.0f" % x for x in st["restart"])))
+    if em:
+        print("  #endmeeting of %d lines: files rendered (us, on the loop) %s; written, fsynced, "
+              "renamed (us from the render's start, worker thread) %s" %
+              (em["lines"], em["render_us"], em["disk_us"]))
+    if bg:
+        print("  %d rooms: RSS after the initial sync VmRSS %.2f / VmHWM %.2f MiB (RssAnon %.2f); "
+              "burst of %d messages in one room" %
+              (bg["rooms"], mib(bg["rss"]["VmRSS"]), mib(bg["rss"]["VmHWM"]),
+               mib(bg["rss"].get("RssAnon", 0)), bg["burst"]))
     print("  CPU from /proc/PID/stat utime+stime (%d ticks/s); 'sched' from "
           "/proc/PID/task/*/schedstat (ns)" % Cpu.TICK)
 
@@ -778,6 +1021,14 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--rooms", type=int, default=50)
     ap.add_argument("--burst", type=int, default=2000)
+    ap.add_argument("--starts", type=int, default=5,
+                    help="starts timed with a new database and with the running one (0: none)")
+    ap.add_argument("--end-lines", type=int, default=1000,
+                    help="lines of the meeting whose #endmeeting is timed (0: none)")
+    ap.add_argument("--big-rooms", type=int, default=0,
+                    help="rooms (e.g. 10000) gavel starts in at once, made by the homeserver")
+    ap.add_argument("--big-burst", type=int, default=100,
+                    help="messages of the burst timed among --big-rooms rooms")
     ap.add_argument("--timeout", type=int, default=1200, help="whole run, seconds")
     ap.add_argument("--build", default="unknown")
     ap.add_argument("--json")

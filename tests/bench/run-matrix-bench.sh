@@ -13,9 +13,22 @@
 #      target gavel/floor <= 1.1x;
 #   2. VmRSS/VmHWM with 50 joined rooms; target <= 8 MiB;
 #   3. CPU (utime+stime) per message over a 2,000-message burst, with a meeting
-#      running and without; target <= 50 us.
+#      running and without; target <= 50 us;
+#   4. start -> first /sync applied, 5 starts with a new database and 5
+#      restarts (log_level "debug" from here on: the trace); target <= 100 ms;
+#   5. #endmeeting of a 1,000-line meeting: the minutes' PUT after the sync
+#      that carried it (the trace; target <= 5 ms), the minutes event (the
+#      homeserver's timestamps), the five files on disk and gavel's CPU for
+#      it all (target <= 10 ms);
+#   6. BIG_ROOMS (default 10000; 0: skipped) rooms made at once by the test
+#      homeserver (POST /_test/bulk_rooms) with gavel in each: a new gavel's
+#      initial /sync, its RSS (target <= 64 MiB), CPU per message of a burst
+#      in one room among them;
+# then (REPLAY=0: not) tests/bench/run-bench.sh, the replay of a 10,000-line
+# log (target <= 50 ms).
 # Options go to matrix-bench.py (--commands, --rooms, --burst, --warmup,
-# --stock-homeserver, --profile DIR, --json FILE, --keep; see its --help).
+# --starts, --end-lines, --big-burst, --stock-homeserver, --profile DIR,
+# --json FILE, --keep; see its --help).
 # PROFILE=1 adds --profile (strace -c and perf of an idle gavel, perf of the
 # meeting burst) into a kept directory and prints the top of the reports.
 # Exit status 0 even over budget: it is a measurement, not a test; 1 when the
@@ -59,8 +72,8 @@ status=0
 i=1
 while [ "$i" -le "$RUNS" ]; do
         [ "$RUNS" -gt 1 ] && echo "== run $i of $RUNS"
-        "$py" "$here/matrix-bench.py" --gavel "$build/gavel" --build "meson $buildtype" "$@" ||
-                status=1
+        "$py" "$here/matrix-bench.py" --gavel "$build/gavel" --build "meson $buildtype" \
+                --big-rooms "${BIG_ROOMS:-10000}" "$@" || status=1
         i=$((i + 1))
 done
 
@@ -81,5 +94,9 @@ if [ -n "$prof" ]; then
                         2>/dev/null | grep -E '\] (gv_[a-z_]+|on_[a-z]+|start_[a-z]+|next_gap|handle_[a-z_]+|curl_multi_(perform|poll)|sqlite3_step|cJSON_ParseWithLengthOpts)$' |
                         head -25
         fi
+fi
+if [ "${REPLAY:-1}" != 0 ]; then
+        echo "== replay"
+        BUILD_DIR=$build "$here/run-bench.sh" || status=1
 fi
 exit $status

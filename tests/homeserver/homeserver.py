@@ -30,6 +30,8 @@ Test-control API (no auth; never subject to faults):
     POST   /_test/clock             {"now_ms": N|null}  fixes origin_server_ts of new events;
                                     {"offset_ms": N} runs it N ms off the real clock
     GET    /_test/rooms             room ids
+    POST   /_test/bulk_rooms        {"count": N, "creator": user, "join": [user, ...], "name"?}
+                                    N rooms made at once, each joined by those users (benchmarks)
     GET    /_test/rooms/{roomId}/events     {"room_id", "events": [full events]}
     POST   /_test/rooms/{roomId}/events     {"sender","type","content","state_key"?}
                                             inject an event, no auth checks
@@ -2913,6 +2915,30 @@ def test_api(req, api_path):
     elif segs == ["rooms"] and m == "GET":
         with hs.lock:
             return {"rooms": sorted(hs.rooms)}
+    elif segs == ["bulk_rooms"] and m == "POST":
+        # benchmarks only (tests/bench/matrix-bench.py --big-rooms): count rooms
+        # made at once as createRoom makes them, each joined by the users of
+        # "join" (no invite, no /join round trip): generated state for a
+        # client that starts in thousands of rooms
+        body = req.obj()
+        count, creator, join = body.get("count"), body.get("creator"), body.get("join") or []
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 100000:
+            raise invalid_param("count must be an integer from 1 to 100000")
+        if not isinstance(join, list) or not all(isinstance(u, str) for u in join):
+            raise bad_json("join must be a list of user ids")
+        name = body.get("name") if isinstance(body.get("name"), str) else "bulk"
+        rooms = []
+        with hs.lock:
+            if not isinstance(creator, str) or creator not in hs.users:
+                raise invalid_param("creator must be a registered user id")
+            for i in range(count):
+                room = hs.rooms[hs.create_room(creator, None,
+                                               {"name": "%s %d" % (name, i)})["room_id"]]
+                for u in join:
+                    hs.append_event(room, u, "m.room.member", hs.profile_content(u, "join"),
+                                    state_key=u)
+                rooms.append(room.room_id)
+        return {"rooms": rooms}
     elif len(segs) == 3 and segs[0] == "rooms" and segs[2] == "events":
         with hs.lock:
             room = hs.room(segs[1])

@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -295,7 +296,10 @@ async def run_scenario(url, gavel_bin, workdir, mode, seed, crashes):
     rnd = random.Random(seed)
     world = World(url)
     await world.setup()
-    gavel = Gavel(gavel_bin, url, workdir, {"crosspost_rooms": [world.rooms["X"]]})
+    extra = {"crosspost_rooms": [world.rooms["X"]]}
+    if mode == "clean":
+        extra["log_level"] = "debug"    # the trace, checked at the end
+    gavel = Gavel(gavel_bin, url, workdir, extra)
     gavel.start()
     try:
         if not C.ok(await world.wait_joined(gavel),
@@ -432,6 +436,25 @@ async def run_scenario(url, gavel_bin, workdir, mode, seed, crashes):
                  st.get("requests"))
             C.ok(gavel.starts >= crashes, "[crash] gavel was killed and restarted %d times" % (gavel.starts - 1),
                  gavel.starts)
+        if mode == "clean":
+            # log_level "debug": the trace of each stage (bridge/matrix_sync.c,
+            # matrix_send.c), the minutes files written off the loop
+            log = gavel.logtext()
+            batch = re.search(r"trace: sync batch: \d+ rooms, \d+ timeline events, \d+ to-device: "
+                              r"parsed \+(\d+) us, handled \+(\d+) us, committed \+(\d+) us", log)
+            C.ok(batch is not None and int(batch.group(1)) <= int(batch.group(2)) <= int(batch.group(3)),
+                 "[clean] the trace times each sync batch's stages, in order", log[-1500:])
+            C.ok(re.search(r"trace: first sync batch applied \d+ us after the start", log) is not None,
+                 "[clean] the trace says when the first sync batch was applied", log[-1500:])
+            C.ok(re.search(r"trace: row \d+ \(minutes in !\S+\): PUT issued \+\d+ us after the "
+                           r"newest sync batch was received", log) is not None and
+                 re.search(r"trace: row \d+ \(minutes in !\S+\): answered 200, \d+ us after its PUT "
+                           r"was issued", log) is not None,
+                 "[clean] the trace times the minutes' PUT and its answer", log[-1500:])
+            files = re.findall(r"trace: file row \d+ \((\S+)\): on disk \d+ us after its render began",
+                               log)
+            C.ok(len(set(files)) == 5 and all(f in os.listdir(mdir) for f in files),
+                 "[clean] the five minutes files were written by the worker thread", files)
         status = gavel.stop()
         C.ok(status == 0, "[%s] gavel stops cleanly on SIGTERM" % mode, "exit %s" % status)
         return {"msgs": msgs, "txt": txt, "log": logtxt, "gavel": gavel, "world": world}

@@ -737,6 +737,43 @@ static void test_lines(struct gv_store *s, int64_t meeting, int64_t other)
         r = gv_store_lines(s, meeting, on_line_stop, &l);
         check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0, "lines again after a stop",
               "got %s [%s]", gv_strerror(r), l.s);
+        /* The log .txt and .log.html read a meeting's lines one after the
+         * other: the second read is the first one kept, until the lines
+         * change (a write, a rollback). */
+        {
+                struct list first;
+
+                first.s[0] = l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line, &first);
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strcmp(first.s, l.s) == 0 && strstr(l.s, "109/carol/waves/me"),
+                      "a second read of the lines gives the same lines", "[%s] [%s]", first.s,
+                      l.s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line_stop, &l);
+                check(r == GV_OK && strcmp(l.s, "100/bob/hello") == 0,
+                      "a kept read stops when the callback says so", "[%s]", l.s);
+                r = gv_store_line_add(s, meeting, 200, "dan", "late", false, NULL);
+                l.s[0] = '\0';
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strstr(l.s, ",200/dan/late") != NULL,
+                      "a line added after a read is in the next read", "[%s]", l.s);
+                r = gv_store_begin(s);
+                r = r ? r : gv_store_line_add(s, meeting, 201, "eve", "undone", false, NULL);
+                l.s[0] = '\0';
+                r = r ? r : gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && strstr(l.s, "201/eve/undone") != NULL,
+                      "a line added in a transaction is read in it", "[%s]", l.s);
+                gv_store_rollback(s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, meeting, on_line, &l);
+                check(r == GV_OK && !strstr(l.s, "eve") && strstr(l.s, "200/dan/late"),
+                      "after a rollback the line is gone from the next read too", "[%s]", l.s);
+                l.s[0] = '\0';
+                r = gv_store_lines(s, other, on_line, &l);
+                check(r == GV_OK && strcmp(l.s, "110/zed/elsewhere") == 0,
+                      "another meeting's lines are its own", "[%s]", l.s);
+        }
 }
 
 static void test_mitems(struct gv_store *s, int64_t meeting, int64_t item)
@@ -1081,17 +1118,26 @@ static void test_votes(struct gv_store *s, int64_t meeting)
 static void test_outbox(struct gv_store *s)
 {
         struct gv_out o, o2, o3;
+        uint64_t adds = gv_store_outbox_adds(s);
         enum gv_err r;
 
         memset(&o, 0, sizeof(o));
         r = gv_store_outbox_next(s, 0, &o);
         check(r == GV_ENOTFOUND, "outbox empty", "got %s", gv_strerror(r));
+        check(gv_store_outbox_adds(s) == adds, "reading the outbox adds nothing", "%llu",
+              (unsigned long long)gv_store_outbox_adds(s));
         r = gv_store_outbox_add(s, GV_OUT_MESSAGE, "!room:example.org", "hello", "<b>hello</b>",
                                 "{\"msgtype\":\"m.notice\"}", 10);
         r = r ? r : gv_store_outbox_add(s, GV_OUT_REACTION, "!room:example.org", "\xf0\x9f\x91\x80",
                                         NULL, "{\"event_id\":\"$e\"}", 11);
         r = r ? r : gv_store_outbox_add(s, GV_OUT_FILE, "meeting.txt", "minutes", NULL, NULL, 12);
         check(r == GV_OK, "outbox add", "%s", gv_strerror(r));
+        check(gv_store_outbox_adds(s) == adds + 3, "three rows added are counted (the Matrix loop "
+              "skips the sender after a batch that added none)", "%llu",
+              (unsigned long long)(gv_store_outbox_adds(s) - adds));
+        r = gv_store_sync(s);
+        check(r == GV_OK, "gv_store_sync: what is committed is checkpointed to the disk", "%s: %s",
+              gv_strerror(r), gv_store_errmsg(s));
 
         r = gv_store_outbox_next(s, 0, &o);
         check(r == GV_OK && (o.kind == GV_OUT_MESSAGE) && str_eq(o.room, "!room:example.org") &&

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../../util/buf.h"
 #include "../../util/err.h"
@@ -424,6 +425,34 @@ static void test_fmt_times(void)
                 check_str(name, stamp, cases[i].stamp);
                 snprintf(name, sizeof(name), "fmt_ctime %" PRId64, cases[i].ms);
                 check_str(name, ct, cases[i].ctime);
+        }
+        /* gv_fmt_hms() counts the second of the day itself: as gmtime_r()
+         * does, before 1970 and after 2038 too, milliseconds cut towards 0 */
+        {
+                static const int64_t ms[] = { -1, -999, -1000, -1500, -86400000, -86401000,
+                                              -1234567890123LL, 1, 999, 86399999, 86400000,
+                                              4102444799999LL, 253402300799000LL,
+                                              -62135596800000LL, INT64_C(1) << 62,
+                                              -(INT64_C(1) << 62) };
+                int bad = 0;
+
+                for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]) + 2000; i++) {
+                        int64_t v = i < sizeof(ms) / sizeof(ms[0]) ? ms[i] :
+                                    (int64_t)(i * 7919) * 4099999 - 3000000000000LL;
+                        time_t t = (time_t)(v / 1000);
+                        struct tm tm;
+                        char want[9] = "00:00:00", got[9];
+
+                        if (gmtime_r(&t, &tm))
+                                snprintf(want, sizeof(want), "%02u:%02u:%02u",
+                                         (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+                                         (unsigned)tm.tm_sec % 100u);
+                        gv_fmt_hms(v, got);
+                        if (strcmp(want, got) != 0 && bad++ < 3)
+                                fprintf(stderr, "  fmt_hms %" PRId64 ": %s, gmtime_r %s\n", v, got,
+                                        want);
+                }
+                check_str("fmt_hms agrees with gmtime_r", bad ? "differs" : "agrees", "agrees");
         }
 }
 
