@@ -76,6 +76,7 @@ struct lane {
         pthread_t thread;
         atomic_bool job_done;
         int64_t tr_issued;      /* the trace: monotonic µs the row in flight went out */
+        char *sent_extra;       /* the extra of the Matrix row in flight (row.extra), owned */
         char *claimed;          /* E2EE: the last /keys/claim body sent for the room */
         cJSON *share;           /* E2EE: the sendToDevice body in flight */
         struct lane *next;
@@ -119,7 +120,7 @@ void mx_lanes_free(struct mx *m)
                 free(l->file_extra);
                 free(l->claimed);
                 cJSON_Delete(l->share);
-                free(l->row.extra);
+                free(l->sent_extra);
                 free(l->key);
                 free(l);
         }
@@ -904,9 +905,10 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         l->row.room = l->key;
         /* its extra too: what to do once it is sent may depend on it (a
          * release keeps its event ID for the reactions that answer it) */
-        free(l->row.extra);
-        l->row.extra = o->extra ? strdup(o->extra) : NULL;
-        if (o->extra && !l->row.extra) {
+        free(l->sent_extra);
+        l->sent_extra = o->extra ? strdup(o->extra) : NULL;
+        l->row.extra = l->sent_extra;
+        if (o->extra && !l->sent_extra) {
                 free(url);
                 free(content);
                 mx_fatal(m, 1, "out of memory");
@@ -1148,7 +1150,8 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
                  * as it is would only be refused again */
                 settle(l, &l->row, GV_DELIVER_NEVER, why, 0);
         }
-        free(l->row.extra);
+        free(l->sent_extra);
+        l->sent_extra = NULL;
         l->row.extra = NULL;
         cJSON_Delete(json);
         mx_start_sender(m);
