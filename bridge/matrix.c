@@ -356,6 +356,7 @@ out:
         mx_e2ee_free(&m);
         m.batch = gv_sync_free(m.batch);
         mx_gaps_free(&m);
+        free(m.join_spans);     /* set during on_sync only */
         mx_rooms_free(&m);
         mx_lanes_free(&m);
         gv_core_free(m.core);

@@ -91,6 +91,13 @@ struct mx {
         int64_t sync_at;
         int64_t sync_backoff;
         struct gv_sync *batch;  /* waiting for its gaps */
+        /* An initial sync of more than MX_SLICE_ROOMS joined rooms: batch is
+         * its skeleton, the rooms are parsed and applied MX_SLICE_ROOMS at
+         * a time from their text in the response (valid during on_sync
+         * only, which applies such a batch at once: it has no gaps) */
+        const char *join_text;
+        struct gv_sync_span *join_spans;
+        size_t n_join;
         struct gap *gaps;
         size_t n_gaps;
         int64_t gap_at;         /* the next /messages request, after an error */
@@ -246,6 +253,9 @@ void mx_rooms_free(struct mx *m);
  * a struct room then. */
 void mx_rooms_trim(struct mx *m, size_t keep);
 #define MX_ROOMS_CACHED 256
+/* joined rooms of a big initial sync parsed and applied at a time: the
+ * tree of 10,000 rooms' JSON at once was 80 MiB */
+#define MX_SLICE_ROOMS 256
 /* Forgets the cached rooms: after a rollback the store is the truth. */
 void mx_rooms_forget(struct mx *m);
 enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_event *e);

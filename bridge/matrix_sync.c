@@ -7,6 +7,7 @@
  * start). Failed pages are retried with backoff, as timers of the loop.
  * Beyond gap_fill_max_events the pages are only counted, and the batch
  * queues one notice in the room saying how many events were skipped. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,17 +191,57 @@ void mx_gaps_free(struct mx *m)
  * moment the /sync answer was complete (the gap fill, if any, is in
  * "handled"). The sends it queued each say when their PUT went out and
  * when it was acknowledged (matrix_send.c). */
-static void trace_batch(const struct mx *m, const struct gv_sync *b)
+static void trace_batch(const struct mx *m, const struct gv_sync *b, size_t sliced_rooms,
+                        size_t sliced_events)
 {
-        size_t events = 0;
+        size_t events = sliced_events;
 
         for (size_t i = 0; i < b->n_rooms; i++)
                 events += b->rooms[i].n_timeline;
         gv_debug("trace", "sync batch: %zu rooms, %zu timeline events, %zu to-device: "
-                 "parsed +%lld us, handled +%lld us, committed +%lld us", b->n_rooms, events,
+                 "parsed +%lld us, handled +%lld us, committed +%lld us",
+                 b->n_rooms + sliced_rooms, events,
                  b->n_to_device, (long long)(m->tr_parsed - m->tr_recv),
                  (long long)(m->tr_handled - m->tr_recv),
                  (long long)(m->tr_committed - m->tr_recv));
+}
+
+static void drop_slices(struct mx *m)
+{
+        free(m->join_spans);
+        m->join_spans = NULL;
+        m->join_text = NULL;
+        m->n_join = 0;
+}
+
+/* The joined rooms of a big initial sync, MX_SLICE_ROOMS at a time: each
+ * slice parsed, applied (its rooms' events merged by time among
+ * themselves) and freed, the rooms cache trimmed, so that the tree of the
+ * whole is never built. In the batch's one transaction, like the rest. */
+static enum gv_err apply_slices(struct mx *m, struct gv_sync *b, bool history, size_t *rooms,
+                                size_t *events)
+{
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < m->n_join && r == GV_OK; i += MX_SLICE_ROOMS) {
+                size_t n = m->n_join - i < MX_SLICE_ROOMS ? m->n_join - i : MX_SLICE_ROOMS;
+                struct gv_sync *sl = NULL;
+
+                r = gv_sync_parse_slice(m->join_text, m->join_spans + i, n, &sl);
+                if (r == GV_OK)
+                        r = apply_rooms(m, sl, history);
+                if (sl) {
+                        b->skipped += sl->skipped;
+                        *rooms += sl->n_rooms;
+                        for (size_t k = 0; k < sl->n_rooms; k++)
+                                *events += sl->rooms[k].n_timeline;
+                }
+                gv_sync_free(sl);
+                mx_rooms_trim(m, MX_ROOMS_CACHED);
+        }
+        if (m->n_join)
+                malloc_trim(0); /* the slices' pages back to the system */
+        return r;
 }
 
 static void apply_batch(struct mx *m)
@@ -208,6 +249,7 @@ static void apply_batch(struct mx *m)
         struct gv_sync *b = m->batch;
         bool history = !m->since && m->cfg->initial_history == 0;
         uint64_t adds = gv_store_outbox_adds(m->s);
+        size_t sliced_rooms = 0, sliced_events = 0;
         /* nothing for E2EE either (a share may wait for a device) */
         bool quiet = !b->n_to_device && !b->n_dl_changed && !b->n_dl_left;
         enum gv_err r;
@@ -217,6 +259,8 @@ static void apply_batch(struct mx *m)
                 r = mx_e2ee_batch(m, b);        /* to-device first: keys for the timeline */
         if (r == GV_OK)
                 r = apply_rooms(m, b, history);
+        if (r == GV_OK)
+                r = apply_slices(m, b, history, &sliced_rooms, &sliced_events);
         if (r == GV_OK)
                 r = notice_skipped(m, b);
         if (MX_TRACING())
@@ -232,7 +276,7 @@ static void apply_batch(struct mx *m)
                 r = gv_store_sync(m->s);
         if (MX_TRACING()) {
                 m->tr_committed = mx_now_us();
-                trace_batch(m, b);
+                trace_batch(m, b, sliced_rooms, sliced_events);
                 if (!m->tr_first && r == GV_OK)
                         gv_debug("trace", "first sync batch applied %lld us after the start",
                                  (long long)(m->tr_committed - m->tr_start));
@@ -260,6 +304,7 @@ static void apply_batch(struct mx *m)
         }
         m->batch = gv_sync_free(m->batch);
         mx_gaps_free(m);
+        drop_slices(m);
         mx_rooms_trim(m, MX_ROOMS_CACHED);
         /* a batch that queued nothing (chatter) costs the sender nothing */
         if (!quiet || gv_store_outbox_adds(m->s) != adds)
@@ -420,6 +465,38 @@ void mx_fill_gaps(struct mx *m)
 
 /* ---- sync ---- */
 
+/* A /sync answer. An initial one with more than MX_SLICE_ROOMS joined
+ * rooms is split: the rest parsed now, the rooms in slices as the batch is
+ * applied (apply_slices) from the answer's text. */
+static enum gv_err parse_sync(struct mx *m, const struct gv_http_resp *resp, struct gv_sync **b)
+{
+        char *skeleton = NULL;
+        size_t sk_len = 0;
+        enum gv_err r;
+
+        drop_slices(m);
+        if (m->since || resp->len < (64u << 10))      /* a scan would not pay */
+                return gv_sync_parse(resp->body, resp->len, b);
+        r = gv_sync_split(resp->body, resp->len, &m->join_spans, &m->n_join, &skeleton, &sk_len);
+        if (r == GV_ENOTFOUND || (r == GV_OK && m->n_join <= MX_SLICE_ROOMS)) {
+                free(skeleton);
+                drop_slices(m);
+                return gv_sync_parse(resp->body, resp->len, b);
+        }
+        if (r)
+                return r;
+        r = gv_sync_parse(skeleton, sk_len, b);
+        free(skeleton);
+        if (r) {
+                drop_slices(m);
+                return r;
+        }
+        m->join_text = resp->body;
+        gv_debug("matrix", "initial sync of %zu joined rooms (%zu bytes): applied %d at a time",
+                 m->n_join, resp->len, MX_SLICE_ROOMS);
+        return GV_OK;
+}
+
 static void on_sync(void *ud, const struct gv_http_resp *resp)
 {
         struct mx *m = ud;
@@ -432,7 +509,7 @@ static void on_sync(void *ud, const struct gv_http_resp *resp)
         if (resp->err == GV_OK && resp->status == 200) {
                 if (MX_TRACING())
                         m->tr_recv = mx_now_us();
-                r = gv_sync_parse(resp->body, resp->len, &b);
+                r = parse_sync(m, resp, &b);
                 if (MX_TRACING())
                         m->tr_parsed = mx_now_us();
                 if (r) {
@@ -463,6 +540,15 @@ static void on_sync(void *ud, const struct gv_http_resp *resp)
                 m->gap_at = 0;
                 m->gap_backoff = 0;
                 mx_fill_gaps(m);
+                if (m->join_spans) {
+                        /* cannot be: a batch in slices has no gaps and was
+                         * applied; its text goes with this callback */
+                        gv_err_log("matrix", "a sliced sync batch was not applied; fetching it again");
+                        m->batch = gv_sync_free(m->batch);
+                        mx_gaps_free(m);
+                        drop_slices(m);
+                        m->sync_at = mx_now_ms() + mx_backoff(m, &m->sync_backoff);
+                }
                 return;
         }
         code = resp->err ? NULL : mx_errcode(resp, &json);

@@ -1,6 +1,8 @@
 /* bridge/replay.c - see replay.h */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +236,84 @@ static bool ignored(const struct gv_config *cfg, const char *nick)
         return gv_ieq(cfg->bot_name, nick);
 }
 
+/* "PREFIX-N", as snprintf("%s-%zu") writes it (which was 2 % of a
+ * 10,000-line replay); prefix_len < cap - 22 */
+static void line_id(char *out, size_t cap, const char *prefix, size_t prefix_len, size_t n)
+{
+        char d[24];
+        size_t k = sizeof(d);
+
+        do
+                d[--k] = (char)('0' + n % 10);
+        while ((n /= 10) && k > 0);
+        if (prefix_len + 1 + (sizeof(d) - k) + 1 > cap) {
+                out[0] = '\0';
+                return;
+        }
+        memcpy(out, prefix, prefix_len);
+        out[prefix_len] = '-';
+        memcpy(out + prefix_len + 1, d + k, sizeof(d) - k);
+        out[prefix_len + 1 + sizeof(d) - k] = '\0';
+}
+
+static size_t fnv1a(const char *s)
+{
+        uint64_t h = 1469598103934665603u;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+                h = (h ^ *p) * 1099511628211u;
+        return (size_t)h;
+}
+
+/* Everyone who speaks in the log, once each (a set of the nicks, exact
+ * bytes as the members table keys them): a query per line was 9 % of a
+ * 10,000-line replay. */
+static enum gv_err members_seen(const struct gv_config *cfg, struct gv_store *s,
+                                const struct gv_irclog *log, size_t n)
+{
+        size_t cap = 64, used = 0;
+        const char **set = calloc(cap, sizeof(*set));
+        enum gv_err r = GV_OK;
+
+        if (!set)
+                return GV_ENOMEM;
+        for (size_t i = 0; i < n && r == GV_OK; i++) {
+                const char *nick = gv_irclog_line(log, i)->nick;
+                size_t k;
+
+                for (k = fnv1a(nick) & (cap - 1); set[k]; k = (k + 1) & (cap - 1))
+                        if (strcmp(set[k], nick) == 0)
+                                break;
+                if (set[k])
+                        continue;
+                set[k] = nick;
+                if (!ignored(cfg, nick))
+                        r = gv_store_member_seen(s, "replay", nick, nick);
+                if (++used * 2 > cap) {         /* grow: rehash into twice the room */
+                        const char **bigger = calloc(cap * 2, sizeof(*bigger));
+
+                        if (!bigger) {
+                                r = GV_ENOMEM;
+                                break;
+                        }
+                        for (size_t j = 0; j < cap; j++) {
+                                size_t q;
+
+                                if (!set[j])
+                                        continue;
+                                for (q = fnv1a(set[j]) & (cap * 2 - 1); bigger[q]; q = (q + 1) & (cap * 2 - 1))
+                                        ;
+                                bigger[q] = set[j];
+                        }
+                        free(set);
+                        set = bigger;
+                        cap *= 2;
+                }
+        }
+        free(set);
+        return r;
+}
+
 int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o)
 {
         struct gv_config cfg_copy = *cfg_in;
@@ -248,12 +328,18 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
         char *data = NULL, *seen_as = NULL;
         char hash[2 * GV_SHA256_LEN + 1], kv_key[2 * GV_SHA256_LEN + 16];
         char id_prefix[2 * GV_SHA256_LEN + 16];
-        size_t len = 0, n;
+        size_t len = 0, n, prefix_len;
         int64_t day = -1, last = 0;
         int status = 1;
         enum gv_err r;
 
         memset(&m, 0, sizeof(m));
+        /* A one-shot command: what it frees stays in the heap for what it
+         * allocates next, instead of going back to the system and faulting
+         * in again (a fifth of the page faults of a 10,000-line replay, and
+         * of its time in the kernel) */
+        (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
         r = read_all(o->log_path, &data, &len);
         if (r)
                 return r == GV_EIO ? 1 : 2;
@@ -276,12 +362,16 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
          * that another log replayed into the same database is never taken for
          * this one. A fresh in-memory store needs no identity: "$replay-N"
          * keeps a long log's processed-events table small. */
-        gv_sha256_hex(data, len, hash);
-        snprintf(kv_key, sizeof(kv_key), "replayed:%s", hash);
-        if (o->db_path)
+        if (o->db_path) {
+                /* hashed only then: a fresh in-memory store forgets it anyway
+                 * (and the hash was 6 % of a 10,000-line replay) */
+                gv_sha256_hex(data, len, hash);
+                snprintf(kv_key, sizeof(kv_key), "replayed:%s", hash);
                 snprintf(id_prefix, sizeof(id_prefix), "$replay-%s", hash);
-        else
+        } else {
+                hash[0] = kv_key[0] = '\0';
                 snprintf(id_prefix, sizeof(id_prefix), "$replay");
+        }
         r = gv_irclog_parse(data, len, &log);
         free(data);
         if (r) {
@@ -305,7 +395,7 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
                 goto out;
         }
         r = gv_store_open(o->db_path ? o->db_path : ":memory:", &s);
-        if (r == GV_OK)
+        if (r == GV_OK && o->db_path)
                 r = gv_store_kv_get(s, kv_key, &seen_as);
         if (r == GV_OK && seen_as) {
                 fprintf(stderr, "gavel: %s: already replayed into %s (as %s, same contents, "
@@ -320,20 +410,16 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
                 r = gv_core_new(s, cfg, &core);
         if (r == GV_OK)
                 r = gv_store_begin(s);
-        if (r == GV_OK)
+        if (r == GV_OK && o->db_path)
                 r = gv_store_kv_set(s, kv_key, o->log_path);
         sk.s = s;
         if (r)
                 goto fail;
         n = gv_irclog_count(log);
+        prefix_len = strlen(id_prefix);
         /* Everyone who speaks in the log is a member of its channel, from
          * the start (for #chair by nick). */
-        for (size_t i = 0; i < n && r == GV_OK; i++) {
-                const struct gv_irc_line *l = gv_irclog_line(log, i);
-
-                if (!ignored(cfg, l->nick))
-                        r = gv_store_member_seen(s, "replay", l->nick, l->nick);
-        }
+        r = members_seen(cfg, s, log, n);
         if (r)
                 goto fail;
         for (size_t i = 0; i < n; i++) {
@@ -341,7 +427,7 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
                 struct gv_event ev;
                 char id[128];
 
-                snprintf(id, sizeof(id), "%s-%zu", id_prefix, i + 1);
+                line_id(id, sizeof(id), id_prefix, prefix_len, i + 1);
                 if (ignored(cfg, l->nick)) {
                         /* Not handled, but in the meeting's log: MeetBot counts
                          * its own lines among the people present. */

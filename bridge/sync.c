@@ -1,5 +1,6 @@
 /* bridge/sync.c - see sync.h */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,214 @@ enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
         }
         *ret = s;
         return GV_OK;
+}
+
+/* ---- splitting a big response (no tree: a scan of the text) ---- */
+
+static const char *js_ws(const char *p, const char *e)
+{
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                p++;
+        return p;
+}
+
+/* p at a '"': just past the closing quote, NULL if there is none. */
+static const char *js_string_end(const char *p, const char *e)
+{
+        for (p++; p < e; p++) {
+                if (*p == '\\') {
+                        p++;
+                        continue;
+                }
+                if (*p == '"')
+                        return p + 1;
+        }
+        return NULL;
+}
+
+/* p at a value: just past it, NULL when it does not end. (Checks only the
+ * nesting: cJSON judges the rest when the pieces are parsed.) */
+static const char *js_value_end(const char *p, const char *e)
+{
+        size_t depth = 0;
+
+        if (p >= e)
+                return NULL;
+        if (*p != '{' && *p != '[' && *p != '"') {
+                const char *b = p;
+
+                while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+                       *p != '\n' && *p != '\r')
+                        p++;
+                return p > b ? p : NULL;
+        }
+        while (p < e) {
+                if (*p == '"') {
+                        p = js_string_end(p, e);
+                        if (!p)
+                                return NULL;
+                        if (depth == 0)
+                                return p;
+                        continue;
+                }
+                if (*p == '{' || *p == '[') {
+                        depth++;
+                } else if (*p == '}' || *p == ']') {
+                        if (depth == 0)
+                                return NULL;
+                        if (--depth == 0)
+                                return p + 1;
+                }
+                p++;
+        }
+        return NULL;
+}
+
+/* Calls each(ud, key_begin, key_end, value_begin, value_end) for the members
+ * of the object at p (key_* without the quotes); false when it is not one
+ * or each() says stop. */
+static bool js_members(const char *p, const char *e,
+                       bool (*each)(void *ud, const char *kb, const char *ke, const char *vb,
+                                    const char *ve),
+                       void *ud)
+{
+        p = js_ws(p, e);
+        if (p >= e || *p != '{')
+                return false;
+        p = js_ws(p + 1, e);
+        if (p < e && *p == '}')
+                return true;
+        while (p < e) {
+                const char *kb = p, *ke, *vb, *ve;
+
+                if (*p != '"' || !(ke = js_string_end(p, e)))
+                        return false;
+                p = js_ws(ke, e);
+                if (p >= e || *p != ':')
+                        return false;
+                vb = js_ws(p + 1, e);
+                ve = js_value_end(vb, e);
+                if (!ve || !each(ud, kb + 1, ke - 1, vb, ve))
+                        return false;
+                p = js_ws(ve, e);
+                if (p < e && *p == '}')
+                        return true;
+                if (p >= e || *p != ',')
+                        return false;
+                p = js_ws(p + 1, e);
+        }
+        return false;
+}
+
+struct split {
+        const char *json;
+        const char *want;               /* the key looked for */
+        const char *vb, *ve;            /* its value */
+        struct gv_sync_span *spans;
+        size_t n, cap;
+        bool nomem;
+};
+
+static bool find_key(void *ud, const char *kb, const char *ke, const char *vb, const char *ve)
+{
+        struct split *x = ud;
+
+        if ((size_t)(ke - kb) == strlen(x->want) && memcmp(kb, x->want, (size_t)(ke - kb)) == 0 &&
+            !x->vb) {
+                x->vb = vb;
+                x->ve = ve;
+        }
+        return true;
+}
+
+static bool add_span(void *ud, const char *kb, const char *ke, const char *vb, const char *ve)
+{
+        struct split *x = ud;
+
+        (void)ke;
+        (void)vb;
+        if (x->n == x->cap) {
+                size_t nc = x->cap ? x->cap * 2 : 256;
+                struct gv_sync_span *v = realloc(x->spans, nc * sizeof(*v));
+
+                if (!v) {
+                        x->nomem = true;
+                        return false;
+                }
+                x->spans = v;
+                x->cap = nc;
+        }
+        x->spans[x->n].off = (size_t)(kb - 1 - x->json);
+        x->spans[x->n++].len = (size_t)(ve - (kb - 1));
+        return true;
+}
+
+enum gv_err gv_sync_split(const char *json, size_t len, struct gv_sync_span **spans, size_t *n,
+                          char **skeleton, size_t *skeleton_len)
+{
+        struct split x = { json, "rooms", NULL, NULL, NULL, 0, 0, false };
+        const char *e = json + len, *jb, *je;
+        char *sk;
+
+        *spans = NULL;
+        *n = 0;
+        *skeleton = NULL;
+        if (!js_members(json, e, find_key, &x) || !x.vb)
+                return GV_ENOTFOUND;
+        jb = x.vb;
+        je = x.ve;
+        x.want = "join";
+        x.vb = x.ve = NULL;
+        if (!js_members(jb, je, find_key, &x) || !x.vb)
+                return GV_ENOTFOUND;
+        jb = x.vb;
+        je = x.ve;
+        if (!js_members(jb, je, add_span, &x)) {
+                free(x.spans);
+                return x.nomem ? GV_ENOMEM : GV_ENOTFOUND;
+        }
+        sk = malloc(len - (size_t)(je - jb) + 3);
+        if (!sk) {
+                free(x.spans);
+                return GV_ENOMEM;
+        }
+        memcpy(sk, json, (size_t)(jb - json));
+        memcpy(sk + (jb - json), "{}", 2);
+        memcpy(sk + (jb - json) + 2, je, (size_t)(e - je));
+        *skeleton_len = len - (size_t)(je - jb) + 2;
+        sk[*skeleton_len] = '\0';
+        *skeleton = sk;
+        *spans = x.spans;
+        *n = x.n;
+        return GV_OK;
+}
+
+enum gv_err gv_sync_parse_slice(const char *json, const struct gv_sync_span *spans, size_t n,
+                                struct gv_sync **ret)
+{
+        static const char head[] = "{\"next_batch\":\"-\",\"rooms\":{\"join\":{";
+        size_t len = sizeof(head) - 1 + 3 + 1;
+        char *text, *p;
+        enum gv_err r;
+
+        for (size_t i = 0; i < n; i++)
+                len += spans[i].len + 1;
+        text = malloc(len);
+        if (!text)
+                return GV_ENOMEM;
+        p = text;
+        memcpy(p, head, sizeof(head) - 1);
+        p += sizeof(head) - 1;
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        *p++ = ',';
+                memcpy(p, json + spans[i].off, spans[i].len);
+                p += spans[i].len;
+        }
+        memcpy(p, "}}}", 4);
+        r = gv_sync_parse(text, (size_t)(p + 3 - text), ret);
+        free(text);
+        return r;
 }
 
 enum gv_err gv_sync_parse_messages(const char *json, size_t len, struct gv_sync **ret)

@@ -70,6 +70,25 @@ struct gv_sync {
  * required, content not an object) are skipped and counted; a response
  * without next_batch is GV_EPARSE. */
 GV_MUST_CHECK enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret);
+/* A /sync response with many joined rooms, split so that no tree of the
+ * whole is ever built: the text of each joined room ("!id": {...}) found by
+ * a scan of the response without parsing it, and the response without
+ * them (skeleton: rooms.join is {}). */
+struct gv_sync_span {
+        size_t off, len;                /* in the response's text */
+};
+
+/* Scans json for rooms.join. GV_ENOTFOUND when there is none (or the
+ * scan does not find its way: the caller then parses the whole as usual);
+ * else *spans (free()) holds *n entries, and *skeleton (free()) is the
+ * response with an empty rooms.join, NUL-terminated, of *skeleton_len. */
+GV_MUST_CHECK enum gv_err gv_sync_split(const char *json, size_t len, struct gv_sync_span **spans,
+                                        size_t *n, char **skeleton, size_t *skeleton_len);
+/* The joined rooms spans[0..n) of json as one parsed response (rooms only,
+ * next_batch "-"). */
+GV_MUST_CHECK enum gv_err gv_sync_parse_slice(const char *json, const struct gv_sync_span *spans,
+                                              size_t n, struct gv_sync **ret);
+
 /* A /messages response (chunk, end). */
 GV_MUST_CHECK enum gv_err gv_sync_parse_messages(const char *json, size_t len,
                                                  struct gv_sync **ret);

@@ -23,8 +23,10 @@ enum gv_err gv_core_new(struct gv_store *s, const struct gv_config *cfg, struct 
 
 struct gv_core *gv_core_free(struct gv_core *c)
 {
-        if (c)
+        if (c) {
                 cache_forget(c);
+                people_forget(c);
+        }
         free(c);
         return NULL;
 }
@@ -267,8 +269,10 @@ enum gv_err gv_handle(struct gv_core *c, const struct gv_event *ev)
         }
         ctx_drop_meeting(&x);
         ctx_fini(&x);
-        if (r)
+        if (r) {
                 cache_forget(c); /* the caller may roll back what it saw */
+                people_forget(c);
+        }
         if (gv_fatal(r))
                 return r;
         if (r)

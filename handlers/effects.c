@@ -15,6 +15,15 @@
 
 /* ---- the event's ctx ---- */
 
+void people_forget(struct gv_core *c)
+{
+        for (size_t i = 0; i < c->n_people; i++) {
+                free(c->people[i].sender);
+                free(c->people[i].nick);
+        }
+        c->n_people = 0;
+}
+
 void cache_forget(struct gv_core *c)
 {
         if (c->cache_set)
@@ -83,17 +92,39 @@ enum gv_err ctx_load_meeting(struct ctx *x)
 enum gv_err ctx_person(struct ctx *x)
 {
         const char *sender = x->ev->sender;
+        struct gv_core *c = x->c;
+        uint64_t gen = gv_store_generation(c->s);
         char alt[sizeof(x->nick)], *nick = NULL;
         enum gv_err r;
 
         if (!x->in_meeting)
                 return GV_OK;
+        if (c->people_meeting != x->m.id || c->people_gen != gen) {
+                people_forget(c);
+                c->people_meeting = x->m.id;
+                c->people_gen = gen;
+        }
+        for (size_t i = 0; i < c->n_people; i++) {
+                if (strcmp(c->people[i].sender, sender) == 0) {
+                        snprintf(x->nick, sizeof(x->nick), "%s", c->people[i].nick);
+                        return GV_OK;
+                }
+        }
         /* A bare console or IRC nick is its own ID: nothing to add. */
         snprintf(alt, sizeof(alt), is_matrix_user(sender) ? "%s (%s)" : "%.0s%s", x->nick, sender);
-        r = gv_store_person_nick(x->c->s, x->m.id, sender, x->nick, alt, &nick);
+        r = gv_store_person_nick(c->s, x->m.id, sender, x->nick, alt, &nick);
         if (r)
                 return r;
         snprintf(x->nick, sizeof(x->nick), "%s", nick);
+        if (c->n_people < GV_PEOPLE_CACHE) {
+                char *sd = strdup(sender);
+
+                if (sd) {
+                        c->people[c->n_people].sender = sd;
+                        c->people[c->n_people++].nick = nick;
+                        return GV_OK;
+                }
+        }
         free(nick);
         return GV_OK;
 }

@@ -13,6 +13,9 @@
 #include "event.h"
 #include "handlers.h"
 
+/* Senders whose nick in the running meeting is kept by struct gv_core. */
+#define GV_PEOPLE_CACHE 64
+
 struct gv_core {
         struct gv_store *s;
         const struct gv_config *cfg;
@@ -25,6 +28,14 @@ struct gv_core {
         uint64_t cache_gen;
         bool cache_set;
         bool cache_has;
+        /* Who is who in that meeting (the people table: a sender's nick,
+         * fixed once given): the senders seen since the meeting was loaded,
+         * so that chatter costs no query. Valid for people_meeting as long
+         * as the store has not rolled back since (people_gen). */
+        struct { char *sender, *nick; } people[GV_PEOPLE_CACHE];
+        size_t n_people;
+        int64_t people_meeting;
+        uint64_t people_gen;
 };
 
 /* The replies one event causes go out as one message: at most this much
@@ -71,6 +82,8 @@ bool gv_fatal(enum gv_err r);
 /* The cached running meeting is forgotten: after a failed event (the caller
  * may roll back) or a change the cache does not follow. */
 void cache_forget(struct gv_core *c);
+/* Forgets the senders' nicks kept for the running meeting. */
+void people_forget(struct gv_core *c);
 GV_MUST_CHECK enum gv_err ctx_load_meeting(struct ctx *x);
 /* Before anything may change the meeting: x->m becomes x's own copy and
  * the cache is forgotten. */

@@ -3,6 +3,7 @@
  * name / link patterns with MeetBot's {channel} and {meetingname}. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,16 +11,6 @@
 
 #define WIDTH 72
 #define FIELD_MAX 256
-
-static size_t chars(const char *s, size_t n)
-{
-        size_t c = 0;
-
-        for (size_t i = 0; i < n; i++)
-                if (((unsigned char)s[i] & 0xc0) != 0x80)
-                        c++;
-        return c;
-}
 
 /* Python 2's \s (re without UNICODE) and textwrap's whitespace */
 static bool ws(char c)
@@ -37,29 +28,61 @@ static const char *chunk_end(const char *p)
         return p;
 }
 
+/* chunk_end(p), and the characters (not continuation bytes) up to it:
+ * after the expansion the only whitespace is ' ' */
+static const char *chunk_end_chars(const char *p, size_t *n)
+{
+        size_t c = 0;
+
+        if (*p == ' ') {
+                const char *b = p;
+
+                while (*p == ' ')
+                        p++;
+                *n = (size_t)(p - b);
+                return p;
+        }
+        for (; *p && *p != ' '; p++)
+                c += ((unsigned char)*p & 0xc0) != 0x80;
+        *n = c;
+        return p;
+}
+
 enum gv_err gv_meetbot_wrap(struct gv_buf *out, const char *s, size_t indent, size_t sub_indent)
 {
-        struct gv_buf m = GV_BUF_INIT(out->max);
-        size_t col = 0, start = out->len;
+        static const char spaces[WIDTH] = "                                        "
+                                          "                                ";
+        size_t col = 0, start = out->len, n = strlen(s), tabs = 0, k = 0;
         bool first = true;
         enum gv_err r = GV_OK;
         const char *p;
+        char *m;
 
+        for (p = memchr(s, '\t', n); p; p = memchr(p + 1, '\t', n - (size_t)(p + 1 - s)))
+                tabs++;
+        m = malloc(n + 7 * tabs + 1);
+        if (!m)
+                return GV_ENOMEM;
         /* expandtabs(), then every whitespace character is a space */
-        for (p = s; *p && r == GV_OK; p++) {
+        for (p = s; *p; p++) {
                 if (*p == '\t') {
                         do
-                                r = gv_buf_addc(&m, ' ');
-                        while (r == GV_OK && ++col % 8);
+                                m[k++] = ' ';
+                        while (++col % 8);
                         continue;
                 }
                 if (*p == '\n' || *p == '\r')
                         col = 0;
                 else if (((unsigned char)*p & 0xc0) != 0x80)
                         col++;
-                r = gv_buf_addc(&m, ws(*p) ? ' ' : *p);
+                m[k++] = ws(*p) ? ' ' : *p;
         }
-        p = gv_buf_str(&m);
+        m[k] = '\0';
+        if (k > out->max) {             /* the expanded text has the output's ceiling */
+                free(m);
+                return GV_ETOOBIG;
+        }
+        p = m;
         while (r == GV_OK && *p) {
                 size_t ind = first ? indent : sub_indent;
                 size_t width = WIDTH > ind ? WIDTH - ind : 1, len = 0;
@@ -71,8 +94,8 @@ enum gv_err gv_meetbot_wrap(struct gv_buf *out, const char *s, size_t indent, si
                         break;
                 b = e = p;
                 while (*e) {
-                        const char *ce = chunk_end(e);
-                        size_t cl = chars(e, (size_t)(ce - e));
+                        size_t cl;
+                        const char *ce = chunk_end_chars(e, &cl);
 
                         if (len + cl > width)
                                 break;
@@ -91,13 +114,13 @@ enum gv_err gv_meetbot_wrap(struct gv_buf *out, const char *s, size_t indent, si
                         continue;
                 if (!first)
                         r = gv_buf_addc(out, '\n');
-                for (size_t i = 0; i < ind && r == GV_OK; i++)
-                        r = gv_buf_addc(out, ' ');
+                for (size_t i = 0; i < ind && r == GV_OK; i += WIDTH)
+                        r = gv_buf_add(out, spaces, ind - i < WIDTH ? ind - i : WIDTH);
                 if (r == GV_OK)
                         r = gv_buf_add(out, b, (size_t)(e - b));
                 first = false;
         }
-        gv_buf_free(&m);
+        free(m);
         if (r != GV_OK && out->p) {
                 out->len = start;
                 out->p[start] = '\0';

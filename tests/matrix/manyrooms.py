@@ -8,7 +8,8 @@ sync batches; the store has the rest. Standard library only:
   - 300 rooms made at once by the test homeserver (POST /_test/bulk_rooms),
     alice (their creator, power level 100), bob (power level 0) and gavel
     joined to each; gavel starts with a new database and takes them all in
-    its initial sync (the trace, log_level "debug", names 300 rooms);
+    its initial sync (the trace, log_level "debug", names 300 rooms), its
+    rooms parsed and applied in slices of 256 (no tree of the whole answer);
   - alice may pin an agenda item in every one of the 300 rooms: a chair by
     her power level alone, read back from the store for the rooms the cache
     dropped after the initial sync (without it she would be refused there);
@@ -76,6 +77,12 @@ def main():
         first = re.search(r"trace: sync batch: (\d+) rooms", g.text())
         check(first is not None and int(first.group(1)) >= N_ROOMS,
               "its initial sync batch holds every room", first.group(0) if first else g.text()[-2000:])
+        sliced = re.search(r"initial sync of (\d+) joined rooms \(\d+ bytes\): applied (\d+) at a time",
+                           g.text())
+        check(sliced is not None and int(sliced.group(1)) >= N_ROOMS and
+              int(sliced.group(2)) < N_ROOMS,
+              "its rooms are parsed and applied in slices (bridge/matrix_sync.c)",
+              sliced.group(0) if sliced else g.text()[-2000:])
         tag = send(hs.url, alice, rooms[0], "tag", "#architecture many rooms, one agenda")
         check(startup.wait_for(lambda: any(e["sender"] == BOT for e in room_events(hs.url, rooms[0])
                                            if e["type"] == "m.reaction"), 30),

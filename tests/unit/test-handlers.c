@@ -1398,6 +1398,41 @@ static void test_people(void)
         fx_close(&f, "people");
 }
 
+/* The core keeps each sender's nick in the running meeting (ctx_person):
+ * after a rollback what it kept is gone with the people row, so a sender
+ * seen before it gets the row again, and a second "bob" who comes after is
+ * told apart by his ID, as without the cache. */
+static void test_people_rollback(void)
+{
+        struct fx f;
+        int64_t id;
+        char *nick = NULL;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        say(&f, "@alice:good.org", "#startmeeting Rollback");
+        id = running(&f);
+        r = gv_store_commit(f.s);
+        r = r ? r : gv_store_begin(f.s);
+        say(&f, "@bob:a.org", "hello");         /* bob's row and the core's note of it */
+        gv_store_rollback(f.s);                 /* both gone: the store rolled back */
+        r = r ? r : gv_store_begin(f.s);
+        say(&f, "@bob:a.org", "hello again");   /* the row again */
+        say(&f, "@bob:b.org", "me too");        /* a second bob */
+        r = r ? r : gv_store_person_nick(f.s, id, "@bob:b.org", "x", "x", &nick);
+        check(r == GV_OK && str_eq(nick, "bob (@bob:b.org)"),
+              "people: after a rollback a sender seen before is in the meeting again",
+              "%s: %s", gv_strerror(r), nick ? nick : "-");
+        free(nick);
+        nick = NULL;
+        r = gv_store_person_nick(f.s, id, "@bob:a.org", "x", "x", &nick);
+        check(r == GV_OK && str_eq(nick, "bob"), "people: the first bob keeps his nick", "%s: %s",
+              gv_strerror(r), nick ? nick : "-");
+        free(nick);
+        fx_close(&f, "people rollback");
+}
+
 /* ---- issue 6: one message cannot flood a room ---- */
 
 static void test_flood(void)
@@ -1576,6 +1611,7 @@ int main(int argc, char **argv)
         test_pills();
         test_undo_votes();
         test_people();
+        test_people_rollback();
         test_flood();
         test_clock_back();
         return check_finish();

@@ -6,6 +6,7 @@
 #include "../../bridge/sync.h"
 #include "../../store/store.h"
 #include "../../util/config.h"
+#include "../../util/json.h"
 #include <stdlib.h>
 #include "check.h"
 
@@ -490,8 +491,82 @@ static void test_e2ee(void)
         }
 }
 
+/* A response split (gv_sync_split) and its slices parsed: the same rooms,
+ * events and next_batch as the whole parsed at once; a text the scan does
+ * not find its way in is GV_ENOTFOUND (the caller parses the whole). */
+static void test_split(void)
+{
+        static const char json[] =
+                "{ \"next_batch\" : \"s9\", \"rooms\": {\"invite\":{}, \"join\" : {"
+                "\"!a:x\":{\"timeline\":{\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@a:x\","
+                "\"event_id\":\"$1\",\"content\":{\"body\":\"}{ \\\" ]\",\"msgtype\":\"m.text\"}}]}},"
+                "\"!b:x\" : {\"timeline\":{\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@b:x\","
+                "\"event_id\":\"$2\",\"origin_server_ts\":5,\"content\":{\"body\":\"x\"}}],"
+                "\"limited\":false}},"
+                "\"!c:x\":{\"state\":{\"events\":[]},\"timeline\":{\"events\":[]}}},"
+                "\"leave\":{}}, \"to_device\":{\"events\":[{\"type\":\"m.x\",\"sender\":\"@d:x\","
+                "\"content\":{}}]}}";
+        static const char *const bad[] = {
+                "{\"next_batch\":\"s\"}",
+                "{\"next_batch\":\"s\",\"rooms\":{\"leave\":{}}}",
+                "{\"rooms\":{\"join\":{\"!a:x\":}}}",
+                "{\"rooms\":{\"join\":{\"!a:x\":{\"t\":\"unterminated}}}}",
+                "{\"rooms\":{\"join\":{\"!a:x\" {}}}}",
+                "[1,2]",
+                "",
+        };
+        static const char bad_room[] = "{\"rooms\":{\"join\":{\"!a:x\":{\"t\":}}}}";
+        struct gv_sync_span *spans = NULL;
+        struct gv_sync *sk = NULL, *s1 = NULL, *s2 = NULL;
+        char *skeleton = NULL;
+        size_t n = 0, sk_len = 0;
+        enum gv_err r = gv_sync_split(json, strlen(json), &spans, &n, &skeleton, &sk_len);
+
+        check(r == GV_OK && n == 3 && skeleton && strlen(skeleton) == sk_len, "split: 3 joined rooms",
+              "%s, %zu rooms", gv_strerror(r), n);
+        if (r != GV_OK || n != 3)
+                return;
+        check(strncmp(json + spans[1].off, "\"!b:x\" : {", 10) == 0 &&
+              json[spans[1].off + spans[1].len - 1] == '}',
+              "split: a room's span is its key and value", "%s",
+              shown(json + spans[1].off, spans[1].len));
+        r = gv_sync_parse(skeleton, sk_len, &sk);
+        check(r == GV_OK && sk && sk->n_rooms == 0 && eq(sk->next_batch, "s9") &&
+              sk->n_to_device == 1, "split: the skeleton keeps all but the joined rooms",
+              "%s: %s", gv_strerror(r), skeleton);
+        r = gv_sync_parse_slice(json, spans, 2, &s1);
+        if (r == GV_OK)
+                r = gv_sync_parse_slice(json, spans + 2, 1, &s2);
+        check(r == GV_OK && s1 && s2 && s1->n_rooms == 2 && s2->n_rooms == 1 &&
+              eq(s1->rooms[0].room_id, "!a:x") && s1->rooms[0].n_timeline == 1 &&
+              eq(gv_js_str(s1->rooms[0].timeline[0].content, "body"), "}{ \" ]") &&
+              eq(s1->rooms[1].room_id, "!b:x") && s1->rooms[1].timeline[0].ts == 5 &&
+              eq(s2->rooms[0].room_id, "!c:x") && s2->rooms[0].n_timeline == 0,
+              "split: slices parse to the rooms and events", "%s", gv_strerror(r));
+        gv_sync_free(sk);
+        gv_sync_free(s1);
+        gv_sync_free(s2);
+        free(spans);
+        free(skeleton);
+        /* the scan checks the nesting only: the rest is the slice's parse */
+        r = gv_sync_split(bad_room, strlen(bad_room), &spans, &n, &skeleton, &sk_len);
+        if (r == GV_OK)
+                r = gv_sync_parse_slice(bad_room, spans, n, &s1);
+        check(r == GV_EPARSE, "split: a bad room is an error of its slice", "%s", gv_strerror(r));
+        free(spans);
+        free(skeleton);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                r = gv_sync_split(bad[i], strlen(bad[i]), &spans, &n, &skeleton, &sk_len);
+                check(r == GV_ENOTFOUND && !spans && !skeleton, "split: not found in a bad text",
+                      "%s: %s", shown(bad[i], strlen(bad[i])), gv_strerror(r));
+                free(spans);
+                free(skeleton);
+        }
+}
+
 int main(void)
 {
+        test_split();
         test_e2ee();
         test_content();
         test_initial();
