@@ -14,6 +14,7 @@ enum {
         F_CHAIR = 1 << 0,       /* chairs only */
         F_MEETING = 1 << 1,     /* only while a meeting runs */
         F_ARG = 1 << 2,         /* needs an argument */
+        F_BODY = 1 << 3,        /* the argument goes on over the next lines (command_body) */
 };
 
 struct cmd {
@@ -66,6 +67,16 @@ static const struct cmd cmds[] = {
         { "endvote", cmd_endvote, F_CHAIR | F_MEETING, "", "close the vote and record the result", 0 },
         { "agenda", cmd_agenda, 0, "[add <text> | drop|pin|unpin|postpone|done|take N | move N M]", "show or change this room's agenda", 0 },
         { "commands", cmd_commands, 0, "", "list the commands", 0 },
+        { "update", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "your standup update: "
+          "this line and the ones after it (\"Last week:\" / \"This week:\" and \"* \" bullets, or free text)",
+          GV_M_UPDATE },
+        { "question", cmd_question, F_MEETING | F_ARG | F_BODY, "<who> <question>",
+          "ask someone a question for the minutes (who: @user:server, a pill or a nick; pinged)",
+          GV_M_QUESTION },
+        { "other", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "note other business",
+          GV_M_OTHER },
+        { "checkin", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>",
+          "check in: how you are (listed under \"Check ins\")", GV_M_CHECKIN },
 };
 
 static const struct cmd *find_cmd(const char *name, size_t len)
@@ -143,10 +154,59 @@ bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind)
 {
         const struct cmd *c = find_cmd(cl->name, cl->name_len);
 
-        if (!c || (c->fn != cmd_note && c->fn != cmd_helpitem))
+        if (!c || (c->fn != cmd_note && c->fn != cmd_helpitem && c->fn != cmd_standup_note &&
+                   c->fn != cmd_question))
                 return false;
         *kind = c->kind;
         return true;
+}
+
+enum gv_mkind command_kind(const struct cmd *c)
+{
+        return c->kind;
+}
+
+static bool is_blank_or_nl(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+const char *command_body(const struct gv_config *cfg, struct gv_cmdline *cl, const char *line,
+                         size_t len, const char *end)
+{
+        const struct cmd *c = find_cmd(cl->name, cl->name_len);
+        const char *last = line + len, *p = line + len, *from, *to;
+
+        if (!c || !(c->flags & F_BODY))
+                return line + len;
+        while (p < end) {
+                const char *q = p + 1, *nl;
+                size_t n;
+                struct gv_cmdline next;
+
+                nl = memchr(q, '\n', (size_t)(end - q));
+                n = nl ? (size_t)(nl - q) : (size_t)(end - q);
+                if (gv_parse_command(cfg, q, n, &next) && find_cmd(next.name, next.name_len))
+                        break;
+                last = q + n;
+                p = q + n;
+        }
+        from = cl->args_len ? cl->args : line + len;
+        to = last;
+        /* blank lines before it go; the first line keeps its indentation */
+        for (const char *q = from, *ls = from; q <= to; q++) {
+                if (q == to || !is_blank_or_nl(*q)) {
+                        from = q == to ? to : ls;
+                        break;
+                }
+                if (*q == '\n')
+                        ls = q + 1;
+        }
+        while (to > from && is_blank_or_nl(to[-1]))
+                to--;
+        cl->args = from;
+        cl->args_len = (size_t)(to - from);
+        return last;
 }
 
 enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl)

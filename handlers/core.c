@@ -115,12 +115,32 @@ out:
         return r;
 }
 
-static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool first)
+/* The lines of [from, to) logged one by one, as said. */
+static enum gv_err log_lines(struct ctx *x, const char *from, const char *to)
+{
+        enum gv_err r = GV_OK;
+
+        for (const char *p = from; p < to && r == GV_OK;) {
+                const char *nl = memchr(p, '\n', (size_t)(to - p));
+                size_t len = nl ? (size_t)(nl - p) : (size_t)(to - p);
+
+                r = log_line(x, p, len, false);
+                p += len + 1;
+        }
+        return r;
+}
+
+/* One line of the message at [line, line + len), the message ending at end;
+ * *next is where the line after it (or after the lines a command took as
+ * its text, see command_body) starts. */
+static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool first,
+                               const char *end, const char **next)
 {
         struct gv_cmdline cl;
         bool before = x->in_meeting;
         enum gv_err r = GV_OK;
 
+        *next = line + len + 1;
         if (before) {
                 r = log_line(x, line, len, false);
                 if (r)
@@ -128,6 +148,14 @@ static enum gv_err handle_line(struct ctx *x, const char *line, size_t len, bool
         }
         /* A known command wins; "#architecture ..." is a tag, not a command. */
         if (command_line(x->c->cfg, line, len, first, &cl)) {
+                const char *last = command_body(x->c->cfg, &cl, line, len, end);
+
+                *next = last + 1;
+                if (before && last > line + len) {
+                        r = log_lines(x, line + len + 1, last);
+                        if (r)
+                                return r;
+                }
                 if (!command_counts(&cl))
                         r = GV_OK;      /* a #hashtag: not a command, no reply */
                 else if (x->n_commands >= GV_MAX_COMMANDS_PER_MESSAGE)
@@ -229,8 +257,7 @@ static enum gv_err handle_inner(struct ctx *x)
                 const char *nl = memchr(p, '\n', (size_t)(body + n - p));
                 size_t len = nl ? (size_t)(nl - p) : (size_t)(body + n - p);
 
-                r = handle_line(x, p, len, p == body);
-                p += len + 1;
+                r = handle_line(x, p, len, p == body, body + n, &p);
         }
         if (r == GV_OK && x->n_ignored)
                 r = replyf(x, "%u more command%s in this message %s ignored: at most %d are run "

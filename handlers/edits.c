@@ -187,9 +187,10 @@ static enum gv_err edit_lines(struct ctx *x, const struct gv_line *lines, size_t
  * line of the new text that notes that kind (#info, #action, ..., a link
  * line) with an argument; other items are left as they are. */
 static enum gv_err edit_noted(struct ctx *x, const struct gv_mitem *mi, size_t nmi,
-                              struct span *v, size_t nv, const char *body)
+                              struct span *v, size_t nv, const char *body, size_t n)
 {
         size_t cursor[GV_M__COUNT] = { 0 }, ne = 0;
+        const char *taken = body;       /* lines before it were a command's text */
         enum gv_err r = GV_OK;
 
         /* v's spans become the noting lines, in place. */
@@ -197,7 +198,10 @@ static enum gv_err edit_noted(struct ctx *x, const struct gv_mitem *mi, size_t n
                 struct gv_cmdline cl;
                 enum gv_mkind k;
 
+                if (v[i].p < taken)
+                        continue;
                 if (command_line(x->c->cfg, v[i].p, v[i].len, v[i].p == body, &cl)) {
+                        taken = command_body(x->c->cfg, &cl, v[i].p, v[i].len, body + n);
                         if (!note_command_kind(&cl, &k) || cl.args_len == 0)
                                 continue;
                         v[ne].p = cl.args;
@@ -224,6 +228,22 @@ static enum gv_err edit_noted(struct ctx *x, const struct gv_mitem *mi, size_t n
                 cursor[k]++;
                 if (!t)
                         return GV_ENOMEM;
+                if (mi[i].kind == GV_M_QUESTION) {
+                        /* whom it asks is read again; naming nobody keeps it */
+                        struct gv_buf why = GV_BUF_INIT(1u << 14);
+                        char *q = NULL;
+
+                        r = question_text(x, t, &q, &why);
+                        gv_buf_free(&why);
+                        free(t);
+                        t = q;
+                        if (r == GV_EINVAL) {
+                                r = GV_OK;
+                                continue;
+                        }
+                        if (r)
+                                return r;
+                }
                 if (strcmp(t, mi[i].text) != 0)
                         r = gv_store_mitem_set_text(x->c->s, mi[i].id, t);
                 free(t);
@@ -283,7 +303,7 @@ enum gv_err handle_edit(struct ctx *x, const char *body, size_t n)
         if (r == GV_OK)
                 r = edit_lines(x, lines, nl, v, nv, body, n);
         if (r == GV_OK)
-                r = edit_noted(x, mi, nmi, v, nv, body);
+                r = edit_noted(x, mi, nmi, v, nv, body, n);
         gv_debug("handlers", "edit %s of %s: %s item, %zu lines, %zu noted items", ev->event_id,
                  ev->replaces, have_item ? "an" : "no", nl, nmi);
 out:

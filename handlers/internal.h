@@ -3,6 +3,7 @@
  *   core.c -> commands.c -> meeting.c, agenda.c, votes.c -> effects.c
  *   core.c -> edits.c -> commands.c (which lines are commands)
  *   meeting.c -> edits.c (untake_item, for #undo)
+ *   meeting.c -> standup.c (series_for_room); standup.c -> meeting.c (name_person)
  * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
 #define GV_HANDLERS_INTERNAL_H
@@ -22,13 +23,26 @@ bool command_line(const struct gv_config *cfg, const char *line, size_t len, boo
  * "#word" is a hashtag and does not. */
 bool command_counts(const struct gv_cmdline *cl);
 /* True for the commands that note an item (#info, #action, #idea, #link,
- * #agreed, #accepted, #rejected, #help, #halp), with the item's kind. */
+ * #agreed, #accepted, #rejected, #help, #halp, !update, !question, !other,
+ * !checkin), with the item's kind. */
 bool note_command_kind(const struct gv_cmdline *cl, enum gv_mkind *kind);
+/* The commands that take the lines after them as their text too (!update,
+ * !question, !other, !checkin): the text runs from the command's argument
+ * over the following lines of the message up to the next line that is a
+ * known command (#info, #topic, ...) or the end of the message (end).
+ * cl->args/args_len grow to cover it (blank lines and blanks around it
+ * trimmed); returns where the last line taken ends (line + len for any
+ * other command). The lines taken are logged as said but never read as
+ * commands, tags or links. */
+const char *command_body(const struct gv_config *cfg, struct gv_cmdline *cl, const char *line,
+                         size_t len, const char *end);
 GV_MUST_CHECK enum gv_err run_command(struct ctx *x, const struct gv_cmdline *cl);
 
 /* The commands, each a row of the table in commands.c, which checks arity,
  * "meeting running" and permission first; c is the row. */
 struct cmd;
+/* The kind of item a note command's row notes. */
+enum gv_mkind command_kind(const struct cmd *c);
 
 /* meeting.c */
 enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args);
@@ -39,6 +53,27 @@ enum gv_err cmd_unchair(struct ctx *x, const struct cmd *c, char *args);
 enum gv_err cmd_undo(struct ctx *x, const struct cmd *c, char *args);
 enum gv_err cmd_meetingname(struct ctx *x, const struct cmd *c, char *args);
 enum gv_err cmd_nick(struct ctx *x, const struct cmd *c, char *args);
+
+/* The person the start of s names: a pill's text (from the event's
+ * formatted body), a matrix.to link, a full user ID, or a nick that exactly
+ * one joined member of the room has (localpart or display name, "@" before
+ * it allowed). GV_OK with the ID and *rest just past the name; GV_EINVAL
+ * after appending why not (a line starting "\n") to why. */
+GV_MUST_CHECK enum gv_err name_person(struct ctx *x, const char *s, char *id, size_t cap,
+                                      const char **rest, struct gv_buf *why);
+
+/* standup.c */
+enum gv_err cmd_standup_note(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_question(struct ctx *x, const struct cmd *c, char *args);
+/* A question's text as stored: "<asked ID> <question>", from !question's
+ * argument "@who question". GV_EINVAL (why appended to) when who names
+ * nobody or the question is missing. */
+GV_MUST_CHECK enum gv_err question_text(struct ctx *x, const char *args, char **text,
+                                        struct gv_buf *why);
+/* The series whose room the event's room is (its room ID, or its alias as
+ * the bridge resolved it); of two in one room, the one whose occurrence is
+ * nearest the event's time. *out NULL when none. */
+GV_MUST_CHECK enum gv_err series_for_room(struct ctx *x, const struct gv_series_cfg **out);
 
 /* votes.c */
 enum gv_err cmd_startvote(struct ctx *x, const struct cmd *c, char *args);

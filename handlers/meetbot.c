@@ -301,6 +301,17 @@ static void command_line(struct mb *x, const char *nick, const char *text)
         }
 }
 
+/* Whether a line holds an item's text: its first line, for the items whose
+ * text runs over several (!update and the like take the lines after them). */
+static bool said_in(const char *line, const char *item)
+{
+        const char *nl = strchr(item, '\n');
+
+        if (!nl)
+                return strstr(line, item) != NULL;
+        return nl > item && memmem(line, strlen(line), item, (size_t)(nl - item)) != NULL;
+}
+
 static int on_line(void *ud, int64_t ts, const char *nick, const char *text, bool action)
 {
         struct mb *x = ud;
@@ -318,7 +329,7 @@ static int on_line(void *ud, int64_t ts, const char *nick, const char *text, boo
                 const struct gv_mitem *it = &x->mi[i];
 
                 if (!x->anchor[i] && it->ts == ts && it->nick && strcmp(it->nick, nick) == 0 &&
-                    it->text && strstr(text, it->text))
+                    it->text && said_in(text, it->text))
                         x->anchor[i] = x->n_lines;
         }
         return x->people.r != GV_OK;
@@ -502,11 +513,16 @@ static void text_item(struct mb *x, const struct gv_mitem *it)
                         rl--;
                 putn(&w, rest, rl);
         } else {
+                size_t from;
+
                 if (it->kind != GV_M_TOPIC && it->kind != GV_M_INFO) {
                         put(&w, label(it->kind));
                         put(&w, ": ");
                 }
+                from = x->item.len;
                 put(&w, it->text);
+                if (w.r == GV_OK)
+                        gv_join_lines(&x->item, from);
         }
         put(&w, "  (");
         put(&w, it->nick);

@@ -2,7 +2,17 @@
  * NAME.txt (its Text writer), NAME.html (HTML2), NAME.log.txt (TextLog) and
  * NAME.log.html (HTMLlog2), from the store. The rules were learned from
  * MeetBot's writers.py, items.py and meeting.py; the code is gavel's own.
- * Reads the store; writes only into the caller's buffer (or sink). */
+ * Reads the store; writes only into the caller's buffer (or sink).
+ *
+ * The item kinds MeetBot never had (issue 10: !update, !question, !other,
+ * !checkin) are written as its own typed items are: "UPDATE: text" in the
+ * summary of NAME.txt, <i class="itemtype">UPDATE</i> in NAME.html, in the
+ * order noted, under the topic they fall under; a text of several lines is
+ * joined into one (as MeetBot's lines always were), a question's starts
+ * with the ID of the person asked ("QUESTION: @bob:example.org is it?"); an
+ * item links to the log line of its first line. The logs hold every line
+ * as said. Standup and check-in layouts are the room's minutes' and the
+ * wiki's (standup.h), never these files'. */
 #ifndef GV_MEETBOT_H
 #define GV_MEETBOT_H
 

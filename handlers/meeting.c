@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "meetbot.h"
 #include "minutes.h"
+#include "standup.h"
 
 #define MAX_NAME_TRIES 100000   /* archive file names one meeting may try */
 
@@ -19,6 +20,8 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
 {
         struct gv_meeting m;
         struct gv_item *items = NULL;
+        const struct gv_series_cfg *se = NULL;
+        const char *title = args;
         size_t n = 0;
         char when[32];
         int64_t id;
@@ -28,10 +31,22 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         if (x->in_meeting)
                 return replyf(x, "A meeting is already running here (%s, started by %s); "
                                  "#endmeeting ends it.", ech(x, x->m.name), x->m.starter);
+        r = series_for_room(x, &se);
+        if (r)
+                return r;
         memset(&m, 0, sizeof(m));
         m.room = (char *)x->ev->room;
         m.name = *args ? args : x->c->cfg->meeting_label;
         m.agenda = (char *)gv_config_agenda_for_room(x->c->cfg, x->ev->room);
+        if (se) {
+                /* a series' room: its name, agenda and flavour; a name given
+                 * is the meeting's title (MeetBot's topic line) */
+                m.name = se->name;
+                if (!*args)
+                        title = se->name;
+                if (se->agenda)
+                        m.agenda = se->agenda;
+        }
         m.starter = x->nick;
         m.starter_id = (char *)x->ev->sender;
         m.started = x->ev->ts;
@@ -39,7 +54,10 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
         if (r == GV_OK)
                 r = gv_store_chair_set(x->c->s, id, x->ev->sender, true);
         if (r == GV_OK) /* MeetBot's meeting topic: the files' title (see meetbot.h) */
-                r = gv_store_meeting_set_title(x->c->s, id, args);
+                r = gv_store_meeting_set_title(x->c->s, id, title);
+        if (r == GV_OK && se)
+                r = gv_store_meeting_set_series(x->c->s, id, se->name,
+                                                gv_flavour_name(se->flavour));
         if (r == GV_OK)
                 r = ctx_load_meeting(x);
         if (r == GV_OK)
@@ -50,11 +68,15 @@ enum gv_err cmd_startmeeting(struct ctx *x, const struct cmd *c, char *args)
                 return r;
         gv_items_free(items, n);
         gv_fmt_ctime(x->ev->ts, when);
-        return replyf(x, "Meeting started %s UTC. The chair is %s.\n"
-                         "Useful commands: #action #agreed #help #info #idea #link #topic.\n"
-                         "The meeting name has been set to '%s'.\n"
-                         "The %s agenda has %zu item%s: !agenda lists them, !agenda take N starts one.",
-                      when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
+        r = replyf(x, "Meeting started %s UTC. The chair is %s.\n"
+                      "Useful commands: #action #agreed #help #info #idea #link #topic.\n"
+                      "The meeting name has been set to '%s'.\n"
+                      "The %s agenda has %zu item%s: !agenda lists them, !agenda take N starts one.",
+                   when, x->nick, ech(x, x->m.name), x->m.agenda, n, n == 1 ? "" : "s");
+        if (r == GV_OK && se && se->flavour == GV_FLAVOUR_STANDUP)
+                r = reply(x, "This is a standup: !update <your update> (with the lines after it), "
+                             "!question <who> <question>, !other <business>, !checkin <how you are>.");
+        return r;
 }
 
 /* Does a meeting ended before names were reserved have the files of today's
@@ -348,13 +370,14 @@ static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill
                 size_t l = strlen(pills[i].text);
 
                 if (strncmp(p, pills[i].text, l) == 0 &&
-                    (p[l] == '\0' || p[l] == ' ' || p[l] == ',' || p[l] == '\t')) {
+                    (p[l] == '\0' || p[l] == ' ' || p[l] == ',' || p[l] == '\t' ||
+                     p[l] == ':' || p[l] == '\n')) {
                         snprintf(id, cap, "%s", pills[i].id);
-                        *pp = p + l;
+                        *pp = p + l + (p[l] == ':');    /* Element's "Name: " */
                         return GV_OK;
                 }
         }
-        len = strcspn(p, " ,\t");
+        len = strcspn(p, " ,\t\n");
         *pp = p + len;
         if (len >= sizeof(word)) {
                 r = gv_buf_printf(why, "\n'%s' is too long to name anyone.", ech(x, p));
@@ -385,6 +408,29 @@ static enum gv_err next_person(struct ctx *x, const char **pp, const struct pill
                                        "Matrix ID.", ech(x, name), nm.ids[0], nm.ids[1],
                                   nm.n > 2 ? ", ..." : "");
         return r ? r : GV_EINVAL;
+}
+
+enum gv_err name_person(struct ctx *x, const char *s, char *id, size_t cap, const char **rest,
+                        struct gv_buf *why)
+{
+        struct pill *pills = calloc(MAX_PILLS, sizeof(*pills));
+        size_t n_pills = 0;
+        const char *p = s;
+        enum gv_err r;
+
+        if (!pills)
+                return GV_ENOMEM;
+        if (x->ev->formatted_body)
+                n_pills = find_pills(x->ev->formatted_body, pills, MAX_PILLS);
+        r = next_person(x, &p, pills, n_pills, id, cap, why);
+        free(pills);
+        if (r == GV_OK && !p) {
+                r = gv_buf_adds(why, "\nName whom: a pill, @name:server or a nick.");
+                return r ? r : GV_EINVAL;
+        }
+        if (r == GV_OK)
+                *rest = p;
+        return r;
 }
 
 /* #chair / #unchair: every name is resolved first; if any names nobody (or

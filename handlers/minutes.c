@@ -15,6 +15,7 @@
 
 #include "meetbot.h"
 #include "minutes.h"
+#include "standup.h"
 #include "writer.h"
 #include "../util/text.h"
 
@@ -29,14 +30,16 @@ static const char *const labels[GV_M__COUNT] = {
         [GV_M_TOPIC] = "TOPIC",       [GV_M_INFO] = "INFO",         [GV_M_ACTION] = "ACTION",
         [GV_M_AGREED] = "AGREED",     [GV_M_ACCEPTED] = "ACCEPTED", [GV_M_REJECTED] = "REJECTED",
         [GV_M_IDEA] = "IDEA",         [GV_M_LINK] = "LINK",         [GV_M_HELP] = "HELP",
-        [GV_M_VOTE] = "VOTE",
+        [GV_M_VOTE] = "VOTE",         [GV_M_UPDATE] = "UPDATE",     [GV_M_QUESTION] = "QUESTION",
+        [GV_M_OTHER] = "OTHER",       [GV_M_CHECKIN] = "CHECKIN",
 };
 
 static const char *const commands[GV_M__COUNT] = {
         [GV_M_TOPIC] = "topic",       [GV_M_INFO] = "info",         [GV_M_ACTION] = "action",
         [GV_M_AGREED] = "agreed",     [GV_M_ACCEPTED] = "accepted", [GV_M_REJECTED] = "rejected",
         [GV_M_IDEA] = "idea",         [GV_M_LINK] = "link",         [GV_M_HELP] = "help",
-        [GV_M_VOTE] = "vote",
+        [GV_M_VOTE] = "vote",         [GV_M_UPDATE] = "update",     [GV_M_QUESTION] = "question",
+        [GV_M_OTHER] = "other",       [GV_M_CHECKIN] = "checkin",
 };
 
 const char *gv_mkind_label(enum gv_mkind k)
@@ -210,12 +213,14 @@ static void flatten(struct w *w, size_t from)
                 gv_one_line(w->b, from);
 }
 
-/* User text, plain. */
+/* User text, plain: on one line (an item's lines joined). */
 static void put_text(struct w *w, const char *s)
 {
         size_t from = w->b->len;
 
         put(w, s);
+        if (w->r == GV_OK)
+                gv_join_lines(w->b, from);
         flatten(w, from);
 }
 
@@ -283,6 +288,8 @@ struct minutes {
         size_t n_present, cap_present;
         char **people;          /* everyone who can hold an action */
         size_t n_people, cap_people;
+        size_t n_checkins;      /* !checkin items */
+        struct gv_buf attending;        /* who attended, when there are check-ins */
         enum gv_err cb_r;       /* first error inside a store callback */
         struct gv_buf scratch;  /* reused for substrings that need a NUL */
 };
@@ -307,6 +314,7 @@ static void minutes_clear(struct minutes *mn)
                 free(mn->people[i]);
         free(mn->people);
         gv_buf_free(&mn->scratch);
+        gv_buf_free(&mn->attending);
 }
 
 /* Index of the item with this id (ids ascend), or SIZE_MAX. */
@@ -364,6 +372,8 @@ static enum gv_err load_items(struct minutes *mn)
                         mn->topics[mn->n_topics++] = i;
                 } else if (mn->mi[i].kind == GV_M_ACTION) {
                         mn->n_actions++;
+                } else if (mn->mi[i].kind == GV_M_CHECKIN) {
+                        mn->n_checkins++;
                 }
         }
         /* Counting sort, stable: grp_start[g] is where group g begins. */
@@ -609,6 +619,47 @@ static size_t utf8_chars(const char *s, size_t n)
         return c;
 }
 
+/* A check-in: its first line, the lines after it as items under it. */
+static void checkin_lines(struct minutes *mn, const char *text, bool html)
+{
+        struct w *w = &mn->w;
+        struct gv_uline *v = NULL;
+        size_t n = 0;
+        enum gv_err r = gv_update_parse(text, &v, &n);
+
+        if (r) {
+                if (w->r == GV_OK)
+                        w->r = r;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (i == 1)
+                        put(w, html ? "<ul>\n" : "");
+                if (i > 0 && html) {
+                        put(w, "<li>");
+                } else if (i > 0) {
+                        put(w, "\n  ");
+                        for (unsigned d = 0; v[i].kind == GV_UL_BULLET && d < v[i].depth; d++)
+                                put(w, "  ");
+                        put(w, "* ");
+                }
+                gv_buf_reset(&mn->scratch);
+                if (w->r == GV_OK)
+                        w->r = gv_buf_add(&mn->scratch, v[i].p, v[i].len);
+                if (v[i].kind == GV_UL_LABEL && w->r == GV_OK)
+                        w->r = gv_buf_addc(&mn->scratch, ':');
+                if (html)
+                        put_html(w, gv_buf_str(&mn->scratch));
+                else
+                        put_text(w, gv_buf_str(&mn->scratch));
+                if (i > 0 && html)
+                        put(w, "</li>\n");
+        }
+        if (n > 1 && html)
+                put(w, "</ul>");
+        free(v);
+}
+
 static void render_text(struct minutes *mn)
 {
         struct w *w = &mn->w;
@@ -635,15 +686,38 @@ static void render_text(struct minutes *mn)
         put(w, base);
         put(w, ".log.html .\n\n\n\n");
 
-        text_heading(w, "Meeting summary", '-');
-        for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++)
-                text_item(mn, &mn->mi[mn->order[o]], "");
-        if (mn->grp_start[1] > mn->grp_start[0])
+        if (mn->n_checkins) {
+                text_heading(w, "Check ins", '-');
+                put(w, "Attending: ");
+                put_text(w, gv_buf_str(&mn->attending));
                 put(w, "\n");
+                for (i = 0; i < mn->n_mi; i++) {
+                        if (mn->mi[i].kind != GV_M_CHECKIN)
+                                continue;
+                        put(w, "* ");
+                        put_text(w, mn->mi[i].nick);
+                        put(w, ": ");
+                        checkin_lines(mn, mn->mi[i].text, false);
+                        put(w, "\n");
+                }
+                put(w, "\n\n\n");
+        }
+        text_heading(w, "Meeting summary", '-');
+        any = false;
+        for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++) {
+                if (mn->mi[mn->order[o]].kind == GV_M_CHECKIN)
+                        continue;       /* under "Check ins" */
+                text_item(mn, &mn->mi[mn->order[o]], "");
+                any = true;
+        }
+        if (any)
+                put(w, "\n");
+        any = false;
         for (t = 0; t < mn->n_topics; t++) {
                 text_item(mn, &mn->mi[mn->topics[t]], "");
                 for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
-                        text_item(mn, &mn->mi[mn->order[o]], "  ");
+                        if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                                text_item(mn, &mn->mi[mn->order[o]], "  ");
                 put(w, "\n");
         }
         if (mn->m.ended) {
@@ -745,23 +819,43 @@ static void render_html(struct minutes *mn)
         put_html(w, mn->m.starter);
         put(w, " at ");
         put_hms(w, mn->m.started);
-        put(w, " UTC.</p>\n<h4>Meeting summary</h4>\n");
-        if (mn->n_mi)
+        put(w, " UTC.</p>\n");
+        if (mn->n_checkins) {
+                put(w, "<h4>Check ins</h4>\n<p>Attending: ");
+                put_html(w, gv_buf_str(&mn->attending));
+                put(w, "</p>\n<ul>\n");
+                for (i = 0; i < mn->n_mi; i++) {
+                        if (mn->mi[i].kind != GV_M_CHECKIN)
+                                continue;
+                        put(w, "<li>");
+                        put_html(w, mn->mi[i].nick);
+                        put(w, ": ");
+                        checkin_lines(mn, mn->mi[i].text, true);
+                        put(w, "</li>\n");
+                }
+                put(w, "</ul>\n");
+        }
+        put(w, "<h4>Meeting summary</h4>\n");
+        if (mn->n_mi > mn->n_checkins)
                 put(w, "<ol>\n");
         for (o = mn->grp_start[0]; o < mn->grp_start[1]; o++)
-                html_item(mn, &mn->mi[mn->order[o]], true);
+                if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                        html_item(mn, &mn->mi[mn->order[o]], true);
         for (t = 0; t < mn->n_topics; t++) {
-                bool sub = mn->grp_start[t + 2] > mn->grp_start[t + 1];
+                bool sub = false;
 
+                for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
+                        sub = sub || mn->mi[mn->order[o]].kind != GV_M_CHECKIN;
                 html_item(mn, &mn->mi[mn->topics[t]], !sub);
                 if (!sub)
                         continue;
                 put(w, "<ul>\n");
                 for (o = mn->grp_start[t + 1]; o < mn->grp_start[t + 2]; o++)
-                        html_item(mn, &mn->mi[mn->order[o]], true);
+                        if (mn->mi[mn->order[o]].kind != GV_M_CHECKIN)
+                                html_item(mn, &mn->mi[mn->order[o]], true);
                 put(w, "</ul></li>\n");
         }
-        if (mn->n_mi)
+        if (mn->n_mi > mn->n_checkins)
                 put(w, "</ol>\n");
         if (mn->m.ended) {
                 put(w, "<p>Meeting ended at ");
@@ -1031,11 +1125,30 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         if (fmt == GV_MIN_MB_TEXT || fmt == GV_MIN_HTML_PAGE || fmt == GV_MIN_LOG_TEXT ||
             fmt == GV_MIN_LOG_HTML)
                 return gv_meetbot_render(s, cfg, meeting, fmt, out, sink);
+        if (fmt == GV_MIN_TEXT || fmt == GV_MIN_HTML || fmt == GV_MIN_MARKDOWN) {
+                bool standup = false;
+
+                /* a standup's minutes are seed 002's template (standup.c) */
+                r = gv_meeting_is_standup(s, meeting, &standup);
+                if (r)
+                        return r;
+                if (standup && keep_partial)
+                        return gv_standup_render_partial(s, cfg, meeting,
+                                                         fmt == GV_MIN_TEXT ? GV_MK_TEXT :
+                                                         fmt == GV_MIN_HTML ? GV_MK_HTML : GV_MK_MD,
+                                                         out);
+                if (standup)
+                        return gv_standup_render(s, cfg, meeting,
+                                                 fmt == GV_MIN_TEXT ? GV_MK_TEXT :
+                                                 fmt == GV_MIN_HTML ? GV_MK_HTML : GV_MK_MD,
+                                                 true, out);
+        }
         start = out->len;
         mn.s = s;
         mn.cfg = cfg;
         mn.w.b = out;
         gv_buf_init(&mn.scratch, out->max);
+        gv_buf_init(&mn.attending, 1u << 20);
 
         r = gv_store_meeting_get(s, meeting, &mn.m);
         if (r)
@@ -1051,6 +1164,8 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
                 goto out;
         }
         r = load_people(&mn);
+        if (r == GV_OK && mn.n_checkins)
+                r = gv_attending(s, cfg, meeting, mn.mi, mn.n_mi, &mn.attending);
         if (r)
                 goto out;
         if (fmt == GV_MIN_TEXT)

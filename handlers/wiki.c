@@ -6,6 +6,7 @@
 
 #include "../util/text.h"
 #include "minutes.h"
+#include "standup.h"
 #include "wiki.h"
 #include "writer.h"
 
@@ -384,24 +385,41 @@ static void agora_note(struct wr *w, const struct gv_mitem *it, int depth)
         raw(w, "\n");
 }
 
-struct attending {
-        struct wr *w;
-        bool first;
-};
-
-static void attending_one(void *ud, const char *nick, int64_t n)
+/* A check-in's first line, then the lines after it as bullets under it
+ * (seed 003's Ian: "playing with monitoring" over "added live process
+ * monitoring", "hooked up logging"). */
+static void checkin_lines(struct wr *w, const char *s)
 {
-        struct attending *a = ud;
+        struct gv_uline *v = NULL;
+        size_t n = 0;
+        struct gv_buf piece = GV_BUF_INIT(w->b->max);
+        enum gv_err r = gv_update_parse(s, &v, &n);
 
-        (void)n;
-        raw(a->w, a->first ? "" : ", ");
-        text(a->w, nick);
-        a->first = false;
+        if (r) {
+                if (w->r == GV_OK)
+                        w->r = r;
+                return;
+        }
+        for (size_t i = 0; i < n && w->r == GV_OK; i++) {
+                if (i > 0)
+                        bullet(w, 2 + (v[i].kind == GV_UL_BULLET ? (int)v[i].depth : 0));
+                gv_buf_reset(&piece);
+                w->r = gv_buf_add(&piece, v[i].p, v[i].len);
+                if (w->r == GV_OK && v[i].kind == GV_UL_LABEL)
+                        w->r = gv_buf_addc(&piece, ':');
+                text_links(w, gv_buf_str(&piece));
+                raw(w, "\n");
+        }
+        if (n == 0)
+                raw(w, "\n");
+        gv_buf_free(&piece);
+        free(v);
 }
 
 static void render_agora(struct wr *w)
 {
-        struct attending a = { w, true };
+        struct gv_buf names = GV_BUF_INIT(1u << 20);
+        bool checkins = false;
         enum gv_err r;
 
         bullet(w, 0);
@@ -410,12 +428,28 @@ static void render_agora(struct wr *w)
         raw(w, "\n");
         bullet(w, 0);
         raw(w, "Attending: ");
-        r = gv_store_line_counts(w->s, w->m.id, attending_one, &a);
+        r = gv_attending(w->s, w->cfg, w->m.id, w->mi, w->n_mi, &names);
         if (w->r == GV_OK)
                 w->r = r;
+        text(w, gv_buf_str(&names));
         raw(w, "\n");
+        /* seed 003: "- Check ins" with "    - Name: how they are" */
+        for (size_t i = 0; i < w->n_mi; i++) {
+                if (w->mi[i].kind != GV_M_CHECKIN)
+                        continue;
+                if (!checkins) {
+                        bullet(w, 0);
+                        raw(w, "Check ins\n");
+                        checkins = true;
+                }
+                bullet(w, 1);
+                text(w, w->mi[i].nick);
+                raw(w, ": ");
+                checkin_lines(w, w->mi[i].text);
+        }
+        gv_buf_free(&names);
         for (size_t i = 0; i < w->n_mi; i++)
-                if (in_section(w, SIZE_MAX, i))
+                if (in_section(w, SIZE_MAX, i) && w->mi[i].kind != GV_M_CHECKIN)
                         agora_note(w, &w->mi[i], 0);
         for (size_t t = 0; t < w->n_mi; t++) {
                 const struct gv_item *ag;
@@ -432,7 +466,7 @@ static void render_agora(struct wr *w)
                 }
                 raw(w, "\n");
                 for (size_t i = 0; i < w->n_mi; i++)
-                        if (in_section(w, t, i))
+                        if (in_section(w, t, i) && w->mi[i].kind != GV_M_CHECKIN)
                                 agora_note(w, &w->mi[i], 1);
         }
         raw(w, "\n");
@@ -506,6 +540,19 @@ enum gv_err gv_wiki_render(struct gv_store *s, const struct gv_config *cfg, int6
         r = gv_store_meeting_get(s, meeting, &w.m);
         if (r)
                 return r;
+        if (flavour != GV_FLAVOUR_STANDUP) {
+                bool standup = false;
+
+                /* a standup meeting (its series' flavour) is laid out as one
+                 * on every wiki; the other flavours are the wiki's */
+                r = gv_meeting_is_standup(s, meeting, &standup);
+                if (r)
+                        goto out;
+                if (standup)
+                        flavour = GV_FLAVOUR_STANDUP;
+        }
+        if (flavour == GV_FLAVOUR_STANDUP)
+                level = 2;
         r = gv_store_mitems(s, meeting, &w.mi, &w.n_mi);
         if (r == GV_OK)
                 r = gv_store_items_discussed(s, meeting, &w.ag, &w.n_ag);
@@ -517,6 +564,11 @@ enum gv_err gv_wiki_render(struct gv_store *s, const struct gv_config *cfg, int6
                 raw(&w, "[[");
                 raw(&w, date);
                 raw(&w, "]]");
+        } else if (flavour == GV_FLAVOUR_STANDUP) {
+                char title[GV_STANDUP_TITLE_SIZE];
+
+                gv_standup_title(s, cfg, &w.m, title);
+                raw(&w, title);
         } else {
                 gv_fmt_human_date(w.m.started, date);
                 raw(&w, date);
@@ -530,8 +582,12 @@ enum gv_err gv_wiki_render(struct gv_store *s, const struct gv_config *cfg, int6
         raw(&w, "\n\n");
         switch (flavour) {
         case GV_FLAVOUR_RESIN:
-        case GV_FLAVOUR_STANDUP:        /* issue 10 gives it its own layout */
                 render_resin(&w);
+                break;
+        case GV_FLAVOUR_STANDUP:
+                if (w.r == GV_OK)
+                        w.r = gv_standup_render(s, cfg, meeting,
+                                                wikitext ? GV_MK_WIKITEXT : GV_MK_MD, false, out);
                 break;
         case GV_FLAVOUR_AGORA:
                 render_agora(&w);

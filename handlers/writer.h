@@ -6,6 +6,7 @@
 #define GV_HANDLERS_WRITER_H
 
 #include <stdint.h>
+#include <string.h>
 #include "../util/buf.h"
 #include "../util/text.h"
 
@@ -57,6 +58,33 @@ static inline void gv_one_line(struct gv_buf *b, size_t from)
                 if ((c < 0x20 && c != '\t') || c == 0x7f)
                         b->p[i] = ' ';
         }
+}
+
+/* What was appended to b since `from`, its lines joined: each line break,
+ * with the blanks around it, becomes one space (an item whose text runs
+ * over several lines, such as an !update, shown on one line); then
+ * gv_one_line(). Text without a line break is left as it is. */
+static inline void gv_join_lines(struct gv_buf *b, size_t from)
+{
+        size_t o = from;
+
+        if (!memchr(b->p + from, '\n', b->len - from))
+                return;
+        for (size_t i = from; i < b->len; i++) {
+                if (b->p[i] != '\n') {
+                        b->p[o++] = b->p[i];
+                        continue;
+                }
+                while (o > from && (b->p[o - 1] == ' ' || b->p[o - 1] == '\t'))
+                        o--;
+                while (i + 1 < b->len &&
+                       (b->p[i + 1] == ' ' || b->p[i + 1] == '\t' || b->p[i + 1] == '\n'))
+                        i++;
+                b->p[o++] = ' ';
+        }
+        b->len = o;
+        b->p[o] = '\0';
+        gv_one_line(b, from);
 }
 
 #endif

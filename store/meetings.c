@@ -124,6 +124,45 @@ enum gv_err gv_store_meeting_title(struct gv_store *s, int64_t id, char **title)
         return r;
 }
 
+enum gv_err gv_store_meeting_set_series(struct gv_store *s, int64_t id, const char *series,
+                                       const char *flavour)
+{
+        sqlite3_stmt *st = store_stmt(s, S_M_SERIES_SET);
+
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        bt(st, 2, series);
+        bt(st, 3, flavour);
+        return store_exec_done(s, st);
+}
+
+enum gv_err gv_store_meeting_series(struct gv_store *s, int64_t id, char **series, char **flavour)
+{
+        sqlite3_stmt *st = store_stmt(s, S_M_SERIES_GET);
+        enum gv_err r;
+
+        *series = NULL;
+        *flavour = NULL;
+        if (!st)
+                return GV_EDB;
+        bi(st, 1, id);
+        r = store_step_row(s, st);
+        if (r == GV_OK) {
+                *series = col_dup(st, 0);
+                *flavour = col_dup(st, 1);
+                if ((!*series && sqlite3_column_type(st, 0) != SQLITE_NULL) ||
+                    (!*flavour && sqlite3_column_type(st, 1) != SQLITE_NULL)) {
+                        free(*series);
+                        free(*flavour);
+                        *series = *flavour = NULL;
+                        r = GV_ENOMEM;
+                }
+        }
+        sqlite3_reset(st);
+        return r;
+}
+
 enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id, const char *base,
                                           bool *reserved)
 {

@@ -67,6 +67,8 @@ static const char *const sql[S__COUNT] = {
         [S_M_FILE_BASE] = "UPDATE OR IGNORE meetings SET file_base = ?2 WHERE id = ?1",
         [S_M_TITLE_SET] = "UPDATE meetings SET title = ?2 WHERE id = ?1",
         [S_M_TITLE_GET] = "SELECT title FROM meetings WHERE id = ?1",
+        [S_M_SERIES_SET] = "UPDATE meetings SET series = ?2, flavour = ?3 WHERE id = ?1",
+        [S_M_SERIES_GET] = "SELECT series, flavour FROM meetings WHERE id = ?1",
         [S_M_ENDED] = "SELECT id FROM meetings WHERE ended IS NOT NULL ORDER BY id",
         [S_M_UNNAMED] = "SELECT name FROM meetings WHERE file_base IS NULL AND ended IS NOT NULL "
                         "AND started >= ?1 AND started < ?2 AND id <> ?3 ORDER BY id",
@@ -372,6 +374,10 @@ static const char *const migrations[] = {
          * match a configured alias against an event's room ID */
         "CREATE TABLE room_aliases(alias TEXT PRIMARY KEY, room_id TEXT NOT NULL,"
         "  ts INTEGER NOT NULL) WITHOUT ROWID;",
+        /* 12: the series a meeting belongs to (its "series" config entry's
+         * name) and its flavour ("standup", ...); NULL: none, the default */
+        "ALTER TABLE meetings ADD COLUMN series TEXT;"
+        "ALTER TABLE meetings ADD COLUMN flavour TEXT;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

@@ -46,7 +46,9 @@ struct gv_meeting {
 /* Kinds of things noted during a meeting. */
 enum gv_mkind {
         GV_M_TOPIC = 0, GV_M_INFO, GV_M_ACTION, GV_M_AGREED, GV_M_ACCEPTED,
-        GV_M_REJECTED, GV_M_IDEA, GV_M_LINK, GV_M_HELP, GV_M_VOTE, GV_M__COUNT
+        GV_M_REJECTED, GV_M_IDEA, GV_M_LINK, GV_M_HELP, GV_M_VOTE,
+        /* standups and check-ins (issue 10): !update, !question, !other, !checkin */
+        GV_M_UPDATE, GV_M_QUESTION, GV_M_OTHER, GV_M_CHECKIN, GV_M__COUNT
 };
 
 struct gv_mitem {
@@ -248,6 +250,15 @@ GV_MUST_CHECK enum gv_err gv_store_meeting_set_topic(struct gv_store *s, int64_t
 GV_MUST_CHECK enum gv_err gv_store_meeting_set_title(struct gv_store *s, int64_t id,
                                                      const char *title);
 GV_MUST_CHECK enum gv_err gv_store_meeting_title(struct gv_store *s, int64_t id, char **title);
+/* The series a meeting belongs to (the config's series name) and its
+ * flavour ("standup", "agora", ...; see gv_flavour_name); either may be NULL
+ * (no series, the default flavour). Reading: both NULL for a meeting started
+ * before schema 12 or outside a series; GV_ENOTFOUND: no such meeting.
+ * *series and *flavour are the caller's to free. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_set_series(struct gv_store *s, int64_t id,
+                                                      const char *series, const char *flavour);
+GV_MUST_CHECK enum gv_err gv_store_meeting_series(struct gv_store *s, int64_t id, char **series,
+                                                  char **flavour);
 GV_MUST_CHECK enum gv_err gv_store_meeting_reserve_file(struct gv_store *s, int64_t id,
                                                         const char *base, bool *reserved);
 /* The names of meetings other than `except` ended without a reserved file

@@ -6,8 +6,9 @@
  * room and whether it is a message, a message with the clock set back, an
  * edit of an earlier event or a redaction of one; the rest of the line is
  * the body ("\\n" in a line is a newline, so messages hold several lines).
- * No crash, no leak, gv_handle() always GV_OK, and no meeting ends before
- * it started. */
+ * Meetings in the second room are a standup series' (its flavour's
+ * minutes). No crash, no leak, gv_handle() always GV_OK, and no meeting
+ * ends before it started. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!cfg) {
                 static const char json[] = "{\"user_id\": \"@gavel:example.org\", "
                                            "\"max_message_bytes\": 4096, "
-                                           "\"crosspost_rooms\": [\"!two:good.org\"]}";
+                                           "\"crosspost_rooms\": [\"!two:good.org\"], "
+                                           "\"series\": [{\"name\": \"Standup\", "
+                                           "\"room\": \"!two:good.org\", \"rrule\": "
+                                           "\"FREQ=WEEKLY;BYDAY=MO;BYHOUR=16\", "
+                                           "\"flavour\": \"standup\"}]}";
                 char err[256];
 
                 if (gv_config_parse(json, strlen(json), &cfg, err, sizeof(err)) != GV_OK)

@@ -676,11 +676,11 @@ static void test_small(void)
 {
         static const char *const want_label[GV_M__COUNT] = {
                 "TOPIC", "INFO", "ACTION", "AGREED", "ACCEPTED", "REJECTED", "IDEA", "LINK",
-                "HELP", "VOTE",
+                "HELP", "VOTE", "UPDATE", "QUESTION", "OTHER", "CHECKIN",
         };
         static const char *const want_cmd[GV_M__COUNT] = {
                 "topic", "info", "action", "agreed", "accepted", "rejected", "idea", "link",
-                "help", "vote",
+                "help", "vote", "update", "question", "other", "checkin",
         };
         char base[96];
         size_t i;

@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 11
+#define SCHEMA_LATEST 12
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
