@@ -28,6 +28,7 @@ struct console {
         char room[256];
         int power;
         int64_t clock;          /* ms; 0: wall clock */
+        int64_t ticked;         /* the time of the last gv_tick(); 0: none yet */
 };
 
 /* The process clock (util/clock.h), until /at sets the console's own. */
@@ -78,6 +79,21 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
         switch (o->kind) {
         case GV_OUT_MESSAGE:
                 print_prefixed(c, o->room, o->body);
+                if (gv_job_keeps_event(o)) {
+                        /* a series' release: reactions point at this ID (/react) */
+                        char ev[64], when[32];
+                        time_t t = (time_t)(o->created / 1000);
+                        struct tm tm;
+
+                        snprintf(ev, sizeof(ev), "$console-msg-%lld", (long long)o->id);
+                        r = gv_job_sent_event(c->s, o->id, ev);
+                        if (r)
+                                return r;
+                        gmtime_r(&t, &tm);
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+                        fprintf(c->out, "* release %lld (%s) is %s: /react %lld KEY answers it\n",
+                                (long long)o->id, when, ev, (long long)o->id);
+                }
                 break;
         case GV_OUT_MINUTES: {
                 struct gv_buf body = GV_BUF_INIT(GV_MINUTES_MSG_MAX);
@@ -190,7 +206,94 @@ static enum gv_err next_id(struct console *c, char out[48])
         return gv_store_kv_set(c->s, "console_seq", buf);
 }
 
+/* The timers (series releases and reminders, issue 10) due by `until`,
+ * one due time at a time from the last tick, each in its own transaction
+ * and its rows delivered before the next: a scripted week prints each
+ * release and reminder at its time. */
+static enum gv_err tick_to(struct console *c, int64_t until)
+{
+        int64_t at = c->ticked && c->ticked < until ? c->ticked : until, saved = c->clock;
+        enum gv_err r = GV_OK;
+
+        for (int guard = 0; guard < 100000 && r == GV_OK; guard++) {
+                int64_t due = INT64_MAX;
+
+                r = gv_next_due(c->core, at, &due);
+                if (r)
+                        break;
+                if (due > until)
+                        break;
+                if (due > at)
+                        at = due;
+                else if (guard > 0 && at < until)
+                        at = until;     /* still pending where it was done: on to the end */
+                else if (guard > 0)
+                        break;
+                r = gv_store_begin(c->s);
+                if (r)
+                        break;
+                r = gv_tick(c->core, at);
+                if (r == GV_OK)
+                        r = gv_store_commit(c->s);
+                if (r) {
+                        gv_store_rollback(c->s);
+                        break;
+                }
+                if (c->clock)
+                        c->clock = at;
+                r = drain(c);
+                if (at == until)
+                        break;
+        }
+        c->clock = saved;
+        if (r == GV_OK)
+                c->ticked = until;
+        return r;
+}
+
+static enum gv_err send_event(struct console *c, const char *body, size_t len,
+                              const char *msgtype, const char *key, const char *target);
+
 static enum gv_err send_line(struct console *c, const char *body, size_t len, const char *msgtype)
+{
+        return send_event(c, body, len, msgtype, NULL, NULL);
+}
+
+/* "/react [N] KEY": a reaction as the current user to release N (its
+ * outbox row, as printed) or to the newest release. */
+static enum gv_err react(struct console *c, char *arg)
+{
+        char *key = strchr(arg, ' '), *target = NULL;
+        uint64_t n = 0;
+        enum gv_err r;
+
+        if (key) {
+                *key++ = '\0';
+                if (gv_parse_u64(arg, INT64_MAX, &n) != GV_OK || n == 0 || !*key ||
+                    strchr(key, ' ')) {
+                        fprintf(c->out, "! console: /react [N] KEY: N is a release's number\n");
+                        return GV_OK;
+                }
+        } else {
+                key = arg;
+        }
+        r = gv_store_release_event(c->s, (int64_t)n, &target, NULL);
+        if (r == GV_ENOTFOUND) {
+                if (n)
+                        fprintf(c->out, "! console: no release %llu was sent\n",
+                                (unsigned long long)n);
+                else
+                        fprintf(c->out, "! console: no release was sent yet\n");
+                return GV_OK;
+        }
+        if (r == GV_OK)
+                r = send_event(c, "", 0, NULL, key, target);
+        free(target);
+        return r;
+}
+
+static enum gv_err send_event(struct console *c, const char *body, size_t len,
+                              const char *msgtype, const char *key, const char *target)
 {
         struct gv_event ev;
         char id[48], nick[256];
@@ -211,6 +314,8 @@ static enum gv_err send_line(struct console *c, const char *body, size_t len, co
         ev.body = body;
         ev.body_len = len;
         ev.power = c->power;
+        ev.reaction_key = key;
+        ev.relates_to = target;
         /* Whoever speaks is a member of the room (for #chair by nick). */
         gv_nick_of(c->user, nick, sizeof(nick));
         r = gv_store_member_seen(c->s, c->room, c->user, nick);
@@ -258,6 +363,9 @@ static void console_help(FILE *out)
               "  /room NAME      speak in room NAME\n"
               "  /power N        give the current user power level N (0-100)\n"
               "  /at YYYY-MM-DD HH:MM:SS | /at HH:MM:SS   set the clock (then +1 s a line)\n"
+              "                  timers due by then (series releases, reminders) fire first\n"
+              "  /react [N] KEY  react with KEY (\u2705, \u274c, ...) to release N as printed\n"
+              "                  (\"* release N ...\"), or to the latest release\n"
               "  /me TEXT        an emote\n"
               "  TEXT \\         a line ending in a backslash continues on the next line\n"
               "  /quit           leave\n"
@@ -283,8 +391,31 @@ static int directive(struct console *c, char *line)
                 snprintf(line[1] == 'a' ? c->user : c->room, sizeof(c->user), "%s", arg);
         } else if (strcmp(line, "/power") == 0 && gv_parse_u64(arg, 100, &p) == GV_OK) {
                 c->power = (int)p;
-        } else if (strcmp(line, "/at") == 0 && set_clock(c, arg) == 0) {
-                /* set */
+        } else if (strcmp(line, "/at") == 0) {
+                int64_t old = c->clock;
+                enum gv_err r;
+
+                if (set_clock(c, arg) != 0) {
+                        fprintf(c->out, "! console: /at wants YYYY-MM-DD HH:MM:SS or HH:MM:SS\n");
+                        fflush(c->out);
+                        return 0;
+                }
+                /* every timer due by then fires first; the first /at of a
+                 * run is where the clock starts (nothing before it fires) */
+                if (!old || old > c->clock)
+                        c->ticked = 0;
+                r = tick_to(c, c->clock);
+                if (r) {
+                        fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(c->s));
+                        return -1;
+                }
+        } else if (strcmp(line, "/react") == 0 && *arg) {
+                enum gv_err r = react(c, arg);
+
+                if (r) {
+                        fprintf(stderr, "gavel: %s: %s\n", gv_strerror(r), gv_store_errmsg(c->s));
+                        return -1;
+                }
         } else if (strcmp(line, "/me") == 0 && *arg) {
                 enum gv_err r = send_line(c, arg, strlen(arg), "m.emote");
 
@@ -344,6 +475,10 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
                 r = drain(&c); /* what a crash left unsent */
         if (r)
                 goto out;
+        if (r == GV_OK && tty)
+                r = tick_to(&c, console_now(&c));
+        if (r)
+                goto out;
         if (tty)
                 fprintf(out, "gavel console: you are %s in %s. /help lists console commands, "
                              "!help the bot's.\n", c.user, c.room);
@@ -358,6 +493,13 @@ int gv_console_run(const struct gv_config *cfg, FILE *in, FILE *out)
                 if (k < 0) {
                         fprintf(out, "! console: line over %u bytes dropped\n", GV_CONSOLE_MAX_LINE);
                         continue;
+                }
+                /* the timers due by now fire before the line (the start's
+                 * tick waits for a first /at, which sets the clock) */
+                if (!msg.len && (c.ticked || strncmp(line.p, "/at ", 4) != 0)) {
+                        r = tick_to(&c, console_now(&c));
+                        if (r)
+                                goto out;
                 }
                 if (!msg.len && line.len && line.p[0] == '/' && line.p[1] != '/') {
                         k = directive(&c, line.p);

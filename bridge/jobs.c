@@ -617,8 +617,27 @@ enum gv_err gv_job_sent_event(struct gv_store *s, int64_t row, const char *event
 {
         char key[48];
 
+        enum gv_err r;
+
         snprintf(key, sizeof(key), "sent-event:%" PRId64, row);
-        return gv_store_kv_set(s, key, event_id);
+        r = gv_store_kv_set(s, key, event_id);
+        /* a series' release: the reactions to it are answers (issue 10) */
+        return r ? r : gv_store_release_sent(s, row, event_id);
+}
+
+bool gv_job_keeps_event(const struct gv_out *o)
+{
+        cJSON *x;
+        bool keep;
+
+        if (o->kind == GV_OUT_MINUTES)
+                return true;
+        if (o->kind != GV_OUT_MESSAGE || !o->extra || !strstr(o->extra, "keep_event"))
+                return false;
+        x = cJSON_Parse(o->extra);
+        keep = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "keep_event"));
+        cJSON_Delete(x);
+        return keep;
 }
 
 enum gv_err gv_job_edit_target(struct gv_store *s, const char *extra, char **event_id,

@@ -58,6 +58,9 @@ GV_MUST_CHECK enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_con
  * original message. When that message is sent, its event ID is kept
  * (gv_job_sent_event); the edit goes out once it is known. */
 GV_MUST_CHECK enum gv_err gv_job_sent_event(struct gv_store *s, int64_t row, const char *event_id);
+/* Is the event ID of this row kept once sent? The minutes (for the edit)
+ * and a series' release ("keep_event" in its extra: reactions answer it). */
+bool gv_job_keeps_event(const struct gv_out *o);
 /* For a row with "replaces_row": the original's event ID in *event_id
  * (malloc'd), or *event_id NULL with *d later (not sent yet) or never (it
  * never will be). Rows without it: *event_id NULL, *d GV_DELIVERED. */

@@ -1128,10 +1128,11 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
                 const char *ev = json || (json = cJSON_Parse(resp->body)) ?
                                  gv_js_str(json, "event_id") : NULL;
 
-                /* the minutes' event, for the edit that adds the links */
-                if (l->row.kind == GV_OUT_MINUTES && ev &&
+                /* the minutes' event, for the edit that adds the links; a
+                 * release's, for the reactions that answer it */
+                if (ev && gv_job_keeps_event(&l->row) &&
                     gv_job_sent_event(m->s, l->row.id, ev) != GV_OK)
-                        gv_err_log("outbox", "cannot keep the minutes' event ID: %s",
+                        gv_err_log("outbox", "cannot keep the sent event ID: %s",
                                    gv_store_errmsg(m->s));
                 settle(l, &l->row, GV_DELIVERED, NULL, 0);
         } else if (resp->status == 401 && code && strcmp(code, "M_UNKNOWN_TOKEN") == 0) {

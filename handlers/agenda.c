@@ -1,5 +1,6 @@
 /* handlers/agenda.c - the !agenda command and its subcommands, and what a
  * tag puts on an agenda (the item's mentions, its number as shown). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,24 @@ static enum gv_err format_agenda(struct ctx *x, const char *agenda, struct gv_bu
                 const char *flag = it->pinned ? " [pinned]" :
                                    it->status == GV_ITEM_POSTPONED ? " [postponed]" :
                                    (x->in_meeting && it->discussed_in == x->m.id) ? " [discussed]" : "";
+                char why_flag[1024];
+
+                /* postponed because its people can't come (series.c): why */
+                if (it->status == GV_ITEM_POSTPONED && !it->pinned) {
+                        char *pser = NULL, *why = NULL;
+                        int64_t pocc = 0;
+
+                        r = gv_store_postponed_get(x->c->s, it->id, &pser, &pocc, &why);
+                        if (r == GV_OK) {
+                                snprintf(why_flag, sizeof(why_flag), " [postponed: %s]", why);
+                                flag = why_flag;
+                        }
+                        free(pser);
+                        free(why);
+                        if (r && r != GV_ENOTFOUND)
+                                break;
+                        r = GV_OK;
+                }
 
                 r = gv_buf_printf(t, "\n%zu. %s%s (reporter %s", i + 1, it->description, flag,
                                   it->reporter);
@@ -184,6 +203,19 @@ static enum gv_err show_agenda(struct ctx *x)
         enum gv_err r;
 
         r = format_agenda(x, room_agenda(x), &t, &h);
+        if (r == GV_OK) {
+                /* between a series' release and its meeting: who comes */
+                size_t before = t.len;
+
+                r = series_agenda_notes(x, room_agenda(x), &t);
+                if (r == GV_OK && t.len > before) {
+                        r = gv_buf_adds(&h, "\n<p>");
+                        if (r == GV_OK)
+                                r = gv_html_escape(&h, gv_buf_str(&t) + before + 1);
+                        if (r == GV_OK)
+                                r = gv_buf_adds(&h, "</p>");
+                }
+        }
         if (r == GV_OK)
                 r = queue_message(x, x->ev->room, gv_buf_str(&t), gv_buf_str(&h), true, NULL, 0);
         gv_buf_free(&t);
@@ -306,11 +338,22 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
         }
         if (gv_ieq(sub, "done") && !*rest)
                 return show_done(x);
+        if (gv_ieq(sub, "release")) {
+                r = is_chair(x, &chair);
+                if (r)
+                        return r;
+                if (!chair)
+                        return x->in_meeting ? refuse_not_chair(x, "release") :
+                               replyf(x, "Only chairs (power level %lld or more in this room) can "
+                                         "release the agenda.",
+                                      (long long)x->c->cfg->chair_power_level);
+                return series_release_cmd(x, rest);
+        }
         if (!gv_ieq(sub, "drop") && !gv_ieq(sub, "pin") && !gv_ieq(sub, "unpin") &&
             !gv_ieq(sub, "postpone") && !gv_ieq(sub, "done") && !gv_ieq(sub, "move") &&
             !gv_ieq(sub, "take"))
                 return replyf(x, "Unknown agenda command '%s'. Try: !agenda, !agenda add <text>, "
-                                 "drop N, pin N, unpin N, postpone N, move N M, done N, take N.",
+                                 "drop N, pin N, unpin N, postpone N, move N M, done N, take N, release.",
                               ech(x, sub));
         {
                 char *num = strtok_r(rest, " \t", &save);
@@ -356,6 +399,9 @@ enum gv_err cmd_agenda(struct ctx *x, const struct cmd *c, char *args)
                                    ech(x, it.description));
         } else if (gv_ieq(sub, "postpone")) {
                 r = gv_store_item_set_status(x->c->s, it.id, GV_ITEM_POSTPONED);
+                /* by hand now: attendance (series.c) no longer brings it back */
+                if (r == GV_OK)
+                        r = gv_store_postponed_del(x->c->s, it.id);
                 if (r == GV_OK)
                         r = replyf(x, "Postponed to the next meeting: %s", ech(x, it.description));
         } else if (gv_ieq(sub, "done")) {

@@ -65,7 +65,10 @@ static const struct cmd cmds[] = {
         { "startvote", cmd_startvote, F_CHAIR | F_MEETING | F_ARG, "<question>? <a>, <b>, ...", "open a vote", 0 },
         { "vote", cmd_vote, F_MEETING | F_ARG, "<option>", "vote; only your last vote counts", 0 },
         { "endvote", cmd_endvote, F_CHAIR | F_MEETING, "", "close the vote and record the result", 0 },
-        { "agenda", cmd_agenda, 0, "[add <text> | drop|pin|unpin|postpone|done|take N | move N M]", "show or change this room's agenda", 0 },
+        { "agenda", cmd_agenda, 0, "[add <text> | drop|pin|unpin|postpone|done|take N | move N M | release [series]]", "show or change this room's agenda", 0 },
+        { "next", cmd_next, 0, "[series]", "when this room's meeting series meets next", 0 },
+        { "canmake", cmd_canmake, 0, "[series]", "you come to the series' next meeting (takes back !cantmake)", 0 },
+        { "cantmake", cmd_cantmake, 0, "[series] [N ...]", "you can't make the series' next meeting, or only its items N ...", 0 },
         { "commands", cmd_commands, 0, "", "list the commands", 0 },
         { "update", cmd_standup_note, F_MEETING | F_ARG | F_BODY, "<text>", "your standup update: "
           "this line and the ones after it (\"Last week:\" / \"This week:\" and \"* \" bullets, or free text)",

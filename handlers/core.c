@@ -200,6 +200,8 @@ static enum gv_err handle_inner(struct ctx *x)
                 return GV_OK;
         if (ev->redacts)
                 return handle_redaction(x);
+        if (ev->reaction_key)
+                return series_reaction(x);
         if (ev->msgtype && strcmp(ev->msgtype, "m.notice") == 0)
                 return GV_OK;
         gv_nick_of(ev->sender, x->nick, sizeof(x->nick));

@@ -53,6 +53,10 @@ enum gv_err handle_redaction(struct ctx *x)
         enum gv_err r;
 
         memset(&it, 0, sizeof(it));
+        /* a reaction that answered a release: the answer is taken back */
+        r = series_redaction(x);
+        if (r)
+                return r;
         r = gv_store_item_by_event(s, ev->room, ev->redacts, &it);
         if (r == GV_OK && (it.status == GV_ITEM_OPEN || it.status == GV_ITEM_POSTPONED)) {
                 r = gv_store_item_set_status(s, it.id, GV_ITEM_DROPPED);

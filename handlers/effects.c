@@ -163,14 +163,17 @@ bool is_matrix_user(const char *s)
         return s && s[0] == '@' && strchr(s, ':') && !strchr(s, ' ');
 }
 
-/* extra: {"msgtype":..., "in_reply_to":..., "thread":..., "mentions":[...]} */
-static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const *mentions,
-                                 size_t n, char **ret)
+/* extra: {"msgtype":..., "in_reply_to":..., "thread":..., "mentions":[...]}
+ * (and "keep_event": true for a release) */
+static enum gv_err message_extra_keep(struct ctx *x, bool as_reply, bool keep,
+                                      const char *const *mentions, size_t n, char **ret)
 {
         cJSON *o = cJSON_CreateObject(), *m = NULL;
         enum gv_err r = GV_ENOMEM;
 
         if (!o || !cJSON_AddStringToObject(o, "msgtype", "m.notice"))
+                goto out;
+        if (keep && !cJSON_AddTrueToObject(o, "keep_event"))
                 goto out;
         if (as_reply && !cJSON_AddStringToObject(o, "in_reply_to", x->ev->event_id))
                 goto out;
@@ -197,6 +200,12 @@ static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const
 out:
         cJSON_Delete(o);
         return r;
+}
+
+static enum gv_err message_extra(struct ctx *x, bool as_reply, const char *const *mentions,
+                                 size_t n, char **ret)
+{
+        return message_extra_keep(x, as_reply, false, mentions, n, ret);
 }
 
 void ctx_init(struct ctx *x, struct gv_core *c, const struct gv_event *ev)
@@ -364,7 +373,7 @@ static enum gv_err put_pill(struct gv_buf *html, const char *user_id)
 }
 
 /* The text escaped, lines joined by <br>, and each pinged Matrix ID a pill. */
-static enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
+enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
                              struct gv_buf *html)
 {
         enum gv_err r = GV_OK;
@@ -461,6 +470,21 @@ enum gv_err queue_reaction(struct ctx *x, const char *key)
 out:
         cJSON_free(extra);
         cJSON_Delete(o);
+        return r;
+}
+
+enum gv_err queue_release(struct ctx *x, const char *room, const char *text, const char *html,
+                          const char *const *pings, size_t n, int64_t *row)
+{
+        char *extra = NULL;
+        enum gv_err r = flush_replies(x);
+
+        if (r == GV_OK)
+                r = message_extra_keep(x, false, true, pings, n, &extra);
+        if (r == GV_OK)
+                r = gv_store_outbox_add_id(x->c->s, GV_OUT_MESSAGE, room, text, html, extra,
+                                           x->ev->ts, row);
+        cJSON_free(extra);
         return r;
 }
 

@@ -146,6 +146,17 @@ GV_MUST_CHECK enum gv_err queue_message(struct ctx *x, const char *room, const c
                                         const char *html, bool as_reply,
                                         const char *const *mentions, size_t n_mentions);
 GV_MUST_CHECK enum gv_err queue_reaction(struct ctx *x, const char *key);
+/* A series' release (issue 10): a message to room, not a reply, whose
+ * pinged Matrix IDs are pills and in m.mentions, and whose extra says
+ * "keep_event": the sender keeps its event ID (gv_store_release_sent) for
+ * the reactions to it. *row: its outbox row. */
+GV_MUST_CHECK enum gv_err queue_release(struct ctx *x, const char *room, const char *text,
+                                        const char *html, const char *const *pings, size_t n,
+                                        int64_t *row);
+/* text escaped into html, lines joined by <br>, each Matrix ID among
+ * pings a pill. */
+GV_MUST_CHECK enum gv_err text_html(const char *text, const char *const *pings, size_t n_pings,
+                                    struct gv_buf *html);
 /* An outbox row of kind (GV_OUT_MINUTES, GV_OUT_FILE) naming the running
  * meeting, in format or under header (either may be NULL); rendered when
  * delivered. */

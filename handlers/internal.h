@@ -3,6 +3,7 @@
  *   core.c -> commands.c -> meeting.c, agenda.c, votes.c -> effects.c
  *   core.c -> edits.c -> commands.c (which lines are commands)
  *   meeting.c -> edits.c (untake_item, for #undo)
+ *   commands.c, agenda.c, core.c, edits.c -> series.c <-> attendance.c (issue 10)
  *   meeting.c -> standup.c (series_for_room); standup.c -> meeting.c (name_person)
  * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
@@ -89,6 +90,50 @@ GV_MUST_CHECK enum gv_err agenda_index_of(struct ctx *x, const char *agenda, int
 /* An item's mentions: the cc names, then the event's m.mentions not among them. */
 GV_MUST_CHECK enum gv_err tag_mentions(struct ctx *x, const struct gv_tagged *t,
                                        struct gv_buf *mentions);
+
+/* ---- series.c (issue 10): timers, releases, !next ---- */
+
+enum gv_err cmd_next(struct ctx *x, const struct cmd *c, char *args);
+/* `!agenda release [series]` (the caller checked the sender is a chair). */
+GV_MUST_CHECK enum gv_err series_release_cmd(struct ctx *x, char *args);
+/* Where a series releases its agenda: release_room, else its room. */
+const char *series_release_room(const struct gv_series_cfg *sc);
+/* The series' agenda: its "agenda", else its room's. */
+const char *series_agenda_of(const struct gv_config *cfg, const struct gv_series_cfg *sc);
+/* Is a configured room (an ID, an alias, a console room) the event's room?
+ * An alias matches the room ID it resolved to (gv_store_alias_get). */
+GV_MUST_CHECK enum gv_err series_room_is(struct gv_store *s, const char *cfg_room,
+                                         const char *room, bool *yes);
+/* "Thu 2026-12-03 15:00 EET (13:00 UTC)"; "Thu 15:00". */
+void series_occ_text(const struct gv_series_cfg *sc, int64_t occ, char *buf, size_t n);
+void series_occ_short(const struct gv_series_cfg *sc, int64_t occ, char *buf, size_t n);
+/* The series meeting in the event's room (its room or its release room):
+ * the one named at the head of *args (the longest name; *args then moves
+ * past it), else the one whose next occurrence is soonest; *occ its next
+ * occurrence. *out NULL when none: the sender was told. */
+GV_MUST_CHECK enum gv_err series_pick(struct ctx *x, char **args,
+                                      const struct gv_series_cfg **out, int64_t *occ);
+
+/* ---- attendance.c (issue 10): who comes, postponed items ---- */
+
+enum gv_err cmd_canmake(struct ctx *x, const struct cmd *c, char *args);
+enum gv_err cmd_cantmake(struct ctx *x, const struct cmd *c, char *args);
+/* Does a person named in an item (a full ID, or "@nick" on the console)
+ * stand for user? */
+bool series_names_user(const char *who, const char *user);
+/* Items of the series' agenda whose reporter, or every person mentioned,
+ * can't come to occ are postponed (with why); those so postponed whose
+ * people can come again are back. Items postponed by hand stay. What
+ * changed is appended to changes (may be NULL), a line each. */
+GV_MUST_CHECK enum gv_err series_reconsider(struct ctx *x, const struct gv_series_cfg *sc,
+                                            int64_t occ, struct gv_buf *changes);
+/* A reaction (ev->reaction_key) on a release message: an answer. */
+GV_MUST_CHECK enum gv_err series_reaction(struct ctx *x);
+/* A redaction of an event that answered (a reaction): the answer is gone. */
+GV_MUST_CHECK enum gv_err series_redaction(struct ctx *x);
+/* For !agenda between a release and its meeting: per series of the room
+ * on that agenda, who comes and who can't, appended to t. */
+GV_MUST_CHECK enum gv_err series_agenda_notes(struct ctx *x, const char *agenda, struct gv_buf *t);
 
 /* ---- edits.c ---- */
 

@@ -139,6 +139,33 @@ static const char *const sql[S__COUNT] = {
         [S_ALIAS_SET] = "INSERT INTO room_aliases(alias, room_id, ts) VALUES(?1, ?2, ?3) "
                          "ON CONFLICT(alias) DO UPDATE SET room_id = excluded.room_id, ts = excluded.ts",
         [S_ALIAS_GET] = "SELECT room_id FROM room_aliases WHERE alias = ?1",
+        /* meeting series (store/series.c) */
+        [S_TIMER_SET] = "INSERT OR IGNORE INTO series_timers(series, occ, kind, state, due, at) "
+                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+        [S_TIMER_GET] = "SELECT state FROM series_timers WHERE series = ?1 AND occ = ?2 AND kind = ?3",
+        [S_REL_ADD] = "INSERT OR REPLACE INTO series_releases(row, series, occ, room, ts) VALUES(?1, ?2, ?3, ?4, ?5)",
+        [S_REL_SENT] = "UPDATE series_releases SET event_id = ?2 WHERE row = ?1",
+        [S_REL_BY_EVENT] = "SELECT series, occ FROM series_releases WHERE event_id = ?1",
+        [S_REL_LAST] = "SELECT row, event_id FROM series_releases WHERE event_id IS NOT NULL "
+                       "ORDER BY row DESC LIMIT 1",
+        [S_REL_ROW] = "SELECT event_id FROM series_releases WHERE row = ?1 AND event_id IS NOT NULL",
+        [S_REL_ANY] = "SELECT 1 FROM series_releases WHERE series = ?1 AND occ = ?2 LIMIT 1",
+        [S_ATT_SET] = "INSERT INTO attendance(series, occ, user_id, item, coming, event_id, ts) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(series, occ, user_id, item) "
+                      "DO UPDATE SET coming = excluded.coming, event_id = excluded.event_id, "
+                      "ts = excluded.ts",
+        [S_ATT_DEL_USER] = "DELETE FROM attendance WHERE series = ?1 AND occ = ?2 AND user_id = ?3",
+        [S_ATT_EACH] = "SELECT user_id, item, coming FROM attendance WHERE series = ?1 AND occ = ?2 "
+                       "ORDER BY ts, user_id, item",
+        [S_ATT_BY_EVENT] = "SELECT series, occ FROM attendance WHERE event_id = ?1 LIMIT 1",
+        [S_ATT_DEL_EVENT] = "DELETE FROM attendance WHERE event_id = ?1",
+        [S_PP_GET] = "SELECT series, occ, reason FROM item_postponed WHERE item = ?1",
+        [S_PP_SET] = "INSERT INTO item_postponed(item, series, occ, reason) VALUES(?1, ?2, ?3, ?4) "
+                     "ON CONFLICT(item) DO UPDATE SET series = excluded.series, occ = excluded.occ, "
+                     "reason = excluded.reason",
+        [S_PP_DEL] = "DELETE FROM item_postponed WHERE item = ?1",
+        [S_M_SINCE] = "SELECT 1 FROM meetings WHERE (room = ?1 OR room = ?2) AND started >= ?3 "
+                      "AND (?4 IS NULL OR series IS NULL OR series = ?4) LIMIT 1",
         [S_ROOM_GET] = "SELECT joined_at, power_levels, encryption, last_event, last_ts FROM rooms "
                        "WHERE id = ?1",
         [S_ROOM_POWER] = "INSERT INTO rooms(id, power_levels) VALUES(?1, ?2) "
@@ -378,6 +405,27 @@ static const char *const migrations[] = {
          * name) and its flavour ("standup", ...); NULL: none, the default */
         "ALTER TABLE meetings ADD COLUMN series TEXT;"
         "ALTER TABLE meetings ADD COLUMN flavour TEXT;",
+        /* 13: meeting series (issue 10). A timer (kind 0 release, 1 reminder)
+         * of one occurrence (series name, UTC ms) once done (state 0), done
+         * late (1) or skipped (2): never again. Each release message (its
+         * outbox row, then its event ID once sent) for the reactions to it;
+         * who comes (per item, 0: the whole occurrence) and the event that
+         * said so, for a redaction to take it back; why an item was
+         * postponed by attendance. */
+        "CREATE TABLE series_timers(series TEXT NOT NULL, occ INTEGER NOT NULL,"
+        "  kind INTEGER NOT NULL, state INTEGER NOT NULL, due INTEGER NOT NULL,"
+        "  at INTEGER NOT NULL, PRIMARY KEY(series, occ, kind)) WITHOUT ROWID;"
+        "CREATE TABLE series_releases(row INTEGER PRIMARY KEY, series TEXT NOT NULL,"
+        "  occ INTEGER NOT NULL, room TEXT NOT NULL, event_id TEXT, ts INTEGER NOT NULL);"
+        "CREATE INDEX series_releases_event ON series_releases(event_id);"
+        "CREATE INDEX series_releases_occ ON series_releases(series, occ);"
+        "CREATE TABLE attendance(series TEXT NOT NULL, occ INTEGER NOT NULL,"
+        "  user_id TEXT NOT NULL, item INTEGER NOT NULL, coming INTEGER NOT NULL,"
+        "  event_id TEXT, ts INTEGER NOT NULL,"
+        "  PRIMARY KEY(series, occ, user_id, item)) WITHOUT ROWID;"
+        "CREATE INDEX attendance_event ON attendance(event_id);"
+        "CREATE TABLE item_postponed(item INTEGER PRIMARY KEY, series TEXT NOT NULL,"
+        "  occ INTEGER NOT NULL, reason TEXT NOT NULL);",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

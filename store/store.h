@@ -448,6 +448,74 @@ GV_MUST_CHECK enum gv_err gv_store_publications(struct gv_store *s, int64_t meet
  * none (yet). GV_ENOTFOUND: no such item. */
 GV_MUST_CHECK enum gv_err gv_store_item_notes_link(struct gv_store *s, int64_t id, char **link);
 
+/* Meeting series (store/series.c, issue 10). A series is named by its
+ * configured name; an occurrence by its instant (UTC ms). */
+enum gv_timer_kind { GV_TIMER_RELEASE = 0, GV_TIMER_REMIND = 1 };
+enum gv_timer_state { GV_TIMER_DONE = 0, GV_TIMER_LATE = 1, GV_TIMER_SKIPPED = 2 };
+/* Records a timer as done, done late or skipped at `at` (it was due at
+ * `due`); *fresh (may be NULL) is false when it was recorded already (then
+ * nothing changes). */
+GV_MUST_CHECK enum gv_err gv_store_timer_set(struct gv_store *s, const char *series, int64_t occ,
+                                             enum gv_timer_kind kind, enum gv_timer_state state,
+                                             int64_t due, int64_t at, bool *fresh);
+/* Has the timer been recorded (any state)? *state is set when it has. */
+GV_MUST_CHECK enum gv_err gv_store_timer_get(struct gv_store *s, const char *series, int64_t occ,
+                                             enum gv_timer_kind kind, bool *recorded,
+                                             enum gv_timer_state *state);
+/* A release message of an occurrence: its outbox row; its event ID once
+ * sent (gv_store_release_sent is a no-op for a row that is no release). */
+GV_MUST_CHECK enum gv_err gv_store_release_add(struct gv_store *s, int64_t row, const char *series,
+                                               int64_t occ, const char *room, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_release_sent(struct gv_store *s, int64_t row,
+                                                const char *event_id);
+/* The occurrence a sent release message is of; GV_ENOTFOUND for any other
+ * event. *series is the caller's to free. */
+GV_MUST_CHECK enum gv_err gv_store_release_by_event(struct gv_store *s, const char *event_id,
+                                                    char **series, int64_t *occ);
+/* The event ID of release row `row` (row 0: the newest sent release, its
+ * row in *row_out, may be NULL); GV_ENOTFOUND when none is sent. */
+GV_MUST_CHECK enum gv_err gv_store_release_event(struct gv_store *s, int64_t row,
+                                                 char **event_id, int64_t *row_out);
+/* Was the occurrence released (by its timer or by hand)? */
+GV_MUST_CHECK enum gv_err gv_store_released(struct gv_store *s, const char *series, int64_t occ,
+                                            bool *released);
+/* Attendance: user (full ID) comes or not to the occurrence; item 0 for
+ * the whole occurrence, else an agenda item's ID; event_id: the event that
+ * said so (a reaction, a command). _clear forgets every answer of the user
+ * for the occurrence. _each: in the order given. */
+GV_MUST_CHECK enum gv_err gv_store_attend_set(struct gv_store *s, const char *series, int64_t occ,
+                                              const char *user_id, int64_t item, bool coming,
+                                              const char *event_id, int64_t ts);
+GV_MUST_CHECK enum gv_err gv_store_attend_clear(struct gv_store *s, const char *series,
+                                                int64_t occ, const char *user_id);
+GV_MUST_CHECK enum gv_err gv_store_attend_each(struct gv_store *s, const char *series, int64_t occ,
+                                               void (*cb)(void *ud, const char *user_id,
+                                                          int64_t item, bool coming),
+                                               void *ud);
+/* Takes back the answers an event gave (a redacted reaction): *series
+ * (caller frees) and *occ of them, or *series NULL when it gave none. */
+GV_MUST_CHECK enum gv_err gv_store_attend_del_event(struct gv_store *s, const char *event_id,
+                                                    char **series, int64_t *occ);
+/* Why an item is postponed by attendance (GV_ENOTFOUND: it is not); the
+ * strings are the caller's to free. */
+GV_MUST_CHECK enum gv_err gv_store_postponed_get(struct gv_store *s, int64_t item, char **series,
+                                                 int64_t *occ, char **reason);
+GV_MUST_CHECK enum gv_err gv_store_postponed_set(struct gv_store *s, int64_t item,
+                                                 const char *series, int64_t occ,
+                                                 const char *reason);
+GV_MUST_CHECK enum gv_err gv_store_postponed_del(struct gv_store *s, int64_t item);
+/* Did a meeting start in room (or room2, may be NULL) at or after since?
+ * With series (may be NULL: any), only a meeting of that series or of
+ * none counts. */
+GV_MUST_CHECK enum gv_err gv_store_meeting_started_since(struct gv_store *s, const char *room,
+                                                         const char *room2, const char *series,
+                                                         int64_t since, bool *started);
+/* gv_store_outbox_add() that also gives the new row's ID. */
+GV_MUST_CHECK enum gv_err gv_store_outbox_add_id(struct gv_store *s, enum gv_out_kind kind,
+                                                 const char *room, const char *body,
+                                                 const char *html, const char *extra, int64_t ts,
+                                                 int64_t *id);
+
 /* End-to-end encryption state (store/crypto.c), for bridge/crypto.c only.
  * Pickles are libolm's, already encrypted with the pickle key; the store
  * never sees a key in the clear. Getters return GV_ENOTFOUND when absent;

@@ -6,8 +6,13 @@
  * room and whether it is a message, a message with the clock set back, an
  * edit of an earlier event or a redaction of one; the rest of the line is
  * the body ("\\n" in a line is a newline, so messages hold several lines).
- * Meetings in the second room are a standup series' (its flavour's
- * minutes). No crash, no leak, gv_handle() always GV_OK, and no meeting
+ * A message whose body starts with '+' is a reaction (the rest its key) to
+ * the newest series release. A meeting series in the first room (hourly at
+ * :05, released 30 minutes ahead in the second: late at the first event;
+ * reminded a minute ahead: on time at the 240th) ticks before every event,
+ * and every release is "sent" (gets an event ID) at once. Meetings in the
+ * second room are a standup series' (its flavour's minutes).
+ * No crash, no leak, gv_handle() and gv_tick() always GV_OK, and no meeting
  * ends before it started. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,14 +83,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct gv_config *cfg;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        char ids[MAX_EVENTS][32];
+        char ids[MAX_EVENTS][32], release[48] = "";
         size_t n = 0, i = 0;
+        int64_t seen = 0;
 
         if (!cfg) {
                 static const char json[] = "{\"user_id\": \"@gavel:example.org\", "
                                            "\"max_message_bytes\": 4096, "
                                            "\"crosspost_rooms\": [\"!two:good.org\"], "
-                                           "\"series\": [{\"name\": \"Standup\", "
+                                           "\"series\": [{\"name\": \"Hourly\", "
+                                           "\"room\": \"!one:good.org\", "
+                                           "\"rrule\": \"FREQ=HOURLY;BYMINUTE=5\", "
+                                           "\"release_before_min\": 30, "
+                                           "\"release_room\": \"!two:good.org\", "
+                                           "\"remind_before_min\": 1}, "
+                                           "{\"name\": \"Standup\", "
                                            "\"room\": \"!two:good.org\", \"rrule\": "
                                            "\"FREQ=WEEKLY;BYDAY=MO;BYHOUR=16\", "
                                            "\"flavour\": \"standup\"}]}";
@@ -147,6 +159,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             "Alice</a> and <a href=\"https://matrix.to/#/%40bob"
                                             "%3Agood.org\">bob</a>";
                         ev.thread_root = "$root";
+                }
+                if (blen > 1 && body[0] == '+' && kind == 0) {
+                        body[blen] = '\0';
+                        ev.reaction_key = body + 1;
+                        ev.relates_to = release[0] ? release : "$none";
+                        ev.body_len = 0;
+                }
+                /* the series' timers due by now, their releases sent */
+                if (gv_tick(core, ev.ts) != GV_OK)
+                        abort();
+                {
+                        struct gv_out o;
+
+                        memset(&o, 0, sizeof(o));
+                        while (gv_store_outbox_next(s, seen, &o) == GV_OK) {
+                                char rel[48];
+
+                                seen = o.id;
+                                snprintf(rel, sizeof(rel), "$rel%lld", (long long)o.id);
+                                if (o.extra && strstr(o.extra, "keep_event")) {
+                                        if (gv_store_release_sent(s, o.id, rel) != GV_OK)
+                                                abort();
+                                        snprintf(release, sizeof(release), "%s", rel);
+                                }
+                                gv_out_clear(&o);
+                        }
                 }
                 gv_nick_of(ev.sender, nick, sizeof(nick));
                 if (gv_store_member_seen(s, ev.room, ev.sender, nick) != GV_OK)

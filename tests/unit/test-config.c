@@ -913,6 +913,11 @@ static void test_sample(const char *path)
         got = gv_config_agenda_for_tag(c, "cust-arch", 9);
         check(got && !strcmp(got, "architecture"), "config.sample.json: #cust-arch",
               "agenda %s", got ? got : "NULL");
+        check(c->n_series == 1 && !strcmp(c->series[0].name, "Arch call") &&
+              c->series[0].recur && c->series[0].release_before_min == 90 &&
+              c->series[0].remind_before_min == 5 && c->series[0].n_exdate == 1 &&
+              !strcmp(c->series[0].release_room, "#r-process:example.org"),
+              "config.sample.json: the Arch call series", "%zu series", c->n_series);
         gv_config_free(c);
 }
 

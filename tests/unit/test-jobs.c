@@ -220,9 +220,49 @@ static void test_payloads(void)
         gv_store_free(s);
 }
 
+/* A series' release (issue 10): its event ID is kept once sent, so that
+ * reactions to it find its occurrence; other messages' are not. */
+static void test_release_event(void)
+{
+        struct gv_store *s = NULL;
+        struct gv_out o;
+        char *series = NULL;
+        int64_t row = 0, plain = 0, occ = 0;
+        enum gv_err r;
+
+        if (gv_store_open(":memory:", &s) != GV_OK)
+                return;
+        r = gv_store_outbox_add_id(s, GV_OUT_MESSAGE, "!p:example.org", "agenda", NULL,
+                                   "{\"msgtype\":\"m.notice\",\"keep_event\":true,\"mentions\":[]}",
+                                   1, &row);
+        r = r ? r : gv_store_outbox_add_id(s, GV_OUT_MESSAGE, "!p:example.org", "hi", NULL,
+                                           "{\"msgtype\":\"m.notice\",\"keep_event\":false,"
+                                           "\"mentions\":[]}", 1, &plain);
+        r = r ? r : gv_store_release_add(s, row, "Arch call", 1765119600000LL, "!p:example.org", 1);
+        memset(&o, 0, sizeof(o));
+        r = r ? r : gv_store_outbox_next(s, 0, &o);
+        check(r == GV_OK && o.id == row && gv_job_keeps_event(&o), "a release keeps its event ID",
+              "%s", o.extra ? o.extra : "(none)");
+        gv_out_clear(&o);
+        r = r ? r : gv_store_outbox_next(s, row, &o);
+        check(r == GV_OK && o.id == plain && !gv_job_keeps_event(&o),
+              "a plain message (keep_event false) does not", "%s", o.extra ? o.extra : "(none)");
+        gv_out_clear(&o);
+        r = gv_store_release_by_event(s, "$rel:example.org", &series, &occ);
+        check(r == GV_ENOTFOUND, "before it is sent no event finds it", "%s", gv_strerror(r));
+        r = gv_job_sent_event(s, row, "$rel:example.org");
+        r = r ? r : gv_store_release_by_event(s, "$rel:example.org", &series, &occ);
+        check(r == GV_OK && series && strcmp(series, "Arch call") == 0 && occ == 1765119600000LL,
+              "once sent, its event ID finds the series and occurrence", "%s",
+              series ? series : gv_strerror(r));
+        free(series);
+        gv_store_free(s);
+}
+
 int main(void)
 {
         test_links_back();
         test_payloads();
+        test_release_event();
         return check_finish();
 }

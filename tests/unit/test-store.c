@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 12
+#define SCHEMA_LATEST 13
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -1512,6 +1512,99 @@ static void test_e2ee_store(struct gv_store *s)
               joined);
 }
 
+/* Meeting series (issue 10): timers recorded once, releases found by their
+ * sent event, attendance set, listed and taken back by event, postponement
+ * reasons, meetings started since. */
+static void on_answer(void *ud, const char *user, int64_t item, bool coming)
+{
+        char line[512];
+
+        snprintf(line, sizeof(line), "%s/%lld/%d", user, (long long)item, coming ? 1 : 0);
+        list_add(ud, line);
+}
+
+static void test_series(struct gv_store *s)
+{
+        struct list l = { "" };
+        char *ser = NULL, *ev = NULL, *why = NULL;
+        int64_t occ = 0, row = 0, id1 = 0, id2 = 0;
+        bool fresh = false, again = true, rec = false, rel = false, started = true;
+        enum gv_timer_state st = GV_TIMER_DONE;
+        enum gv_err r;
+
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_timer_set(s, "S", 100, GV_TIMER_RELEASE, GV_TIMER_LATE, 90, 95, &fresh);
+        r = r ? r : gv_store_timer_set(s, "S", 100, GV_TIMER_RELEASE, GV_TIMER_DONE, 90, 96, &again);
+        r = r ? r : gv_store_timer_get(s, "S", 100, GV_TIMER_RELEASE, &rec, &st);
+        check(r == GV_OK && fresh && !again && rec && st == GV_TIMER_LATE,
+              "series: a timer is recorded once; the first record stays",
+              "%s fresh %d again %d rec %d st %d", gv_strerror(r), fresh, again, rec, st);
+        r = gv_store_timer_get(s, "S", 100, GV_TIMER_REMIND, &rec, NULL);
+        check(r == GV_OK && !rec, "series: another kind is not recorded", "%s", gv_strerror(r));
+        r = gv_store_outbox_add_id(s, GV_OUT_MESSAGE, "!p:x", "agenda", NULL, NULL, 1, &id1);
+        r = r ? r : gv_store_outbox_add_id(s, GV_OUT_MESSAGE, "!p:x", "agenda 2", NULL, NULL, 2, &id2);
+        check(r == GV_OK && id1 > 0 && id2 == id1 + 1, "series: outbox_add_id gives the row",
+              "%lld %lld", (long long)id1, (long long)id2);
+        r = gv_store_release_add(s, id1, "S", 100, "!p:x", 1);
+        r = r ? r : gv_store_release_add(s, id2, "S", 200, "!p:x", 2);
+        r = r ? r : gv_store_released(s, "S", 100, &rel);
+        check(r == GV_OK && rel, "series: released", "%s", gv_strerror(r));
+        r = gv_store_released(s, "S", 300, &rel);
+        check(r == GV_OK && !rel, "series: not released", "%s", gv_strerror(r));
+        r = gv_store_release_event(s, 0, &ev, &row);
+        check(r == GV_ENOTFOUND, "series: no release sent yet", "%s", gv_strerror(r));
+        r = gv_store_release_sent(s, id1, "$r1");
+        r = r ? r : gv_store_release_sent(s, 999, "$nothing");
+        r = r ? r : gv_store_release_event(s, 0, &ev, &row);
+        check(r == GV_OK && str_eq(ev, "$r1") && row == id1,
+              "series: the newest sent release, by row", "%s %s", gv_strerror(r), nn(ev));
+        free(ev);
+        ev = NULL;
+        r = gv_store_release_event(s, id2, &ev, NULL);
+        check(r == GV_ENOTFOUND, "series: a release not sent has no event", "%s", gv_strerror(r));
+        r = gv_store_release_by_event(s, "$r1", &ser, &occ);
+        check(r == GV_OK && str_eq(ser, "S") && occ == 100, "series: a release by its event",
+              "%s", gv_strerror(r));
+        free(ser);
+        r = gv_store_release_by_event(s, "$nothing", &ser, &occ);
+        check(r == GV_ENOTFOUND && !ser, "series: a row that is no release stays none", "%s",
+              gv_strerror(r));
+        r = gv_store_attend_set(s, "S", 100, "@a:x", 0, false, "$e1", 10);
+        r = r ? r : gv_store_attend_set(s, "S", 100, "@b:x", 7, false, "$e2", 11);
+        r = r ? r : gv_store_attend_set(s, "S", 100, "@a:x", 0, true, "$e3", 12);
+        r = r ? r : gv_store_attend_set(s, "S", 200, "@c:x", 0, true, "$e4", 13);
+        r = r ? r : gv_store_attend_each(s, "S", 100, on_answer, &l);
+        check(r == GV_OK && strcmp(l.s, "@b:x/7/0,@a:x/0/1") == 0,
+              "series: one answer per person and item, the latest", "%s", l.s);
+        r = gv_store_attend_del_event(s, "$e1", &ser, &occ);
+        check(r == GV_OK && !ser, "series: an event whose answer was replaced takes nothing back",
+              "%s", gv_strerror(r));
+        r = gv_store_attend_del_event(s, "$e2", &ser, &occ);
+        check(r == GV_OK && str_eq(ser, "S") && occ == 100, "series: a redacted answer is gone",
+              "%s", gv_strerror(r));
+        free(ser);
+        l.s[0] = '\0';
+        r = gv_store_attend_clear(s, "S", 100, "@a:x");
+        r = r ? r : gv_store_attend_each(s, "S", 100, on_answer, &l);
+        check(r == GV_OK && l.s[0] == '\0', "series: clear forgets a person's answers", "%s", l.s);
+        r = gv_store_postponed_set(s, 5, "S", 100, "@a:x can't make Mon 15:00");
+        r = r ? r : gv_store_postponed_set(s, 5, "S", 200, "@b:x can't make Thu 15:00");
+        r = r ? r : gv_store_postponed_get(s, 5, &ser, &occ, &why);
+        check(r == GV_OK && str_eq(ser, "S") && occ == 200 && str_eq(why, "@b:x can't make Thu 15:00"),
+              "series: one postponement reason per item, the latest", "%s %s", gv_strerror(r),
+              nn(why));
+        free(ser);
+        free(why);
+        r = gv_store_postponed_del(s, 5);
+        r = r ? r : gv_store_postponed_get(s, 5, &ser, &occ, &why);
+        check(r == GV_ENOTFOUND, "series: a reason removed", "%s", gv_strerror(r));
+        r = gv_store_meeting_started_since(s, "!nomeetings:x", NULL, NULL, 0, &started);
+        check(r == GV_OK && !started, "series: no meeting started in a room without any", "%s",
+              gv_strerror(r));
+        r = gv_store_commit(s);
+        check(r == GV_OK, "series: commit", "%s", gv_strerror(r));
+}
+
 static void test_all_on(struct gv_store *s, const char *where)
 {
         int64_t meeting = 0, other = 0;
@@ -1547,6 +1640,7 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_transactions(s);
         test_rooms(s);
         test_e2ee_store(s);
+        test_series(s);
 }
 
 static void test_memory(void)
