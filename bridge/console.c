@@ -10,6 +10,7 @@
 #include "../handlers/minutes.h"
 #include "../handlers/parse.h"
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/text.h"
 #include "archive.h"
@@ -30,12 +31,10 @@ struct console {
         int64_t ticked;         /* the time of the last gv_tick(); 0: none yet */
 };
 
+/* The process clock (util/clock.h), until /at sets the console's own. */
 static int64_t now_ms(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return gv_clock_now_ms();
 }
 
 static void print_prefixed(struct console *c, const char *room, const char *body)

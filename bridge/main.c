@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../handlers/handlers.h"
+#include "../util/clock.h"
 #include "../util/config.h"
 #include "../util/log.h"
 #include "console.h"
@@ -104,8 +105,14 @@ int main(int argc, char **argv)
         struct gv_config *cfg = NULL;
         bool shell = false;
         int verbose = 0, status;
+        char clock_err[160];
 
         memset(&ro, 0, sizeof(ro));
+        /* the process clock starts now (GAVEL_TEST_TIME: tests) */
+        if (gv_clock_init(clock_err, sizeof(clock_err)) != GV_OK) {
+                fprintf(stderr, "gavel: %s\n", clock_err);
+                return 2;
+        }
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
 

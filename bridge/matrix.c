@@ -15,6 +15,10 @@
  *           from the row -> mark sent (or retry later, or park) -> next row;
  *           several rooms at once                            (matrix_send.c)
  *   rooms:  power levels, our joins, invites, timeline events (matrix_rooms.c)
+ *   aliases: configured room aliases resolved with the directory, rows to an
+ *           alias sent to its room ID                        (matrix_alias.c)
+ *   timers: series releases and reminders, gv_tick() in its own transaction
+ *           when gv_next_due() is reached                    (matrix_timers.c)
  *
  * This file: the shared helpers (clocks, backoff, URLs, requests), the loop,
  * and gv_matrix_run(), which sets up and tears down `struct mx`.
@@ -34,6 +38,7 @@
 #include "../handlers/handlers.h"
 #include "../store/store.h"
 #include "../util/buf.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/json.h"
 #include "http.h"
@@ -71,12 +76,10 @@ int64_t mx_now_us(void)
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* The process clock (util/clock.h): GAVEL_TEST_TIME moves it in tests. */
 int64_t mx_wall_ms(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return gv_clock_now_ms();
 }
 
 void mx_fatal(struct mx *m, int status, const char *fmt, ...)
@@ -179,6 +182,15 @@ static int loop_timeout(const struct mx *m)
 
                 if (mx_e2ee_due(m, &at) && at < next)
                         next = at;
+                if (mx_aliases_due(m, &at) && at < next)
+                        next = at;
+        }
+        {
+                int64_t at;
+
+                /* a series' timer: also while a /sync long poll is in flight */
+                if (mx_timers_due(m, &at) && at < next)
+                        next = at;
         }
         return next <= now ? 0 : (int)(next - now);
 }
@@ -196,12 +208,17 @@ static void run(struct mx *m)
                         mx_e2ee_step(m);
                         if (m->stop)
                                 break;
-                        if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at)
+                        mx_aliases_step(m);
+                        if (!m->sync_busy && !m->batch && mx_now_ms() >= m->sync_at &&
+                            (m->caught_up || mx_aliases_ready(m)))
                                 mx_start_sync(m);
                         else if (!m->sync_busy && m->batch && mx_now_ms() >= m->gap_at)
                                 mx_fill_gaps(m);        /* a retry, or after a re-login */
                         mx_start_sender(m);
                 }
+                /* timers need only the store: not held back by a re-login,
+                 * a long poll, a slow room or a stuck lane */
+                mx_timers_step(m);
                 if (m->stop)
                         break;
                 if (gv_http_poll(m->http, loop_timeout(m), wake_pipe[0]) != GV_OK) {
@@ -291,6 +308,8 @@ int gv_matrix_run(const struct gv_config *cfg)
                 m.base = mx_base_from_user(cfg->user_id);
                 m.phase = PH_DISCOVER;
         }
+        m.timer_due = INT64_MAX;
+        mx_aliases_init(&m);
         r = m.base ? gv_store_open(cfg->database, &m.s) : GV_ENOMEM;
         if (r == GV_OK)
                 r = gv_core_new(m.s, cfg, &m.core);
@@ -333,6 +352,7 @@ int gv_matrix_run(const struct gv_config *cfg)
         run(&m);
 out:
         gv_http_free(m.http);
+        mx_aliases_free(&m);
         mx_e2ee_free(&m);
         m.batch = gv_sync_free(m.batch);
         mx_gaps_free(&m);

@@ -945,6 +945,18 @@ enum gv_err mx_e2ee_timeline(struct mx *m, struct room *rm, const struct gv_sync
         plain = *e;
         plain.type = gv_js_str(d.payload, "type");
         plain.content = gv_js_obj(d.payload, "content");
+        if (plain.content && !gv_js_get(plain.content, "m.relates_to") &&
+            gv_js_obj(e->content, "m.relates_to")) {
+                /* relations ride in the clear on the m.room.encrypted event
+                 * (a reaction's annotation, a reply): as if in the payload */
+                cJSON *rel = cJSON_Duplicate(gv_js_obj(e->content, "m.relates_to"), 1);
+
+                if (!rel || !cJSON_AddItemToObject((cJSON *)plain.content, "m.relates_to", rel)) {
+                        cJSON_Delete(rel);
+                        gv_crypto_decrypted_clear(&d);
+                        return GV_ENOMEM;
+                }
+        }
         plain.state_key = NULL;
         plain.redacts = gv_js_str(plain.content, "redacts");
         if (!plain.type || !plain.content || strcmp(plain.type, "m.room.encrypted") == 0) {

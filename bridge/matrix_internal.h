@@ -20,16 +20,19 @@
 struct gv_store;
 struct gv_core;
 struct lane;
+struct alias;
 
 #define MAX_SMALL_BODY (1u << 20)       /* any response but /sync and /messages */
 #define REQUEST_TIMEOUT_MS 30000L
 #define MAX_SECRET 4096
 /* The kv key of the sync filter's ID; a new name when the filter changes
- * (2: m.room.encrypted, every member for E2EE) */
-#define MX_FILTER_KEY "filter_id.2"
+ * (2: m.room.encrypted, every member for E2EE; 3: see TIMELINE_TYPES) */
+#define MX_FILTER_KEY "filter_id.3"
 
+/* 3: m.reaction (attendance on a release), m.room.canonical_alias */
 #define TIMELINE_TYPES "[\"m.room.message\",\"m.room.redaction\",\"m.room.member\"," \
-                       "\"m.room.power_levels\",\"m.room.encryption\",\"m.room.encrypted\"]"
+                       "\"m.room.power_levels\",\"m.room.encryption\",\"m.room.encrypted\"," \
+                       "\"m.reaction\",\"m.room.canonical_alias\"]"
 
 /* A cache of the store's rooms row (gv_store_room_*), which is the truth:
  * every change is written there in the batch's transaction. */
@@ -132,6 +135,17 @@ struct mx {
         uint64_t e2ee_bad;              /* hostile or undecryptable input, counted */
         int64_t e2ee_started;           /* monotonic ms the crypto was opened */
 
+        /* room aliases (matrix_alias.c) */
+        struct alias *aliases;
+        unsigned alias_in_flight;
+        int64_t aliases_since;  /* monotonic ms the first sync began to wait for them */
+
+        /* timers (matrix_timers.c): gv_tick() once gv_next_due() is reached, after
+         * this run's first batch (caught_up) */
+        int64_t timer_due;      /* wall-clock ms (mx_wall_ms) of the next timer, INT64_MAX: none */
+        int64_t timer_at;       /* monotonic ms: not before (a failed tick's backoff) */
+        int64_t timer_backoff;
+
         /* the trace (log_level "debug"): monotonic µs of the stages of the
          * newest sync batch; 0 when not tracing */
         int64_t tr_recv, tr_parsed, tr_handled, tr_committed;
@@ -167,6 +181,42 @@ char *mx_url(struct mx *m, const char *path, ...);
 bool mx_request(struct mx *m, const char *method, char *u, const char *body,
                 long timeout_ms, size_t max_body, gv_http_cb cb);
 
+/* matrix_alias.c: room aliases, resolved with the directory */
+enum mx_alias_state {
+        MX_ALIAS_OK,            /* *room_id set (the caller frees it) */
+        MX_ALIAS_WAIT,          /* not resolved yet: try again later (why says so) */
+        MX_ALIAS_NEVER,         /* the directory does not know it: park (why) */
+        MX_ALIAS_ERROR,         /* the database failed */
+};
+/* "#name:server", at most 255 bytes. */
+bool mx_is_alias(const char *s);
+/* The configured aliases (series, crosspost_rooms, rooms), to resolve. */
+void mx_aliases_init(struct mx *m);
+void mx_aliases_free(struct mx *m);
+/* Starts the directory requests that are due. */
+void mx_aliases_step(struct mx *m);
+/* Whether the loop should come back for mx_aliases_step() by *at. */
+bool mx_aliases_due(const struct mx *m, int64_t *at);
+/* Whether the first sync may go: every configured alias was answered by the
+ * directory (so handlers match it against room IDs from the first event
+ * on), or ALIAS_START_WAIT_MS passed. */
+bool mx_aliases_ready(struct mx *m);
+/* Where an outbox row addressed to alias goes; an alias not known yet is
+ * resolved from now on. */
+enum mx_alias_state mx_alias_lookup(struct mx *m, const char *alias, char **room_id, char *why,
+                                    size_t n);
+/* m.room.canonical_alias state of rm: alias and alt_aliases recorded, in the
+ * batch's transaction. */
+enum gv_err mx_track_aliases(struct mx *m, struct room *rm, const struct gv_sync_event *e);
+
+/* matrix_timers.c: series releases and reminders (gv_tick) in the loop */
+/* Runs gv_tick() in its own transaction when gv_next_due() is reached (once
+ * this run's first batch is applied); on failure rolls back and retries with
+ * backoff. Keeps timer_due for mx_timers_due(). */
+void mx_timers_step(struct mx *m);
+/* Whether the loop should come back for mx_timers_step() by *at (monotonic). */
+bool mx_timers_due(const struct mx *m, int64_t *at);
+
 /* matrix_setup.c */
 /* The configured file, else $CREDENTIALS_DIRECTORY/name. */
 char *mx_secret(const char *file, const char *name, bool *given);
@@ -192,6 +242,8 @@ void mx_gaps_free(struct mx *m);
  * flight); sets send_wake to when the next waiting lane may. */
 void mx_start_sender(struct mx *m);
 void mx_lanes_free(struct mx *m);
+/* The lanes of rows addressed to an alias go again now (it resolved). */
+void mx_lanes_wake_aliases(struct mx *m);
 
 /* matrix_rooms.c */
 struct room *mx_room_get(struct mx *m, const char *id);

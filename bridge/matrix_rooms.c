@@ -128,6 +128,8 @@ enum gv_err mx_track_state(struct mx *m, struct room *rm, const struct gv_sync_e
 
         if (!e->state_key)
                 return GV_OK;
+        if (strcmp(e->type, "m.room.canonical_alias") == 0 && !*e->state_key)
+                return mx_track_aliases(m, rm, e);
         if ((strcmp(e->type, "m.room.power_levels") == 0 ||
              strcmp(e->type, "m.room.encryption") == 0) && !*e->state_key) {
                 bool power = e->type[7] == 'p';
@@ -209,8 +211,12 @@ enum gv_err mx_handle_timeline_event(struct mx *m, struct room *rm,
         if (strcmp(e->type, "m.room.encrypted") == 0)
                 return mx_e2ee_timeline(m, rm, e);      /* back here decrypted */
         r = gv_sync_event_to_gv(e, rm->id, gv_sync_power_of(rm->power, e->sender), mentions, &ev);
-        if (r == GV_ENOTFOUND)
+        if (r == GV_ENOTFOUND) {
+                if (strcmp(e->type, "m.reaction") == 0)
+                        gv_debug("matrix", "%s: reaction %s from %s ignored: not an m.annotation "
+                                 "with a key and an event ID", rm->id, e->event_id, e->sender);
                 return GV_OK;
+        }
         if (r)
                 return r;
         if (strlen(e->sender) <= GV_SENDER_MAX) {

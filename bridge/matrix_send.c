@@ -52,6 +52,10 @@
                       GV_OUT_BIT(GV_OUT_MINUTES) | GV_OUT_BIT(GV_OUT_JOIN) | \
                       GV_OUT_BIT(GV_OUT_LEAVE))
 #define FILE_KINDS GV_OUT_BIT(GV_OUT_FILE)
+/* The kinds that may be addressed to a room alias ("#name:server"): sent to
+ * the room ID it resolves to (matrix_alias.c). */
+#define ALIAS_KINDS (GV_OUT_BIT(GV_OUT_MESSAGE) | GV_OUT_BIT(GV_OUT_REACTION) | \
+                     GV_OUT_BIT(GV_OUT_MINUTES))
 
 struct lane {
         struct mx *m;
@@ -72,6 +76,7 @@ struct lane {
         pthread_t thread;
         atomic_bool job_done;
         int64_t tr_issued;      /* the trace: monotonic µs the row in flight went out */
+        char *sent_extra;       /* the extra of the Matrix row in flight (row.extra), owned */
         char *claimed;          /* E2EE: the last /keys/claim body sent for the room */
         cJSON *share;           /* E2EE: the sendToDevice body in flight */
         struct lane *next;
@@ -115,6 +120,7 @@ void mx_lanes_free(struct mx *m)
                 free(l->file_extra);
                 free(l->claimed);
                 cJSON_Delete(l->share);
+                free(l->sent_extra);
                 free(l->key);
                 free(l);
         }
@@ -897,6 +903,17 @@ static bool start_row(struct lane *l, const struct gv_out *o)
         l->row.kind = o->kind;
         l->row.attempts = o->attempts;
         l->row.room = l->key;
+        /* its extra too: what to do once it is sent may depend on it (a
+         * release keeps its event ID for the reactions that answer it) */
+        free(l->sent_extra);
+        l->sent_extra = o->extra ? strdup(o->extra) : NULL;
+        l->row.extra = l->sent_extra;
+        if (o->extra && !l->sent_extra) {
+                free(url);
+                free(content);
+                mx_fatal(m, 1, "out of memory");
+                return false;
+        }
         r = gv_http_request(m->http, method, url, m->token, content, REQUEST_TIMEOUT_MS,
                             MAX_SMALL_BODY, on_sent, l);
         free(url);
@@ -914,6 +931,55 @@ static bool start_row(struct lane *l, const struct gv_out *o)
                          o->room, (long long)(l->tr_issued - m->tr_recv));
         }
         return false;
+}
+
+void mx_lanes_wake_aliases(struct mx *m)
+{
+        for (struct lane *l = m->lanes; l; l = l->next) {
+                if (l->key[0] != '#' || l->busy)
+                        continue;
+                l->at = 0;
+                l->backoff = 0;
+        }
+}
+
+static void joined_cb(void *ud, const char *user_id)
+{
+        struct mx *m = ((void **)ud)[0];
+        bool *found = ((void **)ud)[1];
+
+        if (strcmp(user_id, m->cfg->user_id) == 0)
+                *found = true;
+}
+
+/* Where a row addressed to a room alias goes: MX_ALIAS_OK with o->room now
+ * the room ID; else why says why it waits or is parked. gavel only sends to
+ * rooms it is in: it never joins one by itself. */
+static enum mx_alias_state route_alias(struct mx *m, struct gv_out *o, char *why, size_t n)
+{
+        char *rid = NULL;
+        bool found = false;
+        void *ud[2] = { m, &found };
+        enum mx_alias_state st = mx_alias_lookup(m, o->room, &rid, why, n);
+        enum gv_err r;
+
+        if (st != MX_ALIAS_OK)
+                return st;
+        r = gv_store_members_joined(m->s, rid, joined_cb, ud);
+        if (r) {
+                snprintf(why, n, "cannot read the members of %s: %s", rid, gv_strerror(r));
+                free(rid);
+                return r == GV_EDB ? MX_ALIAS_ERROR : MX_ALIAS_WAIT;
+        }
+        if (!found) {
+                snprintf(why, n, "gavel is not in %.90s (the room alias %.80s): invite it "
+                         "(it does not join by itself)", rid, o->room);
+                free(rid);
+                return MX_ALIAS_WAIT;
+        }
+        free(o->room);
+        o->room = rid;
+        return MX_ALIAS_OK;
 }
 
 void mx_start_sender(struct mx *m)
@@ -958,6 +1024,51 @@ void mx_start_sender(struct mx *m)
                 if (!((MATRIX_KINDS | FILE_KINDS | GV_JOB_KINDS) & GV_OUT_BIT(o.kind))) {
                         gv_out_clear(&o);       /* another sender's */
                         continue;
+                }
+                if ((ALIAS_KINDS & GV_OUT_BIT(o.kind)) && o.room && o.room[0] == '#') {
+                        /* addressed to a room alias: its own lane until resolved */
+                        char why[GV_OUTBOX_WHY_MAX] = "";
+                        enum mx_alias_state st;
+
+                        l = lane_get(m, o.room);
+                        if (!l) {
+                                gv_out_clear(&o);
+                                mx_fatal(m, 1, "out of memory");
+                                return;
+                        }
+                        if (l->scan == scan || l->busy) {
+                                gv_out_clear(&o);       /* not the head of its alias */
+                                continue;
+                        }
+                        if (now < l->at) {
+                                wake = l->at < wake ? l->at : wake;
+                                l->scan = scan;
+                                gv_out_clear(&o);
+                                continue;
+                        }
+                        st = route_alias(m, &o, why, sizeof(why));
+                        if (st == MX_ALIAS_WAIT) {
+                                /* retried with the lane's backoff, and at
+                                 * once when the alias resolves */
+                                l->at = now + mx_backoff(m, &l->backoff);
+                                wake = l->at < wake ? l->at : wake;
+                                l->scan = scan;
+                                if (gv_outbox_settle(m->s, &o, GV_DELIVER_LATER, why, wall, 0))
+                                        mx_fatal(m, 1, "cannot record the outcome of outbox row "
+                                                 "%" PRId64 ": %s", o.id, gv_store_errmsg(m->s));
+                                gv_out_clear(&o);
+                                continue;
+                        }
+                        if (st != MX_ALIAS_OK) {
+                                if (st == MX_ALIAS_ERROR)
+                                        mx_fatal(m, 1, "%s", why);
+                                else if (gv_outbox_settle(m->s, &o, GV_DELIVER_NEVER, why, wall, 0))
+                                        mx_fatal(m, 1, "cannot park an outbox row: %s",
+                                                 gv_store_errmsg(m->s));
+                                gv_out_clear(&o);
+                                continue;       /* the alias' next row is its head */
+                        }
+                        l->backoff = 0;
                 }
                 l = lane_get(m, gv_outbox_lane(&o));
                 if (!l) {
@@ -1040,6 +1151,9 @@ static void on_sent(void *ud, const struct gv_http_resp *resp)
                  * as it is would only be refused again */
                 settle(l, &l->row, GV_DELIVER_NEVER, why, 0);
         }
+        free(l->sent_extra);
+        l->sent_extra = NULL;
+        l->row.extra = NULL;
         cJSON_Delete(json);
         mx_start_sender(m);
 }

@@ -338,7 +338,8 @@ void mx_step_setup(struct mx *m)
                         "{\"presence\":{\"types\":[]},\"account_data\":{\"types\":[]},"
                         "\"room\":{\"timeline\":{\"limit\":50,\"types\":" TIMELINE_TYPES "},"
                         "\"state\":{\"types\":[\"m.room.member\","
-                        "\"m.room.power_levels\",\"m.room.encryption\"]},"
+                        "\"m.room.power_levels\",\"m.room.encryption\","
+                        "\"m.room.canonical_alias\"]},"
                         "\"ephemeral\":{\"types\":[]},\"account_data\":{\"types\":[]}}}";
 
                 m->busy = true;

@@ -12,6 +12,7 @@
 
 #include "../handlers/handlers.h"
 #include "../handlers/minutes.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "../util/sha256.h"
 #include "../util/text.h"
@@ -33,10 +34,7 @@ struct sink {
 
 static int64_t wall_ms(void)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return gv_clock_now_ms();
 }
 
 static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d, char *why,

@@ -469,6 +469,24 @@ enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,
                 out->body = "";
                 return GV_OK;
         }
+        if (strcmp(e->type, "m.reaction") == 0) {
+                /* an annotation: {"m.relates_to": {"rel_type": "m.annotation",
+                 * "event_id": "$...", "key": "✅"}} */
+                const char *key, *target;
+
+                rel = gv_js_obj(c, "m.relates_to");
+                rel_type = gv_js_str(rel, "rel_type");
+                key = gv_js_str(rel, "key");
+                target = gv_js_str(rel, "event_id");
+                if (!rel_type || strcmp(rel_type, "m.annotation") != 0 || !key || !*key ||
+                    strlen(key) > GV_SYNC_MAX_REACTION_KEY || !target || target[0] != '$' ||
+                    strlen(target) > GV_SYNC_MAX_EVENT_ID)
+                        return GV_ENOTFOUND;
+                out->reaction_key = key;
+                out->relates_to = target;
+                out->body = "";
+                return GV_OK;
+        }
         if (strcmp(e->type, "m.room.message") != 0)
                 return GV_ENOTFOUND;
         out->msgtype = gv_js_str(c, "msgtype");

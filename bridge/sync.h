@@ -13,6 +13,8 @@
 
 #define GV_SYNC_MAX_BYTES (64u << 20)
 #define GV_SYNC_MAX_MENTIONS 64
+#define GV_SYNC_MAX_REACTION_KEY 256    /* bytes of an m.reaction's key */
+#define GV_SYNC_MAX_EVENT_ID 255        /* bytes of an event ID (the spec's limit) */
 
 struct gv_sync_event {
         const char *type;
@@ -93,8 +95,10 @@ GV_MUST_CHECK enum gv_err gv_sync_parse_messages(const char *json, size_t len,
 struct gv_sync *gv_sync_free(struct gv_sync *s);
 
 /* The handlers' view of a timeline event: m.room.message (m.text, m.emote,
- * m.notice; edits through m.new_content) and m.room.redaction.
- * GV_ENOTFOUND for anything else. mentions must hold GV_SYNC_MAX_MENTIONS
+ * m.notice; edits through m.new_content), m.room.redaction and m.reaction
+ * (rel_type m.annotation: reaction_key and relates_to set, body ""; a key
+ * empty or over GV_SYNC_MAX_REACTION_KEY, or a target that is not an event
+ * ID, is malformed). GV_ENOTFOUND for anything else. mentions must hold GV_SYNC_MAX_MENTIONS
  * pointers; the strings stay owned by the sync. room and power are the
  * caller's. */
 GV_MUST_CHECK enum gv_err gv_sync_event_to_gv(const struct gv_sync_event *e, const char *room,

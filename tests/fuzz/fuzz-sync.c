@@ -26,6 +26,13 @@ static void walk(const struct gv_sync *s)
                                 if (ev.n_mentions > GV_SYNC_MAX_MENTIONS || !ev.body ||
                                     strlen(ev.body) != ev.body_len)
                                         __builtin_trap();
+                                /* a reaction: a key in bounds on an event ID */
+                                if (!ev.reaction_key != !ev.relates_to ||
+                                    (ev.reaction_key &&
+                                     (!*ev.reaction_key ||
+                                      strlen(ev.reaction_key) > GV_SYNC_MAX_REACTION_KEY ||
+                                      ev.relates_to[0] != '$')))
+                                        __builtin_trap();
                         }
                 }
         }

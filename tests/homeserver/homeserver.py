@@ -27,7 +27,8 @@ Test-control API (no auth; never subject to faults):
     DELETE /_test/faults
     POST   /_test/invalidate_token  {"user_id": ...} or {"access_token": ...}
     POST   /_test/duplicate_sync    {"count": N, "user_id": optional}
-    POST   /_test/clock             {"now_ms": N|null}  fixes origin_server_ts of new events
+    POST   /_test/clock             {"now_ms": N|null}  fixes origin_server_ts of new events;
+                                    {"offset_ms": N} runs it N ms off the real clock
     GET    /_test/rooms             room ids
     POST   /_test/bulk_rooms        {"count": N, "creator": user, "join": [user, ...], "name"?}
                                     N rooms made at once, each joined by those users (benchmarks)
@@ -221,12 +222,14 @@ def to_int(v, default=0):
 
 # POST /_test/clock {"now_ms": N} fixes origin_server_ts of new events (tests that
 # compare minutes across runs need the same times); {"now_ms": null} lets it run.
-FIXED_CLOCK = {"now_ms": None}
+# {"offset_ms": N} makes it run at real speed N ms off the real clock (gavel with
+# GAVEL_TEST_TIME: the people's events are stamped on gavel's clock).
+FIXED_CLOCK = {"now_ms": None, "offset_ms": 0}
 
 
 def now_ms():
     fixed = FIXED_CLOCK["now_ms"]
-    return fixed if fixed is not None else int(time.time() * 1000)
+    return fixed if fixed is not None else int(time.time() * 1000) + FIXED_CLOCK["offset_ms"]
 
 
 def log(*args):
@@ -2888,6 +2891,13 @@ def test_api(req, api_path):
         return {"invalidated": n}
     elif segs == ["clock"] and m == "POST":
         body = req.obj()
+        if "offset_ms" in body:
+            o = body["offset_ms"]
+            if not isinstance(o, int) or isinstance(o, bool) or abs(o) > 100 * 365 * 86400000:
+                raise invalid_param("offset_ms must be an integer (ms, within 100 years)")
+            FIXED_CLOCK["offset_ms"] = o
+            FIXED_CLOCK["now_ms"] = None
+            return {}
         v = body.get("now_ms")
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             raise invalid_param("now_ms must be a non-negative integer or null")

@@ -1119,6 +1119,27 @@ class TestFaults(HSTestCase):
         self.assertIn("#startmeeting", self.bodies(self.sync(self.tok)["rooms"]["join"][self.room]
                                                     ["timeline"]["events"]))
 
+    def test_clock(self):
+        """/_test/clock: now_ms fixes origin_server_ts; offset_ms runs it off the
+        real clock (gavel under GAVEL_TEST_TIME); null the real clock again."""
+        try:
+            self.ok("POST", "/_test/clock", {"now_ms": 1720778400000})
+            e = self.send(self.tok, self.room, "fixed")
+            self.assertEqual(self.events(self.room)[-1]["origin_server_ts"], 1720778400000, e)
+            week = 7 * 86400000
+            self.ok("POST", "/_test/clock", {"offset_ms": week})
+            t = int(time.time() * 1000)
+            self.send(self.tok, self.room, "a week ahead")
+            ts = self.events(self.room)[-1]["origin_server_ts"]
+            self.assertTrue(t + week - 1000 <= ts <= t + week + 5000, (t, ts))
+            self.err("POST", "/_test/clock", {"offset_ms": "1"}, status=400)
+            self.err("POST", "/_test/clock", {"offset_ms": 200 * 365 * 86400000}, status=400)
+        finally:
+            self.ok("POST", "/_test/clock", {"offset_ms": 0})
+        t = int(time.time() * 1000)
+        self.send(self.tok, self.room, "now")
+        self.assertLess(abs(self.events(self.room)[-1]["origin_server_ts"] - t), 5000)
+
 
 class TestShutdown(unittest.TestCase):
     def test_sigterm_with_long_poll_in_flight(self):

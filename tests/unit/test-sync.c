@@ -106,9 +106,111 @@ static void test_relations(void)
         check(r == GV_OK && eq(ev.thread_root, "$root") && eq(ev.reply_to, "$q"),
               "to_gv: thread root and reply", "%s", gv_strerror(r));
         r = gv_sync_event_to_gv(&s->rooms[0].timeline[4], "!a:x", 0, mentions, &ev);
-        check(r == GV_ENOTFOUND, "to_gv: other event types are not for the handlers", "%s",
-              gv_strerror(r));
+        check(r == GV_ENOTFOUND, "to_gv: a reaction with no annotation is not for the handlers",
+              "%s", gv_strerror(r));
         gv_sync_free(s);
+}
+
+/* m.reaction: rel_type m.annotation with a key and the event it annotates
+ * becomes reaction_key/relates_to; anything else is left out. */
+static void test_reactions(void)
+{
+        static char long_key[GV_SYNC_MAX_REACTION_KEY + 2];
+        static const struct {
+                const char *name, *content;     /* content; NULL: a key over the limit */
+                const char *key, *target;       /* key NULL: GV_ENOTFOUND */
+        } cases[] = {
+                { "a check mark", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$rel\",\"key\":\"\u2705\"}}", "\u2705", "$rel" },
+                { "a cross mark with a variation selector",
+                  "{\"m.relates_to\":{\"rel_type\":\"m.annotation\",\"event_id\":\"$r2\","
+                  "\"key\":\"\u274c\ufe0f\"}}", "\u274c\ufe0f", "$r2" },
+                { "a text key", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$r3\",\"key\":\"+1\"},\"shortcode\":\":+1:\"}", "+1",
+                  "$r3" },
+                { "no relation", "{}", NULL, NULL },
+                { "relation not an object", "{\"m.relates_to\":\"$x\"}", NULL, NULL },
+                { "another rel_type", "{\"m.relates_to\":{\"rel_type\":\"m.reference\","
+                  "\"event_id\":\"$x\",\"key\":\"\u2705\"}}", NULL, NULL },
+                { "rel_type not a string", "{\"m.relates_to\":{\"rel_type\":1,"
+                  "\"event_id\":\"$x\",\"key\":\"\u2705\"}}", NULL, NULL },
+                { "RelType in another case", "{\"m.relates_to\":{\"Rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$x\",\"key\":\"\u2705\"}}", NULL, NULL },
+                { "no key", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$x\"}}", NULL, NULL },
+                { "an empty key", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$x\",\"key\":\"\"}}", NULL, NULL },
+                { "a key not a string", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"event_id\":\"$x\",\"key\":[\"\u2705\"]}}", NULL, NULL },
+                { "no event_id", "{\"m.relates_to\":{\"rel_type\":\"m.annotation\","
+                  "\"key\":\"\u2705\"}}", NULL, NULL },
+                { "event_id not an event ID", "{\"m.relates_to\":{\"rel_type\":"
+                  "\"m.annotation\",\"event_id\":\"!room:x\",\"key\":\"\u2705\"}}", NULL,
+                  NULL },
+                { "a key over the limit", NULL, NULL, NULL },
+        };
+        char json[4096];
+
+        memset(long_key, 'k', sizeof(long_key) - 1);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *mentions[GV_SYNC_MAX_MENTIONS];
+                struct gv_sync *s = NULL;
+                struct gv_event ev;
+                enum gv_err r;
+                char name[128];
+
+                if (cases[i].content)
+                        snprintf(json, sizeof(json), "{\"next_batch\":\"s\",\"rooms\":{\"join\":"
+                                 "{\"!a:x\":{\"timeline\":{\"events\":[{\"type\":\"m.reaction\","
+                                 "\"sender\":\"@b:x\",\"event_id\":\"$e\",\"origin_server_ts\":7,"
+                                 "\"content\":%s}]}}}}}", cases[i].content);
+                else
+                        snprintf(json, sizeof(json), "{\"next_batch\":\"s\",\"rooms\":{\"join\":"
+                                 "{\"!a:x\":{\"timeline\":{\"events\":[{\"type\":\"m.reaction\","
+                                 "\"sender\":\"@b:x\",\"event_id\":\"$e\",\"content\":{"
+                                 "\"m.relates_to\":{\"rel_type\":\"m.annotation\",\"event_id\":"
+                                 "\"$x\",\"key\":\"%s\"}}}]}}}}}", long_key);
+                snprintf(name, sizeof(name), "reaction: %s", cases[i].name);
+                r = gv_sync_parse(json, strlen(json), &s);
+                if (r || s->n_rooms != 1 || s->rooms[0].n_timeline != 1) {
+                        check(false, name, "parse: %s", gv_strerror(r));
+                        gv_sync_free(s);
+                        continue;
+                }
+                r = gv_sync_event_to_gv(&s->rooms[0].timeline[0], "!a:x", 3, mentions, &ev);
+                if (cases[i].key)
+                        check(r == GV_OK && eq(ev.reaction_key, cases[i].key) &&
+                              eq(ev.relates_to, cases[i].target) && eq(ev.body, "") &&
+                              ev.body_len == 0 && eq(ev.sender, "@b:x") && eq(ev.event_id, "$e") &&
+                              ev.ts == 7 && ev.power == 3 && !ev.redacts && !ev.replaces &&
+                              !ev.reply_to, name, "%s key %s on %s", gv_strerror(r),
+                              ev.reaction_key ? ev.reaction_key : "NULL",
+                              ev.relates_to ? ev.relates_to : "NULL");
+                else
+                        check(r == GV_ENOTFOUND, name, "%s (key %s)", gv_strerror(r),
+                              ev.reaction_key ? ev.reaction_key : "NULL");
+                gv_sync_free(s);
+        }
+        /* a message is never a reaction, whatever it relates to */
+        {
+                static const char msg[] =
+                        "{\"next_batch\":\"s\",\"rooms\":{\"join\":{\"!a:x\":{\"timeline\":{"
+                        "\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@b:x\","
+                        "\"event_id\":\"$m\",\"content\":{\"msgtype\":\"m.text\",\"body\":\"hi\","
+                        "\"m.relates_to\":{\"rel_type\":\"m.annotation\",\"event_id\":\"$x\","
+                        "\"key\":\"\u2705\"}}}]}}}}}";
+                const char *mentions[GV_SYNC_MAX_MENTIONS];
+                struct gv_sync *s = NULL;
+                struct gv_event ev;
+                enum gv_err r = gv_sync_parse(msg, strlen(msg), &s);
+
+                if (r == GV_OK && s->n_rooms == 1 && s->rooms[0].n_timeline == 1)
+                        r = gv_sync_event_to_gv(&s->rooms[0].timeline[0], "!a:x", 0, mentions, &ev);
+                check(r == GV_OK && !ev.reaction_key && !ev.relates_to && eq(ev.body, "hi"),
+                      "reaction: an m.room.message with an annotation is a plain message", "%s",
+                      gv_strerror(r));
+                gv_sync_free(s);
+        }
 }
 
 static void test_bad(void)
@@ -469,6 +571,7 @@ int main(void)
         test_content();
         test_initial();
         test_relations();
+        test_reactions();
         test_bad();
         test_messages();
         test_members();
