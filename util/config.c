@@ -264,18 +264,6 @@ static const struct key *find_key(const char *name)
         return NULL;
 }
 
-__attribute__((format(printf, 4, 5)))
-static enum gv_err fail(char *err, size_t errlen, enum gv_err r, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (err && errlen) {
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 /* "key \"<name>\": <why>", always GV_ECONFIG. */
 __attribute__((format(printf, 4, 5)))
@@ -532,7 +520,7 @@ static enum gv_err set_string(const struct key *k, const cJSON *v, struct gv_con
                 return r;
         s = strdup(v->valuestring);
         if (!s)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         clear(k, c);
         *FIELD(c, k, char *) = s;
         return GV_OK;
@@ -587,7 +575,7 @@ static enum gv_err set_list(const struct key *k, const cJSON *v, struct gv_confi
                 goto out;
         list = calloc(n ? n : 1, sizeof(*list));
         if (!list) {
-                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 goto out;
         }
         cJSON_ArrayForEach(e, v) {
@@ -597,7 +585,7 @@ static enum gv_err set_list(const struct key *k, const cJSON *v, struct gv_confi
                         goto out;
                 list[i] = strdup(e->valuestring);
                 if (!list[i]) {
-                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                         goto out;
                 }
                 i++;
@@ -640,7 +628,7 @@ static enum gv_err set_prefixes(const struct key *k, const cJSON *v, struct gv_c
         }
         s = strdup(set);
         if (!s)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         clear(k, c);
         *FIELD(c, k, char *) = s;
         return GV_OK;
@@ -666,7 +654,7 @@ static enum gv_err parse_map(const struct key *k, const cJSON *v, char ***ret, s
                 goto out;
         kv = calloc(n ? 2 * n : 1, sizeof(*kv));
         if (!kv) {
-                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 goto out;
         }
         cJSON_ArrayForEach(e, v) {
@@ -694,7 +682,7 @@ static enum gv_err parse_map(const struct key *k, const cJSON *v, char ***ret, s
                 kv[2 * i + 1] = strdup(e->valuestring);
                 i++;
                 if (!kv[2 * i - 2] || !kv[2 * i - 1]) {
-                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                         goto out;
                 }
                 for (p = kv[2 * i - 2]; tags && *p; p++)
@@ -733,7 +721,7 @@ static enum gv_err set_map(const struct key *k, const cJSON *v, struct gv_config
         else
                 rooms = calloc(n ? n : 1, sizeof(*rooms));
         if (!tags && !rooms) {
-                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 goto out;
         }
         /* The strings move from kv to the map. */
@@ -806,7 +794,7 @@ static enum gv_err member(const cJSON *o, const char *path, const char *name, bo
         if (r)
                 return r;
         *out = strdup(v->valuestring);
-        return *out ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+        return *out ? GV_OK : gv_errf(err, errlen, GV_ENOMEM, "out of memory");
 }
 
 /* Only the listed members. */
@@ -908,7 +896,7 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                         }
                 r = member(o, path, "branch", false, NULL, &w->branch, err, errlen);
                 if (r == GV_OK && !w->branch && !(w->branch = strdup("master")))
-                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 if (r == GV_OK)
                         r = member(o, path, "token_file", false, NULL, &w->token_file, err, errlen);
                 if (r == GV_OK)
@@ -935,7 +923,7 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
         if (r == GV_OK)
                 r = member(o, path, "section", false, NULL, &w->section, err, errlen);
         if (r == GV_OK && !w->section && !(w->section = strdup("Recent Meeting Notes")))
-                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         if (r == GV_OK)
                 r = member_flavour(o, path, &w->flavour, err, errlen);
         if (r)
@@ -953,7 +941,7 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                 }
                 w->agendas = calloc((size_t)cJSON_GetArraySize(v), sizeof(*w->agendas));
                 if (!w->agendas) {
-                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                         goto out;
                 }
                 cJSON_ArrayForEach(e, v) {
@@ -965,7 +953,7 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                                 goto out;
                         w->agendas[n] = strdup(e->valuestring);
                         if (!w->agendas[n]) {
-                                r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                                r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                                 goto out;
                         }
                         w->n_agendas = ++n;
@@ -1037,7 +1025,7 @@ static enum gv_err member_lines(const cJSON *o, const char *path, const char *na
                 return check_string(full, v, 1, MAX_STRING, NULL, err, errlen);
         copy = strdup(v->valuestring);
         if (!copy)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         for (char *p = copy; *p; p++)   /* the other checks on a copy without them */
                 if (*p == '\n' || *p == '\r')
                         *p = ' ';
@@ -1046,7 +1034,7 @@ static enum gv_err member_lines(const cJSON *o, const char *path, const char *na
         if (r)
                 return r;
         *out = strdup(v->valuestring);
-        return *out ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+        return *out ? GV_OK : gv_errf(err, errlen, GV_ENOMEM, "out of memory");
 }
 
 /* An integer member of an entry: def when absent. */
@@ -1079,7 +1067,7 @@ static enum gv_err strdup_default(char **field, const char *def, char *err, size
         if (*field)
                 return GV_OK;
         *field = strdup(def);
-        return *field ? GV_OK : fail(err, errlen, GV_ENOMEM, "out of memory");
+        return *field ? GV_OK : gv_errf(err, errlen, GV_ENOMEM, "out of memory");
 }
 
 /* A series entry. Its rule, zone and exdates are compiled here (util/recur.h),
@@ -1134,7 +1122,7 @@ static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_seri
         r = gv_recur_new("FREQ=DAILY", s->tz, NULL, 0, &probe, why, sizeof(why));
         probe = gv_recur_free(probe);
         if (r == GV_ENOMEM)
-                return fail(err, errlen, r, "out of memory");
+                return gv_errf(err, errlen, r, "out of memory");
         if (r)
                 return bad_key(err, errlen, full, "%s", why);
         v = cJSON_GetObjectItemCaseSensitive(o, "exdate");
@@ -1147,7 +1135,7 @@ static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_seri
                 }
                 s->exdate = calloc((size_t)cJSON_GetArraySize(v) + 1, sizeof(*s->exdate));
                 if (!s->exdate)
-                        return fail(err, errlen, GV_ENOMEM, "out of memory");
+                        return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 cJSON_ArrayForEach(e, v) {
                         char name[192];
                         const char *one[1];
@@ -1160,12 +1148,12 @@ static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_seri
                         r = gv_recur_new("FREQ=DAILY", "UTC", one, 1, &probe, why, sizeof(why));
                         probe = gv_recur_free(probe);
                         if (r == GV_ENOMEM)
-                                return fail(err, errlen, r, "out of memory");
+                                return gv_errf(err, errlen, r, "out of memory");
                         if (r)
                                 return bad_key(err, errlen, name, "%s", why);
                         s->exdate[n] = strdup(e->valuestring);
                         if (!s->exdate[n])
-                                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                         s->n_exdate = ++n;
                 }
         }
@@ -1173,7 +1161,7 @@ static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_seri
         r = gv_recur_new(s->rrule, s->tz, (const char *const *)s->exdate, s->n_exdate, &s->recur,
                          why, sizeof(why));
         if (r == GV_ENOMEM)
-                return fail(err, errlen, r, "out of memory");
+                return gv_errf(err, errlen, r, "out of memory");
         if (r)
                 return bad_key(err, errlen, full, "%s", why);
         return GV_OK;
@@ -1200,7 +1188,7 @@ static enum gv_err set_objects(const struct key *k, const cJSON *v, struct gv_co
         else
                 s = calloc(n ? n : 1, sizeof(*s));
         if (!w && !h && !s)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         cJSON_ArrayForEach(e, v) {
                 snprintf(path, sizeof(path), "%s[%zu]", k->name, i);
                 if (w)
@@ -1307,7 +1295,7 @@ static enum gv_err set(const struct key *k, const cJSON *v, struct gv_config *c,
         case K_SERIES:
                 return set_objects(k, v, c, err, errlen);
         }
-        return fail(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
+        return gv_errf(err, errlen, GV_EINVAL, "key \"%s\": no setter", k->name);
 }
 
 /* The one derived default (keys[] has NULL for it): the agenda of the
@@ -1453,21 +1441,21 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
         enum gv_err r;
 
         if (len > GV_CONFIG_MAX_BYTES) {
-                r = fail(err, errlen, GV_ETOOBIG, TOO_BIG, GV_CONFIG_MAX_BYTES);
+                r = gv_errf(err, errlen, GV_ETOOBIG, TOO_BIG, GV_CONFIG_MAX_BYTES);
                 goto out;
         }
         if (!json || skip_space(json, 0, len) == len) {
-                r = fail(err, errlen, GV_EPARSE, "empty input");
+                r = gv_errf(err, errlen, GV_EPARSE, "empty input");
                 goto out;
         }
         nul = memchr(json, '\0', len);
         if (nul) {
-                r = fail(err, errlen, GV_EPARSE, "not valid JSON near byte %zu",
-                         (size_t)(nul - json));
+                r = gv_errf(err, errlen, GV_EPARSE, "not valid JSON near byte %zu",
+                            (size_t)(nul - json));
                 goto out;
         }
         if (!gv_utf8_valid(json, len)) {
-                r = fail(err, errlen, GV_EPARSE, "not valid UTF-8");
+                r = gv_errf(err, errlen, GV_EPARSE, "not valid UTF-8");
                 goto out;
         }
         root = cJSON_ParseWithLengthOpts(json, len, &end, false);
@@ -1477,12 +1465,12 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
         if (root)
                 pos = skip_space(json, pos, len);
         if (!root || pos < len) {
-                r = fail(err, errlen, GV_EPARSE, "not valid JSON near byte %zu", pos);
+                r = gv_errf(err, errlen, GV_EPARSE, "not valid JSON near byte %zu", pos);
                 goto out;
         }
         if (find_escaped_nul(json, len, &nulkey, &nulkeylen) < len) {
                 if (!nulkey) {
-                        r = fail(err, errlen, GV_ECONFIG, "a key must not contain \\u0000");
+                        r = gv_errf(err, errlen, GV_ECONFIG, "a key must not contain \\u0000");
                 } else {
                         snprintf(got, sizeof(got), "%.*s", (int)(nulkeylen < 64 ? nulkeylen : 64),
                                  nulkey);
@@ -1493,12 +1481,12 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
         }
         if (!cJSON_IsObject(root)) {
                 show_value(root, got, sizeof(got));
-                r = fail(err, errlen, GV_ECONFIG, "top level must be a JSON object, got %s", got);
+                r = gv_errf(err, errlen, GV_ECONFIG, "top level must be a JSON object, got %s", got);
                 goto out;
         }
         r = gv_config_defaults(&c);
         if (r) {
-                fail(err, errlen, r, "built-in defaults: %s", gv_strerror(r));
+                gv_errf(err, errlen, r, "built-in defaults: %s", gv_strerror(r));
                 goto out;
         }
         cJSON_ArrayForEach(v, root) {
@@ -1520,7 +1508,7 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
         if (!seen[find_key("default_agenda") - keys]) {
                 r = derive_default_agenda(c);
                 if (r) {
-                        fail(err, errlen, r, "out of memory");
+                        gv_errf(err, errlen, r, "out of memory");
                         goto out;
                 }
         }
@@ -1529,7 +1517,7 @@ enum gv_err gv_config_parse(const char *json, size_t len, struct gv_config **ret
                 if (!c->series[i].agenda &&
                     !(c->series[i].agenda = strdup(gv_config_agenda_for_room(c,
                                                                              c->series[i].room)))) {
-                        r = fail(err, errlen, GV_ENOMEM, "out of memory");
+                        r = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                         goto out;
                 }
         }
@@ -1552,29 +1540,29 @@ enum gv_err gv_config_load(const char *path, struct gv_config **ret, char *err, 
 
         f = fopen(path, "rb");
         if (!f) {
-                r = fail(err, errlen, GV_EIO, "%s: cannot open: %s", path, strerror(errno));
+                r = gv_errf(err, errlen, GV_EIO, "%s: cannot open: %s", path, strerror(errno));
                 goto out;
         }
         do {
                 n = fread(chunk, 1, sizeof(chunk), f);
                 if (n < sizeof(chunk) && ferror(f)) {
-                        r = fail(err, errlen, GV_EIO, "%s: cannot read: %s", path,
-                                 strerror(errno));
+                        r = gv_errf(err, errlen, GV_EIO, "%s: cannot read: %s", path,
+                                    strerror(errno));
                         goto out;
                 }
                 r = gv_buf_add(&b, chunk, n);
                 if (r == GV_ETOOBIG) {
-                        r = fail(err, errlen, r, "%s: " TOO_BIG, path, GV_CONFIG_MAX_BYTES);
+                        r = gv_errf(err, errlen, r, "%s: " TOO_BIG, path, GV_CONFIG_MAX_BYTES);
                         goto out;
                 }
                 if (r) {
-                        r = fail(err, errlen, r, "%s: out of memory", path);
+                        r = gv_errf(err, errlen, r, "%s: out of memory", path);
                         goto out;
                 }
         } while (n == sizeof(chunk));
         r = gv_config_parse(gv_buf_str(&b), b.len, ret, msg, sizeof(msg));
         if (r)
-                fail(err, errlen, r, "%s: %s", path, msg);
+                gv_errf(err, errlen, r, "%s: %s", path, msg);
 out:
         if (f)
                 fclose(f);

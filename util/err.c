@@ -1,4 +1,7 @@
 /* util/err.c - see err.h */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "err.h"
 
 const char *gv_strerror(enum gv_err e)
@@ -18,4 +21,16 @@ const char *gv_strerror(enum gv_err e)
         case GV_ECONFIG: return "configuration error";
         }
         return "unknown error";
+}
+
+enum gv_err gv_errf(char *err, size_t errlen, enum gv_err r, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (err && errlen) {
+                va_start(ap, fmt);
+                vsnprintf(err, errlen, fmt, ap);
+                va_end(ap);
+        }
+        return r;
 }

@@ -3,6 +3,8 @@
 #ifndef GV_ERR_H
 #define GV_ERR_H
 
+#include <stddef.h>
+
 #define GV_MUST_CHECK __attribute__((warn_unused_result))
 
 enum gv_err {
@@ -21,5 +23,10 @@ enum gv_err {
 };
 
 const char *gv_strerror(enum gv_err e);
+
+/* Writes the message into err (when err and errlen) and returns r: for the
+ * functions that answer an error code and a line saying why. */
+__attribute__((format(printf, 4, 5)))
+enum gv_err gv_errf(char *err, size_t errlen, enum gv_err r, const char *fmt, ...);
 
 #endif

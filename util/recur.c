@@ -105,18 +105,6 @@ static void show(const char *s, size_t n, char *out, size_t outlen)
         out[o] = '\0';
 }
 
-__attribute__((format(printf, 4, 5)))
-static enum gv_err fail(char *err, size_t errlen, enum gv_err r, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (err && errlen) {
-                va_start(ap, fmt);
-                vsnprintf(err, errlen, fmt, ap);
-                va_end(ap);
-        }
-        return r;
-}
 
 /* ---- wall clock <-> UTC, from libical's offsets ---- */
 
@@ -282,10 +270,10 @@ static enum gv_err add_exdate(struct gv_recur *r, struct icaltimetype t, bool is
         struct exdate *e;
 
         if (r->n_ex == MAX_EXDATES)
-                return fail(err, errlen, GV_ETOOBIG, "more than %d EXDATE values", MAX_EXDATES);
+                return gv_errf(err, errlen, GV_ETOOBIG, "more than %d EXDATE values", MAX_EXDATES);
         e = realloc(r->ex, (r->n_ex + 1) * sizeof(*r->ex));
         if (!e)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         r->ex = e;
         e[r->n_ex].t = local_secs(t);
         if (is_date)
@@ -337,16 +325,16 @@ static enum gv_err bad_rule(const char *v, size_t n, char *err, size_t errlen)
                         if (!rule_parses(part, NULL) ||
                             (len >= 7 && strncasecmp(p, "RSCALE=", 7) == 0)) {
                                 show(p, len, shown, sizeof(shown));
-                                return fail(err, errlen, GV_EPARSE,
-                                            "%s: not a recurrence rule (RFC 5545 RRULE, e.g. "
-                                            "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15)", shown);
+                                return gv_errf(err, errlen, GV_EPARSE,
+                                               "%s: not a recurrence rule (RFC 5545 RRULE, e.g. "
+                                               "FREQ=WEEKLY;BYDAY=MO;BYHOUR=15)", shown);
                         }
                 }
                 p += len + 1;
         }
         show(v, n, shown, sizeof(shown));
-        return fail(err, errlen, GV_EPARSE, "%s: not a recurrence rule%s", shown,
-                    freq ? "" : " (no FREQ=; e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=15)");
+        return gv_errf(err, errlen, GV_EPARSE, "%s: not a recurrence rule%s", shown,
+                       freq ? "" : " (no FREQ=; e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=15)");
 }
 
 static enum gv_err set_rule(struct gv_recur *r, const char *v, size_t n, char *err, size_t errlen)
@@ -356,14 +344,14 @@ static enum gv_err set_rule(struct gv_recur *r, const char *v, size_t n, char *e
         bool ok;
 
         if (!s)
-                return fail(err, errlen, GV_ENOMEM, "out of memory");
+                return gv_errf(err, errlen, GV_ENOMEM, "out of memory");
         ok = rule_parses(s, &rt);
         free(s);
         if (!ok)
                 return bad_rule(v, n, err, errlen);
         if (rt.freq == ICAL_SECONDLY_RECURRENCE || rt.freq == ICAL_MINUTELY_RECURRENCE) {
                 show(v, n, shown, sizeof(shown));
-                return fail(err, errlen, GV_EPARSE, "%s: meets more often than hourly", shown);
+                return gv_errf(err, errlen, GV_EPARSE, "%s: meets more often than hourly", shown);
         }
         if (!icaltime_is_null_time(rt.until)) {
                 if (icaltime_is_utc(rt.until)) {       /* "Z": an instant */
@@ -410,13 +398,13 @@ static enum gv_err check_params(const struct gv_recur *r, const char *line, cons
                 if (len > 5 && strncasecmp(val, "TZID=", 5) == 0) {
                         if (len - 5 != strlen(r->tz) || strncmp(val + 5, r->tz, len - 5) != 0) {
                                 show(line, (size_t)(colon - line), shown, sizeof(shown));
-                                return fail(err, errlen, GV_EPARSE,
-                                            "%s: TZID must be the series' zone %s", shown, r->tz);
+                                return gv_errf(err, errlen, GV_EPARSE,
+                                               "%s: TZID must be the series' zone %s", shown, r->tz);
                         }
                 } else if (!(len == 10 && strncasecmp(val, "VALUE=DATE", 10) == 0) &&
                            !(len == 15 && strncasecmp(val, "VALUE=DATE-TIME", 15) == 0)) {
                         show(line, (size_t)(colon - line), shown, sizeof(shown));
-                        return fail(err, errlen, GV_EPARSE, "%s: unknown parameter", shown);
+                        return gv_errf(err, errlen, GV_EPARSE, "%s: unknown parameter", shown);
                 }
                 p = semi;
         }
@@ -434,7 +422,7 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
 
         if (!colon) {
                 show(line, n, shown, sizeof(shown));
-                return fail(err, errlen, GV_EPARSE, "%s: not a content line (NAME:value)", shown);
+                return gv_errf(err, errlen, GV_EPARSE, "%s: not a content line (NAME:value)", shown);
         }
         params = memchr(line, ';', (size_t)(colon - line));
         name_len = (size_t)((params ? params : colon) - line);
@@ -444,11 +432,11 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
                 return e;
         if (name_len == 5 && strncasecmp(line, "RRULE", 5) == 0) {
                 if (*have_rule)
-                        return fail(err, errlen, GV_EPARSE, "more than one RRULE");
+                        return gv_errf(err, errlen, GV_EPARSE, "more than one RRULE");
                 if (params) {
                         show(line, n, shown, sizeof(shown));
-                        return fail(err, errlen, GV_EPARSE, "%s: RRULE takes no parameters",
-                                    shown);
+                        return gv_errf(err, errlen, GV_EPARSE, "%s: RRULE takes no parameters",
+                                       shown);
                 }
                 *have_rule = true;
                 return set_rule(r, v, (size_t)(end - v), err, errlen);
@@ -458,11 +446,11 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
                 bool is_date, utc;
 
                 if (*have_start)
-                        return fail(err, errlen, GV_EPARSE, "more than one DTSTART");
+                        return gv_errf(err, errlen, GV_EPARSE, "more than one DTSTART");
                 if (!parse_ical_time(v, (size_t)(end - v), &t, &is_date, &utc)) {
                         show(line, n, shown, sizeof(shown));
-                        return fail(err, errlen, GV_EPARSE, "%s: not a date (20260105) or "
-                                    "date-time (20260105T150000)", shown);
+                        return gv_errf(err, errlen, GV_EPARSE, "%s: not a date (20260105) or "
+                                       "date-time (20260105T150000)", shown);
                 }
                 if (utc) {      /* the wall-clock time it is in the zone */
                         int64_t s = local_secs(t);
@@ -473,7 +461,7 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
                         s += offset_at(r, s, NULL);
                         tt = (time_t)s;
                         if (!gmtime_r(&tt, &tm))
-                                return fail(err, errlen, GV_EPARSE, "DTSTART out of range");
+                                return gv_errf(err, errlen, GV_EPARSE, "DTSTART out of range");
                         t = make_time(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                                       tm.tm_min, tm.tm_sec);
                 }
@@ -493,8 +481,8 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
 
                         if (!parse_ical_time(p, (size_t)(ve - p), &t, &is_date, &utc)) {
                                 show(p, (size_t)(ve - p), shown, sizeof(shown));
-                                return fail(err, errlen, GV_EPARSE, "EXDATE %s: not a date "
-                                            "(20261224) or date-time (20261224T150000)", shown);
+                                return gv_errf(err, errlen, GV_EPARSE, "EXDATE %s: not a date "
+                                               "(20261224) or date-time (20261224T150000)", shown);
                         }
                         e = add_exdate(r, t, is_date, utc, err, errlen);
                         if (e)
@@ -504,7 +492,7 @@ static enum gv_err content_line(struct gv_recur *r, const char *line, size_t n, 
                 return GV_OK;
         }
         show(line, name_len, shown, sizeof(shown));
-        return fail(err, errlen, GV_EPARSE, "%s: not DTSTART, RRULE or EXDATE", shown);
+        return gv_errf(err, errlen, GV_EPARSE, "%s: not DTSTART, RRULE or EXDATE", shown);
 }
 
 static bool zone_name_ok(const char *tz)
@@ -580,20 +568,20 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
         size_t i;
 
         if (!rule || !tz || (n_exdates && !exdates)) {
-                e = fail(err, errlen, GV_EINVAL, "no rule or zone");
+                e = gv_errf(err, errlen, GV_EINVAL, "no rule or zone");
                 goto out;
         }
         if (strlen(rule) > MAX_RULE) {
-                e = fail(err, errlen, GV_ETOOBIG, "rule longer than %d bytes", MAX_RULE);
+                e = gv_errf(err, errlen, GV_ETOOBIG, "rule longer than %d bytes", MAX_RULE);
                 goto out;
         }
         if (n_exdates > MAX_EXDATES) {
-                e = fail(err, errlen, GV_ETOOBIG, "more than %d EXDATE values", MAX_EXDATES);
+                e = gv_errf(err, errlen, GV_ETOOBIG, "more than %d EXDATE values", MAX_EXDATES);
                 goto out;
         }
         r = calloc(1, sizeof(*r));
         if (!r || !(r->tz = strdup(tz))) {
-                e = fail(err, errlen, GV_ENOMEM, "out of memory");
+                e = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
                 goto out;
         }
         if (!cleanup_registered) {
@@ -604,7 +592,7 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
         icalerror_clear_errno();
         if (!r->zone) {
                 show(tz, strlen(tz), shown, sizeof(shown));
-                e = fail(err, errlen, GV_ENOTFOUND, "%s: no such time zone", shown);
+                e = gv_errf(err, errlen, GV_ENOTFOUND, "%s: no such time zone", shown);
                 goto out;
         }
         r->utc_zone = r->zone == icaltimezone_get_utc_timezone();
@@ -642,7 +630,7 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
                                 goto out;
                 }
                 if (!have_rule) {
-                        e = fail(err, errlen, GV_EPARSE, "no RRULE line");
+                        e = gv_errf(err, errlen, GV_EPARSE, "no RRULE line");
                         goto out;
                 }
         }
@@ -653,8 +641,8 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
                 if (!exdates[i] || !parse_iso_time(exdates[i], &t, &is_date)) {
                         show(exdates[i] ? exdates[i] : "", exdates[i] ? strlen(exdates[i]) : 0,
                              shown, sizeof(shown));
-                        e = fail(err, errlen, GV_EPARSE, "%s: not a local date (2026-12-24) or "
-                                 "date-time (2026-12-24T15:00)", shown);
+                        e = gv_errf(err, errlen, GV_EPARSE, "%s: not a local date (2026-12-24) or "
+                                    "date-time (2026-12-24T15:00)", shown);
                         goto out;
                 }
                 e = add_exdate(r, t, is_date, false, err, errlen);
