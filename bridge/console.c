@@ -336,19 +336,35 @@ fail:
 }
 
 /* "/at 2017-05-08 13:00:44", "/at 2017-05-08T13:00:44" or "/at 13:00:44" (same day). */
+/* "HH:MM:SS" or "HH:MM" (":00" then) into ms of the day. */
+static int parse_time(const char *arg, int64_t *tod)
+{
+        char t[9];
+        size_t n = strlen(arg);
+
+        if (n == 5) {
+                memcpy(t, arg, 5);
+                memcpy(t + 5, ":00", 4);
+                arg = t;
+        } else if (n != 8) {
+                return -1;
+        }
+        return gv_parse_hms(arg, tod) ? -1 : 0;
+}
+
 static int set_clock(struct console *c, const char *arg)
 {
         int64_t day, tod;
         char date[11];
 
-        if (strlen(arg) >= 19 && (arg[10] == ' ' || arg[10] == 'T')) {
+        if (strlen(arg) >= 16 && (arg[10] == ' ' || arg[10] == 'T')) {
                 memcpy(date, arg, 10);
                 date[10] = '\0';
-                if (gv_parse_date(date, &day) || gv_parse_hms(arg + 11, &tod) || arg[19])
+                if (gv_parse_date(date, &day) || parse_time(arg + 11, &tod))
                         return -1;
-        } else if (c->clock && strlen(arg) == 8) {
+        } else if (c->clock) {
                 day = c->clock - c->clock % 86400000;
-                if (gv_parse_hms(arg, &tod))
+                if (parse_time(arg, &tod))
                         return -1;
         } else {
                 return -1;
@@ -362,7 +378,7 @@ static void console_help(FILE *out)
         fputs("  /as NAME        speak as NAME\n"
               "  /room NAME      speak in room NAME\n"
               "  /power N        give the current user power level N (0-100)\n"
-              "  /at YYYY-MM-DD HH:MM:SS | /at HH:MM:SS   set the clock (then +1 s a line)\n"
+              "  /at YYYY-MM-DD HH:MM[:SS] | /at HH:MM[:SS]   set the clock (then +1 s a line)\n"
               "                  timers due by then (series releases, reminders) fire first\n"
               "  /react [N] KEY  react with KEY (\u2705, \u274c, ...) to release N as printed\n"
               "                  (\"* release N ...\"), or to the latest release\n"
@@ -396,7 +412,7 @@ static int directive(struct console *c, char *line)
                 enum gv_err r;
 
                 if (set_clock(c, arg) != 0) {
-                        fprintf(c->out, "! console: /at wants YYYY-MM-DD HH:MM:SS or HH:MM:SS\n");
+                        fprintf(c->out, "! console: /at wants YYYY-MM-DD HH:MM[:SS] or HH:MM[:SS]\n");
                         fflush(c->out);
                         return 0;
                 }
