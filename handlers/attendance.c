@@ -434,7 +434,7 @@ static int reaction_answer(const char *key)
         return -1;
 }
 
-static const struct gv_series_cfg *series_named(const struct gv_config *cfg, const char *name)
+const struct gv_series_cfg *series_named(const struct gv_config *cfg, const char *name)
 {
         for (size_t i = 0; i < cfg->n_series; i++)
                 if (cfg->series[i].name && strcmp(cfg->series[i].name, name) == 0 &&

@@ -4,7 +4,8 @@
  *   core.c -> edits.c -> commands.c (which lines are commands)
  *   meeting.c -> edits.c (untake_item, for #undo)
  *   commands.c, agenda.c, core.c, edits.c -> series.c <-> attendance.c (issue 10)
- *   meeting.c -> standup.c (series_for_room); standup.c -> meeting.c (name_person)
+ *   meeting.c -> standup.c (series_for_room); standup.c -> meeting.c (name_person),
+ *   series.c (series_room_is), attendance.c (series_named)
  * core.c and edits.c also use agenda.c's tag helpers and effects.c. */
 #ifndef GV_HANDLERS_INTERNAL_H
 #define GV_HANDLERS_INTERNAL_H
@@ -104,6 +105,8 @@ const char *series_agenda_of(const struct gv_config *cfg, const struct gv_series
  * An alias matches the room ID it resolved to (gv_store_alias_get). */
 GV_MUST_CHECK enum gv_err series_room_is(struct gv_store *s, const char *cfg_room,
                                          const char *room, bool *yes);
+/* The configured series of that name (with a compiled rule), else NULL. */
+const struct gv_series_cfg *series_named(const struct gv_config *cfg, const char *name);
 /* "Thu 2026-12-03 15:00 EET (13:00 UTC)"; "Thu 15:00". */
 void series_occ_text(const struct gv_series_cfg *sc, int64_t occ, char *buf, size_t n);
 void series_occ_short(const struct gv_series_cfg *sc, int64_t occ, char *buf, size_t n);

@@ -317,20 +317,12 @@ enum gv_err series_for_room(struct ctx *x, const struct gv_series_cfg **out)
         *out = NULL;
         for (size_t i = 0; i < cfg->n_series; i++) {
                 const struct gv_series_cfg *se = &cfg->series[i];
-                bool match = se->room && strcmp(se->room, x->ev->room) == 0;
+                bool match = false;
                 int64_t d;
 
-                if (!match && se->room && se->room[0] == '#') {
-                        char *id = NULL;
-
-                        r = gv_store_alias_get(x->c->s, se->room, &id);
-                        if (r == GV_ENOTFOUND)
-                                r = GV_OK;
-                        match = r == GV_OK && id && strcmp(id, x->ev->room) == 0;
-                        free(id);
-                        if (r)
-                                return r;
-                }
+                r = series_room_is(x->c->s, se->room, x->ev->room, &match);
+                if (r)
+                        return r;
                 if (!match)
                         continue;
                 d = series_distance(se, x->ev->ts);
@@ -733,17 +725,12 @@ void gv_standup_title(struct gv_store *s, const struct gv_config *cfg, const str
         gv_fmt_date(m->started, date);
         /* in the series' zone: "Mon 2026-12-07 15:00 EET" */
         if (cfg && gv_store_meeting_series(s, m->id, &series, &flavour) == GV_OK && series) {
-                for (size_t i = 0; i < cfg->n_series; i++) {
-                        const struct gv_series_cfg *se = &cfg->series[i];
+                const struct gv_series_cfg *se = series_named(cfg, series);
 
-                        if (!se->recur || !se->name || strcmp(se->name, series) != 0)
-                                continue;
-                        if (gv_recur_local(se->recur, m->started, local, sizeof(local)) >= 14 &&
-                            local[3] == ' ' && local[8] == '-' && local[11] == '-') {
-                                memcpy(date, local + 4, 10);
-                                date[10] = '\0';
-                        }
-                        break;
+                if (se && gv_recur_local(se->recur, m->started, local, sizeof(local)) >= 14 &&
+                    local[3] == ' ' && local[8] == '-' && local[11] == '-') {
+                        memcpy(date, local + 4, 10);
+                        date[10] = '\0';
                 }
         }
         free(series);
