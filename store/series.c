@@ -70,10 +70,12 @@ enum gv_err gv_store_release_sent(struct gv_store *s, int64_t row, const char *e
         return store_id_text(s, S_REL_SENT, row, event_id);
 }
 
-enum gv_err gv_store_release_by_event(struct gv_store *s, const char *event_id, char **series,
-                                      int64_t *occ)
+/* Statement id's one row for event_id: (series, occurrence). GV_ENOTFOUND
+ * when there is none. */
+static enum gv_err series_occ_of_event(struct gv_store *s, enum stmt_id id, const char *event_id,
+                                       char **series, int64_t *occ)
 {
-        sqlite3_stmt *st = store_stmt(s, S_REL_BY_EVENT);
+        sqlite3_stmt *st = store_stmt(s, id);
         enum gv_err r;
 
         *series = NULL;
@@ -87,6 +89,12 @@ enum gv_err gv_store_release_by_event(struct gv_store *s, const char *event_id, 
         *occ = sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
         return *series ? GV_OK : GV_ENOMEM;
+}
+
+enum gv_err gv_store_release_by_event(struct gv_store *s, const char *event_id, char **series,
+                                      int64_t *occ)
+{
+        return series_occ_of_event(s, S_REL_BY_EVENT, event_id, series, occ);
 }
 
 enum gv_err gv_store_release_event(struct gv_store *s, int64_t row, char **event_id,
@@ -178,27 +186,17 @@ enum gv_err gv_store_attend_each(struct gv_store *s, const char *series, int64_t
 enum gv_err gv_store_attend_del_event(struct gv_store *s, const char *event_id, char **series,
                                       int64_t *occ)
 {
-        sqlite3_stmt *st = store_stmt(s, S_ATT_BY_EVENT);
-        enum gv_err r;
+        sqlite3_stmt *st;
+        enum gv_err r = series_occ_of_event(s, S_ATT_BY_EVENT, event_id, series, occ);
 
-        *series = NULL;
-        if (!st)
-                return GV_EDB;
-        bt(st, 1, event_id);
-        r = store_step_row(s, st);
         if (r == GV_ENOTFOUND)
                 return GV_OK;
         if (r)
                 return r;
-        *series = col_dup(st, 0);
-        *occ = sqlite3_column_int64(st, 1);
-        sqlite3_reset(st);
-        if (!*series)
-                return GV_ENOMEM;
         st = store_stmt(s, S_ATT_DEL_EVENT);
-        if (!st)
+        if (!st) {
                 r = GV_EDB;
-        if (st) {
+        } else {
                 bt(st, 1, event_id);
                 r = store_exec_done(s, st);
         }
