@@ -11,6 +11,7 @@
 #include "matrix.h"
 #include "jobs.h"
 #include "outbox.h"
+#include "publish.h"
 #include "rebuild.h"
 #include "replay.h"
 
@@ -84,6 +85,20 @@ static int load_config(const char *path, struct gv_config **cfg)
         if (r) {
                 fprintf(stderr, "gavel: %s\n", path ? err : gv_strerror(r));
                 return 2;
+        }
+        /* libgit2 is loaded only for a git wiki, and then now: a missing
+         * library is said at start (and by check-config), as a config error,
+         * not at the first #endmeeting. (libical: util/config.c, per series.) */
+        for (size_t i = 0; i < (*cfg)->n_wiki; i++) {
+                if (!(*cfg)->wiki[i].git)
+                        continue;
+                if (gv_publish_git_load(err, sizeof(err)) != GV_OK) {
+                        fprintf(stderr, "gavel: %s: key \"wiki[%zu].git\": %s\n",
+                                path ? path : "-", i, err);
+                        *cfg = gv_config_free(*cfg);
+                        return 2;
+                }
+                break;
         }
         return 0;
 }

@@ -7,9 +7,11 @@
  * a person's edit is never overwritten and a commit left unpushed by a crash
  * is simply replaced (the marker on the remote tip says whether the meeting
  * is already there). Nothing is ever force-pushed. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +29,157 @@
 #define GIT_MAX_PATH 1024                   /* w->page */
 #define GIT_MAX_BRANCH 200
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-static int git_init_rc;
+/* libgit2 is opened when a git wiki is configured (main.c asks at start, so
+ * a missing library is a config error) or at the first publish, not linked:
+ * a bot without a git wiki never maps it, nor mbedTLS, libssh2, OpenSSL's
+ * libcrypto, Kerberos, http-parser and PCRE2 that come with it. git2.h still
+ * gives the types: each pointer has the type of the function's own
+ * prototype (__typeof__), so the list is names only (without "git_") and
+ * cannot disagree with the header; a git_ call not in the list does not
+ * link. GV_LIBGIT2_SONAME and GV_LIBGIT2_PACKAGE come from meson.build (the
+ * SONAME of the libgit2 pkg-config found: libgit2's ABI changes with every
+ * minor version, so the name is libgit2.so.MAJOR.MINOR). */
+#ifndef GV_LIBGIT2_SONAME
+#define GV_LIBGIT2_SONAME "libgit2.so.1.5"
+#endif
+#ifndef GV_LIBGIT2_PACKAGE
+#define GV_LIBGIT2_PACKAGE "libgit2-1.5"
+#endif
+#define GIT_FUNCS(X) \
+        X(blob_create_from_buffer) \
+        X(blob_free) \
+        X(blob_lookup) \
+        X(blob_rawcontent) \
+        X(blob_rawsize) \
+        X(commit_create) \
+        X(commit_free) \
+        X(commit_id) \
+        X(commit_lookup) \
+        X(commit_tree) \
+        X(commit_tree_id) \
+        X(config_free) \
+        X(config_new) \
+        X(credential_ssh_key_new) \
+        X(credential_username_new) \
+        X(credential_userpass_plaintext_new) \
+        X(error_last) \
+        X(error_set_str) \
+        X(fetch_options_init) \
+        X(libgit2_init) \
+        X(libgit2_opts) \
+        X(odb_exists) \
+        X(odb_free) \
+        X(odb_object_data) \
+        X(odb_object_free) \
+        X(odb_object_size) \
+        X(odb_read) \
+        X(odb_write) \
+        X(push_options_init) \
+        X(reference_create) \
+        X(reference_create_matching) \
+        X(reference_delete) \
+        X(reference_free) \
+        X(reference_lookup) \
+        X(reference_name_is_valid) \
+        X(reference_name_to_id) \
+        X(remote_create_anonymous) \
+        X(remote_fetch) \
+        X(remote_free) \
+        X(remote_push) \
+        X(repository_free) \
+        X(repository_init_ext) \
+        X(repository_init_options_init) \
+        X(repository_is_bare) \
+        X(repository_odb) \
+        X(repository_open_ext) \
+        X(repository_set_config) \
+        X(signature_free) \
+        X(signature_now) \
+        X(tree_create_updated) \
+        X(tree_entry_byindex) \
+        X(tree_entry_bypath) \
+        X(tree_entry_filemode) \
+        X(tree_entry_free) \
+        X(tree_entry_id) \
+        X(tree_entry_type) \
+        X(tree_entrycount) \
+        X(tree_free) \
+        X(tree_lookup) \
+        X(treebuilder_free) \
+        X(treebuilder_new) \
+        X(treebuilder_write)
 
-static void git_init(void)
+static struct {
+        void *lib;
+#define X(f) __typeof__(&git_##f) f;
+        GIT_FUNCS(X)
+#undef X
+} git;
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+static char git_load_err[400];  /* why libgit2 is not there; "" once it is */
+
+/* Opens, resolves and initialises libgit2, once per process, whichever
+ * thread asks first (main at start, or a publisher's worker). */
+static void git_load(void)
 {
-        git_init_rc = git_libgit2_init();
-        if (git_init_rc >= 0)
-                (void)git_libgit2_opts(GIT_OPT_SET_USER_AGENT, "gavel/" GAVEL_VERSION);
+        static const struct {
+                const char *name;
+                size_t off;
+        } syms[] = {
+#define X(f) { "git_" #f, offsetof(__typeof__(git), f) },
+                GIT_FUNCS(X)
+#undef X
+        };
+        /* GAVEL_TEST_LIBGIT2: tests only (tests/meson.build), the file name
+         * to load instead, e.g. one that is not there. */
+        const char *name = getenv("GAVEL_TEST_LIBGIT2");
+        __typeof__(git) t;
+        void *lib;
+        int rc;
+
+        if (!name || !*name)
+                name = GV_LIBGIT2_SONAME;
+        lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+                snprintf(git_load_err, sizeof(git_load_err), "cannot load %s (is the package "
+                         "%s installed?): %s", name, GV_LIBGIT2_PACKAGE, dlerror());
+                return;
+        }
+        memset(&t, 0, sizeof(t));
+        for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+                void *f = dlsym(lib, syms[i].name);
+
+                if (!f) {
+                        snprintf(git_load_err, sizeof(git_load_err), "%s has no %s: not the "
+                                 "libgit2 gavel was built with (%s)", name, syms[i].name,
+                                 GV_LIBGIT2_SONAME);
+                        dlclose(lib);
+                        return;
+                }
+                memcpy((char *)&t + syms[i].off, &f, sizeof(f));
+        }
+        rc = t.libgit2_init();
+        if (rc < 0) {
+                const git_error *e = t.error_last();
+
+                snprintf(git_load_err, sizeof(git_load_err), "%s would not initialise: %s", name,
+                         e && e->message ? e->message : "unknown libgit2 error");
+                return;         /* kept open: libgit2 may hold on to what it set up */
+        }
+        (void)t.libgit2_opts(GIT_OPT_SET_USER_AGENT, "gavel/" GAVEL_VERSION);
+        t.lib = lib;
+        git = t;
+}
+
+enum gv_err gv_publish_git_load(char *err, size_t n)
+{
+        if (pthread_once(&git_once, git_load) != 0)
+                return gv_errf(err, n, GV_EIO, "cannot load %s: pthread_once failed",
+                               GV_LIBGIT2_SONAME);
+        if (!git.lib)
+                return gv_errf(err, n, GV_EIO, "%s", git_load_err);
+        return GV_OK;
 }
 
 struct attempt {
@@ -79,7 +224,7 @@ static void say(struct attempt *a, const char *fmt, ...)
 
 static const char *git_msg(void)
 {
-        const git_error *e = git_error_last();
+        const git_error *e = git.error_last();
 
         return e && e->message ? e->message : "unknown libgit2 error";
 }
@@ -136,25 +281,25 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
 
         /* ssh asks for the user name first, when the URL has none */
         if (allowed == GIT_CREDENTIAL_USERNAME)
-                return git_credential_username_new(out, user ? user : "git");
+                return git.credential_username_new(out, user ? user : "git");
         /* the same credentials again would fail again */
         if (a->creds++ > 0) {
-                git_error_set_str(GIT_ERROR_NET, "authentication failed");
+                git.error_set_str(GIT_ERROR_NET, "authentication failed");
                 return GIT_EAUTH;
         }
         if ((allowed & GIT_CREDENTIAL_SSH_KEY) && a->w->ssh_key)
-                return git_credential_ssh_key_new(out, user ? user : "git", NULL, a->w->ssh_key,
+                return git.credential_ssh_key_new(out, user ? user : "git", NULL, a->w->ssh_key,
                                                   NULL);
         if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token &&
             plain_http_remote(url ? url : a->w->git)) {
-                git_error_set_str(GIT_ERROR_NET, "the token is not sent over plain http; "
+                git.error_set_str(GIT_ERROR_NET, "the token is not sent over plain http; "
                                                  "use an https:// URL");
                 return GIT_EAUTH;
         }
         if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && a->w->token)
-                return git_credential_userpass_plaintext_new(out, user ? user : "x-access-token",
+                return git.credential_userpass_plaintext_new(out, user ? user : "x-access-token",
                                                              a->w->token);
-        git_error_set_str(GIT_ERROR_NET, "authentication required, and no token or ssh key "
+        git.error_set_str(GIT_ERROR_NET, "authentication required, and no token or ssh key "
                                          "is configured for this wiki");
         return GIT_EAUTH;
 }
@@ -183,11 +328,11 @@ static enum gv_err open_repo(struct attempt *a)
         git_config *cfg = NULL;
         int rc;
 
-        rc = git_repository_open_ext(&a->repo, w->workdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+        rc = git.repository_open_ext(&a->repo, w->workdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
         if (rc == GIT_ENOTFOUND) {
-                git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+                git.repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
                 io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-                rc = git_repository_init_ext(&a->repo, w->workdir, &io);
+                rc = git.repository_init_ext(&a->repo, w->workdir, &io);
         }
         if (rc < 0) {
                 *a->d = GV_DELIVER_LATER;
@@ -198,12 +343,12 @@ static enum gv_err open_repo(struct attempt *a)
          * URLs behind gavel's back, and libgit2 1.5 leaks a PCRE2 match block
          * per configuration entry its insteadOf scan does not match. The
          * remote is anonymous; the refspecs are always explicit. */
-        rc = git_config_new(&cfg);
+        rc = git.config_new(&cfg);
         if (rc == 0)
-                rc = git_repository_set_config(a->repo, cfg);
-        git_config_free(cfg);
+                rc = git.repository_set_config(a->repo, cfg);
+        git.config_free(cfg);
         if (rc == 0)
-                rc = git_remote_create_anonymous(&a->remote, a->repo, w->git);
+                rc = git.remote_create_anonymous(&a->remote, a->repo, w->git);
         if (rc < 0) {
                 *a->d = GV_DELIVER_NEVER;
                 say(a, "git remote %s: %s", w->git, git_msg());
@@ -226,9 +371,9 @@ static enum gv_err fetch(struct attempt *a, git_commit **tip)
         *tip = NULL;
         /* What the remote had last time is no answer: a wiki wiped and made
          * again must not look published. Only what this fetch brings counts. */
-        if (git_reference_lookup(&old, a->repo, a->tracking) == 0) {
-                rc = git_reference_delete(old);
-                git_reference_free(old);
+        if (git.reference_lookup(&old, a->repo, a->tracking) == 0) {
+                rc = git.reference_delete(old);
+                git.reference_free(old);
                 if (rc < 0) {
                         *a->d = GV_DELIVER_LATER;
                         say(a, "git %s: %s", a->w->workdir, git_msg());
@@ -236,20 +381,20 @@ static enum gv_err fetch(struct attempt *a, git_commit **tip)
                 }
         }
         snprintf(spec, sizeof(spec), "+%s:%s", a->local, a->tracking);
-        git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+        git.fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
         callbacks(a, &fo.callbacks);
         fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         a->creds = 0;
-        rc = git_remote_fetch(a->remote, &refspecs, &fo, "gavel: fetch");
+        rc = git.remote_fetch(a->remote, &refspecs, &fo, "gavel: fetch");
         if (rc < 0) {
                 classify(a, rc, "fetch from");
                 return GV_EIO;
         }
-        rc = git_reference_name_to_id(&id, a->repo, a->tracking);
+        rc = git.reference_name_to_id(&id, a->repo, a->tracking);
         if (rc == GIT_ENOTFOUND)
                 return GV_OK;   /* a new wiki: no such branch yet */
         if (rc == 0)
-                rc = git_commit_lookup(tip, a->repo, &id);
+                rc = git.commit_lookup(tip, a->repo, &id);
         if (rc < 0) {
                 *a->d = GV_DELIVER_LATER;
                 say(a, "git fetch %s: %s: %s", a->w->git, a->tracking, git_msg());
@@ -272,20 +417,20 @@ static enum gv_err read_page(struct attempt *a, git_commit *tip, char **text,
         *mode = GIT_FILEMODE_BLOB;
         *text = NULL;
         if (tip) {
-                rc = git_commit_tree(&tree, tip);
+                rc = git.commit_tree(&tree, tip);
                 if (rc == 0)
-                        rc = git_tree_entry_bypath(&e, tree, a->w->page);
+                        rc = git.tree_entry_bypath(&e, tree, a->w->page);
                 if (rc == GIT_ENOTFOUND) {
                         rc = 0;
                 } else if (rc == 0) {
-                        *mode = git_tree_entry_filemode(e);
+                        *mode = git.tree_entry_filemode(e);
                         if (*mode != GIT_FILEMODE_BLOB && *mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
                                 *a->d = GV_DELIVER_NEVER;
                                 say(a, "git %s: %s is not a file in the repository", a->w->git,
                                     a->w->page);
                                 goto out;
                         }
-                        rc = git_blob_lookup(&blob, a->repo, git_tree_entry_id(e));
+                        rc = git.blob_lookup(&blob, a->repo, git.tree_entry_id(e));
                 }
                 if (rc < 0) {
                         *a->d = GV_DELIVER_LATER;
@@ -294,8 +439,8 @@ static enum gv_err read_page(struct attempt *a, git_commit *tip, char **text,
                 }
         }
         if (blob) {
-                git_object_size_t size = git_blob_rawsize(blob);
-                const void *raw = git_blob_rawcontent(blob);
+                git_object_size_t size = git.blob_rawsize(blob);
+                const void *raw = git.blob_rawcontent(blob);
                 if (size > GIT_MAX_PAGE) {
                         *a->d = GV_DELIVER_NEVER;
                         say(a, "git %s: %s is over %zu bytes", a->w->git, a->w->page,
@@ -313,9 +458,9 @@ static enum gv_err read_page(struct attempt *a, git_commit *tip, char **text,
         }
         r = *text ? GV_OK : GV_ENOMEM;
 out:
-        git_blob_free(blob);
-        git_tree_entry_free(e);
-        git_tree_free(tree);
+        git.blob_free(blob);
+        git.tree_entry_free(e);
+        git.tree_free(tree);
         return r;
 }
 
@@ -340,23 +485,23 @@ static enum gv_err commit_page(struct attempt *a, git_commit *tip, const char *t
                 r = GV_ENOMEM;
                 goto out;
         }
-        rc = git_signature_now(&sig, p->author && *p->author ? p->author : "gavel",
+        rc = git.signature_now(&sig, p->author && *p->author ? p->author : "gavel",
                                p->email && *p->email ? p->email : "gavel@localhost");
         if (rc < 0) {
                 *a->d = GV_DELIVER_NEVER;
                 say(a, "git commit author: %s", git_msg());
                 goto out;
         }
-        rc = git_blob_create_from_buffer(&blob_id, a->repo, text, strlen(text));
+        rc = git.blob_create_from_buffer(&blob_id, a->repo, text, strlen(text));
         if (rc == 0) {
                 if (tip) {
-                        rc = git_commit_tree(&base, tip);
+                        rc = git.commit_tree(&base, tip);
                 } else {
-                        rc = git_treebuilder_new(&tb, a->repo, NULL);
+                        rc = git.treebuilder_new(&tb, a->repo, NULL);
                         if (rc == 0)
-                                rc = git_treebuilder_write(&tree_id, tb);
+                                rc = git.treebuilder_write(&tree_id, tb);
                         if (rc == 0)
-                                rc = git_tree_lookup(&base, a->repo, &tree_id);
+                                rc = git.tree_lookup(&base, a->repo, &tree_id);
                 }
         }
         if (rc == 0) {
@@ -364,15 +509,15 @@ static enum gv_err commit_page(struct attempt *a, git_commit *tip, const char *t
                 up.id = blob_id;
                 up.filemode = mode;
                 up.path = a->w->page;
-                rc = git_tree_create_updated(&tree_id, a->repo, base, 1, &up);
+                rc = git.tree_create_updated(&tree_id, a->repo, base, 1, &up);
         }
         if (rc == 0)
-                rc = git_tree_lookup(&tree, a->repo, &tree_id);
+                rc = git.tree_lookup(&tree, a->repo, &tree_id);
         if (rc == 0)
-                rc = git_commit_create(&commit_id, a->repo, NULL, sig, sig, NULL, msg.p, tree,
+                rc = git.commit_create(&commit_id, a->repo, NULL, sig, sig, NULL, msg.p, tree,
                                        tip ? 1 : 0, parents);
         if (rc == 0)
-                rc = git_reference_create(&ref, a->repo, a->local, &commit_id, 1,
+                rc = git.reference_create(&ref, a->repo, a->local, &commit_id, 1,
                                           "gavel: publish");
         if (rc < 0) {
                 *a->d = GV_DELIVER_LATER;
@@ -381,11 +526,11 @@ static enum gv_err commit_page(struct attempt *a, git_commit *tip, const char *t
         }
         r = GV_OK;
 out:
-        git_reference_free(ref);
-        git_tree_free(tree);
-        git_tree_free(base);
-        git_treebuilder_free(tb);
-        git_signature_free(sig);
+        git.reference_free(ref);
+        git.tree_free(tree);
+        git.tree_free(base);
+        git.treebuilder_free(tb);
+        git.signature_free(sig);
         gv_buf_free(&msg);
         return r;
 }
@@ -398,31 +543,31 @@ static int copy_tree(git_odb *src, git_odb *dst, git_repository *repo, const git
         git_oid written;
         int rc;
 
-        if (git_odb_exists(dst, id))
+        if (git.odb_exists(dst, id))
                 return 0;
-        rc = git_tree_lookup(&tree, repo, id);
-        for (size_t i = 0; rc == 0 && i < git_tree_entrycount(tree); i++) {
-                const git_tree_entry *e = git_tree_entry_byindex(tree, i);
-                const git_oid *eid = git_tree_entry_id(e);
+        rc = git.tree_lookup(&tree, repo, id);
+        for (size_t i = 0; rc == 0 && i < git.tree_entrycount(tree); i++) {
+                const git_tree_entry *e = git.tree_entry_byindex(tree, i);
+                const git_oid *eid = git.tree_entry_id(e);
 
-                if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+                if (git.tree_entry_type(e) == GIT_OBJECT_TREE) {
                         rc = copy_tree(src, dst, repo, eid);
-                } else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && !git_odb_exists(dst, eid)) {
-                        rc = git_odb_read(&o, src, eid);
+                } else if (git.tree_entry_type(e) == GIT_OBJECT_BLOB && !git.odb_exists(dst, eid)) {
+                        rc = git.odb_read(&o, src, eid);
                         if (rc == 0)
-                                rc = git_odb_write(&written, dst, git_odb_object_data(o),
-                                                   git_odb_object_size(o), GIT_OBJECT_BLOB);
-                        git_odb_object_free(o);
+                                rc = git.odb_write(&written, dst, git.odb_object_data(o),
+                                                   git.odb_object_size(o), GIT_OBJECT_BLOB);
+                        git.odb_object_free(o);
                         o = NULL;
                 }
         }
         if (rc == 0)
-                rc = git_odb_read(&o, src, id);
+                rc = git.odb_read(&o, src, id);
         if (rc == 0)
-                rc = git_odb_write(&written, dst, git_odb_object_data(o), git_odb_object_size(o),
+                rc = git.odb_write(&written, dst, git.odb_object_data(o), git.odb_object_size(o),
                                    GIT_OBJECT_TREE);
-        git_odb_object_free(o);
-        git_tree_free(tree);
+        git.odb_object_free(o);
+        git.tree_free(tree);
         return rc;
 }
 
@@ -443,30 +588,30 @@ static int push_local(struct attempt *a, const git_commit *tip)
         git_oid id, written;
         int rc, ret = -1;
 
-        rc = git_repository_open_ext(&remote, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+        rc = git.repository_open_ext(&remote, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
         if (rc < 0) {
                 classify(a, rc, "push to");
                 goto out;
         }
-        if (!git_repository_is_bare(remote)) {
+        if (!git.repository_is_bare(remote)) {
                 *a->d = GV_DELIVER_NEVER;
                 say(a, "git push to %s: not a bare repository", url);
                 goto out;
         }
-        rc = git_reference_name_to_id(&id, a->repo, a->local);
+        rc = git.reference_name_to_id(&id, a->repo, a->local);
         if (rc == 0)
-                rc = git_commit_lookup(&mine, a->repo, &id);
+                rc = git.commit_lookup(&mine, a->repo, &id);
         if (rc == 0)
-                rc = git_repository_odb(&src, a->repo);
+                rc = git.repository_odb(&src, a->repo);
         if (rc == 0)
-                rc = git_repository_odb(&dst, remote);
+                rc = git.repository_odb(&dst, remote);
         if (rc == 0)
-                rc = copy_tree(src, dst, a->repo, git_commit_tree_id(mine));
-        if (rc == 0 && !git_odb_exists(dst, &id)) {
-                rc = git_odb_read(&o, src, &id);
+                rc = copy_tree(src, dst, a->repo, git.commit_tree_id(mine));
+        if (rc == 0 && !git.odb_exists(dst, &id)) {
+                rc = git.odb_read(&o, src, &id);
                 if (rc == 0)
-                        rc = git_odb_write(&written, dst, git_odb_object_data(o),
-                                           git_odb_object_size(o), GIT_OBJECT_COMMIT);
+                        rc = git.odb_write(&written, dst, git.odb_object_data(o),
+                                           git.odb_object_size(o), GIT_OBJECT_COMMIT);
         }
         /* Compare-and-swap under the ref's lock: from the fetched tip, or
          * from nothing (a zero id: the branch must not exist yet). A plain
@@ -476,8 +621,8 @@ static int push_local(struct attempt *a, const git_commit *tip)
                 git_oid none;
 
                 memset(&none, 0, sizeof(none));
-                rc = git_reference_create_matching(&ref, remote, a->local, &id, 1,
-                                                   tip ? git_commit_id(tip) : &none,
+                rc = git.reference_create_matching(&ref, remote, a->local, &id, 1,
+                                                   tip ? git.commit_id(tip) : &none,
                                                    "gavel: publish");
         }
         if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
@@ -490,12 +635,12 @@ static int push_local(struct attempt *a, const git_commit *tip)
                 ret = 1;
         }
 out:
-        git_reference_free(ref);
-        git_odb_object_free(o);
-        git_commit_free(mine);
-        git_odb_free(dst);
-        git_odb_free(src);
-        git_repository_free(remote);
+        git.reference_free(ref);
+        git.odb_object_free(o);
+        git.commit_free(mine);
+        git.odb_free(dst);
+        git.odb_free(src);
+        git.repository_free(remote);
         return ret;
 }
 
@@ -511,11 +656,11 @@ static int push(struct attempt *a, const git_commit *tip)
         if (local_url(a->w->git))
                 return push_local(a, tip);
         snprintf(spec, sizeof(spec), "%s:%s", a->local, a->local);   /* never "+" */
-        git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+        git.push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
         callbacks(a, &po.callbacks);
         a->creds = 0;
         a->rejected[0] = '\0';
-        rc = git_remote_push(a->remote, &refspecs, &po);
+        rc = git.remote_push(a->remote, &refspecs, &po);
         if (rc == GIT_ENONFASTFORWARD) {
                 say(a, "git push to %s: %s", a->w->git, git_msg());
                 return 0;
@@ -641,9 +786,8 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
         if (n)
                 why[0] = '\0';
         *d = GV_DELIVER_LATER;
-        pthread_once(&git_once, git_init);
-        if (git_init_rc < 0) {
-                say(&a, "libgit2 would not initialise");
+        if (gv_publish_git_load(NULL, 0) != GV_OK) {
+                say(&a, "%s", git_load_err);    /* d: later, once it is installed */
                 return GV_OK;
         }
         branch = w->branch && *w->branch ? w->branch : "master";
@@ -651,7 +795,7 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
                 goto never_branch;
         snprintf(a.local, sizeof(a.local), "refs/heads/%s", branch);
         snprintf(a.tracking, sizeof(a.tracking), "refs/remotes/origin/%s", branch);
-        if (git_reference_name_is_valid(&valid, a.local) < 0 || !valid) {
+        if (git.reference_name_is_valid(&valid, a.local) < 0 || !valid) {
 never_branch:
                 *d = GV_DELIVER_NEVER;
                 say(&a, "git %s: \"%.*s\" is not a branch name", w->git, GIT_MAX_BRANCH, branch);
@@ -674,7 +818,7 @@ never_branch:
         for (unsigned attempt = 0; r == GV_OK && attempt < GV_PUBLISH_GIT_TRIES; attempt++) {
                 int pushed;
 
-                git_commit_free(tip);
+                git.commit_free(tip);
                 tip = NULL;
                 free(page);
                 page = NULL;
@@ -698,9 +842,9 @@ never_branch:
                 if (!next) {
                         /* already there (pushed before a crash, or a retry) */
                         git_reference *ref = NULL;
-                        if (tip && git_reference_create(&ref, a.repo, a.local, git_commit_id(tip),
+                        if (tip && git.reference_create(&ref, a.repo, a.local, git.commit_id(tip),
                                                         1, "gavel: already published") == 0)
-                                git_reference_free(ref);
+                                git.reference_free(ref);
                         *d = GV_DELIVERED;
                         say(&a, "already on %s", w->page);
                         break;
@@ -738,11 +882,11 @@ never_branch:
                 r = GV_OK;      /* d and why say it */
         if (r == GV_OK && *d == GV_DELIVERED && link)
                 *link = page_link(w);
-        git_commit_free(tip);
+        git.commit_free(tip);
         free(page);
         free(next);
-        git_remote_free(a.remote);
-        git_repository_free(a.repo);
+        git.remote_free(a.remote);
+        git.repository_free(a.repo);
         return r;
 }
 

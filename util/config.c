@@ -1117,6 +1117,12 @@ static enum gv_err parse_series(const cJSON *o, const char *path, struct gv_seri
                 r = member_flavour(o, path, &s->flavour, err, errlen);
         if (r)
                 return r;
+        /* libical first (gavel loads it when a series needs it): a library
+         * that is missing is the rule's problem, not the zone's. */
+        snprintf(full, sizeof(full), "%s.rrule", path);
+        r = gv_recur_load(why, sizeof(why));
+        if (r)
+                return bad_key(err, errlen, full, "%s", why);
         /* The zone first, so that its error names "tz", not "rrule". */
         snprintf(full, sizeof(full), "%s.tz", path);
         r = gv_recur_new("FREQ=DAILY", s->tz, NULL, 0, &probe, why, sizeof(why));

@@ -22,8 +22,10 @@
  * occurrences it gave (UTC ms, strictly increasing). A clock that moves
  * forward costs a binary search and now and then one step of the iterator;
  * a question from before the window restarts the iterator. */
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +76,95 @@ struct gv_recur {
         int64_t last_ms;                /* the last occurrence kept, dropped or not */
 };
 
+/* libical is opened when the first rule is made (a "series" entry of the
+ * config, at start), not linked: a bot without series never maps it, nor ICU
+ * and libstdc++ that come with it (about 3 MiB of RSS). Its header still
+ * gives the types: each pointer below has the type of the function's own
+ * prototype (__typeof__), so the list is names only and cannot disagree with
+ * the library's declarations; a call of a libical function that is not in the
+ * list does not link. GV_LIBICAL_SONAME and GV_LIBICAL_PACKAGE come from
+ * meson.build (the SONAME of the libical pkg-config found). */
+#ifndef GV_LIBICAL_SONAME
+#define GV_LIBICAL_SONAME "libical.so.3"
+#endif
+#ifndef GV_LIBICAL_PACKAGE
+#define GV_LIBICAL_PACKAGE "libical3"
+#endif
+#define ICAL_FUNCS(X) \
+        X(icalcomponent_get_first_component) \
+        X(icalcomponent_get_first_property) \
+        X(icalcomponent_get_next_component) \
+        X(icalcomponent_isa) \
+        X(icalerror_clear_errno) \
+        X(icalmemory_free_ring) \
+        X(icalproperty_get_dtstart) \
+        X(icalproperty_get_tzname) \
+        X(icalproperty_get_tzoffsetto) \
+        X(icalrecur_iterator_free) \
+        X(icalrecur_iterator_new) \
+        X(icalrecur_iterator_next) \
+        X(icalrecurrencetype_from_string) \
+        X(icaltime_as_timet) \
+        X(icaltime_compare) \
+        X(icaltime_days_in_month) \
+        X(icaltime_from_timet_with_zone) \
+        X(icaltime_is_null_time) \
+        X(icaltime_is_utc) \
+        X(icaltime_null_time) \
+        X(icaltimezone_free_builtin_timezones) \
+        X(icaltimezone_get_builtin_timezone) \
+        X(icaltimezone_get_component) \
+        X(icaltimezone_get_utc_offset_of_utc_time) \
+        X(icaltimezone_get_utc_timezone)
+
+static struct {
+        void *lib;
+#define X(f) __typeof__(&f) f;
+        ICAL_FUNCS(X)
+#undef X
+} ical;
+
+enum gv_err gv_recur_load(char *err, size_t errlen)
+{
+        static const struct {
+                const char *name;
+                size_t off;
+        } syms[] = {
+#define X(f) { #f, offsetof(__typeof__(ical), f) },
+                ICAL_FUNCS(X)
+#undef X
+        };
+        /* GAVEL_TEST_LIBICAL: tests only (tests/meson.build), the file name
+         * to load instead, e.g. one that is not there. */
+        const char *name = getenv("GAVEL_TEST_LIBICAL");
+        __typeof__(ical) t;
+        void *lib;
+
+        if (ical.lib)
+                return GV_OK;
+        if (!name || !*name)
+                name = GV_LIBICAL_SONAME;
+        lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!lib)
+                return gv_errf(err, errlen, GV_EIO, "cannot load %s (is the package %s "
+                               "installed?): %s", name, GV_LIBICAL_PACKAGE, dlerror());
+        memset(&t, 0, sizeof(t));
+        for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+                void *f = dlsym(lib, syms[i].name);
+
+                if (!f) {
+                        dlclose(lib);
+                        return gv_errf(err, errlen, GV_EIO, "%s has no %s: not the libical "
+                                       "gavel was built with (%s)", name, syms[i].name,
+                                       GV_LIBICAL_SONAME);
+                }
+                memcpy((char *)&t + syms[i].off, &f, sizeof(f));
+        }
+        t.lib = lib;
+        ical = t;
+        return GV_OK;
+}
+
 static bool cleanup_registered;
 
 /* libical keeps the zones it loaded (and a ring of temporary strings) for
@@ -84,8 +175,8 @@ static bool cleanup_registered;
  * the valgrind setup (--errors-for-leak-kinds=definite), so no suppression. */
 static void recur_atexit(void)
 {
-        icaltimezone_free_builtin_timezones();
-        icalmemory_free_ring();
+        ical.icaltimezone_free_builtin_timezones();
+        ical.icalmemory_free_ring();
 }
 
 /* User text in an error: at most MAX_SHOWN bytes, printable ASCII, "..." when cut. */
@@ -118,7 +209,7 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* Local seconds of a floating time, counted as if it were UTC. */
 static int64_t local_secs(struct icaltimetype t)
 {
-        return (int64_t)icaltime_as_timet(t);
+        return (int64_t)ical.icaltime_as_timet(t);
 }
 
 /* The zone's UTC offset in seconds at the UTC instant s. */
@@ -132,8 +223,9 @@ static int offset_at(const struct gv_recur *r, int64_t s, int *is_daylight)
                         *is_daylight = 0;
                 return 0;
         }
-        u = icaltime_from_timet_with_zone((time_t)s, 0, icaltimezone_get_utc_timezone());
-        off = icaltimezone_get_utc_offset_of_utc_time(r->zone, &u, &dl);
+        u = ical.icaltime_from_timet_with_zone((time_t)s, 0,
+                                               ical.icaltimezone_get_utc_timezone());
+        off = ical.icaltimezone_get_utc_offset_of_utc_time(r->zone, &u, &dl);
         if (is_daylight)
                 *is_daylight = dl;
         return off;
@@ -186,13 +278,13 @@ static int num(const char *s, size_t n)
 static bool fields_ok(int y, int mo, int d, int h, int mi, int s)
 {
         return y >= 1970 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 &&
-               d <= icaltime_days_in_month(mo, y) && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 &&
-               s >= 0 && s <= 59;
+               d <= ical.icaltime_days_in_month(mo, y) && h >= 0 && h <= 23 && mi >= 0 &&
+               mi <= 59 && s >= 0 && s <= 59;
 }
 
 static struct icaltimetype make_time(int y, int mo, int d, int h, int mi, int s)
 {
-        struct icaltimetype t = icaltime_null_time();
+        struct icaltimetype t = ical.icaltime_null_time();
 
         t.year = y;
         t.month = mo;
@@ -289,14 +381,14 @@ static bool rule_parses(const char *s, struct icalrecurrencetype *out)
 {
         struct icalrecurrencetype rt;
 
-        icalerror_clear_errno();
-        rt = icalrecurrencetype_from_string(s);
+        ical.icalerror_clear_errno();
+        rt = ical.icalrecurrencetype_from_string(s);
         if (rt.rscale) {        /* only the Gregorian calendar */
                 free(rt.rscale);
                 rt.rscale = NULL;
                 rt.freq = ICAL_NO_RECURRENCE;
         }
-        icalerror_clear_errno();
+        ical.icalerror_clear_errno();
         if (rt.freq == ICAL_NO_RECURRENCE)
                 return false;
         if (out)
@@ -353,8 +445,8 @@ static enum gv_err set_rule(struct gv_recur *r, const char *v, size_t n, char *e
                 show(v, n, shown, sizeof(shown));
                 return gv_errf(err, errlen, GV_EPARSE, "%s: meets more often than hourly", shown);
         }
-        if (!icaltime_is_null_time(rt.until)) {
-                if (icaltime_is_utc(rt.until)) {       /* "Z": an instant */
+        if (!ical.icaltime_is_null_time(rt.until)) {
+                if (ical.icaltime_is_utc(rt.until)) {       /* "Z": an instant */
                         r->until_kind = UNTIL_UTC;
                         r->until = local_secs(rt.until);
                 } else {
@@ -522,37 +614,39 @@ static bool zone_name_ok(const char *tz)
  * VTIMEZONE (libical's, built from the TZif file), with their offsets. */
 static void zone_names(struct gv_recur *r)
 {
-        icalcomponent *vtz = r->utc_zone ? NULL : icaltimezone_get_component(r->zone);
+        icalcomponent *vtz = r->utc_zone ? NULL : ical.icaltimezone_get_component(r->zone);
         icalcomponent *c;
-        struct icaltimetype best_std = icaltime_null_time(), best_dst = icaltime_null_time();
+        struct icaltimetype best_std = ical.icaltime_null_time();
+        struct icaltimetype best_dst = ical.icaltime_null_time();
 
-        for (c = vtz ? icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT) : NULL; c;
-             c = icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT)) {
-                icalcomponent_kind k = icalcomponent_isa(c);
-                icalproperty *name = icalcomponent_get_first_property(c, ICAL_TZNAME_PROPERTY);
-                icalproperty *off = icalcomponent_get_first_property(c, ICAL_TZOFFSETTO_PROPERTY);
-                icalproperty *start = icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
+        for (c = vtz ? ical.icalcomponent_get_first_component(vtz, ICAL_ANY_COMPONENT) : NULL; c;
+             c = ical.icalcomponent_get_next_component(vtz, ICAL_ANY_COMPONENT)) {
+                icalcomponent_kind k = ical.icalcomponent_isa(c);
+                icalproperty *name, *off, *start;
                 struct icaltimetype t;
                 bool dst = k == ICAL_XDAYLIGHT_COMPONENT;
 
+                name = ical.icalcomponent_get_first_property(c, ICAL_TZNAME_PROPERTY);
+                off = ical.icalcomponent_get_first_property(c, ICAL_TZOFFSETTO_PROPERTY);
+                start = ical.icalcomponent_get_first_property(c, ICAL_DTSTART_PROPERTY);
                 if ((k != ICAL_XSTANDARD_COMPONENT && !dst) || !name || !off || !start)
                         continue;
-                t = icalproperty_get_dtstart(start);
+                t = ical.icalproperty_get_dtstart(start);
                 if ((dst ? r->has_dst : r->has_std) &&
-                    icaltime_compare(t, dst ? best_dst : best_std) <= 0)
+                    ical.icaltime_compare(t, dst ? best_dst : best_std) <= 0)
                         continue;
                 if (dst) {
                         best_dst = t;
                         r->has_dst = true;
-                        r->dst_off = icalproperty_get_tzoffsetto(off);
+                        r->dst_off = ical.icalproperty_get_tzoffsetto(off);
                         snprintf(r->dst_name, sizeof(r->dst_name), "%s",
-                                 icalproperty_get_tzname(name));
+                                 ical.icalproperty_get_tzname(name));
                 } else {
                         best_std = t;
                         r->has_std = true;
-                        r->std_off = icalproperty_get_tzoffsetto(off);
+                        r->std_off = ical.icalproperty_get_tzoffsetto(off);
                         snprintf(r->std_name, sizeof(r->std_name), "%s",
-                                 icalproperty_get_tzname(name));
+                                 ical.icalproperty_get_tzname(name));
                 }
         }
 }
@@ -579,6 +673,9 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
                 e = gv_errf(err, errlen, GV_ETOOBIG, "more than %d EXDATE values", MAX_EXDATES);
                 goto out;
         }
+        e = gv_recur_load(err, errlen);
+        if (e)
+                goto out;
         r = calloc(1, sizeof(*r));
         if (!r || !(r->tz = strdup(tz))) {
                 e = gv_errf(err, errlen, GV_ENOMEM, "out of memory");
@@ -588,14 +685,14 @@ enum gv_err gv_recur_new(const char *rule, const char *tz, const char *const *ex
                 cleanup_registered = true;
                 atexit(recur_atexit);
         }
-        r->zone = zone_name_ok(tz) ? icaltimezone_get_builtin_timezone(tz) : NULL;
-        icalerror_clear_errno();
+        r->zone = zone_name_ok(tz) ? ical.icaltimezone_get_builtin_timezone(tz) : NULL;
+        ical.icalerror_clear_errno();
         if (!r->zone) {
                 show(tz, strlen(tz), shown, sizeof(shown));
                 e = gv_errf(err, errlen, GV_ENOTFOUND, "%s: no such time zone", shown);
                 goto out;
         }
-        r->utc_zone = r->zone == icaltimezone_get_utc_timezone();
+        r->utc_zone = r->zone == ical.icaltimezone_get_utc_timezone();
         r->dtstart = make_time(2024, 1, 1, 0, 0, 0);    /* a Monday */
         r->win_from_start = true;
 
@@ -661,7 +758,7 @@ out:
 static void reset_cache(struct gv_recur *r)
 {
         if (r->it)
-                icalrecur_iterator_free(r->it);
+                ical.icalrecur_iterator_free(r->it);
         r->it = NULL;
         r->n_win = 0;
         r->win_from_start = true;
@@ -710,15 +807,15 @@ static enum gv_err step(struct gv_recur *r)
                 if (r->ended)
                         return GV_ENOTFOUND;
                 if (!r->it) {
-                        r->it = icalrecur_iterator_new(r->rule, r->dtstart);
-                        icalerror_clear_errno();
+                        r->it = ical.icalrecur_iterator_new(r->rule, r->dtstart);
+                        ical.icalerror_clear_errno();
                         if (!r->it) {
                                 r->ended = true;
                                 return GV_ENOTFOUND;
                         }
                 }
-                t = icalrecur_iterator_next(r->it);
-                if (icaltime_is_null_time(t)) {
+                t = ical.icalrecur_iterator_next(r->it);
+                if (ical.icaltime_is_null_time(t)) {
                         r->ended = true;
                         return GV_ENOTFOUND;
                 }

@@ -17,6 +17,13 @@
 
 struct gv_recur;
 
+/* Loads libical (dlopen, once per process; gavel does not link it): the
+ * first gv_recur_new() does it too. The config calls it first so that a
+ * missing library is named under the series' "rrule" key. On failure err
+ * says which file could not be loaded and why ("cannot load libical.so.3 (is
+ * the package libical3 installed?): <dlerror>"), GV_EIO. */
+GV_MUST_CHECK enum gv_err gv_recur_load(char *err, size_t errlen);
+
 /* rule: a bare RRULE value ("FREQ=WEEKLY;BYDAY=MO;BYHOUR=16") or iCalendar
  * content lines separated by newlines ("DTSTART:20260105T150000",
  * "RRULE:...", "EXDATE:20261224T150000,20261231T150000"); tz: an IANA zone

@@ -2,6 +2,7 @@
  * independently: every expected UTC time below was computed with Python's
  * zoneinfo (datetime(..., tzinfo=ZoneInfo(zone)).astimezone(timezone.utc),
  * fold=0, the system tzdata) while writing this test, and hard-coded. */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,15 +430,61 @@ static void measure(void)
         }
 }
 
-/* The zones are the system's tzdata, not a copy inside libical. */
+/* libical is not linked: it is loaded by the first rule, not before; a
+ * library that cannot be loaded is an error naming it, and nothing is
+ * remembered of the failure. */
+static void test_lazy_load(void)
+{
+        struct gv_recur *r = NULL;
+        char err[512] = "";
+        enum gv_err e;
+
+        check(!dlopen(GV_LIBICAL_SONAME, RTLD_NOW | RTLD_NOLOAD), "libical not loaded at start",
+              "%s is mapped before any rule was made", GV_LIBICAL_SONAME);
+        setenv("GAVEL_TEST_LIBICAL", "libgavel-no-such-lib.so.0", 1);
+        e = gv_recur_load(err, sizeof(err));
+        check(e == GV_EIO && strstr(err, "cannot load libgavel-no-such-lib.so.0 (is the package "
+                                         GV_LIBICAL_PACKAGE " installed?): ") &&
+              strstr(err, "No such file"), "a missing libical is named", "%d %s", e, err);
+        err[0] = '\0';
+        e = gv_recur_new("FREQ=DAILY", "UTC", NULL, 0, &r, err, sizeof(err));
+        check(e == GV_EIO && !r && strstr(err, "cannot load libgavel-no-such-lib.so.0"),
+              "gv_recur_new without libical", "%d %s", e, err);
+        check(!dlopen(GV_LIBICAL_SONAME, RTLD_NOW | RTLD_NOLOAD), "still not loaded",
+              "%s is mapped", GV_LIBICAL_SONAME);
+        unsetenv("GAVEL_TEST_LIBICAL");
+        e = gv_recur_new("FREQ=DAILY", "UTC", NULL, 0, &r, err, sizeof(err));
+        check(e == GV_OK && r, "the first rule loads libical", "%d %s", e, err);
+        gv_recur_free(r);
+        check(gv_recur_load(err, sizeof(err)) == GV_OK, "loaded once", "%s", err);
+}
+
+/* The zones are the system's tzdata, not a copy inside libical (asked of
+ * the libical gavel loaded, which is not linked into this test either). */
 static void test_system_tzdata(void)
 {
-        const char *dir = icaltzutil_get_zone_directory();
+        void *lib = dlopen(GV_LIBICAL_SONAME, RTLD_NOW | RTLD_NOLOAD);
+        __typeof__(&icaltzutil_get_zone_directory) zone_dir = NULL;
+        __typeof__(&icaltimezone_get_builtin_tzdata) builtin = NULL;
+        void *f;
+        const char *dir = NULL;
 
-        check(icaltimezone_get_builtin_tzdata() == 0 && dir &&
-              strcmp(dir, "/usr/share/zoneinfo") == 0, "libical reads /usr/share/zoneinfo",
-              "builtin tzdata %d, directory %s", icaltimezone_get_builtin_tzdata(),
-              dir ? dir : "(none)");
+        check(lib != NULL, "libical loaded", "%s is not mapped after gv_recur_new",
+              GV_LIBICAL_SONAME);
+        if (!lib)
+                return;
+        if ((f = dlsym(lib, "icaltzutil_get_zone_directory")))
+                memcpy(&zone_dir, &f, sizeof(f));
+        if ((f = dlsym(lib, "icaltimezone_get_builtin_tzdata")))
+                memcpy(&builtin, &f, sizeof(f));
+        check(zone_dir && builtin, "libical's tzdata calls", "not found");
+        if (zone_dir && builtin) {
+                dir = zone_dir();
+                check(builtin() == 0 && dir && strcmp(dir, "/usr/share/zoneinfo") == 0,
+                      "libical reads /usr/share/zoneinfo", "builtin tzdata %d, directory %s",
+                      builtin(), dir ? dir : "(none)");
+        }
+        dlclose(lib);   /* the NOLOAD reference only */
 }
 
 /* A gap moves 02:30 onto 03:30's instant: one occurrence, not two. */
@@ -466,6 +513,7 @@ static void test_gap_twice(void)
 
 int main(void)
 {
+        test_lazy_load();
         test_system_tzdata();
         test_gap_twice();
         test_next();
