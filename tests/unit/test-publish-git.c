@@ -6,6 +6,7 @@
  * page, bad branch, a server that says 401 or 404). git runs through
  * /usr/bin/env so valgrind does not follow it. Prints "N passed, M failed". */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -699,7 +700,12 @@ int main(void)
                 printf("skip: no git command line\n");
                 return 77;
         }
+        /* libgit2 is not linked: the first publish loads it */
+        check(!dlopen(GV_LIBGIT2_SONAME, RTLD_NOW | RTLD_NOLOAD), "libgit2 not loaded at start",
+              "%s is mapped before any publish", GV_LIBGIT2_SONAME);
         basics();
+        check(dlopen(GV_LIBGIT2_SONAME, RTLD_NOW | RTLD_NOLOAD) != NULL,
+              "libgit2 loaded by the first publish", "%s is not mapped", GV_LIBGIT2_SONAME);
         threads();
         layouts();
         away();
