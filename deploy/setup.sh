@@ -40,3 +40,9 @@ fi
 
 [ -d build ] || meson setup build >&2
 meson compile -C build >&2
+
+# libical (series) and libgit2 (git wikis) are not linked but dlopen()ed when a
+# config needs them; their runtime packages (libical3, libgit2-1.5) come with
+# the -dev packages above. The sample config has a series and a git wiki, so
+# checking it loads both, and says which one is missing if one is.
+build/gavel check-config config.sample.json >/dev/null
