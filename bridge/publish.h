@@ -66,8 +66,8 @@ GV_MUST_CHECK enum gv_err gv_publish_insert(const char *page_text, bool wikitext
  * concurrent edit is never overwritten: git re-applies on the new tip,
  * MediaWiki edits with baserevid and re-reads on a conflict. *link, when not
  * NULL, gets a malloc'd URL of the published section when one is known. */
-/* Loads and initialises libgit2 (dlopen, once per process; gavel does not
- * link it). gv_publish_git() does it too; main() calls it at start when a
+/* Loads libgit2 (dlopen, once per process; gavel does not link it; it is
+ * initialised at the first publish). gv_publish_git() does it too; main() calls it at start when a
  * git wiki is configured, so that a missing library is a config error, not a
  * failure at the first #endmeeting. On failure err says which file could not
  * be loaded and why ("cannot load libgit2.so.1.5 (is the package libgit2-1.5

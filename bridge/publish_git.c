@@ -30,7 +30,8 @@
 #define GIT_MAX_BRANCH 200
 
 /* libgit2 is opened when a git wiki is configured (main.c asks at start, so
- * a missing library is a config error) or at the first publish, not linked:
+ * a missing library is a config error) or at the first publish, and
+ * initialised at the first publish (git_init below); it is not linked:
  * a bot without a git wiki never maps it, nor mbedTLS, libssh2, OpenSSL's
  * libcrypto, Kerberos, http-parser and PCRE2 that come with it. git2.h still
  * gives the types: each pointer has the type of the function's own
@@ -116,11 +117,12 @@ static struct {
 #undef X
 } git;
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-static char git_load_err[400];  /* why libgit2 is not there; "" once it is */
+static pthread_once_t git_load_once = PTHREAD_ONCE_INIT, git_init_once = PTHREAD_ONCE_INIT;
+static char git_load_err[400];  /* why libgit2 is not there */
+static char git_init_err[400];  /* why it would not initialise; "" when it did */
 
-/* Opens, resolves and initialises libgit2, once per process, whichever
- * thread asks first (main at start, or a publisher's worker). */
+/* Opens libgit2 and resolves GIT_FUNCS, once per process, whichever thread
+ * asks first (main at start, or a publisher's worker). */
 static void git_load(void)
 {
         static const struct {
@@ -136,7 +138,6 @@ static void git_load(void)
         const char *name = getenv("GAVEL_TEST_LIBGIT2");
         __typeof__(git) t;
         void *lib;
-        int rc;
 
         if (!name || !*name)
                 name = GV_LIBGIT2_SONAME;
@@ -159,27 +160,45 @@ static void git_load(void)
                 }
                 memcpy((char *)&t + syms[i].off, &f, sizeof(f));
         }
-        rc = t.libgit2_init();
-        if (rc < 0) {
-                const git_error *e = t.error_last();
-
-                snprintf(git_load_err, sizeof(git_load_err), "%s would not initialise: %s", name,
-                         e && e->message ? e->message : "unknown libgit2 error");
-                return;         /* kept open: libgit2 may hold on to what it set up */
-        }
-        (void)t.libgit2_opts(GIT_OPT_SET_USER_AGENT, "gavel/" GAVEL_VERSION);
         t.lib = lib;
         git = t;
 }
 
+/* git_libgit2_init() at the first publish, not at load: it sets up
+ * libssh2 (and so OpenSSL's libcrypto) and mbedTLS with the system's CA
+ * certificates, 3 MiB of RSS a bot that has not published yet need not pay. */
+static void git_init(void)
+{
+        int rc = git.libgit2_init();
+
+        if (rc < 0) {
+                const git_error *e = git.error_last();
+
+                snprintf(git_init_err, sizeof(git_init_err), "libgit2 would not initialise: %s",
+                         e && e->message ? e->message : "unknown libgit2 error");
+                return;
+        }
+        (void)git.libgit2_opts(GIT_OPT_SET_USER_AGENT, "gavel/" GAVEL_VERSION);
+}
+
 enum gv_err gv_publish_git_load(char *err, size_t n)
 {
-        if (pthread_once(&git_once, git_load) != 0)
+        if (pthread_once(&git_load_once, git_load) != 0)
                 return gv_errf(err, n, GV_EIO, "cannot load %s: pthread_once failed",
                                GV_LIBGIT2_SONAME);
         if (!git.lib)
                 return gv_errf(err, n, GV_EIO, "%s", git_load_err);
         return GV_OK;
+}
+
+/* Loaded and initialised; NULL, else why not. */
+static const char *git_ready(void)
+{
+        if (gv_publish_git_load(NULL, 0) != GV_OK)
+                return git_load_err;
+        if (pthread_once(&git_init_once, git_init) != 0)
+                return "libgit2 would not initialise: pthread_once failed";
+        return git_init_err[0] ? git_init_err : NULL;
 }
 
 struct attempt {
@@ -771,7 +790,7 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
                                   char *why, size_t n, char **link)
 {
         struct attempt a = { .w = w, .d = d, .why = why, .n = n };
-        const char *branch;
+        const char *branch, *not_ready;
         git_commit *tip = NULL;
         char *page = NULL, *next = NULL;
         git_filemode_t mode;
@@ -786,8 +805,8 @@ enum gv_err gv_publish_git_hooked(const struct gv_wiki *w, const struct gv_publi
         if (n)
                 why[0] = '\0';
         *d = GV_DELIVER_LATER;
-        if (gv_publish_git_load(NULL, 0) != GV_OK) {
-                say(&a, "%s", git_load_err);    /* d: later, once it is installed */
+        if ((not_ready = git_ready())) {
+                say(&a, "%s", not_ready);       /* d: later, once it is installed */
                 return GV_OK;
         }
         branch = w->branch && *w->branch ? w->branch : "master";
