@@ -52,6 +52,14 @@ struct gv_store {
          * were (see lines.c). */
         uint64_t lines_gen;     /* bumped by every write to the lines table */
         struct lines_cache *lc;
+        /* One caller's cache of what it derived from the store (the
+         * handlers' minutes model, handlers/meetbot.c): freed with the
+         * store and at gv_store_begin, like the lines cache. */
+        void *cache;
+        void (*cache_free)(void *);
+        /* Rows changed by the outbox's own bookkeeping (a row marked sent,
+         * due later, parked): left out of gv_store_content_version(). */
+        int64_t bookkeeping;
         char *path;             /* as given to gv_store_open, for messages */
         char errmsg[1024];      /* the last error, with the path; "" if none */
 };
