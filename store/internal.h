@@ -66,6 +66,8 @@ struct gv_store {
 
 /* Frees the lines cache (lines.c). */
 void store_lines_cache_free(struct gv_store *s);
+/* A meeting just started: its (empty) lines are the cache (lines.c). */
+void store_lines_cache_start(struct gv_store *s, int64_t meeting);
 
 /* The cached statement id, prepared on first use, else reset with its
  * bindings cleared. NULL (logged) when it does not prepare. */
