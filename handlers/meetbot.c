@@ -1188,7 +1188,7 @@ struct gv_minutes_model {
         int64_t meeting;
         const struct gv_config *cfg;
         struct gv_buf key;      /* cfg_key() */
-        uint64_t version;       /* gv_store_content_version() when loaded */
+        uint64_t version, gen;  /* gv_store_content_version(), _generation() then */
         /* per person (by_nick order), the actions naming them: computed
          * once for both the .txt and the .html */
         size_t *named, *named_start;
@@ -1259,11 +1259,11 @@ enum gv_err gv_minutes_model_get(struct gv_store *s, const struct gv_config *cfg
 {
         struct gv_minutes_model *md = gv_store_cache(s);
         struct gv_buf key = GV_BUF_INIT(1u << 20);
-        uint64_t version = gv_store_content_version(s);
+        uint64_t version = gv_store_content_version(s), gen = gv_store_generation(s);
         enum gv_err r;
 
         cfg_key(cfg, &key);
-        if (md && md->meeting == meeting && md->cfg == cfg && md->version == version &&
+        if (md && md->meeting == meeting && md->cfg == cfg && md->version == version && md->gen == gen &&
             md->key.len == key.len && memcmp(gv_buf_str(&md->key), gv_buf_str(&key), key.len) == 0) {
                 gv_buf_free(&key);
                 *ret = md;
@@ -1279,6 +1279,7 @@ enum gv_err gv_minutes_model_get(struct gv_store *s, const struct gv_config *cfg
         md->cfg = cfg;
         md->key = key;
         md->version = version;
+        md->gen = gen;
         md->x.s = s;
         md->x.cfg = cfg;
         r = gv_store_meeting_get(s, meeting, &md->x.m);

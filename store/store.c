@@ -811,11 +811,8 @@ uint64_t gv_store_generation(const struct gv_store *s)
 
 uint64_t gv_store_content_version(struct gv_store *s)
 {
-        /* total_changes counts every row written, also by statements whose
-         * transaction was rolled back (and a rollback moves generation) */
-        uint64_t changes = (uint64_t)(sqlite3_total_changes64(s->db) - s->bookkeeping);
-
-        return changes ^ (s->generation << 40) ^ (s->lines_gen << 20);
+        /* every row written, also by a transaction later rolled back */
+        return (uint64_t)(sqlite3_total_changes64(s->db) - s->bookkeeping);
 }
 
 void *gv_store_cache(const struct gv_store *s)
