@@ -587,6 +587,18 @@ static void test_logs(void)
               "log html: tail");
         free(s);
 
+        /* Control characters (not a tab) become spaces, in both logs, with
+         * the HTML escapes around them. */
+        m = meeting("controls", "alice", T(13, 0, 44));
+        say(m, T(13, 0, 44), "al\x01ice", "a\x01<b>\x7f&\tc\x1b", false);
+        s = render(m, GV_MIN_LOG_TEXT);
+        CHECK_STR("log text, control characters", s, "13:00:44 <al_ice> a <b> &\tc ");
+        free(s);
+        s = render(m, GV_MIN_LOG_HTML);
+        CHECK(s && strstr(s, "&lt;al_ice&gt;</span> a &lt;b&gt; &amp;\tc </pre>"),
+              "log html: control characters are spaces, escapes kept");
+        free(s);
+
         m = meeting("empty", "alice", T(13, 0, 44));
         s = render(m, GV_MIN_LOG_TEXT);
         CHECK_STR("log text, no lines", s, "");
