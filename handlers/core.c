@@ -52,6 +52,9 @@ static enum gv_err log_line(struct ctx *x, const char *line, size_t len, bool ac
 
         if (len == 0)
                 return GV_OK;
+        if (line[len] == '\0')         /* the message's last line (most): as it is */
+                return gv_store_line_add_from(x->c->s, x->m.id, meeting_ts(x), x->nick, line,
+                                              action, x->ev->event_id, x->ev->sender);
         t = strndup(line, len);
         if (!t)
                 return GV_ENOMEM;
