@@ -11,7 +11,10 @@
  *   (the order MeetBot's files show), emulated below.
  * - The HTML escapes &, < and > of user text, as MeetBot does; unlike
  *   MeetBot, the title and the meeting's owner are escaped too, and a link
- *   item's URL is a link only with a known scheme. */
+ *   item's URL is a link only with a known scheme.
+ * All four files (and minutes.c's .md) render from one model of the meeting
+ * (gv_minutes_model_get, below), loaded once and kept on the store while
+ * nothing changes: a meeting's five file rows cost one load (issue 11). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,12 +34,15 @@
 /* What stops a run of plain text: the NUL, the control characters
  * gv_one_line() makes spaces (all below 0x20 but tab, and DEL) and, for
  * HTML, MeetBot's &, < and >. One pass instead of an append and a rescan. */
-enum { STOP_TEXT = 1, STOP_HTML = 2 };
+enum { STOP_TEXT = 1, STOP_HTML = 2, STOP_ALL = STOP_TEXT | STOP_HTML };
 static const unsigned char stop[256] = {
-        [0] = 3, [1] = 3, [2] = 3, [3] = 3, [4] = 3, [5] = 3, [6] = 3, [7] = 3, [8] = 3,
-        [10] = 3, [11] = 3, [12] = 3, [13] = 3, [14] = 3, [15] = 3, [16] = 3, [17] = 3,
-        [18] = 3, [19] = 3, [20] = 3, [21] = 3, [22] = 3, [23] = 3, [24] = 3, [25] = 3,
-        [26] = 3, [27] = 3, [28] = 3, [29] = 3, [30] = 3, [31] = 3, [127] = 3,
+        [0] = STOP_ALL, [1] = STOP_ALL, [2] = STOP_ALL, [3] = STOP_ALL, [4] = STOP_ALL,
+        [5] = STOP_ALL, [6] = STOP_ALL, [7] = STOP_ALL, [8] = STOP_ALL, [10] = STOP_ALL,
+        [11] = STOP_ALL, [12] = STOP_ALL, [13] = STOP_ALL, [14] = STOP_ALL, [15] = STOP_ALL,
+        [16] = STOP_ALL, [17] = STOP_ALL, [18] = STOP_ALL, [19] = STOP_ALL, [20] = STOP_ALL,
+        [21] = STOP_ALL, [22] = STOP_ALL, [23] = STOP_ALL, [24] = STOP_ALL, [25] = STOP_ALL,
+        [26] = STOP_ALL, [27] = STOP_ALL, [28] = STOP_ALL, [29] = STOP_ALL, [30] = STOP_ALL,
+        [31] = STOP_ALL, [127] = STOP_ALL,
         ['&'] = STOP_HTML, ['<'] = STOP_HTML, ['>'] = STOP_HTML,
 };
 

@@ -49,7 +49,8 @@ struct gv_store {
         /* The last meeting's lines as gv_store_lines() read them to the end,
          * so that its log .txt and .log.html (rendered one after the other)
          * read them once: valid while lines_gen and generation are as they
-         * were (see lines.c). */
+         * were (see lines.c). A meeting started in this transaction has its
+         * lines appended as they are added: they are never read back. */
         uint64_t lines_gen;     /* bumped by every write to the lines table */
         struct lines_cache *lc;
         /* One caller's cache of what it derived from the store (the
