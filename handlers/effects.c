@@ -106,7 +106,11 @@ enum gv_err ctx_person(struct ctx *x)
         }
         for (size_t i = 0; i < c->n_people; i++) {
                 if (strcmp(c->people[i].sender, sender) == 0) {
-                        snprintf(x->nick, sizeof(x->nick), "%s", c->people[i].nick);
+                        /* every line: a copy, not snprintf (1.5 % of a replay) */
+                        size_t n = strnlen(c->people[i].nick, sizeof(x->nick) - 1);
+
+                        memcpy(x->nick, c->people[i].nick, n);
+                        x->nick[n] = '\0';
                         return GV_OK;
                 }
         }

@@ -36,6 +36,7 @@ struct gv_core {
         size_t n_people;
         int64_t people_meeting;
         uint64_t people_gen;
+        bool fresh_ids;         /* gv_core_fresh_ids(): no processed-events claim */
 };
 
 /* The replies one event causes go out as one message: at most this much

@@ -11,7 +11,10 @@
  *   (the order MeetBot's files show), emulated below.
  * - The HTML escapes &, < and > of user text, as MeetBot does; unlike
  *   MeetBot, the title and the meeting's owner are escaped too, and a link
- *   item's URL is a link only with a known scheme. */
+ *   item's URL is a link only with a known scheme.
+ * All four files (and minutes.c's .md) render from one model of the meeting
+ * (gv_minutes_model_get, below), loaded once and kept on the store while
+ * nothing changes: a meeting's five file rows cost one load (issue 11). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,34 +31,51 @@
 
 /* ---- the writer: the first error sticks ---- */
 
+/* What stops a run of plain text: the NUL, the control characters
+ * gv_one_line() makes spaces (all below 0x20 but tab, and DEL) and, for
+ * HTML, MeetBot's &, < and >. One pass instead of an append and a rescan. */
+enum { STOP_TEXT = 1, STOP_HTML = 2, STOP_ALL = STOP_TEXT | STOP_HTML };
+static const unsigned char stop[256] = {
+        [0] = STOP_ALL, [1] = STOP_ALL, [2] = STOP_ALL, [3] = STOP_ALL, [4] = STOP_ALL,
+        [5] = STOP_ALL, [6] = STOP_ALL, [7] = STOP_ALL, [8] = STOP_ALL, [10] = STOP_ALL,
+        [11] = STOP_ALL, [12] = STOP_ALL, [13] = STOP_ALL, [14] = STOP_ALL, [15] = STOP_ALL,
+        [16] = STOP_ALL, [17] = STOP_ALL, [18] = STOP_ALL, [19] = STOP_ALL, [20] = STOP_ALL,
+        [21] = STOP_ALL, [22] = STOP_ALL, [23] = STOP_ALL, [24] = STOP_ALL, [25] = STOP_ALL,
+        [26] = STOP_ALL, [27] = STOP_ALL, [28] = STOP_ALL, [29] = STOP_ALL, [30] = STOP_ALL,
+        [31] = STOP_ALL, [127] = STOP_ALL,
+        ['&'] = STOP_HTML, ['<'] = STOP_HTML, ['>'] = STOP_HTML,
+};
+
+/* s on one line (gv_one_line), escaped as MeetBot's html() when mask has
+ * STOP_HTML. */
+static void put_line(struct w *w, const char *s, unsigned mask)
+{
+        const unsigned char *p = (const unsigned char *)(s ? s : "");
+
+        while (w->r == GV_OK) {
+                const unsigned char *b = p;
+
+                while (!(stop[*p] & mask))
+                        p++;
+                if (p > b)
+                        putn(w, (const char *)b, (size_t)(p - b));
+                if (!*p)
+                        return;
+                put(w, *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : " ");
+                p++;
+        }
+}
+
 static void put_text(struct w *w, const char *s)
 {
-        size_t from = w->b->len;
-
-        put(w, s);
-        if (w->r == GV_OK)
-                gv_one_line(w->b, from);
+        put_line(w, s, STOP_TEXT);
 }
 
 /* MeetBot's html(): &, < and > (enough in element content and in the
  * attributes below, which are all quoted and never hold user quotes). */
 static void put_html(struct w *w, const char *s)
 {
-        size_t from = w->b->len;
-
-        for (const char *p = s ? s : ""; *p && w->r == GV_OK;) {
-                size_t n = strcspn(p, "&<>");   /* a run of plain text: one add */
-
-                if (n) {
-                        putn(w, p, n);
-                        p += n;
-                        continue;
-                }
-                put(w, *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : "&gt;");
-                p++;
-        }
-        if (w->r == GV_OK)
-                gv_one_line(w->b, from);
+        put_line(w, s, STOP_TEXT | STOP_HTML);
 }
 
 /* ---- textwrap ---- */
@@ -240,6 +260,7 @@ struct mb {
         char channel[FIELD_MAX];
         char logs_link[1280];   /* the .txt's "full logs" URL */
         struct gv_buf item;     /* one item before it is wrapped */
+        const size_t *named, *named_start;      /* the model's (model_named) */
 };
 
 static bool is_chair(const struct mb *x, const char *nick)
@@ -363,7 +384,7 @@ static int cmp_nick(const void *a, const void *b)
         return x->slot_order < y->slot_order ? -1 : x->slot_order > y->slot_order;
 }
 
-static enum gv_err load(struct mb *x, bool logs_only)
+static enum gv_err load(struct mb *x)
 {
         char cf[FIELD_MAX], nf[FIELD_MAX], pat[1024];
         char *title = NULL;
@@ -387,8 +408,6 @@ static enum gv_err load(struct mb *x, bool logs_only)
                 x->title = title;
         else
                 free(title);
-        if (logs_only)
-                return GV_OK;
         /* the "full logs" link: logs_url, then the log's file name */
         gv_meetbot_pattern(x->cfg ? x->cfg->logs_url : "", cf, nf, x->m.started, false, pat,
                            sizeof(pat));
@@ -400,8 +419,7 @@ static enum gv_err load(struct mb *x, bool logs_only)
         if (r)
                 return r;
         x->anchor = calloc(x->n_mi ? x->n_mi : 1, sizeof(*x->anchor));
-        x->assigned = calloc(x->n_mi ? x->n_mi : 1, sizeof(*x->assigned));
-        if (!x->anchor || !x->assigned)
+        if (!x->anchor)
                 return GV_ENOMEM;
         r = gv_store_lines(x->s, x->m.id, on_line, x);
         if (r == GV_OK)
@@ -646,9 +664,8 @@ static void render_text(struct mb *x)
                 const char *nick = x->by_nick[p]->nick;
                 bool head = false;
 
-                for (i = 0; i < x->n_mi; i++) {
-                        if (x->mi[i].kind != GV_M_ACTION || !names(x->mi[i].text, nick))
-                                continue;
+                for (size_t k = x->named_start[p]; k < x->named_start[p + 1]; k++) {
+                        i = x->named[k];
                         if (!head) {
                                 if (any)
                                         put(w, "\n");
@@ -942,13 +959,10 @@ static void render_html(struct mb *x)
 
         for (i = 0; i < x->n_mi; i++)
                 x->assigned[i] = false;
-        for (size_t p = 0; p < x->people.n; p++)
-                for (i = 0; i < x->n_mi; i++)
-                        if (x->mi[i].kind == GV_M_ACTION &&
-                            names(x->mi[i].text, x->by_nick[p]->nick)) {
-                                assigned++;
-                                x->assigned[i] = true;
-                        }
+        for (size_t k = 0; k < x->named_start[x->people.n]; k++) {
+                assigned++;
+                x->assigned[x->named[k]] = true;
+        }
         for (i = 0; i < x->n_mi; i++)
                 unassigned += x->mi[i].kind == GV_M_ACTION && !x->assigned[i];
         if (assigned) {
@@ -957,9 +971,8 @@ static void render_html(struct mb *x)
                         const char *nick = x->by_nick[p]->nick;
                         bool head = false;
 
-                        for (i = 0; i < x->n_mi; i++) {
-                                if (x->mi[i].kind != GV_M_ACTION || !names(x->mi[i].text, nick))
-                                        continue;
+                        for (size_t k = x->named_start[p]; k < x->named_start[p + 1]; k++) {
+                                i = x->named[k];
                                 if (!head) {
                                         put(w, "  <li> ");
                                         put_html(w, nick);
@@ -1172,10 +1185,174 @@ static enum gv_err render_log(struct mb *x, bool html)
         return w->r;
 }
 
+/* ---- the model: a meeting as its archive files need it, loaded once ---- */
+
+/* The cfg fields a model depends on, one string: a model is reused only
+ * for the same ones (a config changed in place renders anew). */
+static void cfg_key(const struct gv_config *cfg, struct gv_buf *out)
+{
+        const char *f[] = {
+                cfg ? cfg->channel : NULL, cfg ? cfg->command_prefixes : NULL,
+                cfg ? cfg->logs_url : NULL, cfg ? cfg->meeting_label : NULL,
+                cfg ? cfg->bot_name : NULL,
+        };
+
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+                if (gv_buf_adds(out, f[i] ? f[i] : "\x02") || gv_buf_addc(out, '\x01'))
+                        return;
+        }
+}
+
+struct gv_minutes_model {
+        struct mb x;            /* loaded; its w, sink, assigned and item unused */
+        int64_t meeting;
+        const struct gv_config *cfg;
+        struct gv_buf key;      /* cfg_key() */
+        uint64_t version, gen;  /* gv_store_content_version(), _generation() then */
+        /* per person (by_nick order), the actions naming them: computed
+         * once for both the .txt and the .html */
+        size_t *named, *named_start;
+        struct gv_item *agenda; /* agenda items taken up (the .md), once asked */
+        size_t n_agenda;
+        bool have_agenda;
+};
+
+static uint64_t model_loads;
+
+uint64_t gv_minutes_model_loads(void)
+{
+        return model_loads;
+}
+
+static void model_free(void *p)
+{
+        struct gv_minutes_model *md = p;
+
+        if (!md)
+                return;
+        mb_clear(&md->x);
+        gv_buf_free(&md->key);
+        free(md->named);
+        free(md->named_start);
+        gv_items_free(md->agenda, md->n_agenda);
+        free(md);
+}
+
+/* Per person, the actions whose text names them (MeetBot's \bNICK\b). */
+static enum gv_err model_named(struct gv_minutes_model *md)
+{
+        const struct mb *x = &md->x;
+        size_t n = 0, cap = 16, *named = malloc(cap * sizeof(*named));
+
+        md->named_start = calloc(x->people.n + 1, sizeof(*md->named_start));
+        if (!named || !md->named_start) {
+                free(named);
+                return GV_ENOMEM;
+        }
+        for (size_t p = 0; p < x->people.n; p++) {
+                const char *nick = x->by_nick[p]->nick;
+
+                md->named_start[p] = n;
+                for (size_t i = 0; i < x->n_mi; i++) {
+                        if (x->mi[i].kind != GV_M_ACTION || !names(x->mi[i].text, nick))
+                                continue;
+                        if (n == cap) {
+                                size_t *nn = realloc(named, cap * 2 * sizeof(*nn));
+
+                                if (!nn) {
+                                        free(named);
+                                        return GV_ENOMEM;
+                                }
+                                named = nn;
+                                cap *= 2;
+                        }
+                        named[n++] = i;
+                }
+        }
+        md->named_start[x->people.n] = n;
+        md->named = named;
+        return GV_OK;
+}
+
+enum gv_err gv_minutes_model_get(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
+                                 const struct gv_minutes_model **ret)
+{
+        struct gv_minutes_model *md = gv_store_cache(s);
+        struct gv_buf key = GV_BUF_INIT(1u << 20);
+        uint64_t version = gv_store_content_version(s), gen = gv_store_generation(s);
+        enum gv_err r;
+
+        cfg_key(cfg, &key);
+        if (md && md->meeting == meeting && md->cfg == cfg && md->version == version && md->gen == gen &&
+            md->key.len == key.len && memcmp(gv_buf_str(&md->key), gv_buf_str(&key), key.len) == 0) {
+                gv_buf_free(&key);
+                *ret = md;
+                return GV_OK;
+        }
+        gv_store_cache_set(s, NULL, NULL);      /* one model at a time */
+        md = calloc(1, sizeof(*md));
+        if (!md) {
+                gv_buf_free(&key);
+                return GV_ENOMEM;
+        }
+        md->meeting = meeting;
+        md->cfg = cfg;
+        md->key = key;
+        md->version = version;
+        md->gen = gen;
+        md->x.s = s;
+        md->x.cfg = cfg;
+        r = gv_store_meeting_get(s, meeting, &md->x.m);
+        if (r == GV_OK) {
+                md->x.have_m = true;
+                r = load(&md->x);
+        }
+        if (r == GV_OK)
+                r = model_named(md);
+        if (r) {
+                model_free(md);
+                return r;
+        }
+        model_loads++;
+        gv_store_cache_set(s, md, model_free);
+        *ret = md;
+        return GV_OK;
+}
+
+const struct gv_meeting *gv_minutes_model_meeting(const struct gv_minutes_model *md)
+{
+        return &md->x.m;
+}
+
+const struct gv_mitem *gv_minutes_model_items(const struct gv_minutes_model *md, size_t *n)
+{
+        *n = md->x.n_mi;
+        return md->x.mi;
+}
+
+enum gv_err gv_minutes_model_agenda(const struct gv_minutes_model *cmd, struct gv_store *s,
+                                    const struct gv_item **items, size_t *n)
+{
+        struct gv_minutes_model *md = (struct gv_minutes_model *)cmd;   /* filled once, lazily */
+
+        if (!md->have_agenda) {
+                enum gv_err r = gv_store_items_discussed(s, md->meeting, &md->agenda,
+                                                         &md->n_agenda);
+
+                if (r)
+                        return r;
+                md->have_agenda = true;
+        }
+        *items = md->agenda;
+        *n = md->n_agenda;
+        return GV_OK;
+}
+
 enum gv_err gv_meetbot_render(struct gv_store *s, const struct gv_config *cfg, int64_t meeting,
                               enum gv_minutes_fmt fmt, struct gv_buf *out,
                               const struct gv_sink_fn *sink)
 {
+        const struct gv_minutes_model *md = NULL;
         struct mb x;
         size_t start;
         bool logs = fmt == GV_MIN_LOG_TEXT || fmt == GV_MIN_LOG_HTML;
@@ -1185,20 +1362,23 @@ enum gv_err gv_meetbot_render(struct gv_store *s, const struct gv_config *cfg, i
                 return GV_EINVAL;
         if (fmt != GV_MIN_MB_TEXT && fmt != GV_MIN_HTML_PAGE && !logs)
                 return GV_EINVAL;
-        memset(&x, 0, sizeof(x));
         start = out->len;
-        x.s = s;
-        x.cfg = cfg;
+        r = gv_minutes_model_get(s, cfg, meeting, &md);
+        if (r)
+                return r;
+        /* the model's fields, borrowed: what a rendering changes is its own */
+        x = md->x;
+        x.named = md->named;
+        x.named_start = md->named_start;
         x.sink = logs ? sink : NULL;
         x.w.b = out;
+        x.w.r = GV_OK;
         gv_buf_init(&x.item, out->max);
-        r = gv_store_meeting_get(s, meeting, &x.m);
-        if (r)
+        x.assigned = calloc(x.n_mi ? x.n_mi : 1, sizeof(*x.assigned));
+        if (!x.assigned) {
+                r = GV_ENOMEM;
                 goto out;
-        x.have_m = true;
-        r = load(&x, logs);
-        if (r)
-                goto out;
+        }
         if (logs) {
                 r = render_log(&x, fmt == GV_MIN_LOG_HTML);
                 goto out;
@@ -1213,6 +1393,7 @@ out:
                 out->len = start;
                 out->p[start] = '\0';
         }
-        mb_clear(&x);
+        free(x.assigned);
+        gv_buf_free(&x.item);
         return r;
 }

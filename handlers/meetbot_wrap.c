@@ -58,6 +58,12 @@ enum gv_err gv_meetbot_wrap(struct gv_buf *out, const char *s, size_t indent, si
         const char *p;
         char *m;
 
+        if (!s[strcspn(s, "\t\n\v\f\r")]) {
+                /* only spaces: nothing to expand (most items) */
+                m = NULL;
+                k = n;
+                goto wrap;
+        }
         for (p = memchr(s, '\t', n); p; p = memchr(p + 1, '\t', n - (size_t)(p + 1 - s)))
                 tabs++;
         m = malloc(n + 7 * tabs + 1);
@@ -78,11 +84,12 @@ enum gv_err gv_meetbot_wrap(struct gv_buf *out, const char *s, size_t indent, si
                 m[k++] = ws(*p) ? ' ' : *p;
         }
         m[k] = '\0';
+wrap:
         if (k > out->max) {             /* the expanded text has the output's ceiling */
                 free(m);
                 return GV_ETOOBIG;
         }
-        p = m;
+        p = m ? m : s;
         while (r == GV_OK && *p) {
                 size_t ind = first ? indent : sub_indent;
                 size_t width = WIDTH > ind ? WIDTH - ind : 1, len = 0;

@@ -292,20 +292,23 @@ struct minutes {
         struct gv_buf attending;        /* who attended, when there are check-ins */
         enum gv_err cb_r;       /* first error inside a store callback */
         struct gv_buf scratch;  /* reused for substrings that need a NUL */
+        const struct gv_minutes_model *model;   /* m, mi and agenda borrowed from it */
 };
 
 static void minutes_clear(struct minutes *mn)
 {
         size_t i;
 
-        if (mn->have_m)
+        if (mn->have_m && !mn->model)
                 gv_meeting_clear(&mn->m);
-        gv_mitems_free(mn->mi, mn->n_mi);
+        if (!mn->model)
+                gv_mitems_free(mn->mi, mn->n_mi);
         free(mn->topics);
         free(mn->order);
         free(mn->grp_start);
         free(mn->assigned);
-        gv_items_free(mn->agenda, mn->n_agenda);
+        if (!mn->model)
+                gv_items_free(mn->agenda, mn->n_agenda);
         for (i = 0; i < mn->n_present; i++)
                 free(mn->present[i]);
         free(mn->present);
@@ -353,9 +356,11 @@ static enum gv_err load_items(struct minutes *mn)
         size_t *ordinal = NULL, *fill = NULL, i, n;
         enum gv_err r;
 
-        r = gv_store_mitems(mn->s, mn->m.id, &mn->mi, &mn->n_mi);
-        if (r)
-                return r;
+        if (!mn->model) {
+                r = gv_store_mitems(mn->s, mn->m.id, &mn->mi, &mn->n_mi);
+                if (r)
+                        return r;
+        }
         r = GV_ENOMEM;
         n = mn->n_mi ? mn->n_mi : 1;
         mn->topics = calloc(n, sizeof(*mn->topics));
@@ -1041,7 +1046,14 @@ static enum gv_err render_markdown(struct minutes *mn)
         const char *p;
         enum gv_err r;
 
-        r = gv_store_items_discussed(mn->s, mn->m.id, &mn->agenda, &mn->n_agenda);
+        if (mn->model) {
+                const struct gv_item *ag = NULL;
+
+                r = gv_minutes_model_agenda(mn->model, mn->s, &ag, &mn->n_agenda);
+                mn->agenda = (struct gv_item *)ag;      /* read only, never freed here */
+        } else {
+                r = gv_store_items_discussed(mn->s, mn->m.id, &mn->agenda, &mn->n_agenda);
+        }
         if (r)
                 return r;
         sec_of = calloc(mn->n_topics ? mn->n_topics : 1, sizeof(*sec_of));
@@ -1150,7 +1162,20 @@ static enum gv_err render(struct gv_store *s, const struct gv_config *cfg, int64
         gv_buf_init(&mn.scratch, out->max);
         gv_buf_init(&mn.attending, 1u << 20);
 
-        r = gv_store_meeting_get(s, meeting, &mn.m);
+        if (fmt == GV_MIN_MARKDOWN) {
+                /* an archive file: from the meeting's one model, as the
+                 * MeetBot files are */
+                const struct gv_mitem *mi;
+
+                r = gv_minutes_model_get(s, cfg, meeting, &mn.model);
+                if (r)
+                        goto out;
+                mn.m = *gv_minutes_model_meeting(mn.model);
+                mi = gv_minutes_model_items(mn.model, &mn.n_mi);
+                mn.mi = (struct gv_mitem *)mi;  /* read only, never freed here */
+        } else {
+                r = gv_store_meeting_get(s, meeting, &mn.m);
+        }
         if (r)
                 goto out;
         mn.have_m = true;

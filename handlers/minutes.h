@@ -90,6 +90,27 @@ void gv_minutes_file_base(const struct gv_meeting *m, char out[GV_MINUTES_BASE_S
 #define GV_MINUTES_N_FILES 5
 extern const enum gv_minutes_fmt gv_minutes_files[GV_MINUTES_N_FILES];
 
+/* A meeting as its archive files need it (the meeting, its title, noted
+ * items, people present, where each item was said, the agenda items taken
+ * up), loaded once and kept on the store (gv_store_cache) while the store's
+ * content (gv_store_content_version), the meeting and the config's fields
+ * that shape the files stay the same: the five files of a meeting, rendered
+ * one row after another, come from one load. Borrowed: valid until the
+ * next write, gv_store_begin, or a model of another meeting. */
+struct gv_minutes_model;
+GV_MUST_CHECK enum gv_err gv_minutes_model_get(struct gv_store *s, const struct gv_config *cfg,
+                                               int64_t meeting,
+                                               const struct gv_minutes_model **ret);
+const struct gv_meeting *gv_minutes_model_meeting(const struct gv_minutes_model *md);
+const struct gv_mitem *gv_minutes_model_items(const struct gv_minutes_model *md, size_t *n);
+/* The agenda items the meeting took up (read with the first call). */
+GV_MUST_CHECK enum gv_err gv_minutes_model_agenda(const struct gv_minutes_model *md,
+                                                  struct gv_store *s,
+                                                  const struct gv_item **items, size_t *n);
+/* How many models were loaded since the start (for tests: one per meeting
+ * whose files are written together). */
+uint64_t gv_minutes_model_loads(void);
+
 /* Upper-case label of a kind: "INFO", "ACTION", ... */
 const char *gv_mkind_label(enum gv_mkind k);
 /* Command word of a kind: "info", "action", ... */

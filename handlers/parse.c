@@ -153,6 +153,8 @@ enum gv_err gv_parse_tag(const struct gv_config *cfg, const char *line, size_t l
         struct gv_tagged t;
         enum gv_err r = GV_ENOMEM;
 
+        if (!memchr(line, '#', len))
+                return GV_ENOTFOUND;    /* no word can be a tag (most lines) */
         memset(&t, 0, sizeof(t));
         w = malloc(MAX_WORDS * sizeof(*w));
         if (!w)

@@ -15,16 +15,29 @@ struct w {
         enum gv_err r;          /* the first error; later puts do nothing */
 };
 
-static inline void put(struct w *w, const char *s)
-{
-        if (w->r == GV_OK)
-                w->r = gv_buf_adds(w->b, s ? s : "");
-}
-
+/* gv_buf_add() with its common case inline: it fits without growing
+ * (the renderers add a few bytes at a time, millions of times). */
 static inline void putn(struct w *w, const char *s, size_t n)
 {
-        if (w->r == GV_OK)
-                w->r = gv_buf_add(w->b, s, n);
+        struct gv_buf *b = w->b;
+
+        if (w->r != GV_OK)
+                return;
+        if (n < b->cap - b->len && n <= b->max - b->len) {
+                memcpy(b->p + b->len, s, n);
+                b->len += n;
+                b->p[b->len] = '\0';
+                return;
+        }
+        w->r = gv_buf_add(b, s, n);
+}
+
+/* (a literal's length is known when this is inlined) */
+static inline void put(struct w *w, const char *s)
+{
+        if (!s)
+                s = "";
+        putn(w, s, strlen(s));
 }
 
 static inline void put_u64(struct w *w, uint64_t v)

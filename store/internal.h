@@ -49,15 +49,26 @@ struct gv_store {
         /* The last meeting's lines as gv_store_lines() read them to the end,
          * so that its log .txt and .log.html (rendered one after the other)
          * read them once: valid while lines_gen and generation are as they
-         * were (see lines.c). */
+         * were (see lines.c). A meeting started in this transaction has its
+         * lines appended as they are added: they are never read back. */
         uint64_t lines_gen;     /* bumped by every write to the lines table */
         struct lines_cache *lc;
+        /* One caller's cache of what it derived from the store (the
+         * handlers' minutes model, handlers/meetbot.c): freed with the
+         * store and at gv_store_begin, like the lines cache. */
+        void *cache;
+        void (*cache_free)(void *);
+        /* Rows changed by the outbox's own bookkeeping (a row marked sent,
+         * due later, parked): left out of gv_store_content_version(). */
+        int64_t bookkeeping;
         char *path;             /* as given to gv_store_open, for messages */
         char errmsg[1024];      /* the last error, with the path; "" if none */
 };
 
 /* Frees the lines cache (lines.c). */
 void store_lines_cache_free(struct gv_store *s);
+/* A meeting just started: its (empty) lines are the cache (lines.c). */
+void store_lines_cache_start(struct gv_store *s, int64_t meeting);
 
 /* The cached statement id, prepared on first use, else reset with its
  * bindings cleared. NULL (logged) when it does not prepare. */

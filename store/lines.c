@@ -8,6 +8,9 @@
 
 #include "internal.h"
 
+static void lines_cache_append(struct gv_store *s, int64_t meeting, int64_t ts, const char *nick,
+                               const char *text, bool action);
+
 enum gv_err gv_store_line_add(struct gv_store *s, int64_t meeting, int64_t ts, const char *nick,
                               const char *text, bool action, const char *event_id)
 {
@@ -19,6 +22,7 @@ enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t 
                                    const char *event_id, const char *sender)
 {
         sqlite3_stmt *st = store_stmt(s, S_LINE_ADD);
+        enum gv_err r;
 
         if (!st)
                 return GV_EDB;
@@ -30,7 +34,10 @@ enum gv_err gv_store_line_add_from(struct gv_store *s, int64_t meeting, int64_t 
         bt(st, 6, event_id);
         bt(st, 7, sender);
         s->lines_gen++;
-        return store_exec_done(s, st);
+        r = store_exec_done(s, st);
+        if (r == GV_OK)
+                lines_cache_append(s, meeting, ts, nick, text, action);
+        return r;
 }
 
 void gv_line_clear(struct gv_line *l)
@@ -197,6 +204,40 @@ static bool lc_add(struct lines_cache *c, int64_t ts, const char *nick, const ch
                 return false;
         c->n++;
         return true;
+}
+
+/* A new meeting has no lines yet: its cache starts empty and complete, and
+ * every line added to it is appended (lines_cache_append), so that its
+ * files read no line back from SQLite. */
+void store_lines_cache_start(struct gv_store *s, int64_t meeting)
+{
+        struct lines_cache *c;
+
+        store_lines_cache_free(s);
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return;         /* read from SQLite when asked, then */
+        c->meeting = meeting;
+        c->gen = s->generation;
+        c->lines_gen = s->lines_gen;
+        s->lc = c;
+}
+
+/* The row just inserted (lines_gen already bumped for it) is the meeting's
+ * last by id: appended when the cache held the meeting whole until it. */
+static void lines_cache_append(struct gv_store *s, int64_t meeting, int64_t ts, const char *nick,
+                               const char *text, bool action)
+{
+        struct lines_cache *c = s->lc;
+
+        if (!c)
+                return;
+        if (c->gen == s->generation && c->lines_gen + 1 == s->lines_gen &&
+            (c->meeting != meeting || lc_add(c, ts, nick, text, action))) {
+                c->lines_gen = s->lines_gen;    /* (another meeting's line: this one's as it was) */
+                return;
+        }
+        store_lines_cache_free(s);      /* stale: dropped now */
 }
 
 enum gv_err gv_store_lines(struct gv_store *s, int64_t meeting,

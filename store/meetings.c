@@ -81,6 +81,7 @@ enum gv_err gv_store_meeting_start(struct gv_store *s, const struct gv_meeting *
         if (r)
                 return r;
         *id = sqlite3_last_insert_rowid(s->db);
+        store_lines_cache_start(s, *id);
         return GV_OK;
 }
 

@@ -103,9 +103,17 @@ enum gv_err gv_store_outbox_next(struct gv_store *s, int64_t after, struct gv_ou
         return r;
 }
 
+/* The outbox's bookkeeping is no change of content (gv_store_content_version). */
+static enum gv_err bookkept(struct gv_store *s, enum gv_err r)
+{
+        if (r == GV_OK)
+                s->bookkeeping += sqlite3_changes64(s->db);
+        return r;
+}
+
 enum gv_err gv_store_outbox_sent(struct gv_store *s, int64_t id, int64_t ts)
 {
-        return store_set_int(s, S_O_SENT, id, ts);
+        return bookkept(s, store_set_int(s, S_O_SENT, id, ts));
 }
 
 enum gv_err gv_store_outbox_later(struct gv_store *s, int64_t id, const char *why, int64_t next_at)
@@ -117,12 +125,12 @@ enum gv_err gv_store_outbox_later(struct gv_store *s, int64_t id, const char *wh
         bi(st, 1, id);
         bt(st, 2, why);
         bi(st, 3, next_at);
-        return store_exec_done(s, st);
+        return bookkept(s, store_exec_done(s, st));
 }
 
 enum gv_err gv_store_outbox_park(struct gv_store *s, int64_t id, const char *why)
 {
-        return store_id_text(s, S_O_PARK, id, why);
+        return bookkept(s, store_id_text(s, S_O_PARK, id, why));
 }
 
 enum gv_err gv_store_outbox_retry(struct gv_store *s, int64_t id)

@@ -770,6 +770,7 @@ struct gv_store *gv_store_free(struct gv_store *s)
                 sqlite3_finalize(s->st[i]);
         sqlite3_close(s->db);
         store_lines_cache_free(s);
+        gv_store_cache_set(s, NULL, NULL);
         free(s->path);
         free(s);
         return NULL;
@@ -779,6 +780,7 @@ enum gv_err gv_store_begin(struct gv_store *s)
 {
         s->errmsg[0] = '\0';   /* a new unit of work: older errors are done with */
         store_lines_cache_free(s);      /* kept from one render to the next only */
+        gv_store_cache_set(s, NULL, NULL);
         return store_exec_done(s, store_stmt(s, S_BEGIN));
 }
 
@@ -805,6 +807,25 @@ enum gv_err gv_store_sync(struct gv_store *s)
 uint64_t gv_store_generation(const struct gv_store *s)
 {
         return s->generation;
+}
+
+uint64_t gv_store_content_version(struct gv_store *s)
+{
+        /* every row written, also by a transaction later rolled back */
+        return (uint64_t)(sqlite3_total_changes64(s->db) - s->bookkeeping);
+}
+
+void *gv_store_cache(const struct gv_store *s)
+{
+        return s->cache;
+}
+
+void gv_store_cache_set(struct gv_store *s, void *cache, void (*free_fn)(void *))
+{
+        if (s->cache && s->cache_free)
+                s->cache_free(s->cache);
+        s->cache = cache;
+        s->cache_free = free_fn;
 }
 
 void gv_store_rollback(struct gv_store *s)

@@ -159,6 +159,18 @@ int gv_store_schema_version(const struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_sync(struct gv_store *s);
 uint64_t gv_store_generation(const struct gv_store *s);
 
+/* Moves whenever a row is written (inserted, updated, deleted, on this
+ * connection), except by the outbox's own bookkeeping
+ * (gv_store_outbox_sent/later/park): what a caller derived from the store
+ * is current while this and gv_store_generation() (a rollback) stay put. */
+uint64_t gv_store_content_version(struct gv_store *s);
+/* One caller-owned cache hung on the store (the handlers' minutes model):
+ * gv_store_cache_set() frees the one there before (with its free_fn);
+ * gv_store_begin() and gv_store_free() free it too. Callers check its
+ * validity themselves (gv_store_content_version). */
+void *gv_store_cache(const struct gv_store *s);
+void gv_store_cache_set(struct gv_store *s, void *cache, void (*free_fn)(void *));
+
 GV_MUST_CHECK enum gv_err gv_store_begin(struct gv_store *s);
 GV_MUST_CHECK enum gv_err gv_store_commit(struct gv_store *s);
 void gv_store_rollback(struct gv_store *s);

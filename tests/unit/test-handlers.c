@@ -1595,11 +1595,45 @@ static void test_clock_back(void)
         fx_close(&f, "clock");
 }
 
+/* A source that vouches for fresh IDs (the replay, gv_core_fresh_ids) is
+ * not claimed: nothing is recorded as processed (a repeat is what the
+ * replay's one transaction and its log identity rule out). Another core on
+ * the same store still claims. */
+static void test_fresh_ids(void)
+{
+        struct fx f;
+        struct ev v;
+        struct gv_core *claims = NULL;
+        bool seen = true;
+        enum gv_err r;
+
+        if (!fx_open(&f, NULL))
+                return;
+        gv_core_fresh_ids(f.core);
+        mk(&f, &v, "@alice:example.org", "#architecture Discuss keyframes");
+        r = handle(&f, &v.e);
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 &&
+              gv_store_event_seen(f.s, v.id, &seen) == GV_OK && !seen,
+              "fresh IDs: handled, not claimed", "%s, %zu items, seen %d", gv_strerror(r),
+              agenda_len(&f, "architecture"), (int)seen);
+        r = gv_core_new(f.s, f.cfg, &claims);
+        r = r ? r : gv_handle(claims, &v.e);
+        take(&f);
+        check(r == GV_OK && agenda_len(&f, "architecture") == 1 &&
+              gv_store_event_seen(f.s, v.id, &seen) == GV_OK && seen,
+              "a core without fresh IDs claims the event", "%zu items, seen %d",
+              agenda_len(&f, "architecture"), (int)seen);
+        gv_core_free(claims);
+        fx_close(&f, "fresh IDs");
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
         (void)argv;
         test_tag();
+        test_fresh_ids();
         test_ack_variants();
         test_agenda();
         test_meeting();

@@ -587,6 +587,18 @@ static void test_logs(void)
               "log html: tail");
         free(s);
 
+        /* Control characters (not a tab) become spaces, in both logs, with
+         * the HTML escapes around them. */
+        m = meeting("controls", "alice", T(13, 0, 44));
+        say(m, T(13, 0, 44), "al\x01ice", "a\x01<b>\x7f&\tc\x1b", false);
+        s = render(m, GV_MIN_LOG_TEXT);
+        CHECK_STR("log text, control characters", s, "13:00:44 <al_ice> a <b> &\tc ");
+        free(s);
+        s = render(m, GV_MIN_LOG_HTML);
+        CHECK(s && strstr(s, "&lt;al_ice&gt;</span> a &lt;b&gt; &amp;\tc </pre>"),
+              "log html: control characters are spaces, escapes kept");
+        free(s);
+
         m = meeting("empty", "alice", T(13, 0, 44));
         s = render(m, GV_MIN_LOG_TEXT);
         CHECK_STR("log text, no lines", s, "");
@@ -922,6 +934,113 @@ static void test_meetbot_people(void)
         free(s);
 }
 
+
+/* ---- the five files of a meeting come from one model ---- */
+
+static enum gv_err to_buf(void *ud, const char *p, size_t n)
+{
+        return gv_buf_add(ud, p, n);
+}
+
+/* The file rows' renderings, as the outbox writes them: gv_minutes_file()
+ * per row, the row marked sent after each (the drain's bookkeeping). */
+static void render_files(int64_t m, struct gv_buf got[GV_MINUTES_N_FILES])
+{
+        size_t k;
+
+        for (k = 0; k < GV_MINUTES_N_FILES; k++) {
+                char extra[96];
+
+                snprintf(extra, sizeof(extra), "{\"meeting\":%lld,\"format\":\"%s\"}",
+                         (long long)m, gv_minutes_format_name(gv_minutes_files[k]));
+                MUST(gv_store_outbox_add(st, GV_OUT_FILE, "f", "", NULL, extra, 1));
+        }
+        for (k = 0; k < GV_MINUTES_N_FILES; k++) {
+                struct gv_sink_fn sink = { to_buf, &got[k] };
+                struct gv_out o;
+
+                MUST(gv_store_outbox_next(st, 0, &o));
+                MUST(gv_minutes_file(st, &cfg, o.extra, &sink));
+                MUST(gv_store_outbox_sent(st, o.id, 2));
+                gv_out_clear(&o);
+        }
+}
+
+static void test_one_model(void)
+{
+        int64_t m = build_weekly(true), other = build_weekly(true);
+        struct gv_buf want[GV_MINUTES_N_FILES], got[GV_MINUTES_N_FILES];
+        uint64_t loads;
+        size_t k;
+
+        /* each file alone, from a model of its own */
+        for (k = 0; k < GV_MINUTES_N_FILES; k++) {
+                gv_buf_init(&want[k], OUT_MAX);
+                gv_buf_init(&got[k], OUT_MAX);
+                gv_store_cache_set(st, NULL, NULL);
+                MUST(gv_minutes_render(st, &cfg, m, gv_minutes_files[k], &want[k]));
+        }
+        gv_store_cache_set(st, NULL, NULL);
+        loads = gv_minutes_model_loads();
+        render_files(m, got);   /* (the rows are added first, as #endmeeting does) */
+        CHECK(gv_minutes_model_loads() - loads == 1,
+              "the five files of a meeting come from one load of its model, not %llu",
+              (unsigned long long)(gv_minutes_model_loads() - loads));
+        for (k = 0; k < GV_MINUTES_N_FILES; k++)
+                CHECK(got[k].len == want[k].len && memcmp(got[k].p, want[k].p, got[k].len) == 0,
+                      "file %s from the shared model is byte for byte the file rendered alone",
+                      gv_minutes_format_name(gv_minutes_files[k]));
+
+        /* the rows marked sent in between were no change: the same model */
+        loads = gv_minutes_model_loads();
+        free(render(m, GV_MIN_MB_TEXT));
+        CHECK(gv_minutes_model_loads() == loads, "marking a row sent keeps the model");
+
+        /* anything written: loaded again, and the files show it */
+        say(m, T(13, 42, 40), "dave", "one more line", false);
+        {
+                char *log = render(m, GV_MIN_LOG_TEXT);
+
+                CHECK(gv_minutes_model_loads() == loads + 1, "a new line: the model is loaded again");
+                CHECK(log && strstr(log, "<dave> one more line") != NULL,
+                      "the log rendered after a write has the new line");
+                free(log);
+        }
+        /* another meeting, then back: a model each time */
+        loads = gv_minutes_model_loads();
+        free(render(other, GV_MIN_MB_TEXT));
+        free(render(m, GV_MIN_MB_TEXT));
+        CHECK(gv_minutes_model_loads() == loads + 2, "one model at a time, per meeting");
+        /* the config's fields that shape the files: a change renders anew */
+        {
+                char *before = render(m, GV_MIN_MB_TEXT), *after;
+                char *keep = cfg.channel;
+
+                cfg.channel = (char *)"#elsewhere";
+                after = render(m, GV_MIN_MB_TEXT);
+                cfg.channel = keep;
+                CHECK(before && after && strstr(after, "#elsewhere") && !strstr(before, "#elsewhere"),
+                      "a changed channel is in the next rendering");
+                free(before);
+                free(after);
+        }
+        /* a rollback undoes what the model saw */
+        MUST(gv_store_begin(st));
+        say(m, T(13, 42, 50), "erin", "rolled back", false);
+        free(render(m, GV_MIN_LOG_TEXT));
+        gv_store_rollback(st);
+        {
+                char *log = render(m, GV_MIN_LOG_TEXT);
+
+                CHECK(log && !strstr(log, "rolled back"), "a rolled-back line is not rendered");
+                free(log);
+        }
+        for (k = 0; k < GV_MINUTES_N_FILES; k++) {
+                gv_buf_free(&want[k]);
+                gv_buf_free(&got[k]);
+        }
+}
+
 int main(void)
 {
         memset(&cfg, 0, sizeof(cfg));
@@ -938,6 +1057,7 @@ int main(void)
         test_meetbot_people();
         test_small();
         test_errors();
+        test_one_model();
         test_big();
 
         gv_store_free(st);
