@@ -394,7 +394,7 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
                 status = 2;
                 goto out;
         }
-        r = gv_store_open(o->db_path ? o->db_path : ":memory:", &s);
+        r = o->db_path ? gv_store_open(o->db_path, &s) : gv_store_open_scratch(&s);
         if (r == GV_OK && o->db_path)
                 r = gv_store_kv_get(s, kv_key, &seen_as);
         if (r == GV_OK && seen_as) {

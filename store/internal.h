@@ -58,12 +58,24 @@ struct gv_store {
          * store and at gv_store_begin, like the lines cache. */
         void *cache;
         void (*cache_free)(void *);
+        /* gv_store_meeting_running()'s last answer (meetings.c), a command
+         * asks it once or more: kept only inside a transaction, and dropped
+         * by store_stmt() when any statement that may change a meetings row
+         * (or begins, commits or rolls back) is about to run. */
+        struct running_cache {
+                bool valid, found;
+                char *room;
+                struct gv_meeting m;
+        } running;
         /* Rows changed by the outbox's own bookkeeping (a row marked sent,
          * due later, parked): left out of gv_store_content_version(). */
         int64_t bookkeeping;
         char *path;             /* as given to gv_store_open, for messages */
         char errmsg[1024];      /* the last error, with the path; "" if none */
 };
+
+/* Forgets gv_store_meeting_running()'s cached answer (meetings.c). */
+void store_running_drop(struct gv_store *s);
 
 /* Frees the lines cache (lines.c). */
 void store_lines_cache_free(struct gv_store *s);

@@ -482,8 +482,20 @@ enum gv_err store_db_err(struct gv_store *s, int rc, const char *what)
         return rc == SQLITE_NOMEM ? GV_ENOMEM : GV_EDB;
 }
 
+/* The statements that may change a row of meetings (S_MI_DEL: the foreign
+ * key's ON DELETE SET NULL of meetings.topic) or end what the running
+ * meeting cache may rely on: a new or ended transaction, a rollback. */
+static const bool drops_running[S__COUNT] = {
+        [S_BEGIN] = true, [S_COMMIT] = true, [S_ROLLBACK] = true, [S_ROLLBACK_TO] = true,
+        [S_M_START] = true, [S_M_END] = true, [S_M_NAME] = true, [S_M_TOPIC] = true,
+        [S_M_FILE_BASE] = true, [S_M_TITLE_SET] = true, [S_M_SERIES_SET] = true,
+        [S_MI_UNTOPIC] = true, [S_MI_DEL] = true,
+};
+
 sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id)
 {
+        if (drops_running[id] && s->running.valid)
+                store_running_drop(s);
         if (!s->st[id]) {
                 int rc = sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                             &s->st[id], NULL);
@@ -692,7 +704,7 @@ static void unlink_created(const struct gv_store *s)
                         (void)unlink(p);
 }
 
-enum gv_err gv_store_open(const char *path, struct gv_store **ret)
+static enum gv_err store_open(const char *path, bool fk, struct gv_store **ret)
 {
         struct gv_store *s;
         bool file, created = false;
@@ -730,8 +742,10 @@ enum gv_err gv_store_open(const char *path, struct gv_store **ret)
                 goto fail;
         }
         sqlite3_busy_timeout(s->db, 5000);
-        rc = sqlite3_exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
-                                 "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL);
+        rc = sqlite3_exec(s->db, fk ? "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;"
+                                      "PRAGMA synchronous = NORMAL;" :
+                                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                          NULL, NULL, NULL);
         if (rc != SQLITE_OK) {
                 int base = rc & 0xff;
 
@@ -762,6 +776,16 @@ fail:
         return r ? r : GV_EDB;
 }
 
+enum gv_err gv_store_open(const char *path, struct gv_store **ret)
+{
+        return store_open(path, true, ret);
+}
+
+enum gv_err gv_store_open_scratch(struct gv_store **ret)
+{
+        return store_open(":memory:", false, ret);
+}
+
 struct gv_store *gv_store_free(struct gv_store *s)
 {
         if (!s)
@@ -770,6 +794,7 @@ struct gv_store *gv_store_free(struct gv_store *s)
                 sqlite3_finalize(s->st[i]);
         sqlite3_close(s->db);
         store_lines_cache_free(s);
+        store_running_drop(s);
         gv_store_cache_set(s, NULL, NULL);
         free(s->path);
         free(s);
@@ -831,6 +856,7 @@ void gv_store_cache_set(struct gv_store *s, void *cache, void (*free_fn)(void *)
 void gv_store_rollback(struct gv_store *s)
 {
         s->generation++;
+        store_running_drop(s);
         if (!sqlite3_get_autocommit(s->db))
                 (void)store_exec_done(s, store_stmt(s, S_ROLLBACK));
 }
