@@ -1643,6 +1643,95 @@ static void test_all_on(struct gv_store *s, const char *where)
         test_series(s);
 }
 
+/* gv_store_meeting_running answers from a cache inside a transaction: every
+ * change to the running meeting (start, topic, name, an undone topic, end,
+ * a rolled-back savepoint) shows in the next answer. scratch: the replay's
+ * store, without foreign-key checks (an undone topic is then not unset by
+ * the foreign key: the handlers set the topic themselves). */
+static void test_running_cache(bool scratch)
+{
+        const char *what = scratch ? "scratch store" : ":memory: store";
+        struct gv_store *s = NULL;
+        struct gv_meeting m, got;
+        struct gv_mitem t, undone;
+        int64_t id = 0, tid = 0;
+        char label[160];
+        enum gv_err r = scratch ? gv_store_open_scratch(&s) : gv_store_open(":memory:", &s);
+
+#define RC_CHECK(cond, name, ...) do { \
+                snprintf(label, sizeof(label), "running cache (%s): %s", what, name); \
+                check(cond, label, __VA_ARGS__); \
+        } while (0)
+        RC_CHECK(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "open", "%s",
+                 gv_strerror(r));
+        if (r != GV_OK)
+                return;
+        memset(&got, 0, sizeof(got));
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_ENOTFOUND, "none running", "%s", gv_strerror(r));
+        r = gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_ENOTFOUND, "none running, asked again", "%s", gv_strerror(r));
+        memset(&m, 0, sizeof(m));
+        m.room = "!r:x";
+        m.name = "first";
+        m.agenda = "arch";
+        m.starter = "alice";
+        m.started = 10;
+        r = gv_store_meeting_start(s, &m, &id);
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && got.id == id && str_eq(got.name, "first") && got.topic == 0,
+                 "started", "%s", gv_strerror(r));
+        gv_meeting_clear(&got);
+        r = gv_store_meeting_running(s, "!other:x", &got);
+        RC_CHECK(r == GV_ENOTFOUND, "another room", "%s", gv_strerror(r));
+        r = gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && got.id == id && str_eq(got.starter, "alice"), "asked again",
+                 "%s", gv_strerror(r));
+        gv_meeting_clear(&got);
+        memset(&t, 0, sizeof(t));
+        t.ts = 11;
+        t.nick = "alice";
+        t.kind = GV_M_TOPIC;
+        t.text = "a topic";
+        r = gv_store_mitem_add(s, id, &t, &tid);
+        r = r ? r : gv_store_meeting_set_topic(s, id, tid);
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && got.topic == tid && tid > 0, "topic set", "%s topic %" PRId64,
+                 gv_strerror(r), got.topic);
+        gv_meeting_clear(&got);
+        r = gv_store_meeting_set_name(s, id, "renamed");
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && str_eq(got.name, "renamed"), "renamed", "%s %s", gv_strerror(r),
+                 nn(got.name));
+        gv_meeting_clear(&got);
+        memset(&undone, 0, sizeof(undone));
+        r = gv_store_mitem_undo(s, id, &undone);
+        gv_mitem_clear(&undone);
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && got.topic == (scratch ? tid : 0), "topic undone",
+                 "%s topic %" PRId64, gv_strerror(r), got.topic);
+        gv_meeting_clear(&got);
+        r = gv_store_savepoint(s);
+        r = r ? r : gv_store_meeting_end(s, id, 20);
+        r = r ? r : gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_ENOTFOUND, "ended in a savepoint", "%s", gv_strerror(r));
+        gv_store_rollback_savepoint(s);
+        r = gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_OK && got.id == id, "the end rolled back", "%s", gv_strerror(r));
+        gv_meeting_clear(&got);
+        gv_store_rollback(s);
+        r = gv_store_meeting_running(s, "!r:x", &got);
+        RC_CHECK(r == GV_ENOTFOUND, "the start rolled back", "%s", gv_strerror(r));
+        /* the foreign keys: checked in a real store, not in the scratch one */
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_line_add(s, 999, 1, "bob", "no such meeting", false, NULL);
+        RC_CHECK(scratch ? r == GV_OK : r != GV_OK, "a line of no meeting", "%s", gv_strerror(r));
+        gv_store_rollback(s);
+#undef RC_CHECK
+        gv_store_free(s);
+}
+
 static void test_memory(void)
 {
         struct gv_store *s = NULL;
@@ -2282,6 +2371,8 @@ int main(int argc, char **argv)
         (void)argc;
         (void)argv;
         test_memory();
+        test_running_cache(false);
+        test_running_cache(true);
         test_file();
         test_migrate_v1();
         test_modes();
