@@ -133,8 +133,10 @@ static enum gv_err out_write(void *ud, const char *data, size_t len)
         return GV_OK;
 }
 
-/* r == GV_OK: make it the real file; else throw it away. */
-static enum gv_err out_finish(struct out *o, enum gv_err r)
+/* r == GV_OK: make it the real file (its data synced, then renamed into
+ * place); else throw it away. The directory is not synced: the caller
+ * does, once for all it renamed. */
+static enum gv_err out_place(struct out *o, enum gv_err r)
 {
         if (r == GV_OK && (fsync(o->fd) != 0 || close(o->fd) != 0)) {
                 o->fd = -1;
@@ -148,10 +150,17 @@ static enum gv_err out_finish(struct out *o, enum gv_err r)
                 gv_info("archive", "%s: %s", o->path, strerror(errno));
                 r = GV_EIO;
         }
-        if (r) {
+        if (r)
                 unlink(o->tmp);
+        return r;
+}
+
+/* out_place(), the leftovers swept and the directory synced. */
+static enum gv_err out_finish(struct out *o, enum gv_err r)
+{
+        r = out_place(o, r);
+        if (r)
                 return r;
-        }
         sweep_leftovers(o->dir, o->name);
         return sync_dir(o->dir);
 }
@@ -303,4 +312,70 @@ enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_stor
         if (r == GV_OK)
                 r = written(dir, name);
         return r;
+}
+
+/* ---- many files, one directory sync ---- */
+
+void gv_archive_batch_init(struct gv_archive_batch *b, const char *dir)
+{
+        memset(b, 0, sizeof(*b));
+        b->dir = dir;
+}
+
+enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, const char *name,
+                                     struct gv_store *s, const struct gv_config *cfg,
+                                     const char *extra)
+{
+        struct out o;
+        struct gv_sink_fn sink = { out_write, &o };
+        enum gv_err r = prepare(b->dir, name);
+        char **nn;
+
+        if (r == GV_OK)
+                r = out_open(&o, b->dir, name);
+        if (r)
+                return r;
+        r = out_place(&o, gv_minutes_file(s, cfg, extra, &sink));
+        if (r)
+                return r;
+        /* in place: from now on the directory needs its sync */
+        b->dirty = true;
+        if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
+                b->index = true;
+        nn = realloc(b->names, (b->n + 1) * sizeof(*nn));
+        if (nn) {
+                b->names = nn;
+                b->names[b->n] = strdup(name);
+                if (b->names[b->n])
+                        b->n++;
+        }
+        /* out of memory: its leftovers stay until the next write of it */
+        return GV_OK;
+}
+
+enum gv_err gv_archive_batch_finish(struct gv_archive_batch *b)
+{
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < b->n; i++)
+                sweep_leftovers(b->dir, b->names[i]);
+        if (b->index)
+                r = gv_archive_index(b->dir);   /* its own sync includes the renames */
+        else if (b->dirty)
+                r = sync_dir(b->dir);
+        if (r == GV_OK) {
+                b->dirty = false;
+                b->index = false;
+        }
+        gv_archive_batch_free(b);
+        return r;
+}
+
+void gv_archive_batch_free(struct gv_archive_batch *b)
+{
+        for (size_t i = 0; i < b->n; i++)
+                free(b->names[i]);
+        free(b->names);
+        b->names = NULL;
+        b->n = 0;
 }

@@ -3,6 +3,7 @@
 #ifndef GV_ARCHIVE_H
 #define GV_ARCHIVE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "../util/err.h"
 
@@ -25,6 +26,30 @@ GV_MUST_CHECK enum gv_err gv_archive_write(const char *dir, const char *name, st
  * time per dir: index.html is rewritten). */
 GV_MUST_CHECK enum gv_err gv_archive_put(const char *dir, const char *name, const char *data,
                                          size_t len);
+/* Many minutes files into one directory with one directory sync (a
+ * meeting's five files and index.html: 7 fsyncs instead of 12). Each
+ * gv_archive_batch_minutes() writes its file as gv_archive_minutes() does,
+ * its data synced and renamed into place, but neither index.html nor the
+ * directory; gv_archive_batch_finish() writes index.html once (when a
+ * NAME.html was written) and syncs the directory once. Only after finish
+ * returned GV_OK are the files durable: mark their outbox rows done then
+ * (a crash before leaves them pending, written again identically).
+ * finish frees the batch; gv_archive_batch_free() gives one up. */
+struct gv_archive_batch {
+        const char *dir;
+        bool dirty;             /* a file renamed into dir, not yet synced */
+        bool index;             /* a NAME.html written: index.html due */
+        char **names;           /* the files written, for their leftovers */
+        size_t n;
+};
+void gv_archive_batch_init(struct gv_archive_batch *b, const char *dir);
+GV_MUST_CHECK enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, const char *name,
+                                                   struct gv_store *s,
+                                                   const struct gv_config *cfg,
+                                                   const char *extra);
+GV_MUST_CHECK enum gv_err gv_archive_batch_finish(struct gv_archive_batch *b);
+void gv_archive_batch_free(struct gv_archive_batch *b);
+
 /* Writes dir/index.html anew: every NAME.html in dir, newest name first. */
 GV_MUST_CHECK enum gv_err gv_archive_index(const char *dir);
 

@@ -22,6 +22,13 @@
 #include "outbox.h"
 #include "replay.h"
 
+/* A file row written into the batch, not yet durable: marked done in the
+ * transaction that commits after the batch's one directory sync. */
+struct placed {
+        int64_t id, attempts;
+        char *name, *extra;
+};
+
 struct sink {
         struct gv_store *s;
         const struct gv_config *cfg;
@@ -30,7 +37,43 @@ struct sink {
         unsigned files;
         unsigned failed;
         int64_t now;
+        struct gv_archive_batch *batch;         /* the files' pass (write_files) */
+        struct placed *placed;
+        size_t nplaced;
 };
+
+static void placed_free(struct sink *s)
+{
+        for (size_t i = 0; i < s->nplaced; i++) {
+                free(s->placed[i].name);
+                free(s->placed[i].extra);
+        }
+        free(s->placed);
+        s->placed = NULL;
+        s->nplaced = 0;
+}
+
+/* A file in place in the batch: kept for its report once durable. */
+static enum gv_err place(struct sink *s, const struct gv_out *o)
+{
+        struct placed *np = realloc(s->placed, (s->nplaced + 1) * sizeof(*np)), *p;
+
+        if (!np)
+                return GV_ENOMEM;
+        s->placed = np;
+        p = &np[s->nplaced];
+        p->id = o->id;
+        p->attempts = o->attempts;
+        p->name = strdup(o->room);
+        p->extra = o->extra ? strdup(o->extra) : NULL;
+        if (!p->name || (o->extra && !p->extra)) {
+                free(p->name);
+                free(p->extra);
+                return GV_ENOMEM;
+        }
+        s->nplaced++;
+        return GV_OK;
+}
 
 static int64_t wall_ms(void)
 {
@@ -53,7 +96,18 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
         }
         if (o->kind != GV_OUT_FILE)
                 return GV_OK;   /* the room's messages stay in the log's past */
-        r = gv_outbox_write_file(s->s, s->cfg, s->dir, o, s->now, d, why, n);
+        if (s->batch) {
+                int e;
+
+                errno = 0;
+                r = gv_archive_batch_minutes(s->batch, o->room, s->s, s->cfg, o->extra);
+                e = errno;
+                r = gv_outbox_file_outcome(s->s, s->dir, o, r, e, s->now, d, why, n);
+                if (r == GV_OK && *d == GV_DELIVERED)
+                        return place(s, o);     /* reported once durable */
+        } else {
+                r = gv_outbox_write_file(s->s, s->cfg, s->dir, o, s->now, d, why, n);
+        }
         if (r == GV_OK && *d == GV_DELIVERED) {
                 s->files++;
                 if (!s->quiet)
@@ -62,6 +116,70 @@ static enum gv_err deliver(void *ud, const struct gv_out *o, enum gv_delivery *d
                 fprintf(stderr, "gavel: %s/%s not written: %s\n", s->dir, o->room, why);
                 s->failed++;
         }
+        return r;
+}
+
+/* The minutes files, in the replay's own transaction: every due file row
+ * written into one batch (each file synced and renamed into place),
+ * index.html once, the directory synced once; the transaction commits
+ * (rows marked done, and with --db the replay recorded) only after that
+ * sync. A crash before leaves the replay undone: replayed again, it writes
+ * the same files. When the sync fails, the rows are marked as failed
+ * instead: pending, retried. */
+static enum gv_err write_files(struct sink *sk, int64_t backoff_max_ms)
+{
+        struct gv_sink files = { sk, GV_OUT_BIT(GV_OUT_FILE), deliver };
+        struct gv_archive_batch batch;
+        enum gv_err r, fr;
+        int e;
+
+        gv_archive_batch_init(&batch, sk->dir);
+        sk->batch = &batch;
+        r = gv_store_savepoint(sk->s);
+        if (r == GV_OK)
+                r = gv_outbox_drain(sk->s, sk->now, backoff_max_ms, &files, NULL);
+        sk->batch = NULL;
+        if (r) {
+                gv_archive_batch_free(&batch);
+                placed_free(sk);
+                return r;
+        }
+        errno = 0;
+        fr = gv_archive_batch_finish(&batch);
+        e = errno;
+        if (fr == GV_OK) {
+                r = gv_store_release(sk->s);
+                for (size_t i = 0; r == GV_OK && i < sk->nplaced; i++) {
+                        sk->files++;
+                        if (!sk->quiet)
+                                printf("wrote %s/%s\n", sk->dir, sk->placed[i].name);
+                }
+                placed_free(sk);
+                return r;
+        }
+        /* not durable: the rows stay pending, each with its failure */
+        gv_store_rollback_savepoint(sk->s);
+        for (size_t i = 0; r == GV_OK && i < sk->nplaced; i++) {
+                struct gv_out o;
+                enum gv_delivery d = GV_DELIVER_LATER;
+                char why[GV_OUTBOX_WHY_MAX] = "";
+
+                memset(&o, 0, sizeof(o));
+                o.id = sk->placed[i].id;
+                o.kind = GV_OUT_FILE;
+                o.room = sk->placed[i].name;
+                o.extra = sk->placed[i].extra;
+                o.attempts = sk->placed[i].attempts;
+                r = gv_outbox_file_outcome(sk->s, sk->dir, &o, fr, e, sk->now, &d, why,
+                                           sizeof(why));
+                if (r == GV_OK)
+                        r = gv_outbox_settle(sk->s, &o, d, why, sk->now,
+                                             sk->now + gv_outbox_backoff(o.attempts + 1,
+                                                                         backoff_max_ms));
+                fprintf(stderr, "gavel: %s/%s not written: %s\n", sk->dir, o.room, why);
+                sk->failed++;
+        }
+        placed_free(sk);
         return r;
 }
 
@@ -322,8 +440,10 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
         struct gv_irclog *log = NULL;
         struct gv_store *s = NULL;
         struct gv_core *core = NULL;
-        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0, 0, 0 };
-        struct gv_sink sink = { &sk, GV_OUT_ALL, deliver };
+        struct sink sk = { NULL, cfg, o->out_dir ? o->out_dir : ".", o->quiet, 0, 0, 0, NULL,
+                           NULL, 0 };
+        /* after write_files(): the wiki and webhook rows */
+        struct gv_sink sink = { &sk, GV_OUT_ALL & ~GV_OUT_BIT(GV_OUT_FILE), deliver };
         struct gv_meeting m;
         char *data = NULL, *seen_as = NULL;
         char hash[2 * GV_SHA256_LEN + 1], kv_key[2 * GV_SHA256_LEN + 16];
@@ -490,11 +610,13 @@ int gv_replay_run(const struct gv_config *cfg_in, const struct gv_replay_opts *o
         } else if (r == GV_ENOTFOUND) {
                 r = GV_OK;
         }
-        if (r == GV_OK)
-                r = gv_store_commit(s);
         /* the outbox runs on the wall clock: a file that failed in an
          * earlier replay into the same --db is due again after its backoff */
         sk.now = wall_ms();
+        if (r == GV_OK)
+                r = write_files(&sk, cfg->backoff_max_ms);
+        if (r == GV_OK)
+                r = gv_store_commit(s);
         if (r == GV_OK)
                 r = gv_outbox_drain(s, sk.now, cfg->backoff_max_ms, &sink, NULL);
         if (r)
