@@ -18,6 +18,13 @@
 
 #define MAX_INDEX_ENTRIES 100000
 
+static int (*sync_fn)(int fd) = fsync;
+
+void gv_archive_set_sync(int (*fn)(int fd))
+{
+        sync_fn = fn ? fn : fsync;
+}
+
 static int valid_name(const char *name)
 {
         size_t n = strlen(name);
@@ -104,7 +111,7 @@ static enum gv_err sync_dir(const char *dir)
 {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        if (fd < 0 || fsync(fd) != 0) {
+        if (fd < 0 || sync_fn(fd) != 0) {
                 gv_info("archive", "%s: cannot sync the directory: %s", dir, strerror(errno));
                 if (fd >= 0)
                         close(fd);
@@ -138,7 +145,7 @@ static enum gv_err out_write(void *ud, const char *data, size_t len)
  * does, once for all it renamed. */
 static enum gv_err out_place(struct out *o, enum gv_err r)
 {
-        if (r == GV_OK && (fsync(o->fd) != 0 || close(o->fd) != 0)) {
+        if (r == GV_OK && (sync_fn(o->fd) != 0 || close(o->fd) != 0)) {
                 o->fd = -1;
                 gv_info("archive", "%s: %s", o->tmp, strerror(errno));
                 r = GV_EIO;

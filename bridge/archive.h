@@ -50,6 +50,10 @@ GV_MUST_CHECK enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, c
 GV_MUST_CHECK enum gv_err gv_archive_batch_finish(struct gv_archive_batch *b);
 void gv_archive_batch_free(struct gv_archive_batch *b);
 
+/* For tests: fn instead of fsync(2) for every file and directory sync
+ * (to count them, or fail them); NULL: fsync again. */
+void gv_archive_set_sync(int (*fn)(int fd));
+
 /* Writes dir/index.html anew: every NAME.html in dir, newest name first. */
 GV_MUST_CHECK enum gv_err gv_archive_index(const char *dir);
 

@@ -9,6 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../bridge/archive.h"
 #include "../../handlers/meetbot.h"
 #include "../../handlers/minutes.h"
 #include "../../util/text.h"
@@ -1041,6 +1047,166 @@ static void test_one_model(void)
         }
 }
 
+/* ---- a meeting's files in one batch: one directory sync ---- */
+
+static int file_syncs, dir_syncs, fail_dir_sync;
+
+static int count_sync(int fd)
+{
+        struct stat sb;
+
+        if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                dir_syncs++;
+                if (fail_dir_sync) {
+                        errno = EIO;
+                        return -1;
+                }
+        } else {
+                file_syncs++;
+        }
+        return 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+        FILE *f = fopen(path, "rb");
+        struct gv_buf b = GV_BUF_INIT(OUT_MAX);
+        char chunk[65536];
+        size_t n;
+
+        if (!f)
+                return NULL;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                if (gv_buf_add(&b, chunk, n) != GV_OK)
+                        break;
+        fclose(f);
+        *len = b.len;
+        if (!b.p)
+                return calloc(1, 1);
+        return b.p;
+}
+
+static size_t count_entries(const char *dir)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        size_t n = 0;
+
+        if (!d)
+                return 0;
+        while ((de = readdir(d)))
+                if (de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+static void batch_files(const char *dir, int64_t m, const char *base, bool batched)
+{
+        struct gv_archive_batch b;
+
+        gv_archive_batch_init(&b, dir);
+        for (size_t k = 0; k < GV_MINUTES_N_FILES; k++) {
+                char extra[96], name[64];
+
+                snprintf(extra, sizeof(extra), "{\"meeting\":%lld,\"format\":\"%s\"}",
+                         (long long)m, gv_minutes_format_name(gv_minutes_files[k]));
+                snprintf(name, sizeof(name), "%s.%s", base,
+                         gv_minutes_format_name(gv_minutes_files[k]));
+                if (batched)
+                        MUST(gv_archive_batch_minutes(&b, name, st, &cfg, extra));
+                else
+                        MUST(gv_archive_minutes(dir, name, st, &cfg, extra));
+        }
+        if (batched) {
+                enum gv_err r = gv_archive_batch_finish(&b);
+
+                CHECK(fail_dir_sync ? r == GV_EIO : r == GV_OK,
+                      "a batch's finish: %s", gv_strerror(r));
+        }
+}
+
+static void test_batch(void)
+{
+        char dir[] = "/tmp/gavel-test-batch-XXXXXX";
+        int64_t m = build_weekly(true);
+        size_t n;
+
+        if (!mkdtemp(dir)) {
+                CHECK(false, "mkdtemp: %s", strerror(errno));
+                return;
+        }
+        gv_archive_set_sync(count_sync);
+        /* one at a time: each file synced, the directory after each, and
+         * index.html (with its two syncs) after the .html */
+        file_syncs = dir_syncs = 0;
+        batch_files(dir, m, "alone", false);
+        CHECK(file_syncs == GV_MINUTES_N_FILES + 1 && dir_syncs == GV_MINUTES_N_FILES + 1,
+              "files one at a time: %d file syncs, %d directory syncs", file_syncs, dir_syncs);
+        /* in a batch: each file synced, index.html once, the directory once */
+        file_syncs = dir_syncs = 0;
+        batch_files(dir, m, "batch", true);
+        CHECK(file_syncs == GV_MINUTES_N_FILES + 1 && dir_syncs == 1,
+              "files in a batch: %d file syncs (want %d), %d directory syncs (want 1)",
+              file_syncs, GV_MINUTES_N_FILES + 1, dir_syncs);
+        CHECK(count_entries(dir) == 2 * GV_MINUTES_N_FILES + 1,
+              "both sets of files and index.html, no leftovers: %zu entries",
+              count_entries(dir));
+        for (size_t k = 0; k < GV_MINUTES_N_FILES; k++) {
+                const char *f = gv_minutes_format_name(gv_minutes_files[k]);
+                char pa[512], pb[512];
+                size_t la = 0, lb = 0;
+                char *a, *b;
+
+                snprintf(pa, sizeof(pa), "%s/alone.%s", dir, f);
+                snprintf(pb, sizeof(pb), "%s/batch.%s", dir, f);
+                a = slurp(pa, &la);
+                b = slurp(pb, &lb);
+                CHECK(a && b && la == lb && la > 0 && memcmp(a, b, la) == 0,
+                      "file %s: the batch's is byte for byte the one written alone", f);
+                free(a);
+                free(b);
+        }
+        {
+                char pi[512];
+                size_t li = 0;
+                char *idx;
+
+                snprintf(pi, sizeof(pi), "%s/index.html", dir);
+                idx = slurp(pi, &li);
+                CHECK(idx && strstr(idx, "batch.html") && strstr(idx, "alone.html"),
+                      "index.html lists both meetings");
+                free(idx);
+        }
+        /* the directory sync fails: finish says so (the caller keeps the
+         * rows pending) */
+        file_syncs = dir_syncs = 0;
+        fail_dir_sync = 1;
+        batch_files(dir, m, "failing", true);
+        fail_dir_sync = 0;
+        CHECK(dir_syncs == 1, "a failing batch tried its directory sync once: %d", dir_syncs);
+        gv_archive_set_sync(NULL);
+        /* clean up */
+        {
+                DIR *d = opendir(dir);
+                struct dirent *de;
+
+                n = 0;
+                while (d && (de = readdir(d))) {
+                        char p[600];
+
+                        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                                continue;
+                        snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+                        if (unlink(p) == 0)
+                                n++;
+                }
+                if (d)
+                        closedir(d);
+                rmdir(dir);
+        }
+}
+
 int main(void)
 {
         memset(&cfg, 0, sizeof(cfg));
@@ -1058,6 +1224,7 @@ int main(void)
         test_small();
         test_errors();
         test_one_model();
+        test_batch();
         test_big();
 
         gv_store_free(st);
