@@ -13,6 +13,15 @@
 
 #include "../util/log.h"
 #include "internal.h"
+/* The schema the migrations leave, generated at build time by
+ * store/schema_gen.c (which compiles this file with GV_SCHEMA_GEN: without
+ * it). A build without it (tests/bench/run-bench.sh's plain cc fallback)
+ * migrates a new database step by step, as before. */
+#if !defined(GV_SCHEMA_GEN) && defined(__has_include)
+#if __has_include("schema_fresh.h")
+#include "schema_fresh.h"
+#endif
+#endif
 
 #define MEETING_COLS "id, room, name, agenda, starter, started, ended, topic, file_base, " \
                      "coalesce(starter_id, starter)"
@@ -571,6 +580,9 @@ static enum gv_err exec_sql(struct gv_store *s, const char *text, const char *wh
 static enum gv_err migrate(struct gv_store *s)
 {
         sqlite3_stmt *st = NULL;
+#ifdef GV_FRESH_SCHEMA_VERSION
+        sqlite3_stmt *st2 = NULL;
+#endif
         int n = (int)(sizeof(migrations) / sizeof(migrations[0])), rc;
         enum gv_err r = GV_EDB;
 
@@ -588,6 +600,37 @@ static enum gv_err migrate(struct gv_store *s)
                          "than this gavel knows (%d); use a newer gavel", s->path, s->version, n);
                 goto out;
         }
+#ifdef GV_FRESH_SCHEMA_VERSION
+        /* A new, empty database: the folded schema, in one transaction */
+        if (s->version == 0 && n == GV_FRESH_SCHEMA_VERSION) {
+                char pragma[48];
+                bool empty = false;
+
+                rc = sqlite3_prepare_v2(s->db, "SELECT NOT EXISTS (SELECT 1 FROM sqlite_master)",
+                                        -1, &st2, NULL);
+                if (rc == SQLITE_OK && sqlite3_step(st2) == SQLITE_ROW)
+                        empty = sqlite3_column_int(st2, 0) != 0;
+                sqlite3_finalize(st2);
+                if (empty) {
+                        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", n);
+                        r = exec_sql(s, "BEGIN IMMEDIATE", "creating the schema");
+                        if (r)
+                                goto out;
+                        for (int i = 0; r == GV_OK && fresh_schema[i]; i++)
+                                r = exec_sql(s, fresh_schema[i], "creating the schema");
+                        if (r == GV_OK)
+                                r = exec_sql(s, pragma, "creating the schema");
+                        if (r == GV_OK)
+                                r = exec_sql(s, "COMMIT", "creating the schema");
+                        if (r) {
+                                if (!sqlite3_get_autocommit(s->db))
+                                        (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                                goto out;
+                        }
+                        s->version = n;
+                }
+        }
+#endif
         while (s->version < n) {
                 char pragma[48], what[48];
 

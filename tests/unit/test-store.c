@@ -1892,6 +1892,87 @@ static const char v1_data[] =
         "'', 6);"
         "PRAGMA user_version = 1;";
 
+/* sqlite_master of a database file, one line per object, and its
+ * user_version: what its schema is. */
+static char *schema_of(const char *path)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        size_t len = 0, cap = 1 << 16;
+        char *out = calloc(1, cap);
+
+        if (!out || sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || "
+                                   "coalesce(sql, '-') FROM sqlite_master UNION ALL "
+                                   "SELECT 'version ' || user_version FROM pragma_user_version "
+                                   "ORDER BY 1", -1, &st, NULL) != SQLITE_OK) {
+                sqlite3_close(db);
+                free(out);
+                return NULL;
+        }
+        while (sqlite3_step(st) == SQLITE_ROW) {
+                const char *row = (const char *)sqlite3_column_text(st, 0);
+                size_t n = strlen(row);
+
+                if (len + n + 2 > cap)
+                        break;
+                memcpy(out + len, row, n);
+                len += n;
+                out[len++] = '\n';
+        }
+        out[len] = '\0';
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return out;
+}
+
+/* A new database gets the migrations folded (schema_fresh.h, generated from
+ * them at build time): the very schema of one migrated step by step from
+ * version 1. */
+static void test_schema_fold(void)
+{
+        char dir[] = "/tmp/gavel-test-store-fold-XXXXXX";
+        char fresh[512], old[512];
+        struct gv_store *s = NULL;
+        sqlite3 *db = NULL;
+        char *a = NULL, *b = NULL;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "fold: temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(fresh, sizeof(fresh), "%s/new.db", dir);
+        snprintf(old, sizeof(old), "%s/v1.db", dir);
+        r = gv_store_open(fresh, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "fold: a new file",
+              "%s", gv_strerror(r));
+        gv_store_free(s);
+        s = NULL;
+        if (sqlite3_open(old, &db) == SQLITE_OK &&
+            sqlite3_exec(db, v1_schema, NULL, NULL, NULL) == SQLITE_OK &&
+            sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, NULL) == SQLITE_OK) {
+                sqlite3_close(db);
+                r = gv_store_open(old, &s);
+                check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST,
+                      "fold: a version-1 file migrated", "%s", gv_strerror(r));
+                gv_store_free(s);
+        } else {
+                check(false, "fold: make a version-1 file", "%s", sqlite3_errmsg(db));
+                sqlite3_close(db);
+        }
+        a = schema_of(fresh);
+        b = schema_of(old);
+        check(a && b && strlen(a) > 1000 && strcmp(a, b) == 0,
+              "fold: a new database and one migrated from version 1 have the same schema",
+              "new:\n%s\nmigrated:\n%s", a ? a : "?", b ? b : "?");
+        free(a);
+        free(b);
+        remove_db(fresh);
+        remove_db(old);
+        rmdir(dir);
+}
+
 /* A file made at version 1 is migrated to 2 on open, its data kept. */
 static void test_migrate_v1(void)
 {
@@ -2375,6 +2456,7 @@ int main(int argc, char **argv)
         test_running_cache(true);
         test_file();
         test_migrate_v1();
+        test_schema_fold();
         test_modes();
         test_open_errors();
         test_migrate_v2();
