@@ -323,10 +323,73 @@ enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_stor
 
 /* ---- many files, one directory sync ---- */
 
+/* A batch holds at most this many written, unsynced files open: more are
+ * put in place (synced, renamed) at once. */
+#define BATCH_OPEN_MAX 32
+
+struct gv_archive_file {
+        int fd;
+        char *tmp, *path, *name;
+};
+
 void gv_archive_batch_init(struct gv_archive_batch *b, const char *dir)
 {
         memset(b, 0, sizeof(*b));
         b->dir = dir;
+}
+
+/* The files written so far synced and renamed into place (not the
+ * directory); the first failure is returned, every file is dealt with. */
+static enum gv_err batch_place(struct gv_archive_batch *b)
+{
+        enum gv_err r = GV_OK;
+
+        for (size_t i = 0; i < b->n; i++) {
+                struct gv_archive_file *f = &b->files[i];
+                enum gv_err fr = GV_OK;
+                int e = 0;
+
+                if (f->fd >= 0 && (sync_fn(f->fd) != 0 || close(f->fd) != 0)) {
+                        e = errno;
+                        gv_info("archive", "%s: %s", f->tmp, strerror(e));
+                        fr = GV_EIO;
+                }
+                f->fd = -1;
+                if (fr == GV_OK && rename(f->tmp, f->path) != 0) {
+                        e = errno;
+                        gv_info("archive", "%s: %s", f->path, strerror(e));
+                        fr = GV_EIO;
+                }
+                if (fr) {
+                        unlink(f->tmp);
+                        if (r == GV_OK) {
+                                r = fr;
+                                errno = e;
+                        }
+                        continue;
+                }
+                b->dirty = true;
+                sweep_leftovers(b->dir, f->name);
+        }
+        return r;
+}
+
+static void batch_files_free(struct gv_archive_batch *b)
+{
+        for (size_t i = 0; i < b->n; i++) {
+                struct gv_archive_file *f = &b->files[i];
+
+                if (f->fd >= 0) {       /* never put in place */
+                        close(f->fd);
+                        unlink(f->tmp);
+                }
+                free(f->tmp);
+                free(f->path);
+                free(f->name);
+        }
+        free(b->files);
+        b->files = NULL;
+        b->n = 0;
 }
 
 enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, const char *name,
@@ -335,54 +398,72 @@ enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, const char *nam
 {
         struct out o;
         struct gv_sink_fn sink = { out_write, &o };
+        struct gv_archive_file *nf, *f;
         enum gv_err r = prepare(b->dir, name);
-        char **nn;
 
+        if (r == GV_OK && b->n == BATCH_OPEN_MAX) {
+                r = batch_place(b);
+                batch_files_free(b);
+        }
         if (r == GV_OK)
                 r = out_open(&o, b->dir, name);
         if (r)
                 return r;
-        r = out_place(&o, gv_minutes_file(s, cfg, extra, &sink));
-        if (r)
-                return r;
-        /* in place: from now on the directory needs its sync */
-        b->dirty = true;
+        r = gv_minutes_file(s, cfg, extra, &sink);
+        nf = r ? NULL : realloc(b->files, (b->n + 1) * sizeof(*nf));
+        if (!nf) {
+                int e = errno;  /* the failed write's, for the caller's message */
+
+                close(o.fd);
+                unlink(o.tmp);
+                errno = e;
+                return r ? r : GV_ENOMEM;
+        }
+        b->files = nf;
+        f = &nf[b->n];
+        f->fd = o.fd;
+        f->tmp = strdup(o.tmp);
+        f->path = strdup(o.path);
+        f->name = strdup(name);
+        if (!f->tmp || !f->path || !f->name) {
+                free(f->tmp);
+                free(f->path);
+                free(f->name);
+                close(o.fd);
+                unlink(o.tmp);
+                return GV_ENOMEM;
+        }
+        b->n++;
+        /* its writeback starts now, while the next file renders; finish
+         * waits for it (fsync) before the rename */
+        (void)sync_file_range(o.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
                 b->index = true;
-        nn = realloc(b->names, (b->n + 1) * sizeof(*nn));
-        if (nn) {
-                b->names = nn;
-                b->names[b->n] = strdup(name);
-                if (b->names[b->n])
-                        b->n++;
-        }
-        /* out of memory: its leftovers stay until the next write of it */
         return GV_OK;
 }
 
 enum gv_err gv_archive_batch_finish(struct gv_archive_batch *b)
 {
-        enum gv_err r = GV_OK;
+        enum gv_err r = batch_place(b);
+        int e = errno;
 
-        for (size_t i = 0; i < b->n; i++)
-                sweep_leftovers(b->dir, b->names[i]);
+        batch_files_free(b);
+        if (r) {
+                errno = e;
+                return r;
+        }
         if (b->index)
-                r = gv_archive_index(b->dir);   /* its own sync includes the renames */
+                r = gv_archive_index(b->dir);   /* its own sync covers the renames */
         else if (b->dirty)
                 r = sync_dir(b->dir);
         if (r == GV_OK) {
                 b->dirty = false;
                 b->index = false;
         }
-        gv_archive_batch_free(b);
         return r;
 }
 
 void gv_archive_batch_free(struct gv_archive_batch *b)
 {
-        for (size_t i = 0; i < b->n; i++)
-                free(b->names[i]);
-        free(b->names);
-        b->names = NULL;
-        b->n = 0;
+        batch_files_free(b);
 }

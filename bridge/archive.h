@@ -26,20 +26,23 @@ GV_MUST_CHECK enum gv_err gv_archive_write(const char *dir, const char *name, st
  * time per dir: index.html is rewritten). */
 GV_MUST_CHECK enum gv_err gv_archive_put(const char *dir, const char *name, const char *data,
                                          size_t len);
-/* Many minutes files into one directory with one directory sync (a
- * meeting's five files and index.html: 7 fsyncs instead of 12). Each
- * gv_archive_batch_minutes() writes its file as gv_archive_minutes() does,
- * its data synced and renamed into place, but neither index.html nor the
- * directory; gv_archive_batch_finish() writes index.html once (when a
- * NAME.html was written) and syncs the directory once. Only after finish
- * returned GV_OK are the files durable: mark their outbox rows done then
- * (a crash before leaves them pending, written again identically).
- * finish frees the batch; gv_archive_batch_free() gives one up. */
+/* Many minutes files into one directory, with one directory sync (a
+ * meeting's five files and index.html: 7 fsyncs instead of 12), the
+ * files' writeback overlapping the rendering of the next.
+ * gv_archive_batch_minutes() renders a file into its temporary file and
+ * starts its writeback; gv_archive_batch_finish() syncs each and renames it
+ * into place, writes index.html once (when a NAME.html was written) and
+ * syncs the directory once. Only after finish returned GV_OK are the files
+ * durable: mark their outbox rows done then (a crash before leaves them
+ * pending, written again identically; a temporary file left behind is
+ * swept by the next write of its name). finish frees the batch;
+ * gv_archive_batch_free() gives one up (its temporary files removed). */
+struct gv_archive_file;
 struct gv_archive_batch {
         const char *dir;
         bool dirty;             /* a file renamed into dir, not yet synced */
         bool index;             /* a NAME.html written: index.html due */
-        char **names;           /* the files written, for their leftovers */
+        struct gv_archive_file *files;  /* written, not yet in place */
         size_t n;
 };
 void gv_archive_batch_init(struct gv_archive_batch *b, const char *dir);
