@@ -279,11 +279,17 @@ static enum gv_err prepare(const char *dir, const char *name)
         return GV_OK;
 }
 
-static enum gv_err written(const char *dir, const char *name)
+static bool needs_index(const char *name)
 {
-        if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
-                return gv_archive_index(dir);
-        return GV_OK;
+        return ends_with(name, ".html") && !ends_with(name, ".log.html");
+}
+
+/* A file in place: the directory synced, by index.html's own write (whose
+ * directory sync covers this rename too) after a NAME.html, else alone. */
+static enum gv_err placed(struct out *o)
+{
+        sweep_leftovers(o->dir, o->name);
+        return needs_index(o->name) ? gv_archive_index(o->dir) : sync_dir(o->dir);
 }
 
 enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store *s,
@@ -302,22 +308,31 @@ enum gv_err gv_archive_write(const char *dir, const char *name, struct gv_store 
 
 enum gv_err gv_archive_put(const char *dir, const char *name, const char *data, size_t len)
 {
+        struct out o;
         enum gv_err r = prepare(dir, name);
 
         if (r == GV_OK)
-                r = write_file(dir, name, data, len);
+                r = out_open(&o, dir, name);
         if (r == GV_OK)
-                r = written(dir, name);
+                r = out_place(&o, out_write(&o, data, len));
+        if (r == GV_OK)
+                r = placed(&o);
         return r;
 }
 
 enum gv_err gv_archive_minutes(const char *dir, const char *name, struct gv_store *s,
                                const struct gv_config *cfg, const char *extra)
 {
-        enum gv_err r = gv_archive_write(dir, name, s, cfg, extra);
+        struct out o;
+        struct gv_sink_fn sink = { out_write, &o };
+        enum gv_err r = prepare(dir, name);
 
         if (r == GV_OK)
-                r = written(dir, name);
+                r = out_open(&o, dir, name);
+        if (r == GV_OK)
+                r = out_place(&o, gv_minutes_file(s, cfg, extra, &sink));
+        if (r == GV_OK)
+                r = placed(&o);
         return r;
 }
 
@@ -437,7 +452,7 @@ enum gv_err gv_archive_batch_minutes(struct gv_archive_batch *b, const char *nam
         /* its writeback starts now, while the next file renders; finish
          * waits for it (fsync) before the rename */
         (void)sync_file_range(o.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        if (ends_with(name, ".html") && !ends_with(name, ".log.html"))
+        if (needs_index(name))
                 b->index = true;
         return GV_OK;
 }
