@@ -185,6 +185,8 @@ static enum gv_err read_e2ee(struct gv_sync *s)
  * checked by the scan, their contents not judged); only the members below
  * are built into the tree. */
 
+static const char *js_ws(const char *p, const char *e);
+static const char *js_string_end(const char *p, const char *e);
 static const char *js_value_end(const char *p, const char *e);
 
 struct keep {
@@ -206,8 +208,27 @@ static const struct keep keep_root[] = {
         { "device_unused_fallback_key_types", NULL }, { "", NULL },
 };
 
-static const char *js_ws(const char *p, const char *e);
-static const char *js_string_end(const char *p, const char *e);
+/* A kept member of obj, its key as cJSON reads it (escapes and all) unless
+ * it is static; false when out of memory. Takes v. */
+static bool add_member(cJSON *obj, const struct keep *k, const char *kb, size_t n, cJSON *v)
+{
+        cJSON *key;
+        char *plain;
+        const char *name;
+        bool ok;
+
+        if (k->key)
+                return cJSON_AddItemToObjectCS(obj, k->key, v); /* static: not copied */
+        key = memchr(kb, '\\', n) ? cJSON_ParseWithLength(kb - 1, n + 2) : NULL;
+        plain = key ? NULL : strndup(kb, n);
+        name = key ? cJSON_GetStringValue(key) : plain;
+        ok = name && cJSON_AddItemToObject(obj, name, v);
+        if (!ok)
+                cJSON_Delete(v);
+        cJSON_Delete(key);
+        free(plain);
+        return ok;
+}
 
 /* The object at p (text up to e) with only the members spec keeps, built
  * in one pass: a kept value is parsed by cJSON where it starts (cJSON says
@@ -253,23 +274,12 @@ static cJSON *prune(const char *p, const char *e, const struct keep *spec, const
                         if (!v)
                                 goto bad;
                 }
-                if (!vend)
-                        goto bad_v;
-                if (v && k->key) {
-                        cJSON_AddItemToObjectCS(obj, k->key, v);  /* a static key, not copied */
-                } else if (v) {
-                        /* any key (a room ID): as cJSON reads it, escapes and all */
-                        cJSON *key = memchr(kb, '\\', n) ?
-                                cJSON_ParseWithLength(kb - 1, n + 2) : NULL;
-                        char *plain = key ? NULL : strndup(kb, n);
-                        const char *name = key ? cJSON_GetStringValue(key) : plain;
-                        bool ok = name && cJSON_AddItemToObject(obj, name, v);
-
-                        cJSON_Delete(key);
-                        free(plain);
-                        if (!ok)
-                                goto bad_v;
+                if (!vend) {
+                        cJSON_Delete(v);
+                        goto bad;
                 }
+                if (v && !add_member(obj, k, kb, n, v))
+                        goto bad;
                 p = js_ws(vend, e);
                 if (p < e && *p == '}') {
                         *endp = p + 1;
@@ -278,10 +288,6 @@ static cJSON *prune(const char *p, const char *e, const struct keep *spec, const
                 if (p >= e || *p != ',')
                         goto bad;
                 p = js_ws(p + 1, e);
-                continue;
-bad_v:
-                cJSON_Delete(v);
-                goto bad;
         }
 bad:
         cJSON_Delete(obj);
