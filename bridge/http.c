@@ -25,9 +25,16 @@ struct xfer {
         struct xfer *next;
 };
 
+/* Easy handles kept for the next requests: curl_easy_init() allocates
+ * and sets up a handle of several kilobytes and its 16 KiB receive buffer;
+ * curl_easy_reset() keeps them (and the connection cache is the multi's). */
+#define IDLE_EASY_MAX 8
+
 struct gv_http {
         CURLM *multi;
         struct xfer *xfers;
+        CURL *idle[IDLE_EASY_MAX];
+        size_t n_idle;
 };
 
 static int curl_ready;
@@ -40,6 +47,7 @@ static struct {
         CURLcode (*global_init)(long flags);
         CURL *(*easy_init)(void);
         void (*easy_cleanup)(CURL *e);
+        void (*easy_reset)(CURL *e);
         CURLcode (*easy_setopt)(CURL *e, CURLoption o, ...);
         CURLcode (*easy_getinfo)(CURL *e, CURLINFO i, ...);
         const char *(*easy_strerror)(CURLcode c);
@@ -62,7 +70,8 @@ static enum gv_err load_curl(void)
                 size_t off;
         } syms[] = {
 #define SYM(n) { "curl_" #n, offsetof(__typeof__(C), n) }
-                SYM(global_init), SYM(easy_init), SYM(easy_cleanup), SYM(easy_setopt),
+                SYM(global_init), SYM(easy_init), SYM(easy_cleanup), SYM(easy_reset),
+                SYM(easy_setopt),
                 SYM(easy_getinfo), SYM(easy_strerror), SYM(multi_init), SYM(multi_cleanup),
                 SYM(multi_add_handle), SYM(multi_remove_handle), SYM(multi_perform),
                 SYM(multi_poll), SYM(multi_info_read), SYM(slist_append), SYM(slist_free_all),
@@ -144,10 +153,31 @@ static void wipe_out(struct xfer *x)
         x->body_out = NULL;
 }
 
+/* A handle for a request: a kept one, or a new one. */
+static CURL *easy_take(struct gv_http *h)
+{
+        return h->n_idle ? h->idle[--h->n_idle] : C.easy_init();
+}
+
+/* A handle done with (out of the multi): kept for the next request, its
+ * options reset at once (they point at this request's headers and body,
+ * which the caller frees next). */
+static void easy_give(struct gv_http *h, CURL *e)
+{
+        if (!e)
+                return;
+        if (h->n_idle < IDLE_EASY_MAX) {
+                C.easy_reset(e);
+                h->idle[h->n_idle++] = e;
+        } else {
+                C.easy_cleanup(e);
+        }
+}
+
 static void xfer_free(struct xfer *x)
 {
         C.multi_remove_handle(x->h->multi, x->easy);
-        C.easy_cleanup(x->easy);
+        easy_give(x->h, x->easy);
         wipe_out(x);
         gv_buf_free(&x->in);
         free(x);
@@ -163,6 +193,8 @@ struct gv_http *gv_http_free(struct gv_http *h)
                 h->xfers = x->next;
                 xfer_free(x);
         }
+        while (h->n_idle)
+                C.easy_cleanup(h->idle[--h->n_idle]);
         C.multi_cleanup(h->multi);
         free(h);
         return NULL;
@@ -225,7 +257,7 @@ enum gv_err gv_http_request_h(struct gv_http *h, const char *method, const char 
         x->ud = ud;
         x->retry_after_ms = -1;
         gv_buf_init(&x->in, max_body);
-        x->easy = C.easy_init();
+        x->easy = easy_take(h);
         if (!x->easy)
                 goto fail;
         l = C.slist_append(NULL, "Accept: application/json");
@@ -281,7 +313,8 @@ enum gv_err gv_http_request_h(struct gv_http *h, const char *method, const char 
         h->xfers = x;
         return GV_OK;
 fail:
-        C.easy_cleanup(x->easy);
+        if (x->easy)
+                C.easy_cleanup(x->easy);
         wipe_out(x);
         gv_buf_free(&x->in);
         free(x);
@@ -338,14 +371,17 @@ void gv_http_kick(struct gv_http *h)
         (void)C.multi_perform(h->multi, &running);     /* an error shows in gv_http_poll() */
 }
 
-enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
+enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd, bool *woken)
 {
         struct curl_waitfd wfd = { wake_fd, CURL_WAIT_POLLIN, 0 };
         int running = 0;
 
+        if (woken)
+                *woken = false;
         /* Start what was added since the last call (so that its sockets
          * exist) and hand out what is already done: a transfer that finished
-         * here must not wait for the poll's timeout. */
+         * here must not wait for the poll's timeout. (wake_fd, unread, is
+         * seen by the next call's poll.) */
         if (C.multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
         if (drain(h))
@@ -353,6 +389,8 @@ enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd)
         if (C.multi_poll(h->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
                             timeout_ms < 0 ? 0 : timeout_ms, NULL) != CURLM_OK)
                 return GV_EHTTP;
+        if (woken && wake_fd >= 0 && (wfd.revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI)))
+                *woken = true;
         if (C.multi_perform(h->multi, &running) != CURLM_OK)
                 return GV_EHTTP;
         drain(h);

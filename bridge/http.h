@@ -4,6 +4,7 @@
 #ifndef GV_HTTP_H
 #define GV_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "../util/err.h"
@@ -42,13 +43,16 @@ GV_MUST_CHECK enum gv_err gv_http_request_h(struct gv_http *h, const char *metho
                                             long timeout_ms, size_t max_body, gv_http_cb cb,
                                             void *ud);
 
-/* Moves transfers on and calls back those that ended. Waits at most
- * timeout_ms for activity on the transfers or on wake_fd (-1: none). */
 /* Sends what was started since the last poll now, without waiting or
  * calling any callback (those come from gv_http_poll()): before work that
  * keeps the loop busy for a while. */
 void gv_http_kick(struct gv_http *h);
-GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd);
+/* Moves transfers on and calls back those that ended. Waits at most
+ * timeout_ms for activity on the transfers or on wake_fd (-1: none);
+ * *woken (may be NULL) tells whether wake_fd was seen readable, so that
+ * the caller reads it only then (no read per turn that finds nothing). */
+GV_MUST_CHECK enum gv_err gv_http_poll(struct gv_http *h, int timeout_ms, int wake_fd,
+                                       bool *woken);
 
 /* A blocking client, for worker threads and the console only (never the
  * event loop): one connection and one in-memory cookie jar for its life, so

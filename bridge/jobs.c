@@ -556,7 +556,7 @@ static void run_hook(struct gv_job *j)
                 r = gv_http_request_h(http, "POST", j->url, NULL, headers, j->body,
                                       GV_JOB_TIMEOUT_MS, 65536, on_hook, &x);
         while (r == GV_OK && !x.done)
-                r = gv_http_poll(http, 1000, -1);
+                r = gv_http_poll(http, 1000, -1, NULL);
         gv_http_free(http);
         if (r) {
                 j->d = GV_DELIVER_LATER;

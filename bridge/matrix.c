@@ -198,6 +198,7 @@ static int loop_timeout(const struct mx *m)
 static void run(struct mx *m)
 {
         while (!m->stop) {
+                bool woken = false;
                 char sig;
 
                 if (m->phase != PH_RUN)
@@ -221,11 +222,11 @@ static void run(struct mx *m)
                 mx_timers_step(m);
                 if (m->stop)
                         break;
-                if (gv_http_poll(m->http, loop_timeout(m), wake_pipe[0]) != GV_OK) {
+                if (gv_http_poll(m->http, loop_timeout(m), wake_pipe[0], &woken) != GV_OK) {
                         mx_fatal(m, 1, "the HTTP loop failed");
                         break;
                 }
-                while (read(wake_pipe[0], &sig, 1) == 1) {
+                while (woken && read(wake_pipe[0], &sig, 1) == 1) {
                         if (sig == 0) {
                                 /* a wiki or webhook job finished (matrix_send.c) */
                                 m->outbox_empty = false;

@@ -43,7 +43,8 @@ struct room {
         bool encrypted;         /* m.room.encryption seen */
         cJSON *enc;             /* its content (rotation settings), may be NULL */
         bool said_no_e2ee;      /* "encrypted, but no pickle key" logged */
-        char *last_event;       /* the newest timeline event applied: gaps stop there */
+        char *last_event;       /* the newest timeline event applied that the handlers
+                                 * did not claim: gaps stop there (or at a claimed one) */
         int64_t last_ts;        /* its ts */
         struct room *next;
 };

@@ -103,11 +103,19 @@ void mx_rooms_forget(struct mx *m)
         mx_rooms_free(m);
 }
 
+/* An event the handlers claimed (the processed table) stops a gap by itself
+ * (known() in matrix_sync.c): the room's last event is written only when it
+ * is one they did not (our own, a state event, history, ...), so that a
+ * batch of messages does not dirty a page of the rooms table as well. */
 enum gv_err mx_room_set_last(struct mx *m, struct room *rm, const struct gv_sync_event *e)
 {
-        char *id = strdup(e->event_id);
-        enum gv_err r;
+        char *id;
+        bool claimed = false;
+        enum gv_err r = gv_store_event_seen(m->s, e->event_id, &claimed);
 
+        if (r || claimed)
+                return r;
+        id = strdup(e->event_id);
         if (!id)
                 return GV_ENOMEM;
         r = gv_store_room_set_last_event(m->s, rm->id, e->event_id, e->ts);

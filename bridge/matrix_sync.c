@@ -265,7 +265,9 @@ static void apply_batch(struct mx *m)
                 r = notice_skipped(m, b);
         if (MX_TRACING())
                 m->tr_handled = mx_now_us();
-        if (r == GV_OK)
+        /* an unchanged token (a long poll that timed out with nothing new)
+         * is not written again: no page, no WAL frame */
+        if (r == GV_OK && (!m->since || strcmp(m->since, b->next_batch) != 0))
                 r = gv_store_kv_set(m->s, "next_batch", b->next_batch);
         if (r == GV_OK)
                 r = gv_store_commit(m->s);

@@ -177,11 +177,147 @@ static enum gv_err read_e2ee(struct gv_sync *s)
         return r;
 }
 
+/* ---- the tree of what is read ----
+ *
+ * A /sync answer carries much that gavel never reads: presence,
+ * account_data, each room's ephemeral events, summary and unread counts,
+ * knocks. Those are stepped over as text (their nesting and strings
+ * checked by the scan, their contents not judged); only the members below
+ * are built into the tree. */
+
+static const char *js_ws(const char *p, const char *e);
+static const char *js_string_end(const char *p, const char *e);
+static const char *js_value_end(const char *p, const char *e);
+
+struct keep {
+        const char *key;                /* NULL: every key (room IDs) */
+        const struct keep *sub;         /* an object value kept in part; NULL: whole */
+};
+
+static const struct keep keep_room[] = {
+        { "timeline", NULL }, { "state", NULL }, { "invite_state", NULL }, { "", NULL },
+};
+static const struct keep keep_rooms_of[] = { { NULL, keep_room } };
+static const struct keep keep_rooms[] = {
+        { "join", keep_rooms_of }, { "invite", keep_rooms_of }, { "leave", keep_rooms_of },
+        { "", NULL },
+};
+static const struct keep keep_root[] = {
+        { "next_batch", NULL }, { "rooms", keep_rooms }, { "to_device", NULL },
+        { "device_lists", NULL }, { "device_one_time_keys_count", NULL },
+        { "device_unused_fallback_key_types", NULL }, { "", NULL },
+};
+
+/* A kept member of obj, its key as cJSON reads it (escapes and all) unless
+ * it is static; false when out of memory. Takes v. */
+static bool add_member(cJSON *obj, const struct keep *k, const char *kb, size_t n, cJSON *v)
+{
+        cJSON *key;
+        char *plain;
+        const char *name;
+        bool ok;
+
+        if (k->key)
+                return cJSON_AddItemToObjectCS(obj, k->key, v); /* static: not copied */
+        key = memchr(kb, '\\', n) ? cJSON_ParseWithLength(kb - 1, n + 2) : NULL;
+        plain = key ? NULL : strndup(kb, n);
+        name = key ? cJSON_GetStringValue(key) : plain;
+        ok = name && cJSON_AddItemToObject(obj, name, v);
+        if (!ok)
+                cJSON_Delete(v);
+        cJSON_Delete(key);
+        free(plain);
+        return ok;
+}
+
+/* The object at p (text up to e) with only the members spec keeps, built
+ * in one pass: a kept value is parsed by cJSON where it starts (cJSON says
+ * where it ends), a skipped one is stepped over by the scan. *endp: just
+ * past the object. NULL when it is malformed (or out of memory). */
+static cJSON *prune(const char *p, const char *e, const struct keep *spec, const char **endp)
+{
+        cJSON *obj = cJSON_CreateObject();
+
+        if (!obj || p >= e || *p != '{')
+                goto bad;
+        p = js_ws(p + 1, e);
+        if (p < e && *p == '}') {
+                *endp = p + 1;
+                return obj;
+        }
+        while (p < e) {
+                const char *kb = p + 1, *ke = js_string_end(p, e), *vend = NULL;
+                const struct keep *k = spec;
+                size_t n;
+                cJSON *v = NULL;
+
+                if (*p != '"' || !ke)
+                        goto bad;
+                n = (size_t)(ke - 1 - kb);
+                p = js_ws(ke, e);
+                if (p >= e || *p != ':')
+                        goto bad;
+                p = js_ws(p + 1, e);
+                for (; k->key && *k->key; k++)
+                        if (strlen(k->key) == n && memcmp(kb, k->key, n) == 0)
+                                break;
+                /* not read, or a key said again (the first counts, as
+                 * cJSON_GetObjectItem reads): stepped over */
+                if ((k->key && !*k->key) ||
+                    (k->key && cJSON_GetObjectItemCaseSensitive(obj, k->key))) {
+                        vend = js_value_end(p, e);
+                } else if (k->sub && p < e && *p == '{') {
+                        v = prune(p, e, k->sub, &vend);
+                } else {
+                        /* on an error cJSON points vend at it: no value, bad */
+                        v = cJSON_ParseWithLengthOpts(p, (size_t)(e - p), &vend, false);
+                        if (!v)
+                                goto bad;
+                }
+                if (!vend) {
+                        cJSON_Delete(v);
+                        goto bad;
+                }
+                if (v && !add_member(obj, k, kb, n, v))
+                        goto bad;
+                p = js_ws(vend, e);
+                if (p < e && *p == '}') {
+                        *endp = p + 1;
+                        return obj;
+                }
+                if (p >= e || *p != ',')
+                        goto bad;
+                p = js_ws(p + 1, e);
+        }
+bad:
+        cJSON_Delete(obj);
+        return NULL;
+}
+
+static enum gv_err parse_sync_root(const char *json, size_t len, struct gv_sync **ret)
+{
+        struct gv_sync *s;
+        const char *end = NULL;
+
+        if (len > GV_SYNC_MAX_BYTES)
+                return GV_ETOOBIG;
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return GV_ENOMEM;
+        s->root = prune(js_ws(json, json + len), json + len, keep_root, &end);
+        if (!s->root) {
+                gv_sync_free(s);
+                return GV_EPARSE;
+        }
+        *ret = s;
+        return GV_OK;
+}
+
 enum gv_err gv_sync_parse(const char *json, size_t len, struct gv_sync **ret)
 {
         struct gv_sync *s = NULL;
         const cJSON *rooms;
-        enum gv_err r = parse_root(json, len, &s);
+        enum gv_err r = parse_sync_root(json, len, &s);
 
         if (r)
                 return r;

@@ -25,6 +25,9 @@
 
 #define MEETING_COLS "id, room, name, agenda, starter, started, ended, topic, file_base, " \
                      "coalesce(starter_id, starter)"
+/* Whether the lines rowid id is one of meeting m's (schema 14): m << 32
+ * plus 1, 2, ... */
+#define LINES_OF(id, m) id " BETWEEN (" m ") << 32 AND ((" m ") << 32) + 4294967295"
 #define MITEM_COLS "id, ts, nick, kind, text, coalesce(topic, 0), coalesce(agenda_item, 0), " \
                    "event_id, sender, meeting"
 
@@ -102,19 +105,26 @@ static const char *const sql[S__COUNT] = {
         [S_MEMBERS_NAMED] = "SELECT user_id FROM members WHERE room = ?1 AND membership = 'join' "
                             "AND (nick = ?2 COLLATE NOCASE OR display_name = ?2 COLLATE NOCASE) "
                             "ORDER BY user_id",
-        [S_LINE_ADD] = "INSERT INTO lines(meeting, ts, nick, text, action, event_id, sender) "
-                       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        /* a meeting's lines: the rowids LINES_OF(meeting) (schema 14). By event:
+         * the room's meetings, then each one's lines by rowid (CROSS JOIN
+         * and the unary + keep SQLite from scanning lines or building an
+         * automatic index over them) */
+        [S_LINE_ADD] = "INSERT INTO lines(id, meeting, ts, nick, text, action, event_id, sender) "
+                       "VALUES((SELECT coalesce(max(id), ?1 << 32) + 1 FROM lines "
+                       "WHERE " LINES_OF("id", "?1") "), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [S_LINES] = "SELECT ts, nick, CASE WHEN redacted THEN '[redacted]' ELSE text END, action "
-                    "FROM lines WHERE meeting = ?1 ORDER BY id",
-        [S_COUNTS] = "SELECT nick, count(*) AS n FROM lines WHERE meeting = ?1 "
+                    "FROM lines WHERE " LINES_OF("id", "?1") " AND meeting = ?1 ORDER BY id",
+        [S_COUNTS] = "SELECT nick, count(*) AS n FROM lines WHERE " LINES_OF("id", "?1") " AND meeting = ?1 "
                      "GROUP BY nick ORDER BY n DESC, nick ASC",
-        [S_LINES_EVENT] = "SELECT id, meeting, nick, sender, text, action, redacted FROM lines "
-                          "WHERE event_id = ?1 AND meeting IN (SELECT id FROM meetings WHERE room = ?2) "
-                          "ORDER BY id",
+        [S_LINES_EVENT] = "SELECT l.id, l.meeting, l.nick, l.sender, l.text, l.action, l.redacted "
+                          "FROM meetings m CROSS JOIN lines l ON " LINES_OF("l.id", "m.id") " "
+                          "WHERE m.room = ?2 AND +l.meeting = m.id AND +l.event_id = ?1 ORDER BY l.id",
         [S_LINE_TEXT] = "UPDATE lines SET text = ?2 WHERE id = ?1 AND redacted = 0",
         [S_LINE_DEL] = "DELETE FROM lines WHERE id = ?1",
-        [S_LINES_REDACT] = "UPDATE lines SET redacted = 1, text = '' WHERE event_id = ?1 "
-                           "AND redacted = 0 AND meeting IN (SELECT id FROM meetings WHERE room = ?2)",
+        [S_LINES_REDACT] = "UPDATE lines SET redacted = 1, text = '' WHERE id IN (SELECT l.id "
+                           "FROM meetings m CROSS JOIN lines l ON " LINES_OF("l.id", "m.id") " "
+                           "WHERE m.room = ?2 AND +l.meeting = m.id AND +l.event_id = ?1 "
+                           "AND +l.redacted = 0)",
         [S_MI_ADD] = "INSERT INTO mitems(meeting, ts, nick, kind, text, topic, agenda_item, event_id, "
                      "sender) VALUES(?1, ?2, ?3, ?4, ?5, nullif(?6, 0), nullif(?7, 0), ?8, ?9)",
         [S_MI_LAST] = "SELECT " MITEM_COLS " FROM mitems WHERE meeting = ?1 ORDER BY id DESC LIMIT 1",
@@ -435,6 +445,13 @@ static const char *const migrations[] = {
         "CREATE INDEX attendance_event ON attendance(event_id);"
         "CREATE TABLE item_postponed(item INTEGER PRIMARY KEY, series TEXT NOT NULL,"
         "  occ INTEGER NOT NULL, reason TEXT NOT NULL);",
+        /* 14: a meeting's lines found by their rowids, meeting << 32 plus a
+         * count (LINES_OF), not by an index: the table is clustered by
+         * meeting and a line logged writes one B-tree, not two (one WAL
+         * page less per message of a live meeting). Old rows keep their
+         * order: the old rowid (below 2^32) is the count. */
+        "UPDATE lines SET id = (meeting << 32) + id;"
+        "DROP INDEX lines_meeting;",
 };
 
 /* The message of the last gv_store_open that failed: there is no handle to

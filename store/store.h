@@ -133,7 +133,8 @@ struct gv_room {
         int64_t joined_at;      /* origin_server_ts of gavel's latest join, 0 if unknown */
         char *power_levels;     /* m.room.power_levels content (JSON text), may be NULL */
         char *encryption;       /* m.room.encryption content (JSON text), NULL: not encrypted */
-        char *last_event;       /* the newest timeline event applied, may be NULL */
+        char *last_event;       /* the newest timeline event applied that is not in the
+                                 * processed table (newer ones may be), may be NULL */
         int64_t last_ts;        /* its origin_server_ts, 0 if unknown */
 };
 
@@ -214,7 +215,8 @@ GV_MUST_CHECK enum gv_err gv_store_room_set_power_levels(struct gv_store *s, con
                                                          const char *json);
 GV_MUST_CHECK enum gv_err gv_store_room_set_encryption(struct gv_store *s, const char *room,
                                                        const char *json);
-/* The newest timeline event applied in the room: gap filling stops there. */
+/* The newest timeline event applied in the room: gap filling stops there.
+ * The bridge skips it for an event it claimed (processed): that stops a gap too. */
 GV_MUST_CHECK enum gv_err gv_store_room_set_last_event(struct gv_store *s, const char *room,
                                                        const char *event_id, int64_t ts);
 void gv_room_clear(struct gv_room *r);

@@ -35,6 +35,12 @@ target; 1 only when the run itself failed (a process died, a wait timed out).
    with a running meeting (each line is logged) and in a room without one
    (plain text, nothing to do but claim the event). gavel's `processed`
    table (read-only SQLite) confirms every message was handled.
+   With --one-per-sync N (default 500; 0: not), N more messages in the
+   meeting's room, each sent only once gavel has asked for its next /sync
+   (the homeserver's request count: the batch before it is committed), so
+   that every batch holds exactly one message: the issue's "one message per
+   sync", which a burst only approaches (1.3-1.7 per batch). With --profile,
+   strace -c -f counts the system calls of that phase.
 """
 
 import argparse
@@ -632,6 +638,8 @@ class Bench:
 
     def burst(self, key, setup_body):
         room = self.create_rooms(1, key)[0]
+        if setup_body:
+            self.meeting_room = room
         self.wait_joined([room])
         self.res["joined_rooms"] = self.res.get("joined_rooms", 1) + 1
         w = Watcher(self.port, self.ptoken, [room], [BOT])
@@ -674,6 +682,49 @@ class Bench:
                          "syncs": syncs(st1) - syncs(st0)}
         self.log("%s: %d messages sent in %.2f s, all handled after %.2f s" %
                  (key, self.a.burst, t_sent, t_done))
+
+    def one_per_sync(self):
+        """--one-per-sync messages in the meeting's room, each after gavel's next
+        /sync request arrived: one message per batch, CPU per message."""
+        room, n = self.meeting_room, self.a.one_per_sync
+        conn = Conn(self.port, self.ptoken)
+
+        def syncs():
+            st = self.tc.ok("GET", "/_test/stats")
+            return sum(v for k, v in st["requests"].items() if k.startswith("GET /sync"))
+
+        def one(i):
+            s0 = syncs()
+            self.send(room, "one per sync %d: nothing for the bot here, just talk" % i, conn)
+            deadline = time.monotonic() + 60
+            while syncs() < s0 + 1:
+                if time.monotonic() > deadline:
+                    self.check_alive()
+                    raise BenchError("gavel did not ask for its next /sync within 60 s")
+                time.sleep(0.0005)
+
+        for i in range(20):             # warm-up: caches, the connection
+            one(i)
+        time.sleep(0.3)
+        st = None
+        if self.a.profile and shutil.which("strace"):
+            out = os.path.join(self.a.profile, "one_per_sync.strace-c.txt")
+            st = subprocess.Popen(["strace", "-c", "-f", "-o", out, "-p", str(self.gavel.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        cpu = Cpu(self.gavel.pid)
+        t0 = time.monotonic()
+        for i in range(n):
+            one(20 + i)
+        wall = time.monotonic() - t0
+        us, us_fine, ms = cpu.per(n)
+        if st:
+            stop_proc(st, signal.SIGINT, wait=60)
+            self.log("profile: the one-per-sync phase under strace -c -f -> %s" % out)
+        conn.close()
+        self.res["one_per_sync"] = {"cpu_us": us, "cpu_us_sched": us_fine, "n": n, "wall_s": wall,
+                                    "straced": st is not None}
+        self.log("one per sync: %d messages in %.2f s" % (n, wall))
 
     def startup(self):
         """Start -> first /sync applied: --starts times with a new database (login,
@@ -856,6 +907,8 @@ class Bench:
             self.rss()
             self.burst("burst_meeting", "#startmeeting bench")
             self.burst("burst_plain", None)
+            if self.a.one_per_sync:
+                self.one_per_sync()
             self.res["rss_end"] = proc_status(self.gavel.pid)
             if self.a.starts:
                 self.startup()
@@ -943,6 +996,12 @@ def report(a, r):
         rows.append(("#endmeeting -> files on disk", "%.1f ms" % em["files_ms"],
                      "gavel CPU %.1f ms" % em["cpu_ms_sched"], "<= 10 ms CPU",
                      verdict(em["cpu_ms_sched"], 10)))
+    op = r.get("one_per_sync")
+    if op:
+        rows.append(("CPU/msg, one msg per sync" + (" (under strace)" if op["straced"] else ""),
+                     "%.1f us" % op["cpu_us"],
+                     "(%.1f us sched)" % op["cpu_us_sched"], "<= %.0f us" % TARGETS["cpu_us"],
+                     verdict(op["cpu_us_sched"], TARGETS["cpu_us"])))
     bg = r.get("big")
     if bg:
         rows.append(("RSS, %d rooms" % bg["rooms"], "VmHWM %.2f MiB" % mib(bg["rss_end"]["VmHWM"]),
@@ -1021,6 +1080,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--rooms", type=int, default=50)
     ap.add_argument("--burst", type=int, default=2000)
+    ap.add_argument("--one-per-sync", type=int, default=500,
+                    help="messages sent one per /sync in the meeting's room (0: none)")
     ap.add_argument("--starts", type=int, default=5,
                     help="starts timed with a new database and with the running one (0: none)")
     ap.add_argument("--end-lines", type=int, default=1000,

@@ -13,7 +13,9 @@
 #      target gavel/floor <= 1.1x;
 #   2. VmRSS/VmHWM with 50 joined rooms; target <= 8 MiB;
 #   3. CPU (utime+stime) per message over a 2,000-message burst, with a meeting
-#      running and without; target <= 50 us;
+#      running and without, and over 500 messages sent one per /sync (each
+#      after gavel's next /sync request: exactly one message per batch);
+#      target <= 50 us;
 #   4. start -> first /sync applied, 5 starts with a new database and 5
 #      restarts (log_level "debug" from here on: the trace); target <= 100 ms;
 #   5. #endmeeting of a 1,000-line meeting: the minutes' PUT after the sync
@@ -26,7 +28,7 @@
 #      in one room among them;
 # then (REPLAY=0: not) tests/bench/run-bench.sh, the replay of a 10,000-line
 # log (target <= 50 ms).
-# Options go to matrix-bench.py (--commands, --rooms, --burst, --warmup,
+# Options go to matrix-bench.py (--commands, --rooms, --burst, --one-per-sync, --warmup,
 # --starts, --end-lines, --big-burst, --stock-homeserver, --profile DIR,
 # --json FILE, --keep; see its --help).
 # PROFILE=1 adds --profile (strace -c and perf of an idle gavel, perf of the
@@ -82,6 +84,10 @@ if [ -n "$prof" ]; then
         if [ -f "$prof/idle.strace-c.txt" ]; then
                 echo "-- idle gavel, 2 s, strace -c:"
                 cat "$prof/idle.strace-c.txt"
+        fi
+        if [ -f "$prof/one_per_sync.strace-c.txt" ]; then
+                echo "-- one message per sync, strace -c -f (divide by --one-per-sync, default 500):"
+                cat "$prof/one_per_sync.strace-c.txt"
         fi
         if [ -f "$prof/idle.perf.data" ]; then
                 echo "-- idle gavel, 2 s, perf (self, top 15):"

@@ -22,7 +22,7 @@
 #include "../../util/err.h"
 
 /* The schema version a new file has (one per migration in store.c). */
-#define SCHEMA_LATEST 13
+#define SCHEMA_LATEST 14
 
 static unsigned passed, failed;
 static const char *prefix = "";        /* "file: " while the file store runs */
@@ -2575,6 +2575,123 @@ static void test_lines_kept(void)
                 fprintf(stderr, "cannot remove %s\n", dir);
 }
 
+/* Schema 14: a meeting's lines are found by their rowids (meeting << 32
+ * plus a count), not by an index. Two meetings in two rooms whose lines
+ * were interleaved (global rowids 1..5) keep each its own lines, in order;
+ * a line logged after the migration follows them; by event, a room sees
+ * only its own meetings' lines. */
+static const char lines_data[] =
+        "INSERT INTO meetings(id, room, name, agenda, starter, started) VALUES"
+        "  (1, '!r', 'One', 'arch', 'alice', 1), (2, '!s', 'Two', 'arch', 'bob', 2);"
+        "INSERT INTO lines(id, meeting, ts, nick, text, event_id, sender) VALUES"
+        "  (1, 1, 1, 'alice', 'a', '$a', '@alice:x'), (2, 2, 2, 'bob', 'b', '$same', '@bob:x'),"
+        "  (3, 1, 3, 'alice', 'c', '$same', '@alice:x'), (4, 2, 4, 'bob', 'd', '$d', '@bob:x'),"
+        "  (5, 1, 5, 'carol', 'e', '$e', '@carol:x');"
+        "PRAGMA user_version = 2;";
+
+static void test_migrate_lines(void)
+{
+        char dir[] = "/tmp/gavel-test-store-lines-XXXXXX";
+        char path[512];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        struct gv_store *s = NULL;
+        struct gv_line *ln = NULL;
+        struct list l;
+        size_t n = 0;
+        bool changed = false;
+        int indexes = -1;
+        int64_t min2 = 0, max1 = 0;
+        enum gv_err r;
+
+        if (!mkdtemp(dir)) {
+                check(false, "lines: temporary directory", "mkdtemp failed");
+                return;
+        }
+        snprintf(path, sizeof(path), "%s/gavel.db", dir);
+        if (sqlite3_open(path, &db) != SQLITE_OK ||
+            sqlite3_exec(db, v1_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, v2_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, lines_data, NULL, NULL, NULL) != SQLITE_OK) {
+                check(false, "lines: make a version-2 file", "%s", sqlite3_errmsg(db));
+                sqlite3_close(db);
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        sqlite3_close(db);
+        db = NULL;
+        r = gv_store_open(path, &s);
+        check(r == GV_OK && gv_store_schema_version(s) == SCHEMA_LATEST, "lines: migrated",
+              "got %s", gv_strerror(r));
+        if (r != GV_OK) {
+                remove_db(path);
+                rmdir(dir);
+                return;
+        }
+        l.s[0] = '\0';
+        r = gv_store_lines(s, 1, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "1/alice/a,3/alice/c,5/carol/e") == 0,
+              "lines: a meeting's old lines, in order", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, 2, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "2/bob/b,4/bob/d") == 0,
+              "lines: the other meeting's, interleaved before", "got %s [%s]", gv_strerror(r),
+              l.s);
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_line_add_from(s, 1, 6, "bob", "f", false, "$f", "@bob:x");
+        r = r ? r : gv_store_line_add_from(s, 2, 7, "bob", "g", false, "$g", "@bob:x");
+        r = r ? r : gv_store_commit(s);
+        l.s[0] = '\0';
+        r = r ? r : gv_store_lines(s, 1, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "1/alice/a,3/alice/c,5/carol/e,6/bob/f") == 0,
+              "lines: a new line follows the old ones", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_line_counts(s, 1, on_count, &l);
+        check(r == GV_OK && strcmp(l.s, "alice=2,bob=1,carol=1") == 0,
+              "lines: counts of one meeting", "got %s [%s]", gv_strerror(r), l.s);
+        r = gv_store_lines_by_event(s, "!r", "$same", &ln, &n);
+        check(r == GV_OK && n == 1 && ln[0].meeting == 1 && str_eq(ln[0].text, "c") &&
+              ln[0].id == ((int64_t)1 << 32) + 3,
+              "lines: by event, only the room's meetings", "got %s n %zu", gv_strerror(r), n);
+        r = gv_store_begin(s);
+        if (r == GV_OK && n == 1)
+                r = gv_store_line_set_text(s, ln[0].id, "c2", &changed);
+        gv_lines_free(ln, n);
+        ln = NULL;
+        n = 0;
+        r = r ? r : gv_store_lines_redact(s, "!s", "$same", &n);
+        r = r ? r : gv_store_commit(s);
+        check(r == GV_OK && changed && n == 1, "lines: edit by id, redact by event in one room",
+              "got %s changed %d n %zu", gv_strerror(r), changed, n);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, 1, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "1/alice/a,3/alice/c2,5/carol/e,6/bob/f") == 0,
+              "lines: the edit in its meeting only", "got %s [%s]", gv_strerror(r), l.s);
+        l.s[0] = '\0';
+        r = gv_store_lines(s, 2, on_line, &l);
+        check(r == GV_OK && strcmp(l.s, "2/bob/[redacted],4/bob/d,7/bob/g") == 0,
+              "lines: the redaction in its room only", "got %s [%s]", gv_strerror(r), l.s);
+        gv_store_free(s);
+        if (sqlite3_open(path, &db) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                   "AND tbl_name = 'lines'), (SELECT min(id) FROM lines WHERE "
+                                   "meeting = 2), (SELECT max(id) FROM lines WHERE meeting = 1)",
+                               -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW) {
+                indexes = sqlite3_column_int(st, 0);
+                min2 = sqlite3_column_int64(st, 1);
+                max1 = sqlite3_column_int64(st, 2);
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        check(indexes == 0 && min2 == ((int64_t)2 << 32) + 2 && max1 == ((int64_t)1 << 32) + 6,
+              "lines: no index on lines; rowids meeting << 32 plus a count",
+              "%d indexes, min %" PRId64 ", max %" PRId64, indexes, min2, max1);
+        remove_db(path);
+        rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
         (void)argc;
@@ -2590,6 +2707,7 @@ int main(int argc, char **argv)
         test_open_errors();
         test_migrate_v2();
         test_lines_kept();
+        test_migrate_lines();
         printf("%u passed, %u failed\n", passed, failed);
         return failed ? 1 : 0;
 }

@@ -243,6 +243,75 @@ static void test_bad(void)
               "over the size ceiling", "accepted");
 }
 
+/* What gavel does not read is never built: presence, account_data, a
+ * room's ephemeral events, summary, unread counts, knocks. What it reads is
+ * as cJSON reads it: a room ID with escapes, the first of a key said
+ * twice, errors in kept parts. */
+static void test_pruned(void)
+{
+        static const char json[] =
+                " {\"presence\":{\"events\":[{\"type\":\"m.presence\",\"sender\":\"@a:x\","
+                "\"content\":{\"presence\":\"online\"}}]},"
+                "\"account_data\":{\"events\":[{\"type\":\"m.direct\",\"content\":{}}]},"
+                "\"next_batch\":\"s7\",\"next_batch\":\"s8\","
+                "\"rooms\":{\"knock\":{\"!k:x\":{}},\"join\":{\"\\u0021a:x\":{"
+                "\"summary\":{\"m.heroes\":[\"@a:x\"],\"m.joined_member_count\":2},"
+                "\"unread_notifications\":{\"notification_count\":1},"
+                "\"ephemeral\":{\"events\":[{\"type\":\"m.typing\",\"content\":"
+                "{\"user_ids\":[\"@a:x\"]}}]},"
+                "\"timeline\":{\"events\":[{\"type\":\"m.room.message\",\"sender\":\"@a:x\","
+                "\"event_id\":\"$1\",\"origin_server_ts\":5,\"content\":{\"msgtype\":\"m.text\","
+                "\"body\":\"a \\\"quoted\\\" } { line\"},\"unsigned\":{\"age\":0}}],"
+                "\"limited\":false}}}},"
+                "\"device_one_time_keys_count\":{\"signed_curve25519\":3},"
+                "\"device_unused_fallback_key_types\":[\"signed_curve25519\"]} ";
+        static const struct {
+                const char *name, *json;
+        } bad[] = {
+                { "pruned: a kept value malformed",
+                  "{\"next_batch\":\"a\",\"rooms\":{\"join\":{\"!a:x\":{\"timeline\":{x}}}}}" },
+                { "pruned: a skipped value unterminated",
+                  "{\"next_batch\":\"a\",\"presence\":{\"events\":[}" },
+                { "pruned: a skipped string unterminated",
+                  "{\"next_batch\":\"a\",\"presence\":\"abc}" },
+                { "pruned: no colon", "{\"next_batch\" \"a\"}" },
+                { "pruned: a number with junk", "{\"next_batch\":\"a\",\"to_device\":1x}" },
+                { "pruned: no closing brace", "{\"next_batch\":\"a\"," },
+        };
+        struct gv_sync *s = NULL;
+        const cJSON *room;
+        enum gv_err r = gv_sync_parse(json, strlen(json), &s);
+
+        check(r == GV_OK && s, "pruned: parses", "%s", gv_strerror(r));
+        if (!s)
+                return;
+        check(eq(s->next_batch, "s7"), "pruned: the first of a key said twice", "%s",
+              s->next_batch);
+        check(!cJSON_GetObjectItemCaseSensitive(s->root, "presence") &&
+              !cJSON_GetObjectItemCaseSensitive(s->root, "account_data") &&
+              !cJSON_GetObjectItemCaseSensitive(gv_js_obj(s->root, "rooms"), "knock"),
+              "pruned: presence, account_data, knock not built", "built");
+        check(s->n_rooms == 1 && eq(s->rooms[0].room_id, "!a:x") && s->rooms[0].n_timeline == 1 &&
+              eq(gv_js_str(s->rooms[0].timeline[0].content, "body"),
+                 "a \"quoted\" } { line") && !s->rooms[0].limited,
+              "pruned: the room ID unescaped, its timeline whole", "%zu rooms", s->n_rooms);
+        room = gv_js_obj(gv_js_obj(gv_js_obj(s->root, "rooms"), "join"), "!a:x");
+        check(room && !cJSON_GetObjectItemCaseSensitive(room, "summary") &&
+              !cJSON_GetObjectItemCaseSensitive(room, "ephemeral") &&
+              !cJSON_GetObjectItemCaseSensitive(room, "unread_notifications") &&
+              cJSON_GetObjectItemCaseSensitive(room, "timeline"),
+              "pruned: a room's summary, ephemeral, unread counts not built", "built");
+        check(s->otk_signed_curve25519 == 3 && s->fallback_known && s->fallback_unused,
+              "pruned: key counts read", "%lld", (long long)s->otk_signed_curve25519);
+        gv_sync_free(s);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                s = NULL;
+                r = gv_sync_parse(bad[i].json, strlen(bad[i].json), &s);
+                check(r == GV_EPARSE, bad[i].name, "got %s", gv_strerror(r));
+                gv_sync_free(s);
+        }
+}
+
 static void test_messages(void)
 {
         static const char json[] =
@@ -573,6 +642,7 @@ int main(void)
         test_relations();
         test_reactions();
         test_bad();
+        test_pruned();
         test_messages();
         test_members();
         return check_finish();
