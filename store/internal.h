@@ -20,7 +20,7 @@ enum stmt_id {
         S_M_RUNNING, S_M_GET, S_M_START, S_M_END, S_M_NAME, S_M_TOPIC, S_M_FILE_BASE, S_M_TITLE_SET, S_M_TITLE_GET, S_M_SERIES_SET, S_M_SERIES_GET, S_M_ENDED, S_M_UNNAMED,
         S_CHAIR_ADD, S_CHAIR_DEL, S_CHAIR_IS, S_CHAIRS, S_NICK_ADD, S_NICKS,
         S_PERSON_GET, S_PERSON_TAKEN, S_PERSON_ADD, S_MEMBER_SET, S_MEMBER_SEEN, S_MEMBERS_NAMED,
-        S_LINE_ADD, S_LINES, S_COUNTS, S_LINES_EVENT, S_LINE_TEXT, S_LINE_DEL, S_LINES_REDACT,
+        S_LINE_ADD, S_LINE_ADD_AT, S_LINES, S_COUNTS, S_LINES_EVENT, S_LINE_TEXT, S_LINE_DEL, S_LINES_REDACT,
         S_MI_ADD, S_MI_LAST, S_MI_DEL, S_MITEMS, S_LAST_TOPIC, S_MI_EVENT, S_MI_TEXT, S_MI_GET,
         S_MI_REPARENT, S_MI_UNTOPIC,
         S_V_OPEN, S_V_CUR, S_V_CAST, S_V_CLOSE, S_V_TALLY,
@@ -67,6 +67,11 @@ struct gv_store {
                 char *room;
                 struct gv_meeting m;
         } running;
+        /* The rowid the next line of line_meeting gets (lines.c): the last
+         * one added plus one, what S_LINE_ADD's max() would find, kept
+         * only inside a transaction and dropped with the running meeting
+         * cache (store_stmt()) and by a line deleted. 0: unknown. */
+        int64_t line_meeting, line_next;
         /* Rows changed by the outbox's own bookkeeping (a row marked sent,
          * due later, parked): left out of gv_store_content_version(). */
         int64_t bookkeeping;

@@ -112,6 +112,9 @@ static const char *const sql[S__COUNT] = {
         [S_LINE_ADD] = "INSERT INTO lines(id, meeting, ts, nick, text, action, event_id, sender) "
                        "VALUES((SELECT coalesce(max(id), ?1 << 32) + 1 FROM lines "
                        "WHERE " LINES_OF("id", "?1") "), ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        /* ?8: the rowid S_LINE_ADD would give, known to the store (lines.c) */
+        [S_LINE_ADD_AT] = "INSERT INTO lines(id, meeting, ts, nick, text, action, event_id, sender) "
+                          "VALUES(?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [S_LINES] = "SELECT ts, nick, CASE WHEN redacted THEN '[redacted]' ELSE text END, action "
                     "FROM lines WHERE " LINES_OF("id", "?1") " AND meeting = ?1 ORDER BY id",
         [S_COUNTS] = "SELECT nick, count(*) AS n FROM lines WHERE " LINES_OF("id", "?1") " AND meeting = ?1 "
@@ -510,18 +513,22 @@ enum gv_err store_db_err(struct gv_store *s, int rc, const char *what)
 
 /* The statements that may change a row of meetings (S_MI_DEL: the foreign
  * key's ON DELETE SET NULL of meetings.topic) or end what the running
- * meeting cache may rely on: a new or ended transaction, a rollback. */
+ * meeting cache may rely on: a new or ended transaction, a rollback. They
+ * drop the lines' next rowid too (S_LINE_DEL: for it alone). */
 static const bool drops_running[S__COUNT] = {
         [S_BEGIN] = true, [S_COMMIT] = true, [S_ROLLBACK] = true, [S_ROLLBACK_TO] = true,
         [S_M_START] = true, [S_M_END] = true, [S_M_NAME] = true, [S_M_TOPIC] = true,
         [S_M_FILE_BASE] = true, [S_M_TITLE_SET] = true, [S_M_SERIES_SET] = true,
-        [S_MI_UNTOPIC] = true, [S_MI_DEL] = true,
+        [S_MI_UNTOPIC] = true, [S_MI_DEL] = true, [S_LINE_DEL] = true,
 };
 
 sqlite3_stmt *store_stmt(struct gv_store *s, enum stmt_id id)
 {
-        if (drops_running[id] && s->running.valid)
-                store_running_drop(s);
+        if (drops_running[id]) {
+                s->line_next = 0;
+                if (s->running.valid)
+                        store_running_drop(s);
+        }
         if (!s->st[id]) {
                 int rc = sqlite3_prepare_v3(s->db, sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                             &s->st[id], NULL);
@@ -845,14 +852,14 @@ enum gv_err gv_store_open_scratch(struct gv_store **ret)
 {
         enum gv_err r = store_open(":memory:", false, ret);
 
-        /* Its indexes on lines and mitems by meeting and by event: a
-         * replay holds one meeting (or a few) and no edits, so they find
-         * nothing a scan by rowid does not (every statement that reads
-         * those tables orders its rows itself), and updating them was 60 M
-         * of the 295 M instructions of a 10,000-line replay. */
+        /* Its indexes on meeting items by meeting and by event: a replay
+         * holds one meeting (or a few) and no edits, so they find nothing a
+         * scan by rowid does not (every statement that reads the table
+         * orders its rows itself), and updating them cost more than the
+         * items themselves. (The lines need none since schema 14.) */
         if (r == GV_OK) {
-                r = exec_sql(*ret, "DROP INDEX lines_meeting; DROP INDEX mitems_meeting;"
-                                   "DROP INDEX mitems_event;", "dropping the scratch store's indexes");
+                r = exec_sql(*ret, "DROP INDEX mitems_meeting; DROP INDEX mitems_event;",
+                             "dropping the scratch store's indexes");
                 if (r) {
                         snprintf(open_err, sizeof(open_err), "%s", (*ret)->errmsg);
                         *ret = gv_store_free(*ret);
@@ -932,6 +939,7 @@ void gv_store_rollback(struct gv_store *s)
 {
         s->generation++;
         store_running_drop(s);
+        s->line_next = 0;
         if (!sqlite3_get_autocommit(s->db))
                 (void)store_exec_done(s, store_stmt(s, S_ROLLBACK));
 }

@@ -148,8 +148,8 @@ GV_MUST_CHECK enum gv_err gv_store_open(const char *path, struct gv_store **ret)
 /* A throwaway in-memory store (gavel replay without --db): as
  * gv_store_open(":memory:") but without the foreign-key checks (the code
  * writing it is the same code the checks guard in a real database) and
- * without the indexes on lines and meeting items (each statement gives the
- * same rows in the same order, by a scan): a replayed line costs half. */
+ * without the indexes on meeting items (each statement gives the same rows
+ * in the same order, by a scan). */
 GV_MUST_CHECK enum gv_err gv_store_open_scratch(struct gv_store **ret);
 struct gv_store *gv_store_free(struct gv_store *s);
 /* The last error, naming the file: "gavel.db: database or disk is full".

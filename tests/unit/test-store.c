@@ -1860,6 +1860,79 @@ static void test_scratch_same(void)
         gv_store_free(b);
 }
 
+/* The id of the line said as event ev in room, or -1. */
+static int64_t line_id_of(struct gv_store *s, const char *room, const char *ev)
+{
+        struct gv_line *l = NULL;
+        size_t n = 0;
+        int64_t id = -1;
+
+        if (gv_store_lines_by_event(s, room, ev, &l, &n) == GV_OK && n == 1)
+                id = l[0].id;
+        gv_lines_free(l, n);
+        return id;
+}
+
+/* A line's rowid given by the store from the last one it added (not by
+ * S_LINE_ADD's max() search) is the very one the search would give: after
+ * another meeting's line, a deleted last line and a rolled-back savepoint. */
+static void test_line_ids(bool scratch)
+{
+        struct gv_store *s = NULL;
+        struct gv_meeting mt;
+        int64_t m1 = 0, m2 = 0, id[8];
+        char label[128];
+        enum gv_err r = scratch ? gv_store_open_scratch(&s) : gv_store_open(":memory:", &s);
+
+        if (r != GV_OK) {
+                check(false, "line ids: open", "%s", gv_strerror(r));
+                return;
+        }
+        memset(&mt, 0, sizeof(mt));
+        mt.name = "x";
+        mt.agenda = "arch";
+        mt.starter = "alice";
+        mt.room = "!a:x";
+        r = gv_store_begin(s);
+        r = r ? r : gv_store_meeting_start(s, &mt, &m1);
+        mt.room = "!b:x";
+        r = r ? r : gv_store_meeting_start(s, &mt, &m2);
+        r = r ? r : gv_store_line_add(s, m1, 1, "bob", "one", false, "$1");
+        r = r ? r : gv_store_line_add(s, m1, 2, "bob", "two", false, "$2");
+        r = r ? r : gv_store_line_add(s, m2, 3, "bob", "other", false, "$o");
+        r = r ? r : gv_store_line_add(s, m1, 4, "bob", "three", false, "$3");
+        id[1] = line_id_of(s, "!a:x", "$1");
+        id[2] = line_id_of(s, "!a:x", "$2");
+        id[3] = line_id_of(s, "!a:x", "$3");
+        id[0] = line_id_of(s, "!b:x", "$o");
+        snprintf(label, sizeof(label), "line ids (%s): each meeting's in a row",
+                 scratch ? "scratch" : "memory");
+        check(r == GV_OK && id[1] == (m1 << 32) + 1 && id[2] == id[1] + 1 && id[3] == id[2] + 1 &&
+              id[0] == (m2 << 32) + 1, label, "%s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64,
+              gv_strerror(r), id[1], id[2], id[3], id[0]);
+        r = r ? r : gv_store_line_delete(s, id[3]);
+        r = r ? r : gv_store_line_add(s, m1, 5, "bob", "four", false, "$4");
+        id[4] = line_id_of(s, "!a:x", "$4");
+        snprintf(label, sizeof(label), "line ids (%s): after the last one deleted, its id again",
+                 scratch ? "scratch" : "memory");
+        check(r == GV_OK && id[4] == id[3], label, "%s %" PRId64 " want %" PRId64,
+              gv_strerror(r), id[4], id[3]);
+        r = r ? r : gv_store_savepoint(s);
+        r = r ? r : gv_store_line_add(s, m1, 6, "bob", "gone", false, "$5");
+        id[5] = line_id_of(s, "!a:x", "$5");
+        gv_store_rollback_savepoint(s);
+        r = r ? r : gv_store_line_add(s, m1, 7, "bob", "kept", false, "$6");
+        r = r ? r : gv_store_line_add(s, m1, 8, "bob", "next", false, "$7");
+        id[6] = line_id_of(s, "!a:x", "$6");
+        id[7] = line_id_of(s, "!a:x", "$7");
+        snprintf(label, sizeof(label), "line ids (%s): after a rolled-back savepoint, its id again",
+                 scratch ? "scratch" : "memory");
+        check(r == GV_OK && id[5] == id[4] + 1 && id[6] == id[5] && id[7] == id[6] + 1, label,
+              "%s %" PRId64 " %" PRId64 " %" PRId64, gv_strerror(r), id[5], id[6], id[7]);
+        gv_store_rollback(s);
+        gv_store_free(s);
+}
+
 static void test_memory(void)
 {
         struct gv_store *s = NULL;
@@ -2700,6 +2773,8 @@ int main(int argc, char **argv)
         test_running_cache(false);
         test_running_cache(true);
         test_scratch_same();
+        test_line_ids(false);
+        test_line_ids(true);
         test_file();
         test_migrate_v1();
         test_schema_fold();
