@@ -2,7 +2,7 @@
 # deploy/setup.sh - installs what gavel needs on Debian bookworm (as root, or
 # through sudo) and builds it into ./build. Safe to run again.
 #   deploy/setup.sh          build dependencies only
-#   deploy/setup.sh --test   also the test tools (valgrind, clang, python3, and
+#   deploy/setup.sh --test   also the test tools (valgrind, strace, clang, python3, and
 #                            Debian's MediaWiki with php-cli and SQLite for the wiki suite,
 #                            chromium for the archive's browser test)
 set -eu
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev libcurl4-openssl-dev libolm-dev libgit2-dev libical-dev tzdata"
 if [ "${1:-}" = "--test" ]; then
-        pkgs="$pkgs valgrind clang python3 time python3-matrix-nio python3-olm git"
+        pkgs="$pkgs valgrind strace clang python3 time python3-matrix-nio python3-olm git"
         pkgs="$pkgs mediawiki php-cli php-sqlite3 php-mbstring php-xml php-intl chromium"
 fi
 

@@ -9,7 +9,7 @@ and marks their rows done only once that is durable.
    is in its place) leaves every file row pending with its reason (`gavel
    outbox` lists them), exit 1; once fixed, the console's drain writes them,
    identical to a clean replay's.
-2. A replay killed at each of its syncs (strace fault injection; skipped
+2. A replay killed at each of its syncs (strace fault injection; fails
    without strace) has recorded nothing: replayed again into the same --db
    it writes every file once, identical to a clean replay's, no leftovers,
    nothing pending.
@@ -102,9 +102,9 @@ try:
 
     # ---- 2. killed at each sync ----
     strace = shutil.which("strace")
-    if not strace:
-        print("ok - # SKIP the kills: no strace")
-    else:
+    check(strace is not None, "strace is installed (deploy/setup.sh --test installs it)",
+          "the kills at each sync need strace's fault injection")
+    if strace:
         for when in range(1, 8):
             d = setup("kill%d" % when)
             out = os.path.join(d, "minutes")
