@@ -838,8 +838,12 @@ class Bench:
         gdir = self.gavel_dir("big", "debug")
         t0 = self.start_gavel(gdir)
         t1, line = self.wait_log("first sync batch applied", 0, timeout=600)
+        # gavel's own: the trace of the initial batch, received -> committed
+        # (the rest of "applied after the start" is the homeserver's answer)
+        own = [l for l in self.trace_lines(0, gdir) if "sync batch:" in l and "committed +" in l]
         rb = {"rooms": n, "first_sync_ms": (t1 - t0) * 1e3,
-              "first_sync_own_ms": int(line.split(" applied ")[1].split()[0]) / 1e3}
+              "first_sync_own_ms": (int(own[0].split("committed +")[1].split()[0]) / 1e3
+                                    if own else float("nan"))}
         time.sleep(1.0)
         rb["rss"] = proc_status(self.gavel.pid)
         self.log("%d rooms: first /sync applied after %.0f ms, VmHWM %.1f MiB" %
@@ -855,12 +859,15 @@ class Bench:
         self.probe(w, room)
         time.sleep(0.5)
         conn = Conn(self.port, self.ptoken)
+        prof = self.profile_start("big_burst") if self.a.profile else None
         cpu = Cpu(self.gavel.pid)
         m = self.a.big_burst
         for i in range(m):
             self.send(room, "chatter line %d among many rooms" % i, conn)
         self.probe(w, room, timeout=600)
         us, us_fine, ms = cpu.per(m)
+        if prof:
+            self.profile_stop(prof)
         conn.close()
         w.stopping = True
         rb["cpu_us"], rb["cpu_us_sched"], rb["burst"] = us, us_fine, m
@@ -1008,7 +1015,8 @@ def report(a, r):
                      "VmRSS %.2f MiB" % mib(bg["rss_end"]["VmRSS"]), "<= 64 MiB",
                      verdict(mib(bg["rss_end"]["VmHWM"]), 64)))
         rows.append(("initial /sync, %d rooms" % bg["rooms"], "%.0f ms" % bg["first_sync_ms"],
-                     "(gavel's own %.0f ms)" % bg["first_sync_own_ms"], "", ""))
+                     "(gavel's own: received -> committed %.0f ms)" % bg["first_sync_own_ms"],
+                     "", ""))
         rows.append(("CPU/msg, %d rooms" % bg["rooms"], "%.1f us" % bg["cpu_us"],
                      "(%.1f us sched)" % bg["cpu_us_sched"], "<= %.0f us" % TARGETS["cpu_us"],
                      verdict(bg["cpu_us_sched"], TARGETS["cpu_us"])))

@@ -116,6 +116,18 @@ def main():
                     time.sleep(0.2)
             check(body is not None and body.startswith("Only chairs"),
                   "bob (power level 0) is refused", body)
+        # the sender's lanes are the rooms being written to, not every room
+        # ever written to: idle ones are dropped (bridge/matrix_send.c)
+        send(hs.url, alice, rooms[0], "later", "a later message")
+
+        def lanes():
+            found = re.findall(r"sender: (\d+) idle lanes dropped, (\d+) left", g.text())
+            return sum(int(d) for d, _ in found), (int(found[-1][1]) if found else None)
+
+        check(startup.wait_for(lambda: lanes()[0] >= N_ROOMS and lanes()[1] is not None and
+                               lanes()[1] <= 2, 30),
+              "the lanes of the %d rooms answered are dropped once idle" % N_ROOMS,
+              "dropped, left: %r" % (lanes(),))
         check(g.stop() == 0, "gavel stops cleanly on SIGTERM")
         g = None
     finally:
