@@ -30,7 +30,7 @@ struct gv_job {
         struct gv_wiki w;
         struct gv_publication p;
         char marker[GV_WIKI_MARKER_SIZE];
-        char *text, *summary, *token, *password, *workdir, *ssh_key, *author;
+        char *text, *summary, *token, *password, *workdir, *ssh_key, *known_hosts, *author;
         char *page;             /* the configured url, else the page name */
         /* webhook */
         char *url, *body, *secret;
@@ -55,6 +55,7 @@ void gv_job_free(struct gv_job *j)
         free(j->password);
         free(j->workdir);
         free(j->ssh_key);
+        free(j->known_hosts);
         free(j->author);
         free(j->page);
         free(j->url);
@@ -156,6 +157,11 @@ static enum gv_err prepare_wiki(struct gv_store *s, const struct gv_config *cfg,
                         kp = gv_config_secret_path(wc->ssh_key_file, cred, path, sizeof(path));
                         if (kp && (access(kp, R_OK) == 0 || (wc->ssh_key_file && *wc->ssh_key_file)))
                                 j->ssh_key = strdup(kp);
+                        snprintf(cred, sizeof(cred), "wiki-%zu-known-hosts", j->index);
+                        kp = gv_config_secret_path(wc->known_hosts_file, cred, path, sizeof(path));
+                        if (kp && (access(kp, R_OK) == 0 ||
+                                   (wc->known_hosts_file && *wc->known_hosts_file)))
+                                j->known_hosts = strdup(kp);
                 }
         } else {
                 snprintf(cred, sizeof(cred), "wiki-%zu-password", j->index);
@@ -207,6 +213,7 @@ static enum gv_err prepare_wiki(struct gv_store *s, const struct gv_config *cfg,
         j->w.branch = wc->branch;
         j->w.token = j->token;
         j->w.ssh_key = j->ssh_key;
+        j->w.known_hosts = j->known_hosts;
         j->w.workdir = j->workdir;
         j->w.mediawiki = wc->mediawiki;
         j->w.user = wc->user;
@@ -767,6 +774,17 @@ enum gv_err gv_job_deliver(struct gv_store *s, const struct gv_config *cfg, cons
 }
 
 /* One secret's line: "wiki[0] token: /run/credentials/gavel/wiki-0-token (found)". */
+/* ssh://, ssh+git://, git+ssh:// or scp-like user@host:path. */
+static bool ssh_remote(const char *url)
+{
+        const char *colon = strchr(url, ':');
+
+        if (strstr(url, "ssh://"))
+                return true;
+        return colon && !strstr(url, "://") && url[0] != '/' && url[0] != '.' &&
+               memchr(url, '/', (size_t)(colon - url)) == NULL;
+}
+
 static size_t check_one(FILE *out, const char *what, const char *file, const char *cred,
                         bool required)
 {
@@ -801,6 +819,21 @@ size_t gv_job_check_secrets(const struct gv_config *cfg, FILE *out)
                         snprintf(what, sizeof(what), "wiki[%zu] ssh key", i);
                         snprintf(cred, sizeof(cred), "wiki-%zu-ssh-key", i);
                         missing += check_one(out, what, w->ssh_key_file, cred, false);
+                        if (ssh_remote(w->git)) {
+                                char path[PATH_MAX_BYTES];
+                                const char *p;
+
+                                snprintf(cred, sizeof(cred), "wiki-%zu-known-hosts", i);
+                                p = gv_config_secret_path(w->known_hosts_file, cred, path,
+                                                          sizeof(path));
+                                if (p && (access(p, R_OK) == 0 || w->known_hosts_file))
+                                        fprintf(out, "wiki[%zu] ssh host keys: %s (%s)\n", i, p,
+                                                access(p, R_OK) == 0 ? "found" :
+                                                "MISSING: every push will be refused");
+                                else
+                                        fprintf(out, "wiki[%zu] ssh host keys: ~/.ssh/known_hosts "
+                                                "and /etc/ssh/ssh_known_hosts\n", i);
+                        }
                 } else {
                         snprintf(what, sizeof(what), "wiki[%zu] password", i);
                         snprintf(cred, sizeof(cred), "wiki-%zu-password", i);

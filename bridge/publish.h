@@ -25,6 +25,9 @@ struct gv_wiki {
         const char *branch;     /* default "master" */
         const char *token;      /* HTTPS token (user "x-access-token"), may be NULL */
         const char *ssh_key;    /* path of a private key file, may be NULL */
+        const char *known_hosts;        /* ssh: the host keys trusted (OpenSSH's
+                                         * known_hosts format); NULL: the user's
+                                         * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts */
         const char *workdir;    /* the local clone, under the state directory */
         /* MediaWiki: */
         const char *mediawiki;  /* api.php URL or NULL */

@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <git2.h>
 #include <git2/sys/repository.h>      /* git_repository_set_config */
+#include <libssh2.h>                    /* types only: loaded with libgit2 */
 
 #include "../util/buf.h"
 #include "../util/log.h"
@@ -323,6 +325,195 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
         return GIT_EAUTH;
 }
 
+/* ---- ssh host keys ----
+ *
+ * libgit2 1.5 does not check an ssh server's host key at all unless the
+ * certificate callback does: without this, anyone on the path could pose
+ * as the wiki's server and read every page pushed. The key is looked up in
+ * OpenSSH's known_hosts (hashed entries and [host]:port ones too) with
+ * libssh2's own reader; libssh2 is libgit2's, already loaded with it, so its
+ * few functions are found with dlsym like libgit2's. */
+#define SSH2_FUNCS(X) \
+        X(session_init_ex) \
+        X(session_free) \
+        X(knownhost_init) \
+        X(knownhost_readfile) \
+        X(knownhost_checkp) \
+        X(knownhost_free)
+
+static struct {
+        void *lib;
+#define X(f) __typeof__(&libssh2_##f) f;
+        SSH2_FUNCS(X)
+#undef X
+} ssh2;
+
+static pthread_once_t ssh2_once = PTHREAD_ONCE_INIT;
+
+static void ssh2_load(void)
+{
+        void *lib = dlopen("libssh2.so.1", RTLD_NOW | RTLD_LOCAL);
+        __typeof__(ssh2) t;
+
+        if (!lib)
+                return;
+        memset(&t, 0, sizeof(t));
+        t.lib = lib;
+#define X(f) if (!(*(void **)&t.f = dlsym(lib, "libssh2_" #f))) { dlclose(lib); return; }
+        SSH2_FUNCS(X)
+#undef X
+        ssh2 = t;
+}
+
+static int ssh2_key_type(int raw_type)
+{
+        switch (raw_type) {
+        case GIT_CERT_SSH_RAW_TYPE_RSA:
+                return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+        case GIT_CERT_SSH_RAW_TYPE_DSS:
+                return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
+                return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
+                return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
+                return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+        case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
+                return LIBSSH2_KNOWNHOST_KEY_ED25519;
+        default:
+                return -1;
+        }
+}
+
+int gv_publish_git_hostkey(const struct gv_wiki *w, const char *host, int port, int raw_type,
+                           const unsigned char *key, size_t len, char *why, size_t n)
+{
+        char home[4096] = "", files[4200] = "";
+        const char *paths[2] = { w->known_hosts, NULL };
+        const char *home_dir = getenv("HOME");
+        LIBSSH2_SESSION *ss = NULL;
+        LIBSSH2_KNOWNHOSTS *kh = NULL;
+        struct libssh2_knownhost *found = NULL;
+        int type = ssh2_key_type(raw_type), rc = GIT_ECERTIFICATE, nread = 0, check;
+
+        if (!w->known_hosts) {
+                if (home_dir && *home_dir)
+                        snprintf(home, sizeof(home), "%s/.ssh/known_hosts", home_dir);
+                paths[0] = home[0] ? home : NULL;
+                paths[1] = "/etc/ssh/ssh_known_hosts";
+        }
+        (void)pthread_once(&ssh2_once, ssh2_load);
+        if (!ssh2.lib) {
+                snprintf(why, n, "cannot check the ssh host key of %s: libssh2.so.1 not found",
+                         host);
+                return rc;
+        }
+        if (type < 0) {
+                snprintf(why, n, "cannot check the ssh host key of %s: a key type libssh2 does "
+                                 "not know (%d)", host, raw_type);
+                return rc;
+        }
+        if (!(ss = ssh2.session_init_ex(NULL, NULL, NULL, NULL)) ||
+            !(kh = ssh2.knownhost_init(ss))) {
+                snprintf(why, n, "cannot check the ssh host key of %s: out of memory", host);
+                goto out;
+        }
+        for (size_t i = 0; i < 2; i++) {
+                if (!paths[i])
+                        continue;
+                snprintf(files + strlen(files), sizeof(files) - strlen(files), "%s%s",
+                         files[0] ? " or " : "", paths[i]);
+                if (access(paths[i], R_OK) == 0 &&
+                    ssh2.knownhost_readfile(kh, paths[i], LIBSSH2_KNOWNHOST_FILE_OPENSSH) >= 0)
+                        nread++;
+                else if (w->known_hosts)
+                        snprintf(why, n, "cannot read the known hosts file %s", paths[i]);
+        }
+        if (!nread) {
+                if (!w->known_hosts)
+                        snprintf(why, n, "the ssh host key of %s cannot be checked: no known "
+                                         "hosts file (%s); add the key with ssh-keyscan, or set "
+                                         "known_hosts_file", host, files);
+                goto out;
+        }
+        check = ssh2.knownhost_checkp(kh, host, port == 22 ? -1 : port, (const char *)key, len,
+                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                              LIBSSH2_KNOWNHOST_KEYENC_RAW | type,
+                                      &found);
+        if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+                rc = 0;
+        } else if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
+                snprintf(why, n, "the ssh host key of %s is not the one in %s: refused (the "
+                                 "server's key changed, or someone is in the middle)", host, files);
+        } else if (check == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND) {
+                char p_opt[16] = "";
+
+                if (port != 22)
+                        snprintf(p_opt, sizeof(p_opt), " -p %d", port);
+                snprintf(why, n, "the ssh host key of %s is not in %s: add it, after checking it "
+                                 "(ssh-keyscan%s %s >> the file)", host, files, p_opt, host);
+        } else {
+                snprintf(why, n, "cannot check the ssh host key of %s against %s", host, files);
+        }
+out:
+        if (kh)
+                ssh2.knownhost_free(kh);
+        if (ss)
+                ssh2.session_free(ss);
+        return rc;
+}
+
+/* The port of an ssh remote URL: ssh://[user@]host[:port]/path (also
+ * ssh+git://, git+ssh://) or 22 (user@host:path has none). */
+static int ssh_port(const char *url)
+{
+        const char *p = strstr(url, "://"), *end;
+
+        if (!p)
+                return 22;
+        p += 3;
+        end = p + strcspn(p, "/");
+        for (const char *at = p; at < end; at++)
+                if (*at == '@')
+                        p = at + 1;
+        if (*p == '[') {                /* [::1]:2222 */
+                const char *close = memchr(p, ']', (size_t)(end - p));
+
+                p = close ? close : end;
+        }
+        p = memchr(p, ':', (size_t)(end - p));
+        if (p && p + 1 < end) {
+                long v = strtol(p + 1, NULL, 10);
+
+                if (v > 0 && v < 65536)
+                        return (int)v;
+        }
+        return 22;
+}
+
+static int cert_cb(git_cert *cert, int valid, const char *host, void *payload)
+{
+        struct attempt *a = payload;
+        const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
+        char why[600] = "";
+        int rc;
+
+        (void)valid;
+        if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
+                return GIT_PASSTHROUGH;         /* TLS: libgit2's own checks */
+        if (!(hk->type & GIT_CERT_SSH_RAW)) {
+                git.error_set_str(GIT_ERROR_SSH, "the ssh host key cannot be checked "
+                                                 "(libgit2 gave no raw key)");
+                return GIT_ECERTIFICATE;
+        }
+        rc = gv_publish_git_hostkey(a->w, host, ssh_port(a->w->git), (int)hk->raw_type,
+                                    (const unsigned char *)hk->hostkey, hk->hostkey_len, why,
+                                    sizeof(why));
+        if (rc)
+                git.error_set_str(GIT_ERROR_SSH, why);
+        return rc;
+}
+
 static int push_status_cb(const char *ref, const char *status, void *payload)
 {
         struct attempt *a = payload;
@@ -335,6 +526,7 @@ static int push_status_cb(const char *ref, const char *status, void *payload)
 static void callbacks(struct attempt *a, git_remote_callbacks *cb)
 {
         cb->credentials = cred_cb;
+        cb->certificate_check = cert_cb;
         cb->push_update_reference = push_status_cb;
         cb->payload = a;
 }

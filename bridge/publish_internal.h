@@ -23,4 +23,11 @@ GV_MUST_CHECK enum gv_err gv_publish_git_hooked(const struct gv_wiki *w,
                                                 enum gv_delivery *d, char *why, size_t n,
                                                 char **link);
 
+/* The ssh host key check behind libgit2's certificate callback: 0 when
+ * `key` (raw, of libgit2's GIT_CERT_SSH_RAW_TYPE_* raw_type) is the key
+ * w->known_hosts (or the default files) holds for host and port; else
+ * GIT_ECERTIFICATE with why said (not listed, a different key, no file). */
+int gv_publish_git_hostkey(const struct gv_wiki *w, const char *host, int port, int raw_type,
+                           const unsigned char *key, size_t len, char *why, size_t n);
+
 #endif

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev libcurl4-openssl-dev libolm-dev libgit2-dev libical-dev tzdata"
 if [ "${1:-}" = "--test" ]; then
-        pkgs="$pkgs valgrind strace clang python3 time python3-matrix-nio python3-olm git"
+        pkgs="$pkgs valgrind strace openssh-client clang python3 time python3-matrix-nio python3-olm git"
         pkgs="$pkgs mediawiki php-cli php-sqlite3 php-mbstring php-xml php-intl chromium"
 fi
 

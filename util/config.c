@@ -221,11 +221,12 @@ static const struct key keys[] = {
                 "\"standup\"), "
                 "\"agendas\" (omitted: every agenda), \"url\" (the page on the web, for the links "
                 "back; GitHub and GitLab wikis are known without it), \"token_file\", "
-                "\"ssh_key_file\"} or "
+                "\"ssh_key_file\", \"known_hosts_file\" (ssh host keys trusted; default "
+                "~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts)} or "
                 "{\"mediawiki\": api.php URL, \"page\", \"user\" (a bot-password user "
                 "\"Name@bot\"), \"password_file\", \"section\", \"flavour\", \"agendas\"}; "
                 "secrets come from the *_file keys or $CREDENTIALS_DIRECTORY/wiki-N-token, "
-                "wiki-N-ssh-key, wiki-N-password (N counting from 0); git work directories are "
+                "wiki-N-ssh-key, wiki-N-known-hosts, wiki-N-password (N counting from 0); git work directories are "
                 "kept next to the database (<database>.wiki-N)"),
         COUNTED(webhooks, K_WEBHOOKS, 0, 16, "[]",
                 "receivers of signed JSON POSTs, each {\"url\", \"events\": any of "
@@ -421,6 +422,7 @@ static void wikis_free(struct gv_wiki_cfg *w, size_t n)
                 free_strv(w[i].agendas, w[i].n_agendas);
                 free(w[i].token_file);
                 free(w[i].ssh_key_file);
+                free(w[i].known_hosts_file);
                 free(w[i].password_file);
         }
         free(w);
@@ -865,7 +867,8 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
 {
         static const char *const allowed[] = {
                 "git", "branch", "mediawiki", "user", "page", "url", "section", "flavour",
-                "agendas", "token_file", "ssh_key_file", "password_file", NULL,
+                "agendas", "token_file", "ssh_key_file", "known_hosts_file", "password_file",
+                NULL,
         };
         const cJSON *v;
         char got[GOT_SIZE], full[160];
@@ -902,9 +905,12 @@ static enum gv_err parse_wiki(const cJSON *o, const char *path, struct gv_wiki_c
                 if (r == GV_OK)
                         r = member(o, path, "ssh_key_file", false, NULL, &w->ssh_key_file, err,
                                    errlen);
+                if (r == GV_OK)
+                        r = member(o, path, "known_hosts_file", false, NULL, &w->known_hosts_file,
+                                   err, errlen);
         } else {
                 static const char *const mw_only[] = { "branch", "token_file", "ssh_key_file",
-                                                       NULL };
+                                                       "known_hosts_file", NULL };
 
                 for (i = 0; mw_only[i]; i++)
                         if (cJSON_GetObjectItemCaseSensitive(o, mw_only[i])) {

@@ -45,6 +45,8 @@ struct gv_wiki_cfg {
         size_t n_agendas;
         char *token_file;       /* git HTTPS token, "" or NULL: $CREDENTIALS_DIRECTORY */
         char *ssh_key_file;
+        char *known_hosts_file; /* ssh host keys; NULL: $CREDENTIALS_DIRECTORY/wiki-N-known-hosts
+                                 * if there, else ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts */
         char *password_file;    /* MediaWiki bot password */
 };
 

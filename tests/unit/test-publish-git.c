@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <git2.h>                       /* constants only: libgit2 is loaded, not linked */
+
 #include "../../bridge/publish.h"
 #include "../../bridge/publish_internal.h"
 #include "check.h"
@@ -680,6 +682,121 @@ static void refusals(void)
         }
 }
 
+/* ---- ssh host keys: libgit2 1.5 checks none unless its certificate
+ * callback does; gv_publish_git_hostkey is that check (OpenSSH's
+ * known_hosts, via libssh2). Keys made with ssh-keygen. ---- */
+
+static bool run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool run_sh(const char *fmt, ...)
+{
+        char cmd[2048];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(cmd, sizeof(cmd), fmt, ap);
+        va_end(ap);
+        return system(cmd) == 0;
+}
+
+/* The raw key of an OpenSSH .pub file (its base64 blob decoded). */
+static size_t raw_key(const char *pub, unsigned char *out, size_t n)
+{
+        char raw[600];
+        FILE *f;
+        size_t len = 0;
+
+        snprintf(raw, sizeof(raw), "%s.raw", pub);
+        if (!run_sh("cut -d' ' -f2 '%s' | base64 -d > '%s'", pub, raw))
+                return 0;
+        f = fopen(raw, "rb");
+        if (f) {
+                len = fread(out, 1, n, f);
+                fclose(f);
+        }
+        return len;
+}
+
+static void hostkeys(void)
+{
+        char dir[600], kh[700], hashed[700], home[700], why[600];
+        unsigned char key[512], other[512];
+        size_t klen, olen;
+        struct gv_wiki w = { 0 };
+        int rc;
+
+        snprintf(dir, sizeof(dir), "%s/hostkeys", tmp);
+        if (!run_sh("mkdir -p '%s/home/.ssh' && ssh-keygen -q -t ed25519 -N '' -f '%s/host' && "
+                    "ssh-keygen -q -t ed25519 -N '' -f '%s/other'", dir, dir, dir)) {
+                check(false, "ssh host keys: ssh-keygen makes keys", "ssh-keygen failed");
+                return;
+        }
+        snprintf(kh, sizeof(kh), "%s/known_hosts", dir);
+        snprintf(hashed, sizeof(hashed), "%s/hashed", dir);
+        snprintf(home, sizeof(home), "%s/home/.ssh/known_hosts", dir);
+        klen = raw_key(strcat(strcpy(why, dir), "/host.pub"), key, sizeof(key));
+        olen = raw_key(strcat(strcpy(why, dir), "/other.pub"), other, sizeof(other));
+        check(klen > 32 && olen > 32, "ssh host keys: raw keys", "%zu %zu", klen, olen);
+        check(run_sh("(printf 'wiki.example.org '; cut -d' ' -f1,2 '%s/host.pub'; "
+                     "printf '[127.0.0.1]:2222 '; cut -d' ' -f1,2 '%s/host.pub'; "
+                     "printf 'moved.example.org '; cut -d' ' -f1,2 '%s/other.pub') > '%s' && "
+                     "cp '%s' '%s' && ssh-keygen -q -H -f '%s' && rm -f '%s.old' && "
+                     "cp '%s' '%s'", dir, dir, dir, kh, kh, hashed, hashed, hashed, kh, home),
+              "ssh host keys: known_hosts files, plain and hashed", "shell failed");
+
+        w.known_hosts = kh;
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    key, klen, why, sizeof(why));
+        check(rc == 0, "ssh host keys: the listed key is accepted", "%d %s", rc, why);
+        why[0] = '\0';
+        rc = gv_publish_git_hostkey(&w, "moved.example.org", 22,
+                                    GIT_CERT_SSH_RAW_TYPE_KEY_ED25519, key, klen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE && strstr(why, "is not the one in") && strstr(why, kh),
+              "ssh host keys: another key for a listed host is refused, naming the file", "%d %s",
+              rc, why);
+        why[0] = '\0';
+        rc = gv_publish_git_hostkey(&w, "unknown.example.org", 22,
+                                    GIT_CERT_SSH_RAW_TYPE_KEY_ED25519, key, klen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE && strstr(why, "is not in") && strstr(why, "ssh-keyscan"),
+              "ssh host keys: an unlisted host is refused, saying how to add it", "%d %s", rc,
+              why);
+        rc = gv_publish_git_hostkey(&w, "127.0.0.1", 2222, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519, key,
+                                    klen, why, sizeof(why));
+        check(rc == 0, "ssh host keys: a [host]:port entry for that port", "%d %s", rc, why);
+        why[0] = '\0';
+        rc = gv_publish_git_hostkey(&w, "127.0.0.1", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519, key,
+                                    klen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE && strstr(why, "is not in"),
+              "ssh host keys: ... and not for port 22", "%d %s", rc, why);
+        w.known_hosts = hashed;
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    key, klen, why, sizeof(why));
+        check(rc == 0, "ssh host keys: a hashed known_hosts (ssh-keygen -H)", "%d %s", rc, why);
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    other, olen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE, "ssh host keys: ... and a wrong key against it", "%d", rc);
+        w.known_hosts = "/nonexistent/known_hosts";
+        why[0] = '\0';
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    key, klen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE && strstr(why, "/nonexistent/known_hosts"),
+              "ssh host keys: a configured file that cannot be read refuses, naming it", "%d %s",
+              rc, why);
+        /* no known_hosts_file: the user's ~/.ssh/known_hosts */
+        w.known_hosts = NULL;
+        snprintf(home, sizeof(home), "%s/home", dir);
+        setenv("HOME", home, 1);
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    key, klen, why, sizeof(why));
+        check(rc == 0, "ssh host keys: by default ~/.ssh/known_hosts", "%d %s", rc, why);
+        setenv("HOME", tmp, 1);
+        why[0] = '\0';
+        rc = gv_publish_git_hostkey(&w, "wiki.example.org", 22, GIT_CERT_SSH_RAW_TYPE_KEY_ED25519,
+                                    key, klen, why, sizeof(why));
+        check(rc == GIT_ECERTIFICATE && strstr(why, "known_hosts"),
+              "ssh host keys: no known_hosts at all refuses, saying where it looked", "%d %s", rc,
+              why);
+}
+
 int main(void)
 {
         const char *base = getenv("TMPDIR");
@@ -710,6 +827,7 @@ int main(void)
         layouts();
         away();
         refusals();
+        hostkeys();
 
         int rc = check_finish();
         if (rc == 0) {
