@@ -327,12 +327,15 @@ static int cred_cb(git_credential **out, const char *url, const char *user, unsi
 
 /* ---- ssh host keys ----
  *
- * libgit2 1.5 does not check an ssh server's host key at all unless the
- * certificate callback does: without this, anyone on the path could pose
- * as the wiki's server and read every page pushed. The key is looked up in
- * OpenSSH's known_hosts (hashed entries and [host]:port ones too) with
- * libssh2's own reader; libssh2 is libgit2's, already loaded with it, so its
- * few functions are found with dlsym like libgit2's. */
+ * An ssh server's host key decides whether the wiki's pages go to it: a
+ * server that is not the wiki's could read every page pushed. libgit2 before
+ * 1.5.1 checked none (CVE-2023-22742); 1.5.1 checks ~/.ssh/known_hosts only,
+ * with an error that says neither which host nor what to do. This callback
+ * decides instead: the wiki's known_hosts_file (or credential), else
+ * ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts, read with libssh2's own
+ * reader (hashed entries and [host]:port ones too), and a reason naming the
+ * host, the file and the fix. libssh2 is libgit2's, already loaded with it,
+ * so its few functions are found with dlsym like libgit2's. */
 #define SSH2_FUNCS(X) \
         X(session_init_ex) \
         X(session_free) \

@@ -2,7 +2,7 @@
 # deploy/setup.sh - installs what gavel needs on Debian bookworm (as root, or
 # through sudo) and builds it into ./build. Safe to run again.
 #   deploy/setup.sh          build dependencies only
-#   deploy/setup.sh --test   also the test tools (valgrind, strace, clang, python3, and
+#   deploy/setup.sh --test   also the test tools (valgrind, strace, OpenSSH, clang, python3, and
 #                            Debian's MediaWiki with php-cli and SQLite for the wiki suite,
 #                            chromium for the archive's browser test)
 set -eu
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 pkgs="meson ninja-build gcc pkg-config libsqlite3-dev libcjson-dev libcurl4-openssl-dev libolm-dev libgit2-dev libical-dev tzdata"
 if [ "${1:-}" = "--test" ]; then
-        pkgs="$pkgs valgrind strace openssh-client clang python3 time python3-matrix-nio python3-olm git"
+        pkgs="$pkgs valgrind strace openssh-client openssh-server clang python3 time python3-matrix-nio python3-olm git"
         pkgs="$pkgs mediawiki php-cli php-sqlite3 php-mbstring php-xml php-intl chromium"
 fi
 
@@ -24,7 +24,17 @@ if [ -n "$missing" ]; then
         [ "$(id -u)" -eq 0 ] || SUDO="sudo"
         echo "setup: installing$missing" >&2
         $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+        # services the packages bring (openssh-server's sshd, for the tests'
+        # own sshd on 127.0.0.1) are not started: a policy-rc.d saying no,
+        # only while installing and only if the machine has none
+        norc=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null &&
+                        $SUDO chmod 755 /usr/sbin/policy-rc.d && norc=1
+        fi
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >&2 ||
+                { [ -z "$norc" ] || $SUDO rm -f /usr/sbin/policy-rc.d; exit 1; }
+        [ -z "$norc" ] || $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # matrix-js-sdk and its Rust crypto (matrix-sdk-crypto-wasm) for the interop tests,
