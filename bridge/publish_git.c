@@ -353,16 +353,19 @@ static struct {
 
 static pthread_once_t ssh2_once = PTHREAD_ONCE_INIT;
 
+/* libssh2's functions through libgit2's handle (dlsym searches a library's
+ * dependencies too): no dlopen of a library already mapped as a dependency,
+ * which costs glibc an allocation it never frees. */
 static void ssh2_load(void)
 {
-        void *lib = dlopen("libssh2.so.1", RTLD_NOW | RTLD_LOCAL);
         __typeof__(ssh2) t;
 
-        if (!lib)
+        (void)pthread_once(&git_load_once, git_load);
+        if (!git.lib)
                 return;
         memset(&t, 0, sizeof(t));
-        t.lib = lib;
-#define X(f) if (!(*(void **)&t.f = dlsym(lib, "libssh2_" #f))) { dlclose(lib); return; }
+        t.lib = git.lib;
+#define X(f) if (!(*(void **)&t.f = dlsym(t.lib, "libssh2_" #f))) return;
         SSH2_FUNCS(X)
 #undef X
         ssh2 = t;
@@ -407,8 +410,8 @@ int gv_publish_git_hostkey(const struct gv_wiki *w, const char *host, int port, 
         }
         (void)pthread_once(&ssh2_once, ssh2_load);
         if (!ssh2.lib) {
-                snprintf(why, n, "cannot check the ssh host key of %s: libssh2.so.1 not found",
-                         host);
+                snprintf(why, n, "cannot check the ssh host key of %s: %s", host,
+                         git_load_err[0] ? git_load_err : "libgit2 has no libssh2");
                 return rc;
         }
         if (type < 0) {
