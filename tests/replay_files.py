@@ -22,21 +22,14 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "matrix"))
+from startup import check  # noqa: E402
+
+import startup  # noqa: E402
+
 gavel = os.path.abspath(sys.argv[1])
 log = os.path.abspath(sys.argv[2])
 top = tempfile.mkdtemp(prefix="gavel-replay-files-")
-passed = failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    print(("ok - " if cond else "FAIL - ") + what + ("" if cond else ": " + str(detail)[:1500]))
-    sys.stdout.flush()
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-
 
 def replay(out, db=None, prefix=()):
     args = list(prefix) + [gavel, "replay", log, "--out", out]
@@ -129,5 +122,5 @@ try:
 finally:
     shutil.rmtree(top, ignore_errors=True)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+print("%d passed, %d failed" % (startup.passed, startup.failed))
+sys.exit(1 if startup.failed else 0)

@@ -28,33 +28,18 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "matrix"))
+from startup import check, free_port  # noqa: E402
+
+import startup  # noqa: E402
+
 gavel = os.path.abspath(sys.argv[1])
 top = tempfile.mkdtemp(prefix="gavel-wiki-ssh-")
-passed = failed = 0
-
-
-def check(cond, what, detail=""):
-    global passed, failed
-    print(("ok - " if cond else "FAIL - ") + what + ("" if cond else ": " + str(detail)[:2000]))
-    sys.stdout.flush()
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-
 
 def keygen(path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", path], check=True)
     with open(path + ".pub") as f:
         return " ".join(f.read().split()[:2])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def commits(remote):
@@ -84,7 +69,7 @@ try:
     sshd_bin = shutil.which("sshd") or "/usr/sbin/sshd"
     check(os.access(sshd_bin, os.X_OK) and shutil.which("ssh-keygen"),
           "OpenSSH's sshd and ssh-keygen are installed (deploy/setup.sh --test)", sshd_bin)
-    if failed:
+    if startup.failed:
         raise SystemExit
     host_pub = keygen(os.path.join(top, "host_key"))
     other_pub = keygen(os.path.join(top, "other_key"))
@@ -162,10 +147,10 @@ finally:
         except subprocess.TimeoutExpired:
             sshd.kill()
             sshd.wait()
-    if not failed:
+    if not startup.failed:
         shutil.rmtree(top, ignore_errors=True)
     else:
         print("kept", top)
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+print("%d passed, %d failed" % (startup.passed, startup.failed))
+sys.exit(1 if startup.failed else 0)
