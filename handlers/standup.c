@@ -503,17 +503,24 @@ static const char *who_key(const struct gv_mitem *it)
         return it->sender && *it->sender ? it->sender : it->nick;
 }
 
+/* text's lines (gv_update_parse); false, with the writer's error set, when
+ * they cannot be had. */
+static bool parse_lines(struct sw *o, const char *text, struct gv_uline **v, size_t *n)
+{
+        enum gv_err r = gv_update_parse(text, v, n);
+
+        if (r && o->w.r == GV_OK)
+                o->w.r = r;
+        return r == GV_OK;
+}
+
 static void render_update(struct sw *o, const char *text)
 {
         struct gv_uline *v = NULL;
         size_t n = 0;
-        enum gv_err r = gv_update_parse(text, &v, &n);
 
-        if (r) {
-                if (o->w.r == GV_OK)
-                        o->w.r = r;
+        if (!parse_lines(o, text, &v, &n))
                 return;
-        }
         for (size_t i = 0; i < n; i++) {
                 switch (v[i].kind) {
                 case GV_UL_LABEL:
@@ -569,13 +576,9 @@ static void s_lines(struct sw *o, const char *text, unsigned depth)
 {
         struct gv_uline *v = NULL;
         size_t n = 0;
-        enum gv_err r = gv_update_parse(text, &v, &n);
 
-        if (r) {
-                if (o->w.r == GV_OK)
-                        o->w.r = r;
+        if (!parse_lines(o, text, &v, &n))
                 return;
-        }
         for (size_t i = 0; i < n; i++) {
                 if (i > 0) {
                         s_item_close(o);
